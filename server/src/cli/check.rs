@@ -1,0 +1,262 @@
+//! `inbatch check`: find files, analyse them in parallel, print, choose the exit code.
+
+use std::io::{IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::output::{self, Checked};
+use super::{exit, CheckArgs, OutputFormat};
+use crate::config::{self, Resolver};
+use crate::engine::rules::RuleSet;
+use crate::engine::settings::Settings;
+use crate::engine::source::SourceFile;
+use crate::engine::{self};
+
+/// A file to analyse with the settings that apply to it.
+struct Task {
+    path: PathBuf,
+    settings: Arc<Settings>,
+}
+
+/// The rule choices made on the command line, layered over each file's settings.
+struct RuleOverrides {
+    select: Option<RuleSet>,
+    ignore: RuleSet,
+}
+
+impl RuleOverrides {
+    fn rules_for(&self, settings: &Settings, path: &Path) -> RuleSet {
+        let per_file_ignored = settings.rules.difference(settings.rules_for(Some(path)));
+        self.select
+            .unwrap_or(settings.rules)
+            .difference(self.ignore)
+            .difference(per_file_ignored)
+    }
+}
+
+pub fn run(args: &CheckArgs) -> u8 {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("error: {message}");
+            exit::ERROR
+        }
+    }
+}
+
+fn run_inner(args: &CheckArgs) -> Result<u8, String> {
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    let fixed = match &args.config {
+        Some(path) => Some(config::load_explicit(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let mut resolver = Resolver::new(fixed, cwd.clone());
+    let overrides = RuleOverrides {
+        select: args
+            .select
+            .as_deref()
+            .map(|s| selectors(s, "--select"))
+            .transpose()?,
+        ignore: selectors(&args.ignore, "--ignore")?,
+    };
+
+    let mut errors: Vec<String> = Vec::new();
+    let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-")
+        || (args.paths.is_empty() && args.stdin_filename.is_some());
+    let mut results: Vec<Checked> = if reads_stdin {
+        let name = args
+            .stdin_filename
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("-"));
+        let settings = resolver
+            .settings_for(&cwd.join(&name))
+            .map_err(|e| e.to_string())?;
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read standard input: {e}"))?;
+        match analyse_bytes(
+            &name,
+            bytes,
+            &settings,
+            overrides.rules_for(&settings, &name),
+        ) {
+            Ok(checked) => vec![checked],
+            Err(error) => {
+                errors.push(error);
+                Vec::new()
+            }
+        }
+    } else {
+        let tasks = collect_tasks(args, &cwd, &mut resolver, &mut errors)?;
+        let outcomes: Vec<Result<Checked, String>> = tasks
+            .par_iter()
+            .map(|task| {
+                let bytes = std::fs::read(&task.path)
+                    .map_err(|e| format!("{}: {e}", display_path(&task.path, &cwd)))?;
+                let display = PathBuf::from(display_path(&task.path, &cwd));
+                analyse_bytes(
+                    &display,
+                    bytes,
+                    &task.settings,
+                    overrides.rules_for(&task.settings, &task.path),
+                )
+            })
+            .collect();
+        let mut checked = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            match outcome {
+                Ok(result) => checked.push(result),
+                Err(error) => errors.push(error),
+            }
+        }
+        checked
+    };
+    results.sort_by(|a, b| a.path.cmp(&b.path));
+    errors.sort();
+    for error in &errors {
+        eprintln!("error: {error}");
+    }
+
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let rendered = if args.statistics {
+        output::statistics(&results, args.format)
+    } else {
+        match args.format {
+            OutputFormat::Text => output::text(&results, color),
+            OutputFormat::Concise => output::concise(&results),
+            OutputFormat::Json => output::json(&results),
+        }
+    };
+    print!("{rendered}");
+
+    let found = results.iter().any(|r| !r.diagnostics.is_empty());
+    Ok(if !errors.is_empty() {
+        exit::ERROR
+    } else if found {
+        exit::DIAGNOSTICS
+    } else {
+        exit::CLEAN
+    })
+}
+
+fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
+    let mut set = RuleSet::empty();
+    for value in values.iter().filter(|v| !v.trim().is_empty()) {
+        let rules = RuleSet::from_selector(value)
+            .ok_or_else(|| format!("{flag}: unknown rule selector `{value}`"))?;
+        set = set.union(rules);
+    }
+    Ok(set)
+}
+
+fn analyse_bytes(
+    display: &Path,
+    bytes: Vec<u8>,
+    settings: &Settings,
+    rules: RuleSet,
+) -> Result<Checked, String> {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{}: not valid UTF-8 (invalid byte at offset {}); the file was not checked",
+            display.display(),
+            e.utf8_error().valid_up_to()
+        )
+    })?;
+    let file = SourceFile::parse(text);
+    let diagnostics = engine::check_rules(&file, settings, rules);
+    Ok(Checked {
+        path: display.to_path_buf(),
+        file,
+        diagnostics,
+    })
+}
+
+fn collect_tasks(
+    args: &CheckArgs,
+    cwd: &Path,
+    resolver: &mut Resolver,
+    errors: &mut Vec<String>,
+) -> Result<Vec<Task>, String> {
+    let roots: Vec<PathBuf> = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let mut tasks = Vec::new();
+    for root in roots {
+        let absolute = cwd.join(&root);
+        if !absolute.exists() {
+            errors.push(format!("{}: no such file or folder", root.display()));
+            continue;
+        }
+        let settings = resolver
+            .settings_for(&absolute)
+            .map_err(|e| e.to_string())?;
+        if absolute.is_file() {
+            if args.force_exclude && settings.is_excluded(&absolute) {
+                continue;
+            }
+            tasks.push(Task {
+                path: absolute,
+                settings,
+            });
+            continue;
+        }
+        let walk_settings = settings.clone();
+        let walker = ignore::WalkBuilder::new(&absolute)
+            .hidden(false)
+            .require_git(false)
+            .sort_by_file_path(|a, b| a.cmp(b))
+            .filter_entry(move |entry| {
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                !(is_dir
+                    && entry.depth() > 0
+                    && (walk_settings.is_excluded(entry.path()) || is_virtualenv(entry.path())))
+            })
+            .build();
+        for entry in walker {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(error) => {
+                    errors.push(error.to_string());
+                    continue;
+                }
+            };
+            let path = entry.path();
+            if !entry.file_type().is_some_and(|t| t.is_file())
+                || path.extension().is_none_or(|ext| ext != "py")
+            {
+                continue;
+            }
+            let settings = resolver.settings_for(path).map_err(|e| e.to_string())?;
+            if settings.is_excluded(path) {
+                continue;
+            }
+            tasks.push(Task {
+                path: path.to_path_buf(),
+                settings,
+            });
+        }
+    }
+    tasks.sort_by(|a, b| a.path.cmp(&b.path));
+    tasks.dedup_by(|a, b| a.path == b.path);
+    Ok(tasks)
+}
+
+fn is_virtualenv(path: &Path) -> bool {
+    path.join("pyvenv.cfg").is_file()
+}
+
+fn display_path(path: &Path, cwd: &Path) -> String {
+    let relative = path.strip_prefix(cwd).unwrap_or(path);
+    let mut text = relative.display().to_string();
+    if let Some(stripped) = text.strip_prefix("./") {
+        text = stripped.to_string();
+    }
+    text
+}

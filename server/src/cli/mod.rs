@@ -1,0 +1,96 @@
+//! The command-line shell: argument parsing and dispatch. No rule logic lives here.
+
+mod check;
+mod location;
+mod output;
+mod rule;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "inbatch",
+    version,
+    about = "Finds N+1 query patterns in Python ORM code and rewrites them into batched queries"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Python files for N+1 query patterns.
+    Check(CheckArgs),
+    /// Show a rule's documentation.
+    Rule(RuleArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Diagnostics with a source excerpt, like rustc and ruff.
+    Text,
+    /// One line per diagnostic: `path:row:col: CODE message`.
+    Concise,
+    /// A JSON list of diagnostics.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or folders to check; `-` reads standard input. Defaults to the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// Only these rules (comma-separated codes or prefixes, `ALL`); replaces the configured `select`.
+    #[arg(long, value_delimiter = ',')]
+    pub select: Option<Vec<String>>,
+    /// Skip these rules (comma-separated codes or prefixes).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore: Vec<String>,
+    /// Use this configuration file instead of discovering `inbatch.toml`/`pyproject.toml`.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The file name to report (and to find configuration for) when reading standard input.
+    #[arg(long)]
+    pub stdin_filename: Option<PathBuf>,
+    /// Print the number of diagnostics per rule instead of the diagnostics.
+    #[arg(long)]
+    pub statistics: bool,
+    /// Apply `exclude` settings even to files named on the command line (for pre-commit).
+    #[arg(long)]
+    pub force_exclude: bool,
+    /// Never colour the output (also when `NO_COLOR` is set or output is not a terminal).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RuleArgs {
+    /// Rule code (`INB001`) or name (`query-in-loop`).
+    #[arg(required_unless_present = "all")]
+    pub code: Option<String>,
+    /// Show every rule.
+    #[arg(long, conflicts_with = "code")]
+    pub all: bool,
+}
+
+/// Exit codes of SPEC §4.
+pub mod exit {
+    pub const CLEAN: u8 = 0;
+    pub const DIAGNOSTICS: u8 = 1;
+    pub const ERROR: u8 = 2;
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Rule(args) => rule::run(&args),
+    };
+    ExitCode::from(code)
+}

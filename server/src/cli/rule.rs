@@ -1,0 +1,45 @@
+//! `inbatch rule CODE` and `inbatch rule --all`.
+
+use super::{exit, RuleArgs};
+use crate::engine::rules::{self, FixAvailability, RuleInfo};
+
+pub fn run(args: &RuleArgs) -> u8 {
+    if args.all {
+        let pages: Vec<String> = rules::all().map(render).collect();
+        println!("{}", pages.join("\n---\n\n"));
+        return exit::CLEAN;
+    }
+    let code = args.code.as_deref().unwrap_or_default();
+    match rules::find(code) {
+        Some(rule) => {
+            print!("{}", render(rule));
+            exit::CLEAN
+        }
+        None => {
+            let known: Vec<&str> = rules::all().map(|rule| rule.code).collect();
+            eprintln!(
+                "error: unknown rule `{code}` (known rules: {})",
+                known.join(", ")
+            );
+            exit::ERROR
+        }
+    }
+}
+
+/// The page shown by `inbatch rule`: title, metadata, then the documentation.
+pub fn render(rule: &RuleInfo) -> String {
+    let fix = match rule.fix {
+        FixAvailability::None => "no fix",
+        FixAvailability::Sometimes => "fix sometimes available",
+        FixAvailability::Always => "fix always available",
+    };
+    format!(
+        "# {} ({})\n\n{}. Severity: {}; {}.\n\n{}",
+        rule.name,
+        rule.code,
+        rule.summary,
+        rule.severity.as_str(),
+        fix,
+        rule.documentation
+    )
+}

@@ -1,0 +1,102 @@
+//! Django: `Model.objects` managers and related managers (`obj.order_set`).
+
+use tree_sitter::Node;
+
+use super::{
+    display_without_terminals, last_component, looks_like_class, Access, Chain, NameRef, Orm,
+    OrmCall, QueryApi, RefContext, Scope,
+};
+
+/// QuerySet methods that run the query (the rest build it lazily).
+pub const TERMINALS: &[&str] = &[
+    "get",
+    "first",
+    "last",
+    "count",
+    "exists",
+    "earliest",
+    "latest",
+    "aggregate",
+    "in_bulk",
+    "iterator",
+    "contains",
+    "all",
+];
+
+/// QuerySet and manager methods that write.
+const WRITE_METHODS: &[&str] = &[
+    "create",
+    "update",
+    "delete",
+    "get_or_create",
+    "update_or_create",
+    "bulk_create",
+    "bulk_update",
+    "add",
+    "remove",
+    "set",
+    "clear",
+];
+
+const MANAGERS: &[&str] = &["objects", "_default_manager", "_base_manager"];
+
+pub(super) fn recognize<'a>(
+    node: Node<'a>,
+    chain: &Chain<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+) -> Option<OrmCall<'a>> {
+    let first_call = chain.first_call()?;
+    let receiver = chain.receiver_path(source, first_call)?;
+    let manager = last_component(&receiver);
+    let owner = receiver[..receiver.len() - manager.len()].trim_end_matches('.');
+
+    let (api, model) = if MANAGERS.contains(&manager) && looks_like_class(last_component(owner)) {
+        (
+            QueryApi::DjangoManager,
+            Some(last_component(owner).to_string()),
+        )
+    } else if manager.len() > "_set".len() && manager.ends_with("_set") && !owner.is_empty() {
+        (QueryApi::DjangoRelated, None)
+    } else {
+        return None;
+    };
+
+    let mut refs: Vec<NameRef> = chain.refs_from(first_call, source, scope);
+    if api == QueryApi::DjangoRelated {
+        // The related manager is reached through an object: `order.item_set` varies with `order`.
+        refs.push(NameRef {
+            name: owner.to_string(),
+            range: chain.root.byte_range(),
+            context: RefContext::Key,
+        });
+        refs.push(NameRef {
+            name: owner.split('.').next().unwrap_or(owner).to_string(),
+            range: chain.root.byte_range(),
+            context: RefContext::Key,
+        });
+    }
+    let access = if chain.segments[first_call..]
+        .iter()
+        .any(|segment| segment.is_call() && WRITE_METHODS.contains(&segment.name))
+    {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    let terminal = chain
+        .segments
+        .last()
+        .filter(|segment| segment.is_call() && TERMINALS.contains(&segment.name))
+        .map(|segment| segment.name.to_string());
+    Some(OrmCall {
+        node,
+        orm: Orm::Django,
+        api,
+        access,
+        model,
+        terminal,
+        display: display_without_terminals(node, source, &["all"]),
+        refs,
+    })
+}

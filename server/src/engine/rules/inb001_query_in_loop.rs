@@ -1,0 +1,143 @@
+//! INB001 query-in-loop.
+
+use super::{Context, FixAvailability, RuleInfo};
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::orm::{Access, RefContext};
+use crate::engine::semantic::{Loop, LoopId, LoopKind, Query, SemanticModel};
+use crate::engine::syntax::display_code;
+
+pub static RULE: RuleInfo = RuleInfo {
+    code: "INB001",
+    name: "query-in-loop",
+    severity: Severity::Warning,
+    summary: "An ORM query runs once per loop iteration with an argument taken from the loop",
+    documentation: DOCUMENTATION,
+    fix: FixAvailability::Sometimes,
+};
+
+const DOCUMENTATION: &str = r#"## What it does
+Flags an ORM query that runs once per iteration of a loop and whose arguments depend on the loop
+variable: SQLAlchemy `session.query(M).filter(...)`, `M.query.filter_by(...)`,
+`session.execute(select(M).where(...))`, `session.scalars(...)`, `session.get(M, key)`, SQLModel
+`session.exec(...)`, async `await session.execute(...)`, and Django `M.objects.filter(...)`/`get(...)`
+or a related manager such as `order.item_set.all()`. Every loop form counts: `for`, `async for`,
+`while`, and list, set and dict comprehensions and generator expressions.
+
+## Why is this bad?
+Each iteration is a round trip to the database: a loop over N keys issues N queries (the "N+1
+problem"). Latency grows linearly with the input, and the database parses, plans and runs the same
+statement N times. One query with `IN (...)` per chunk of keys does the same work in
+`ceil(N / batch-size)` round trips.
+
+## Example
+```python
+def get_user_analytics(user_ids):
+    result = {}
+    for uid in user_ids:
+        sessions = Session.query.filter_by(user_id=uid).all()
+        result[uid] = len(sessions)
+    return result
+```
+
+## Use instead
+```python
+from collections import defaultdict
+
+def get_user_analytics(user_ids):
+    sessions_by_user_id = defaultdict(list)
+    keys = list(dict.fromkeys(user_ids))
+    for i in range(0, len(keys), 1000):
+        chunk = keys[i:i + 1000]
+        for row in Session.query.filter(Session.user_id.in_(chunk)).all():
+            sessions_by_user_id[row.user_id].append(row)
+    result = {}
+    for uid in user_ids:
+        sessions = sessions_by_user_id.get(uid, [])
+        result[uid] = len(sessions)
+    return result
+```
+
+Not flagged: a query that runs once before the loop; a loop over the results of one query; a chunk
+loop that runs one `.in_()`/`__in` query per slice of the keys; a pagination loop (`offset`/`limit`,
+slices, or keyset `where(M.id > last)`); a loop that unconditionally `break`s or `return`s right after
+the query; calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`).
+
+## Fix safety
+The batched rewrite is unsafe: rows of different keys may come back in a different order, `.one()`
+raises differently, and a loop body that writes to the database could observe different data.
+"#;
+
+pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
+    let model = context.model;
+    for query in &model.queries {
+        if query.call.access == Access::Write {
+            continue;
+        }
+        let Some(loop_id) = varying_loop(model, query) else {
+            continue;
+        };
+        if model.runs_at_most_once(query.call.node, loop_id) {
+            continue;
+        }
+        let lp = model.loop_(loop_id);
+        let on_model = query
+            .call
+            .model
+            .as_deref()
+            .map(|model| format!(" on `{model}`"))
+            .unwrap_or_default();
+        let message = format!(
+            "`{}` runs once per {}: N+1 queries{on_model}",
+            query.call.display,
+            iteration_phrase(lp)
+        );
+        diagnostics.push(
+            Diagnostic::new(&RULE, message, query.call.node.byte_range())
+                .with_related(loop_phrase(lp), lp.header.clone()),
+        );
+    }
+}
+
+/// The innermost loop whose varying names reach the query as a key (not inside `.in_()` or a page
+/// bound).
+fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> {
+    query.loops.iter().rev().copied().find(|&id| {
+        let varying = &model.loop_(id).varying;
+        query.call.refs.iter().any(|reference| {
+            reference.context == RefContext::Key && varying.contains(&reference.name)
+        })
+    })
+}
+
+fn iteration_phrase(lp: &Loop<'_>) -> String {
+    match lp.kind {
+        LoopKind::While => format!("iteration of `while {}`", display_code(&lp.target, 40)),
+        _ => format!(
+            "`{}` of `{}`",
+            display_code(&lp.target, 40),
+            display_code(&lp.iterable, 40)
+        ),
+    }
+}
+
+fn loop_phrase(lp: &Loop<'_>) -> String {
+    let what = match lp.kind {
+        LoopKind::For | LoopKind::While => "loop",
+        LoopKind::AsyncFor => "async loop",
+        LoopKind::ListComprehension => "list comprehension",
+        LoopKind::SetComprehension => "set comprehension",
+        LoopKind::DictComprehension => "dict comprehension",
+        LoopKind::Generator => "generator expression",
+    };
+    match lp.kind {
+        LoopKind::While => format!(
+            "{what} `while {}` repeats the query",
+            display_code(&lp.target, 40)
+        ),
+        _ => format!(
+            "{what} over `{}` of `{}` repeats the query",
+            display_code(&lp.target, 40),
+            display_code(&lp.iterable, 40)
+        ),
+    }
+}

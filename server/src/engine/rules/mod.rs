@@ -1,0 +1,131 @@
+//! The rule registry. Each rule lives in its own module with its documentation, its check and
+//! its fix; adding a rule means adding its module and one line to [`REGISTRY`].
+
+pub mod inb001_query_in_loop;
+
+use super::diagnostic::{Diagnostic, Severity};
+use super::semantic::SemanticModel;
+use super::settings::Settings;
+
+/// Whether a rule can offer a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixAvailability {
+    None,
+    Sometimes,
+    Always,
+}
+
+/// A rule's identity and documentation.
+#[derive(Debug)]
+pub struct RuleInfo {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line: what the rule flags.
+    pub summary: &'static str,
+    /// Markdown with the sections What it does / Why is this bad? / Example / Use instead /
+    /// Fix safety. `inbatch rule CODE` and hover show it.
+    pub documentation: &'static str,
+    pub fix: FixAvailability,
+}
+
+impl PartialEq for RuleInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+impl Eq for RuleInfo {}
+
+/// What a rule's check reads.
+pub struct Context<'m, 'a> {
+    pub model: &'m SemanticModel<'a>,
+    pub settings: &'m Settings,
+}
+
+pub type CheckFn = fn(&Context<'_, '_>, &mut Vec<Diagnostic>);
+
+pub struct RuleEntry {
+    pub info: &'static RuleInfo,
+    pub check: CheckFn,
+}
+
+pub static REGISTRY: &[RuleEntry] = &[RuleEntry {
+    info: &inb001_query_in_loop::RULE,
+    check: inb001_query_in_loop::check,
+}];
+
+pub fn all() -> impl Iterator<Item = &'static RuleInfo> {
+    REGISTRY.iter().map(|entry| entry.info)
+}
+
+/// Looks a rule up by code (`INB001`, case-insensitive) or name (`query-in-loop`).
+pub fn find(code_or_name: &str) -> Option<&'static RuleInfo> {
+    all().find(|rule| rule.code.eq_ignore_ascii_case(code_or_name) || rule.name == code_or_name)
+}
+
+/// A set of rules, one bit per registry entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RuleSet(u64);
+
+impl RuleSet {
+    pub fn all() -> RuleSet {
+        RuleSet((1u64 << REGISTRY.len()) - 1)
+    }
+
+    pub fn empty() -> RuleSet {
+        RuleSet(0)
+    }
+
+    fn bit(rule: &RuleInfo) -> u64 {
+        let index = REGISTRY
+            .iter()
+            .position(|entry| entry.info.code == rule.code)
+            .expect("every RuleInfo is in the registry");
+        1 << index
+    }
+
+    pub fn contains(self, rule: &RuleInfo) -> bool {
+        self.0 & RuleSet::bit(rule) != 0
+    }
+
+    pub fn insert(&mut self, rule: &RuleInfo) {
+        self.0 |= RuleSet::bit(rule);
+    }
+
+    pub fn remove(&mut self, rule: &RuleInfo) {
+        self.0 &= !RuleSet::bit(rule);
+    }
+
+    pub fn union(self, other: RuleSet) -> RuleSet {
+        RuleSet(self.0 | other.0)
+    }
+
+    pub fn difference(self, other: RuleSet) -> RuleSet {
+        RuleSet(self.0 & !other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Rules matching a selector: `ALL`, a full code, or a code prefix such as `INB0`.
+    pub fn from_selector(selector: &str) -> Option<RuleSet> {
+        let selector = selector.trim();
+        if selector.eq_ignore_ascii_case("ALL") {
+            return Some(RuleSet::all());
+        }
+        let mut set = RuleSet::empty();
+        for rule in all() {
+            let code_match = rule.code.len() >= selector.len()
+                && rule.code[..selector.len()].eq_ignore_ascii_case(selector);
+            if code_match || rule.name == selector {
+                set.insert(rule);
+            }
+        }
+        // `INB` alone is a valid prefix even while some codes are not yet written.
+        let known_prefix = selector.len() >= 3 && "INB".eq_ignore_ascii_case(&selector[..3]);
+        (!set.is_empty() || (known_prefix && selector[3..].chars().all(|c| c.is_ascii_digit())))
+            .then_some(set)
+    }
+}

@@ -1,0 +1,323 @@
+//! Settings from `[tool.inbatch]` in `pyproject.toml` or from `inbatch.toml`. Parsing is pure:
+//! finding and reading the file is the shells' job (see `crate::config`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use super::rules::{RuleSet, REGISTRY};
+
+pub const DEFAULT_BATCH_SIZE: usize = 1000;
+pub const DEFAULT_MAX_CALL_DEPTH: usize = 3;
+
+/// Folders never checked unless named explicitly, as in ruff.
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    ".bzr",
+    ".direnv",
+    ".eggs",
+    ".git",
+    ".git-rewrite",
+    ".hg",
+    ".ipynb_checkpoints",
+    ".mypy_cache",
+    ".nox",
+    ".pants.d",
+    ".pyenv",
+    ".pytest_cache",
+    ".pytype",
+    ".ruff_cache",
+    ".svn",
+    ".tox",
+    ".venv",
+    ".vscode",
+    "__pypackages__",
+    "_build",
+    "buck-out",
+    "dist",
+    "node_modules",
+    "site-packages",
+    "venv",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OrmChoice {
+    #[default]
+    Auto,
+    Sqlalchemy,
+    Django,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Database {
+    Postgresql,
+    Sqlite,
+    Mysql,
+    Oracle,
+    Mssql,
+}
+
+/// The options as written in the file. Unknown keys are an error, never ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Options {
+    pub select: Option<Vec<String>>,
+    pub extend_select: Option<Vec<String>>,
+    pub ignore: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
+    pub extend_exclude: Option<Vec<String>>,
+    pub per_file_ignores: Option<BTreeMap<String, Vec<String>>>,
+    pub batch_size: Option<usize>,
+    pub max_call_depth: Option<usize>,
+    pub orm: Option<OrmChoice>,
+    pub database: Option<Database>,
+    pub inlay_hints: Option<bool>,
+}
+
+/// Resolved settings for one project.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The folder holding the configuration file; globs are relative to it.
+    pub root: PathBuf,
+    pub rules: RuleSet,
+    pub per_file_ignores: Vec<(GlobSet, RuleSet)>,
+    pub exclude: GlobSet,
+    pub batch_size: usize,
+    pub max_call_depth: usize,
+    pub orm: OrmChoice,
+    pub database: Option<Database>,
+    pub inlay_hints: bool,
+    /// The file the settings came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings::resolve(Options::default(), PathBuf::new(), None)
+            .expect("default options are valid")
+    }
+}
+
+/// Which configuration file format the text is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigFormat {
+    /// `[tool.inbatch]` inside `pyproject.toml`.
+    Pyproject,
+    /// Top-level keys in `inbatch.toml`.
+    InbatchToml,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid configuration in {}: {}",
+            self.path.display(),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Parses a configuration file's text. `Ok(None)` for a `pyproject.toml` without `[tool.inbatch]`.
+    pub fn from_toml(
+        text: &str,
+        format: ConfigFormat,
+        path: &Path,
+    ) -> Result<Option<Settings>, ConfigError> {
+        let error = |message: String| ConfigError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let options: Options = match format {
+            ConfigFormat::InbatchToml => {
+                toml::from_str(text).map_err(|e| error(clean_toml_error(&e)))?
+            }
+            ConfigFormat::Pyproject => {
+                let document: toml::Table =
+                    toml::from_str(text).map_err(|e| error(clean_toml_error(&e)))?;
+                let Some(table) = document.get("tool").and_then(|tool| tool.get("inbatch")) else {
+                    return Ok(None);
+                };
+                table.clone().try_into().map_err(|e: toml::de::Error| {
+                    error(format!("[tool.inbatch]: {}", clean_toml_error(&e)))
+                })?
+            }
+        };
+        let root = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Settings::resolve(options, root, Some(path.to_path_buf()))
+            .map(Some)
+            .map_err(error)
+    }
+
+    pub fn resolve(
+        options: Options,
+        root: PathBuf,
+        source: Option<PathBuf>,
+    ) -> Result<Settings, String> {
+        let mut rules = match &options.select {
+            Some(selectors) => parse_selectors(selectors, "select")?,
+            None => RuleSet::all(),
+        };
+        if let Some(extend) = &options.extend_select {
+            rules = rules.union(parse_selectors(extend, "extend-select")?);
+        }
+        if let Some(ignore) = &options.ignore {
+            rules = rules.difference(parse_selectors(ignore, "ignore")?);
+        }
+        let mut per_file_ignores = Vec::new();
+        for (pattern, codes) in options.per_file_ignores.iter().flatten() {
+            let globs = glob_set(std::slice::from_ref(pattern), "per-file-ignores")?;
+            per_file_ignores.push((globs, parse_selectors(codes, "per-file-ignores")?));
+        }
+        let mut excludes: Vec<String> = match &options.exclude {
+            Some(exclude) => exclude.clone(),
+            None => DEFAULT_EXCLUDES.iter().map(|s| s.to_string()).collect(),
+        };
+        excludes.extend(options.extend_exclude.iter().flatten().cloned());
+        let batch_size = options.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        if batch_size == 0 {
+            return Err("`batch-size` must be at least 1".to_string());
+        }
+        Ok(Settings {
+            root,
+            rules,
+            per_file_ignores,
+            exclude: glob_set(&excludes, "exclude")?,
+            batch_size,
+            max_call_depth: options.max_call_depth.unwrap_or(DEFAULT_MAX_CALL_DEPTH),
+            orm: options.orm.unwrap_or_default(),
+            database: options.database,
+            inlay_hints: options.inlay_hints.unwrap_or(true),
+            source,
+        })
+    }
+
+    /// The rules enabled for a file, after `per-file-ignores`.
+    pub fn rules_for(&self, path: Option<&Path>) -> RuleSet {
+        let Some(path) = path else { return self.rules };
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        self.per_file_ignores
+            .iter()
+            .filter(|(globs, _)| {
+                globs.is_match(relative)
+                    || relative
+                        .file_name()
+                        .is_some_and(|name| globs.is_match(name))
+            })
+            .fold(self.rules, |rules, (_, ignored)| rules.difference(*ignored))
+    }
+
+    /// Whether a path is excluded (`exclude`/`extend-exclude` match the path or any of its parts).
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        self.exclude.is_match(relative)
+            || relative
+                .components()
+                .any(|part| self.exclude.is_match(part.as_os_str()))
+    }
+}
+
+fn parse_selectors(selectors: &[String], key: &str) -> Result<RuleSet, String> {
+    let mut set = RuleSet::empty();
+    for selector in selectors {
+        let rules = RuleSet::from_selector(selector).ok_or_else(|| {
+            let known: Vec<&str> = REGISTRY.iter().map(|entry| entry.info.code).collect();
+            format!(
+                "`{key}`: unknown rule selector `{selector}` (known rules: {})",
+                known.join(", ")
+            )
+        })?;
+        set = set.union(rules);
+    }
+    Ok(set)
+}
+
+fn glob_set(patterns: &[String], key: &str) -> Result<GlobSet, String> {
+    let mut builder = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob =
+            Glob::new(pattern).map_err(|e| format!("`{key}`: invalid pattern `{pattern}`: {e}"))?;
+        builder.add(glob);
+    }
+    builder.build().map_err(|e| format!("`{key}`: {e}"))
+}
+
+fn clean_toml_error(error: &toml::de::Error) -> String {
+    error
+        .to_string()
+        .trim()
+        .replace('\n', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let error = Settings::from_toml(
+            "[tool.inbatch]\nbatch-sise = 10\n",
+            ConfigFormat::Pyproject,
+            Path::new("p/pyproject.toml"),
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("batch-sise"), "{error}");
+        assert!(error.to_string().contains("p/pyproject.toml"), "{error}");
+    }
+
+    #[test]
+    fn pyproject_without_table_is_not_a_config() {
+        let parsed = Settings::from_toml(
+            "[project]\nname = 'x'\n",
+            ConfigFormat::Pyproject,
+            Path::new("pyproject.toml"),
+        );
+        assert!(parsed.unwrap().is_none());
+    }
+
+    #[test]
+    fn select_ignore_and_per_file_ignores_resolve() {
+        let text =
+            "select = ['INB0']\nignore = ['INB001']\n[per-file-ignores]\n'tests/*' = ['ALL']\n";
+        let settings = Settings::from_toml(
+            text,
+            ConfigFormat::InbatchToml,
+            Path::new("/p/inbatch.toml"),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(!settings
+            .rules
+            .contains(&crate::engine::rules::inb001_query_in_loop::RULE));
+        assert!(settings
+            .rules_for(Some(Path::new("/p/tests/a.py")))
+            .is_empty());
+    }
+
+    #[test]
+    fn zero_batch_size_is_rejected() {
+        let error = Settings::from_toml(
+            "batch-size = 0\n",
+            ConfigFormat::InbatchToml,
+            Path::new("inbatch.toml"),
+        )
+        .unwrap_err();
+        assert!(error.message.contains("batch-size"));
+    }
+}

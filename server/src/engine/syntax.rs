@@ -1,0 +1,136 @@
+//! Small helpers over tree-sitter nodes shared by the semantic model and the ORM recognisers.
+
+use tree_sitter::Node;
+
+pub fn named_children<'a>(node: Node<'a>) -> impl Iterator<Item = Node<'a>> {
+    let mut cursor = node.walk();
+    let children: Vec<Node<'a>> = node.named_children(&mut cursor).collect();
+    children.into_iter()
+}
+
+pub fn field<'a>(node: Node<'a>, name: &str) -> Option<Node<'a>> {
+    node.child_by_field_name(name)
+}
+
+/// True when the node is, or sits inside, a region tree-sitter could not parse.
+pub fn in_error_region(node: Node<'_>) -> bool {
+    if node.has_error() || node.is_missing() {
+        return true;
+    }
+    let mut current = node.parent();
+    while let Some(parent) = current {
+        if parent.is_error() {
+            return true;
+        }
+        current = parent.parent();
+    }
+    false
+}
+
+/// Names bound by an assignment or loop target: `a`, `a, b`, `(a, [b, *c])`, `self.x`.
+pub fn bound_names(target: Node<'_>, source: &str, out: &mut Vec<String>) {
+    match target.kind() {
+        "identifier" => out.push(source[target.byte_range()].to_string()),
+        "attribute" => {
+            if let Some(path) = dotted_path(target, source) {
+                out.push(path);
+            }
+        }
+        "list_splat_pattern"
+        | "list_splat"
+        | "pattern_list"
+        | "tuple_pattern"
+        | "list_pattern"
+        | "expression_list"
+        | "tuple"
+        | "list"
+        | "parenthesized_expression" => {
+            for child in named_children(target) {
+                bound_names(child, source, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `a.b.c` as text when every part is a plain name; `None` for `f().x` or `a[0].x`.
+pub fn dotted_path(node: Node<'_>, source: &str) -> Option<String> {
+    match node.kind() {
+        "identifier" => Some(source[node.byte_range()].to_string()),
+        "attribute" => {
+            let object = field(node, "object")?;
+            let attribute = field(node, "attribute")?;
+            let base = dotted_path(object, source)?;
+            Some(format!("{base}.{}", &source[attribute.byte_range()]))
+        }
+        _ => None,
+    }
+}
+
+/// The last component of a dotted callee: `Session` for `orm.Session`, `select` for `sa.select`.
+pub fn callee_name<'s>(call: Node<'_>, source: &'s str) -> Option<&'s str> {
+    let function = field(call, "function")?;
+    match function.kind() {
+        "identifier" => Some(&source[function.byte_range()]),
+        "attribute" => field(function, "attribute").map(|a| &source[a.byte_range()]),
+        _ => None,
+    }
+}
+
+/// Collapses runs of whitespace and shortens long code for messages.
+pub fn display_code(code: &str, max_chars: usize) -> String {
+    let mut collapsed = String::with_capacity(code.len());
+    let mut last_space = false;
+    for ch in code.chars() {
+        if ch.is_whitespace() {
+            if !last_space {
+                collapsed.push(' ');
+            }
+            last_space = true;
+        } else {
+            collapsed.push(ch);
+            last_space = false;
+        }
+    }
+    let collapsed = collapsed
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(" .", ".");
+    if collapsed.chars().count() <= max_chars {
+        collapsed
+    } else {
+        let mut short: String = collapsed
+            .chars()
+            .take(max_chars.saturating_sub(1))
+            .collect();
+        short.push('…');
+        short
+    }
+}
+
+pub fn is_literal(node: Node<'_>) -> bool {
+    matches!(
+        node.kind(),
+        "integer" | "float" | "string" | "true" | "false" | "none" | "concatenated_string"
+    ) && !has_interpolation(node)
+        || matches!(node.kind(), "list" | "tuple" | "dictionary" | "set")
+            && named_children(node).all(|child| child.kind() != "comment" && is_literal(child))
+}
+
+fn has_interpolation(node: Node<'_>) -> bool {
+    node.kind() == "interpolation" || named_children(node).any(has_interpolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_code_collapses_and_truncates() {
+        assert_eq!(
+            display_code("a.filter(\n    x == 1\n)", 80),
+            "a.filter(x == 1)"
+        );
+        assert_eq!(display_code("abcdefghij", 5), "abcd…");
+    }
+}
