@@ -12,7 +12,11 @@ pub type TextRange = Range<usize>;
 
 pub struct SourceFile {
     text: String,
+    /// The tree of `text` as parsed: what an incremental reparse must start from.
     tree: Tree,
+    /// The tree the rules read: `tree`, or, when a top-level statement does not parse, the tree of
+    /// the text with that statement blanked out (see [`repair`]).
+    analysis_tree: Option<Tree>,
     line_index: LineIndex,
 }
 
@@ -27,9 +31,15 @@ impl SourceFile {
     /// Wraps a tree the caller already parsed (the language server reparses incrementally).
     pub fn from_tree(text: String, tree: Tree) -> SourceFile {
         let line_index = LineIndex::new(&text);
+        let analysis_tree = if tree.root_node().has_error() {
+            repair(&text, &tree)
+        } else {
+            None
+        };
         SourceFile {
             text,
             tree,
+            analysis_tree,
             line_index,
         }
     }
@@ -38,12 +48,17 @@ impl SourceFile {
         &self.text
     }
 
+    /// The tree as parsed, for incremental reparsing. Rules read [`SourceFile::root`] instead.
     pub fn tree(&self) -> &Tree {
         &self.tree
     }
 
+    /// The root of the tree the rules analyse.
     pub fn root(&self) -> Node<'_> {
-        self.tree.root_node()
+        self.analysis_tree
+            .as_ref()
+            .unwrap_or(&self.tree)
+            .root_node()
     }
 
     pub fn line_index(&self) -> &LineIndex {
@@ -62,6 +77,84 @@ impl SourceFile {
     pub fn has_syntax_errors(&self) -> bool {
         self.tree.root_node().has_error()
     }
+}
+
+/// Recovers the statements after a syntax error.
+///
+/// tree-sitter's error recovery often swallows everything after a broken top-level statement into
+/// one `ERROR` node, which would hide every later function from the rules. Each top-level statement
+/// (a line starting at column 0, decorators kept with their definition) that overlaps an error is
+/// parsed on its own; those that still fail are replaced by spaces, byte for byte, so that offsets
+/// stay valid for the original text, and the result is parsed again. `None` when nothing changes.
+fn repair(text: &str, tree: &Tree) -> Option<Tree> {
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let broken: Vec<TextRange> = root
+        .children(&mut cursor)
+        .filter(|child| child.is_error() || child.has_error())
+        .map(|child| child.byte_range())
+        .collect();
+    if broken.is_empty() {
+        return None;
+    }
+    let mut parser = new_parser();
+    let mut blanked = text.as_bytes().to_vec();
+    let mut changed = false;
+    for chunk in top_level_chunks(text) {
+        let overlaps_error = broken
+            .iter()
+            .any(|error| error.start < chunk.end && chunk.start < error.end);
+        if !overlaps_error {
+            continue;
+        }
+        let chunk_parses = parser
+            .parse(&text[chunk.clone()], None)
+            .is_some_and(|chunk_tree| !chunk_tree.root_node().has_error());
+        if !chunk_parses {
+            for byte in &mut blanked[chunk] {
+                if !matches!(*byte, b'\n' | b'\r') {
+                    *byte = b' ';
+                }
+            }
+            changed = true;
+        }
+    }
+    if !changed {
+        return None;
+    }
+    let blanked =
+        String::from_utf8(blanked).expect("only whole statements are blanked, with ASCII spaces");
+    parser.parse(&blanked, None)
+}
+
+/// Byte ranges of top-level statements: each starts on a line beginning at column 0 with something
+/// other than a comment or a closing bracket; decorators stay with what they decorate.
+fn top_level_chunks(text: &str) -> Vec<TextRange> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    let mut previous_was_decorator = false;
+    for line in text.split_inclusive('\n') {
+        let first = line.as_bytes().first().copied().unwrap_or(b' ');
+        let starts_statement = !matches!(
+            first,
+            b' ' | b'\t' | b'\r' | b'\n' | b'#' | b')' | b']' | b'}'
+        );
+        if starts_statement && !previous_was_decorator {
+            starts.push(offset);
+        }
+        if starts_statement {
+            previous_was_decorator = first == b'@';
+        }
+        offset += line.len();
+    }
+    if starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(i, &start)| start..starts.get(i + 1).copied().unwrap_or(text.len()))
+        .collect()
 }
 
 /// Parses Python text, reusing `old_tree` (already `edit`ed) when given.
@@ -163,6 +256,21 @@ mod tests {
         assert_eq!(index.line_col(7), (3, 0));
         assert_eq!(index.line_col(100), (3, 1));
         assert_eq!(&text[index.line_range(1, text)], "b");
+    }
+
+    #[test]
+    fn statements_after_a_broken_one_are_recovered() {
+        let text = "def a(:\n    for x in y\n        pass\n\ndef b():\n    return 1\n";
+        let file = SourceFile::parse(text);
+        assert!(file.has_syntax_errors());
+        let root = file.root();
+        let mut cursor = root.walk();
+        let functions: Vec<&str> = root
+            .children(&mut cursor)
+            .filter(|child| child.kind() == "function_definition")
+            .map(|function| file.node_text(function.child_by_field_name("name").unwrap()))
+            .collect();
+        assert_eq!(functions, ["b"]);
     }
 
     #[test]

@@ -77,6 +77,30 @@ pub fn callee_name<'s>(call: Node<'_>, source: &'s str) -> Option<&'s str> {
     }
 }
 
+/// The code a node covers with its comments left out, for messages.
+pub fn code_without_comments(node: Node<'_>, source: &str) -> String {
+    let mut comments = Vec::new();
+    collect_comments(node, &mut comments);
+    let mut code = String::new();
+    let mut cursor = node.start_byte();
+    for comment in comments {
+        code.push_str(&source[cursor..comment.start]);
+        cursor = comment.end;
+    }
+    code.push_str(&source[cursor..node.end_byte()]);
+    code
+}
+
+fn collect_comments(node: Node<'_>, out: &mut Vec<std::ops::Range<usize>>) {
+    for child in named_children(node) {
+        if child.kind() == "comment" {
+            out.push(child.byte_range());
+        } else if child.named_child_count() > 0 {
+            collect_comments(child, out);
+        }
+    }
+}
+
 /// Collapses runs of whitespace and shortens long code for messages.
 pub fn display_code(code: &str, max_chars: usize) -> String {
     let mut collapsed = String::with_capacity(code.len());

@@ -96,7 +96,7 @@ pub(super) fn recognize<'a>(
         access,
         model,
         terminal,
-        display: display_without_terminals(node, source, &["all"]),
+        display: display_without_terminals(node, source, TERMINALS),
         refs,
     })
 }

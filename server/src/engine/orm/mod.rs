@@ -239,7 +239,7 @@ pub(crate) fn display_without_terminals(
         }
         current = object;
     }
-    super::syntax::display_code(&source[current.byte_range()], 80)
+    super::syntax::display_code(&super::syntax::code_without_comments(current, source), 80)
 }
 
 const MAX_VALUE_DEPTH: usize = 3;

@@ -1,0 +1,106 @@
+//! Data-driven rule tests. Every fixture under `tests/fixtures/rules/<CODE>/` marks each line that
+//! must be flagged with `# expect: <CODE>`; the test asserts that exactly those lines are flagged
+//! and snapshots the rendered output (reviewed with `cargo insta review`).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// (row, code) pairs the fixture marks with `# expect: CODE`.
+fn expected(text: &str) -> BTreeSet<(u64, String)> {
+    let mut expected = BTreeSet::new();
+    for (index, line) in text.lines().enumerate() {
+        for part in line.split("# expect: ").skip(1) {
+            for code in part.split([',', ' ']).filter(|c| c.starts_with("INB")) {
+                expected.insert((index as u64 + 1, code.to_string()));
+            }
+        }
+    }
+    expected
+}
+
+fn check_fixture(path: &Path) {
+    let relative = path
+        .strip_prefix(common::repo_root())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let code = path
+        .parent()
+        .unwrap()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let text = std::fs::read_to_string(path).unwrap();
+
+    let output = common::run(&["check", "--select", &code, "--format", "json", &relative]);
+    let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    let found: BTreeSet<(u64, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["location"]["row"].as_u64().unwrap(),
+                d["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = expected(&text);
+    let missing: Vec<_> = expected.difference(&found).collect();
+    let unexpected: Vec<_> = found.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "{relative}: missing {missing:?}, unexpected {unexpected:?}"
+    );
+
+    let rendered = common::run(&["check", "--select", &code, "--no-color", &relative]);
+    insta::assert_snapshot!(
+        format!("{code}__{}", path.file_stem().unwrap().to_str().unwrap()),
+        common::stdout(&rendered)
+    );
+}
+
+#[test]
+fn inb001_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB001", "*.py", |path| {
+        check_fixture(path)
+    });
+}
+
+/// The fixture corpus keeps its promised size: at least 40 flagged and 25 clean snippets.
+#[test]
+fn inb001_fixture_corpus_size() {
+    let dir = common::repo_root().join("tests/fixtures/rules/INB001");
+    let mut positives = 0;
+    let mut negatives = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        positives += expected(&text).len();
+        // A clean snippet is a function without any expectation inside.
+        for function in text
+            .split("\ndef ")
+            .skip(1)
+            .chain(text.split("\nasync def ").skip(1))
+        {
+            let body = function
+                .split("\ndef ")
+                .next()
+                .unwrap()
+                .split("\nasync def ")
+                .next()
+                .unwrap();
+            if !body.contains("# expect:") {
+                negatives += 1;
+            }
+        }
+    }
+    assert!(positives >= 40, "only {positives} positive snippets");
+    assert!(negatives >= 25, "only {negatives} negative snippets");
+}
