@@ -1,4 +1,6 @@
 //! Helpers shared by the integration tests: running the built binary.
+// Each test binary includes this module and uses a different part of it.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

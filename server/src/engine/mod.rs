@@ -5,6 +5,7 @@
 
 pub mod diagnostic;
 pub mod fix;
+pub mod hover;
 pub mod orm;
 pub mod rules;
 pub mod semantic;

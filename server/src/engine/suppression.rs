@@ -2,6 +2,7 @@
 //! `# inbatch: ignore-file` anywhere in the file.
 
 use super::diagnostic::Diagnostic;
+use super::fix::Edit;
 use super::source::{SourceFile, TextRange};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +66,108 @@ impl Suppressions {
                     .any(|code| code.eq_ignore_ascii_case(diagnostic.rule.code)),
             })
     }
+}
+
+/// The edit that suppresses `code` for a diagnostic at `range`: it extends a `# noqa: …` or
+/// `# inbatch: ignore[…]` list already on the diagnostic's first line, or appends
+/// `  # noqa: CODE` to it. The last line is tried when the first cannot hold a comment (it ends
+/// inside a string or with a `\` continuation); `None` when neither can.
+pub fn suppression_edit(file: &SourceFile, range: TextRange, code: &str) -> Option<Edit> {
+    let index = file.line_index();
+    let first = index.line_of(range.start);
+    let last = index.line_of(range.end);
+    let suppressions = Suppressions::parse(file);
+    [first, last]
+        .into_iter()
+        .find_map(|line| line_suppression_edit(file, &suppressions, line, code))
+}
+
+fn line_suppression_edit(
+    file: &SourceFile,
+    suppressions: &Suppressions,
+    line: usize,
+    code: &str,
+) -> Option<Edit> {
+    let text = file.text();
+    let existing = suppressions
+        .lines
+        .iter()
+        .filter(|s| s.line == line && s.codes.is_some())
+        .find_map(|s| code_list_end(&text[s.range.clone()]).map(|end| (s, end)));
+    if let Some((suppression, (offset, separator))) = existing {
+        return Some(Edit::insert(
+            suppression.range.start + offset,
+            format!("{separator}{code}"),
+        ));
+    }
+    let content = file.line_index().line_range(line, text);
+    let end = content.start + text[content.clone()].trim_end().len();
+    if text[content.start..end].ends_with('\\') || inside_string(file, end) {
+        return None;
+    }
+    Some(Edit::replace(end..content.end, format!("  # noqa: {code}")))
+}
+
+/// Where a new code goes in a suppression comment, and what separates it from the list before
+/// it: after the last code of `# noqa: A, B`, or before the `]` of `# inbatch: ignore[A]`.
+fn code_list_end(comment: &str) -> Option<(usize, &'static str)> {
+    for (hash, _) in comment.match_indices('#') {
+        let directive_start =
+            hash + 1 + (comment[hash + 1..].len() - comment[hash + 1..].trim_start().len());
+        let directive = &comment[directive_start..];
+        if let Some(rest) = strip_prefix_ignore_case(directive, "noqa") {
+            let Some(list) = rest.strip_prefix(':') else {
+                continue;
+            };
+            let list_start = directive_start + "noqa:".len();
+            let mut end = list_start;
+            let mut any = false;
+            let mut cursor = list_start;
+            for token in list.split_inclusive([',', ' ', '\t']) {
+                let word = token.trim_end_matches([',', ' ', '\t']);
+                if !word.chars().all(|c| c.is_ascii_alphanumeric()) {
+                    break;
+                }
+                if !word.is_empty() {
+                    end = cursor + word.len();
+                    any = true;
+                }
+                cursor += token.len();
+            }
+            return Some((end, if any { ", " } else { " " }));
+        }
+        if let Some(rest) = directive.strip_prefix("inbatch:") {
+            let rest_start = directive_start + "inbatch:".len();
+            let trimmed = rest.trim_start();
+            if let Some(list) = trimmed.strip_prefix("ignore[") {
+                let close = list.find(']')?;
+                let list_start = rest_start + (rest.len() - trimmed.len()) + "ignore[".len();
+                let separator = if list[..close].trim().is_empty() {
+                    ""
+                } else {
+                    ", "
+                };
+                return Some((list_start + close, separator));
+            }
+        }
+    }
+    None
+}
+
+/// Whether `offset` falls inside a string literal that goes on past it (a multi-line string),
+/// where a `#` would be text, not a comment.
+fn inside_string(file: &SourceFile, offset: usize) -> bool {
+    let mut node = file.root().descendant_for_byte_range(offset, offset);
+    while let Some(current) = node {
+        if current.kind() == "string"
+            && current.start_byte() < offset
+            && offset < current.end_byte()
+        {
+            return true;
+        }
+        node = current.parent();
+    }
+    false
 }
 
 fn parse_comment(comment: &str, line: usize, range: TextRange, out: &mut Suppressions) {
@@ -151,5 +254,57 @@ mod tests {
     #[test]
     fn ignore_file() {
         assert!(parse("# inbatch: ignore-file\n").file_ignored);
+    }
+    fn suppress(text: &str, needle: &str) -> Option<String> {
+        let file = SourceFile::parse(text);
+        let start = text.find(needle).unwrap();
+        let edit = suppression_edit(&file, start..start + needle.len(), "INB001")?;
+        let mut fixed = text.to_string();
+        fixed.replace_range(edit.range, &edit.content);
+        Some(fixed)
+    }
+
+    #[test]
+    fn suppression_edit_appends_or_extends() {
+        assert_eq!(
+            suppress("for u in us:\n    q(u)   \n", "q(u)").unwrap(),
+            "for u in us:\n    q(u)  # noqa: INB001\n"
+        );
+        assert_eq!(
+            suppress("q(u)  # noqa: E501\n", "q(u)").unwrap(),
+            "q(u)  # noqa: E501, INB001\n"
+        );
+        assert_eq!(
+            suppress("q(u)  # noqa: E501 -- by design\n", "q(u)").unwrap(),
+            "q(u)  # noqa: E501, INB001 -- by design\n"
+        );
+        assert_eq!(
+            suppress("q(u)  # inbatch: ignore[INB002]\n", "q(u)").unwrap(),
+            "q(u)  # inbatch: ignore[INB002, INB001]\n"
+        );
+        assert_eq!(
+            suppress("q(u)  # why: slow\n", "q(u)").unwrap(),
+            "q(u)  # why: slow  # noqa: INB001\n"
+        );
+    }
+
+    #[test]
+    fn suppression_edit_avoids_strings_and_continuations() {
+        let text = "x = q(u, \"\"\"a\nb\"\"\")\n";
+        assert_eq!(
+            suppress(text, "q(u, \"\"\"a\nb\"\"\")").unwrap(),
+            "x = q(u, \"\"\"a\nb\"\"\")  # noqa: INB001\n"
+        );
+        assert_eq!(suppress("x = q(u) \\\n  + 1\n", "q(u)"), None);
+    }
+
+    #[test]
+    fn suppression_edit_result_suppresses() {
+        let fixed = suppress("q(u)  # noqa: E501\n", "q(u)").unwrap();
+        let s = parse(&fixed);
+        assert_eq!(
+            s.lines[0].codes,
+            Some(vec!["E501".to_string(), "INB001".to_string()])
+        );
     }
 }

@@ -166,7 +166,6 @@ fn writes<'a>(
                 .find(|part| !part.trim().is_empty() && !part.starts_with("text("));
             body.is_some_and(|body| {
                 let verb = body
-                    .trim_start()
                     .split_whitespace()
                     .next()
                     .unwrap_or("")

@@ -1,0 +1,209 @@
+//! Hover text for a diagnostic: what it means, what it costs and what its fix does.
+//!
+//! Pure functions from diagnostics to Markdown, so that every shell shows the same words; the
+//! language server only wraps the result in its protocol types.
+
+use std::fmt::Write;
+
+use super::diagnostic::Diagnostic;
+use super::fix::{apply_fixes, Fix};
+use super::rules::FixAvailability;
+
+/// The input size the cost line speaks of: large enough to hurt, round enough to read.
+pub const EXAMPLE_KEYS: usize = 1000;
+
+/// Rules whose every diagnostic is one more query per loop iteration.
+const PER_ITERATION_RULES: &[&str] = &["INB001", "INB002", "INB003", "INB005"];
+
+/// Diff previews longer than this are cut: a hover is a glance, the code action shows the rest.
+const MAX_PREVIEW_LINES: usize = 24;
+
+/// How many queries run per iteration of the loop `diagnostic` points at: every per-iteration
+/// diagnostic in `all` that names the same loop header. `None` for rules that are not about a
+/// query per iteration, or without a loop header.
+pub fn queries_per_iteration(diagnostic: &Diagnostic, all: &[Diagnostic]) -> Option<usize> {
+    if !PER_ITERATION_RULES.contains(&diagnostic.rule.code) {
+        return None;
+    }
+    let header = &diagnostic.related.first()?.range;
+    let count = all
+        .iter()
+        .filter(|other| PER_ITERATION_RULES.contains(&other.rule.code))
+        .filter(|other| other.related.first().is_some_and(|r| &r.range == header))
+        .count();
+    // `all` may be a different analysis than the one `diagnostic` came from; it still counts.
+    Some(count.max(1))
+}
+
+/// `2 queries per iteration; for 1,000 ids: 2,000 round trips, after the fix: 2`.
+pub fn cost_line(queries: usize, batch_size: usize) -> String {
+    let noun = if queries == 1 { "query" } else { "queries" };
+    let batches = EXAMPLE_KEYS.div_ceil(batch_size.max(1));
+    format!(
+        "{queries} {noun} per iteration; for {} ids: {} round trips, after the fix: {}",
+        thousands(EXAMPLE_KEYS),
+        thousands(queries * EXAMPLE_KEYS),
+        thousands(queries * batches)
+    )
+}
+
+/// The full hover for `diagnostic`: headline, cost, what the fix does to `text`, and the rule's
+/// documentation.
+pub fn markdown(
+    diagnostic: &Diagnostic,
+    all: &[Diagnostic],
+    text: &str,
+    batch_size: usize,
+) -> String {
+    let rule = diagnostic.rule;
+    let mut out = format!(
+        "**{}** `{}`: {}\n\n",
+        rule.code,
+        rule.name,
+        one_line(&diagnostic.message)
+    );
+    if let Some(queries) = queries_per_iteration(diagnostic, all) {
+        let _ = write!(out, "{}\n\n", cost_line(queries, batch_size));
+    }
+    match (&diagnostic.fix, &diagnostic.no_fix_reason) {
+        (Some(fix), _) => {
+            let _ = write!(
+                out,
+                "**Fix ({}):** {}\n\n",
+                fix.applicability.as_str(),
+                one_line(&fix.message)
+            );
+            if let Some(preview) = fix_preview(text, fix) {
+                let _ = write!(out, "```diff\n{preview}```\n\n");
+            }
+        }
+        (None, Some(reason)) => {
+            let _ = write!(out, "**No fix:** {}\n\n", one_line(reason));
+        }
+        (None, None) if rule.fix != FixAvailability::None => {
+            out.push_str("**No fix** is offered for this code.\n\n");
+        }
+        (None, None) => {}
+    }
+    out.push_str("---\n\n");
+    out.push_str(rule.documentation.trim_end());
+    out.push('\n');
+    out
+}
+
+/// The lines the fix changes, as a unified-diff body (`-old`/`+new`), or `None` when the fix
+/// does not apply to `text`.
+pub fn fix_preview(text: &str, fix: &Fix) -> Option<String> {
+    let (fixed, applied) = apply_fixes(text, [fix]);
+    if applied == 0 {
+        return None;
+    }
+    let old: Vec<&str> = text.lines().collect();
+    let new: Vec<&str> = fixed.lines().collect();
+    let prefix = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+    let suffix = old[prefix..]
+        .iter()
+        .rev()
+        .zip(new[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let removed = &old[prefix..old.len() - suffix];
+    let added = &new[prefix..new.len() - suffix];
+    let mut out = String::new();
+    let lines = removed
+        .iter()
+        .map(|line| ('-', line))
+        .chain(added.iter().map(|line| ('+', line)));
+    for (shown, (sign, line)) in lines.enumerate() {
+        if shown == MAX_PREVIEW_LINES {
+            out.push_str("…\n");
+            break;
+        }
+        let _ = writeln!(out, "{sign}{line}");
+    }
+    Some(out)
+}
+
+/// `2000` → `2,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Messages are one line in every other output; a stray newline would start a new Markdown block.
+fn one_line(text: &str) -> String {
+    text.replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::fix::{Applicability, Edit};
+    use crate::engine::rules::inb001_query_in_loop::RULE;
+
+    fn diagnostic(range: std::ops::Range<usize>, header: std::ops::Range<usize>) -> Diagnostic {
+        Diagnostic::new(&RULE, "runs once per `uid`", range).with_related("loop", header)
+    }
+
+    #[test]
+    fn cost_line_counts_queries_sharing_a_loop_header() {
+        let a = diagnostic(10..20, 0..5);
+        let b = diagnostic(30..40, 0..5);
+        let other_loop = diagnostic(60..70, 50..55);
+        let all = [a.clone(), b, other_loop];
+        assert_eq!(queries_per_iteration(&a, &all), Some(2));
+        assert_eq!(
+            cost_line(2, 1000),
+            "2 queries per iteration; for 1,000 ids: 2,000 round trips, after the fix: 2"
+        );
+        assert_eq!(
+            cost_line(1, 300),
+            "1 query per iteration; for 1,000 ids: 1,000 round trips, after the fix: 4"
+        );
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn hover_shows_fix_preview_or_reason() {
+        let text = "for uid in ids:\n    rows = q(uid)\n";
+        let mut with_fix = diagnostic(27..33, 0..15);
+        with_fix.fix = Some(Fix::new(
+            "Batch the query",
+            Applicability::Unsafe,
+            vec![Edit::replace(27..33, "rows_by_uid[uid]")],
+        ));
+        let hover = markdown(&with_fix, std::slice::from_ref(&with_fix), text, 1000);
+        assert!(hover.starts_with("**INB001** `query-in-loop`"), "{hover}");
+        assert!(hover.contains("1 query per iteration"), "{hover}");
+        assert!(
+            hover.contains("**Fix (unsafe):** Batch the query"),
+            "{hover}"
+        );
+        assert!(
+            hover.contains("```diff\n-    rows = q(uid)\n+    rows = rows_by_uid[uid]\n```"),
+            "{hover}"
+        );
+        assert!(hover.contains("## What it does"), "{hover}");
+
+        let mut without = diagnostic(27..33, 0..15);
+        without.no_fix_reason = Some("the loop body writes".to_string());
+        let hover = markdown(&without, &[], text, 1000);
+        assert!(
+            hover.contains("**No fix:** the loop body writes"),
+            "{hover}"
+        );
+    }
+}

@@ -1,0 +1,370 @@
+//! End-to-end tests of `inbatch check` and `inbatch rule` through the built binary.
+
+mod common;
+
+use std::io::Write;
+use std::process::Stdio;
+
+use common::{inbatch, run, stderr, stdout};
+use serde_json::Value;
+
+const N_PLUS_ONE: &str =
+    "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
+
+fn temp_project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn check_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    inbatch()
+        .current_dir(dir)
+        .arg("check")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn examples_report_the_two_filter_by_queries_and_exit_1() {
+    let output = run(&["check", "--format", "concise", "examples/"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with("examples/analytics/n_plus_one.py:9:20: INB001 `Session.query.filter_by(user_id=uid)` runs once per `uid` of `user_ids`"));
+    assert!(lines[1].starts_with(
+        "examples/analytics/n_plus_one.py:10:20: INB001 `Payment.query.filter_by(user_id=uid)`"
+    ));
+    assert!(!text.contains("half_fixed.py"));
+}
+
+#[test]
+fn text_output_shows_the_source_line_underlined() {
+    let output = run(&["check", "--no-color", "examples/analytics/n_plus_one.py"]);
+    let text = stdout(&output);
+    assert!(
+        text.contains(" --> examples/analytics/n_plus_one.py:9:20"),
+        "{text}"
+    );
+    assert!(
+        text.contains("9 |         sessions = Session.query.filter_by(user_id=uid).all()"),
+        "{text}"
+    );
+    let underline = format!(
+        "{}{} INB001",
+        " ".repeat(19),
+        "^".repeat("Session.query.filter_by(user_id=uid).all()".len())
+    );
+    assert!(text.contains(&underline), "{text}");
+    assert!(
+        text.contains("loop over `uid` of `user_ids` repeats the query"),
+        "{text}"
+    );
+    assert!(text.contains("Found 2 diagnostics."), "{text}");
+}
+
+#[test]
+fn json_output_has_every_field_of_the_spec() {
+    let output = run(&[
+        "check",
+        "--format",
+        "json",
+        "examples/analytics/n_plus_one.py",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let list = json.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    let first = &list[0];
+    assert_eq!(first["code"], "INB001");
+    assert_eq!(first["name"], "query-in-loop");
+    assert_eq!(first["severity"], "warning");
+    assert_eq!(first["filename"], "examples/analytics/n_plus_one.py");
+    assert_eq!(
+        first["location"],
+        serde_json::json!({"row": 9, "column": 20})
+    );
+    assert_eq!(
+        first["end_location"],
+        serde_json::json!({"row": 9, "column": 62})
+    );
+    assert!(first["message"]
+        .as_str()
+        .unwrap()
+        .contains("N+1 queries on `Session`"));
+    let related = first["related"].as_array().unwrap();
+    assert_eq!(related.len(), 1);
+    assert_eq!(related[0]["filename"], "examples/analytics/n_plus_one.py");
+    assert_eq!(
+        related[0]["location"],
+        serde_json::json!({"row": 8, "column": 5})
+    );
+    assert_eq!(
+        related[0]["end_location"],
+        serde_json::json!({"row": 8, "column": 24})
+    );
+    assert!(related[0]["message"].is_string());
+    assert!(first.as_object().unwrap().contains_key("fix"));
+}
+
+#[test]
+fn columns_count_characters_not_bytes() {
+    let text = "def f(session, ids):\n    for uid in ids:\n        x = '😀'; print(session.get(User, uid))\n";
+    let dir = temp_project(&[("a.py", text.as_bytes())]);
+    let output = check_in(dir.path(), &["--format", "json", "a.py"]);
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        json[0]["location"],
+        serde_json::json!({"row": 3, "column": 24})
+    );
+}
+
+#[test]
+fn clean_files_exit_0() {
+    let output = run(&["check", "examples/analytics/half_fixed.py"]);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("All checks passed!"));
+}
+
+#[test]
+fn select_and_ignore() {
+    let ignored = run(&["check", "--ignore", "INB001", "examples/"]);
+    assert_eq!(ignored.status.code(), Some(0));
+    let selected = run(&[
+        "check",
+        "--select",
+        "INB0",
+        "--format",
+        "concise",
+        "examples/",
+    ]);
+    assert_eq!(selected.status.code(), Some(1));
+    assert_eq!(stdout(&selected).lines().count(), 2);
+    let unknown = run(&["check", "--select", "XYZ9", "examples/"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("XYZ9"));
+}
+
+#[test]
+fn stdin_with_filename() {
+    let mut child = inbatch()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--stdin-filename",
+            "pkg/view.py",
+            "-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(N_PLUS_ONE.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json[0]["filename"], "pkg/view.py");
+    assert_eq!(json[0]["location"]["row"], 3);
+}
+
+#[test]
+fn missing_path_is_reported_and_other_files_still_checked() {
+    let output = run(&[
+        "check",
+        "--format",
+        "concise",
+        "does/not/exist.py",
+        "examples/analytics/n_plus_one.py",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    assert_eq!(errors.lines().count(), 1, "{errors}");
+    assert!(errors.contains("does/not/exist.py"), "{errors}");
+    assert_eq!(stdout(&output).lines().count(), 2);
+}
+
+#[test]
+fn invalid_utf8_file_is_named_and_others_still_checked() {
+    let dir = temp_project(&[
+        ("bad.py", b"x = '\xff\xfe'\n"),
+        ("good.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let output = check_in(dir.path(), &["--format", "concise", "."]);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    assert!(errors.contains("bad.py: not valid UTF-8"), "{errors}");
+    assert_eq!(errors.lines().count(), 1);
+    assert!(stdout(&output).contains("good.py:3:15: INB001"));
+}
+
+#[test]
+fn syntax_error_file_is_still_checked_where_sound() {
+    let text = "def broken(:\n    pass\n\ndef f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
+    let dir = temp_project(&[("a.py", text.as_bytes())]);
+    let output = check_in(dir.path(), &["--format", "concise", "a.py"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stdout(&output).contains("a.py:6:15: INB001"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn unknown_config_key_is_an_error_naming_key_and_file() {
+    let dir = temp_project(&[
+        ("pyproject.toml", b"[tool.inbatch]\nbatch-sise = 10\n"),
+        ("a.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let output = check_in(dir.path(), &["a.py"]);
+    assert_eq!(output.status.code(), Some(2));
+    let errors = stderr(&output);
+    assert!(
+        errors.contains("batch-sise") && errors.contains("pyproject.toml"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn invalid_toml_and_bad_values_are_errors() {
+    let dir = temp_project(&[("inbatch.toml", b"select = [\n"), ("a.py", b"")]);
+    assert_eq!(check_in(dir.path(), &["a.py"]).status.code(), Some(2));
+    let dir = temp_project(&[("inbatch.toml", b"select = ['NOPE1']\n"), ("a.py", b"")]);
+    let output = check_in(dir.path(), &["a.py"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("NOPE1"));
+}
+
+#[test]
+fn config_ignore_and_per_file_ignores_apply() {
+    let dir = temp_project(&[
+        (
+            "pyproject.toml",
+            b"[tool.inbatch]\nper-file-ignores = { \"tests/*\" = [\"INB001\"] }\n",
+        ),
+        ("tests/a.py", N_PLUS_ONE.as_bytes()),
+        ("app/a.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let output = check_in(dir.path(), &["--format", "concise"]);
+    let text = stdout(&output);
+    assert!(text.contains("app/a.py"), "{text}");
+    assert!(!text.contains("tests/a.py"), "{text}");
+
+    let dir = temp_project(&[
+        ("inbatch.toml", b"ignore = [\"INB001\"]\n"),
+        ("a.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    assert_eq!(check_in(dir.path(), &["a.py"]).status.code(), Some(0));
+}
+
+#[test]
+fn explicit_config_flag() {
+    let dir = temp_project(&[
+        ("custom.toml", b"ignore = [\"INB001\"]\n"),
+        ("a.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    assert_eq!(
+        check_in(dir.path(), &["--config", "custom.toml", "a.py"])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        check_in(dir.path(), &["--config", "missing.toml", "a.py"])
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn gitignore_virtualenvs_and_default_excludes_are_skipped() {
+    let dir = temp_project(&[
+        (".gitignore", b"generated/\n"),
+        ("generated/a.py", N_PLUS_ONE.as_bytes()),
+        ("env/pyvenv.cfg", b"home = /usr\n"),
+        ("env/lib/b.py", N_PLUS_ONE.as_bytes()),
+        ("node_modules/c.py", N_PLUS_ONE.as_bytes()),
+        ("src/d.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let output = check_in(dir.path(), &["--format", "concise"]);
+    let text = stdout(&output);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("src/d.py:"), "{text}");
+}
+
+#[test]
+fn output_is_sorted_by_file_and_position() {
+    let files: Vec<(String, String)> = (0..12)
+        .map(|i| (format!("m{i:02}.py"), N_PLUS_ONE.repeat(2)))
+        .collect();
+    let borrowed: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, t)| (n.as_str(), t.as_bytes()))
+        .collect();
+    let dir = temp_project(&borrowed);
+    let text = stdout(&check_in(dir.path(), &["--format", "concise"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 24);
+    let mut sorted = lines.clone();
+    sorted.sort_by_key(|line| {
+        let mut parts = line.split(':');
+        (
+            parts.next().unwrap().to_string(),
+            parts.next().unwrap().parse::<u32>().unwrap(),
+        )
+    });
+    assert_eq!(lines, sorted);
+}
+
+#[test]
+fn statistics_count_per_rule() {
+    let output = run(&["check", "--statistics", "examples/"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("2\tINB001\t"), "{text}");
+    let json = run(&["check", "--statistics", "--format", "json", "examples/"]);
+    let value: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(value[0]["code"], "INB001");
+    assert_eq!(value[0]["count"], 2);
+}
+
+#[test]
+fn rule_documentation() {
+    let output = run(&["rule", "INB001"]);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    for section in [
+        "## What it does",
+        "## Why is this bad?",
+        "## Example",
+        "## Use instead",
+        "## Fix safety",
+    ] {
+        assert!(text.contains(section), "missing {section}");
+    }
+    assert_eq!(run(&["rule", "query-in-loop"]).status.code(), Some(0));
+    assert_eq!(run(&["rule", "--all"]).status.code(), Some(0));
+    let unknown = run(&["rule", "INB999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("INB999"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&["check", "--format", "yaml"]).status.code(), Some(2));
+    assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
+}
