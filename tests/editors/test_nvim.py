@@ -142,3 +142,27 @@ def test_nvim_plugin_end_to_end(mode, nvim, inbatch_bin, repo, tmp_path):
         assert result["diagnostic_gone"] == [9]
     assert "typed_loop_flagged" in result["steps"]
     assert result["steps"][-1] == "stopped"
+
+
+def test_nvim_checkhealth(nvim, inbatch_bin, repo, tmp_path):
+    out = tmp_path / "health.txt"
+    env = dict(os.environ)
+    env.update(
+        PATH=str(pathlib.Path(inbatch_bin).parent) + os.pathsep + env.get("PATH", ""),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        NVIM_LOG_FILE=str(tmp_path / "nvim.log"),
+    )
+    plugin = str(repo / "editors" / "nvim")
+    proc = subprocess.run(
+        ["timeout", "--kill-after=5", "60", nvim, "--headless", "--clean",
+         "--cmd", f"set rtp^={plugin}", "-c", "checkhealth inbatch", "-c", f"write! {out}", "-c", "qall!"],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90,
+    )
+    assert proc.returncode == 0, proc.stderr
+    text = out.read_text()
+    assert "inbatch: server binary" in text, text
+    assert "OK command: inbatch server" in text, text
+    assert "OK version: inbatch" in text, text
+    assert "inbatch: clients" in text, text
