@@ -1,0 +1,539 @@
+"""The execution harness: databases, query counting, running a fixture module, comparing results,
+and driving `inbatch check --fix` on a copy of a fixture.
+
+See README.md in this folder for the calling convention of fixture modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import decimal
+import importlib.util
+import inspect
+import itertools
+import json
+import math
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+import warnings
+from typing import Any
+
+HARNESS_DIR = pathlib.Path(__file__).resolve().parent
+FIXTURES_DIR = HARNESS_DIR.parent / "fixtures" / "fixes"
+BATCH_SIZE = 1000
+
+if str(HARNESS_DIR) not in sys.path:
+    sys.path.insert(0, str(HARNESS_DIR))
+
+import harness_data  # noqa: E402
+
+# ---- cases -----------------------------------------------------------------------------------------
+
+CASE_DEFAULTS = {
+    "orm": "sqlalchemy",  # sqlalchemy | sqlalchemy-async | django
+    "description": "",
+    "queries_per_iteration": 1,  # queries the original runs per loop iteration
+    # statements a rewrite may run per chunk of 1000 keys (default: queries_per_iteration)
+    "queries_per_chunk": 0,
+    "extra_queries": 0,  # queries outside the loop, the same in the original and in a rewrite
+    "input": "ids",  # ids | rows (see harness_data.as_rows)
+    "generator": False,  # also call run() with one-shot generators of the inputs
+    "unordered": False,  # compare lists/dicts as multisets: order across keys may change
+    "error_types_may_differ": False,  # an exception must stay an exception, its type may change
+    "nullable_sum": False,  # INB201: a TypeError from sum() over NULL may become the NULL-as-0 result
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    name: str
+    dir: pathlib.Path
+    orm: str
+    description: str
+    queries_per_iteration: int
+    queries_per_chunk: int
+    extra_queries: int
+    input: str
+    generator: bool
+    unordered: bool
+    error_types_may_differ: bool
+    nullable_sum: bool
+
+    @property
+    def original(self) -> pathlib.Path:
+        return self.dir / "original.py"
+
+    @property
+    def reference(self) -> pathlib.Path:
+        return self.dir / "reference.py"
+
+    @property
+    def no_fix_reason(self) -> str | None:
+        path = self.dir / "no_fix.txt"
+        return path.read_text().strip() if path.is_file() else None
+
+    def input_names(self) -> list[str]:
+        names = list(harness_data.INPUTS)
+        if self.generator:
+            names += [f"{n}-generator" for n in harness_data.INPUTS]
+        return names
+
+    def make_input(self, name: str):
+        base, _, kind = name.partition("-")
+        ids = list(harness_data.INPUTS[base])
+        value = harness_data.as_rows(ids) if self.input == "rows" else ids
+        if kind == "generator":
+            return (x for x in value)
+        return value
+
+    def max_rewritten_queries(self, distinct_keys: int) -> int:
+        """The bound for a batched rewrite: per query in the loop one query per chunk, plus the
+        queries outside the loop, plus one of slack."""
+        chunks = math.ceil(distinct_keys / BATCH_SIZE)
+        return self.per_chunk * chunks + self.extra_queries + 1
+
+    @property
+    def per_chunk(self) -> int:
+        return self.queries_per_chunk or self.queries_per_iteration
+
+
+def load_case(case_dir: pathlib.Path) -> Case:
+    meta = dict(CASE_DEFAULTS)
+    toml_path = case_dir / "case.toml"
+    if toml_path.is_file():
+        data = tomllib.loads(toml_path.read_text())
+        unknown = set(data) - set(CASE_DEFAULTS)
+        if unknown:
+            raise ValueError(f"{toml_path}: unknown keys {sorted(unknown)}")
+        meta.update(data)
+    return Case(name=case_dir.name, dir=case_dir, **meta)
+
+
+def all_cases() -> list[Case]:
+    return [load_case(d) for d in sorted(FIXTURES_DIR.iterdir()) if (d / "original.py").is_file()]
+
+
+def listed_cases(path: pathlib.Path) -> list[str]:
+    """Case names from a list file: one per line, `#` comments and blank lines ignored."""
+    if not path.is_file():
+        return []
+    names = []
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(line)
+    return names
+
+
+_module_counter = itertools.count()
+
+
+def load_module(path: pathlib.Path):
+    """Import a fixture module from its file under a fresh, unique module name."""
+    name = f"inbatch_fixture_{path.parent.name}_{path.stem}_{next(_module_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ---- results ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    value: Any = None  # normalised return value (see `normalize`)
+    error: str | None = None  # exception type name when run() raised
+    message: str | None = None
+    queries: int = 0  # statements executed during the call
+    max_params: int = 0  # most bound parameters in one of those statements (chunking shows here)
+
+    def describe(self) -> str:
+        if self.error:
+            return f"raised {self.error}: {self.message}"
+        return f"returned {self.value!r}"[:2000]
+
+
+def normalize(value, unordered: bool = False):
+    """Turn a result into plain, comparable data. ORM rows become (model name, column values) from
+    what is already loaded (never triggers a lazy load); lists and dicts keep their order unless
+    `unordered`, then they are compared as multisets."""
+    def norm(v):
+        if v is None or isinstance(v, (bool, int, float, str, bytes, decimal.Decimal)):
+            return v
+        if isinstance(v, dict):
+            items = [(norm(k), norm(x)) for k, x in v.items()]
+            return ("dict", sorted(items, key=repr) if unordered else items)
+        if isinstance(v, (list, tuple)) or _is_sequence_result(v):
+            items = [norm(x) for x in v]
+            tag = "tuple" if isinstance(v, tuple) else "list"
+            return (tag, sorted(items, key=repr) if unordered else items)
+        if isinstance(v, (set, frozenset)):
+            return ("set", sorted((norm(x) for x in v), key=repr))
+        row = _orm_row(v)
+        if row is not None:
+            return row
+        raise TypeError(f"harness cannot compare a {type(v).__name__}; return plain data or ORM rows")
+
+    return norm(value)
+
+
+def _is_sequence_result(v) -> bool:
+    try:
+        from sqlalchemy.engine import Row
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(v, Row)
+
+
+def _orm_row(v):
+    try:
+        from sqlalchemy import inspect as sa_inspect
+
+        state = sa_inspect(v, raiseerr=False)
+    except Exception:
+        state = None
+    if state is not None and hasattr(state, "mapper") and hasattr(state, "dict"):
+        cols = tuple(sorted((a.key, state.dict.get(a.key, "<unloaded>")) for a in state.mapper.column_attrs))
+        return ("row", type(v).__name__, cols)
+    if "django.db.models" in sys.modules:
+        from django.db import models
+
+        if isinstance(v, models.Model):
+            cols = tuple(sorted((f.attname, getattr(v, f.attname)) for f in v._meta.concrete_fields))
+            return ("row", type(v).__name__, cols)
+    return None
+
+
+def _null_safe_sum(iterable, start=0):
+    return sum((0 if x is None else x for x in iterable), start)
+
+
+# ---- databases ---------------------------------------------------------------------------------------
+
+
+class SQLAlchemyEnv:
+    """One SQLite file, seeded once, used by a sync engine (with `db_session` / `Model.query`) and
+    an async engine (aiosqlite). Counts statements with `before_cursor_execute`."""
+
+    def __init__(self, db_path: pathlib.Path):
+        from sqlalchemy import create_engine, event, insert
+        from sqlalchemy.ext.asyncio import create_async_engine
+        from sqlalchemy.pool import NullPool
+
+        import harness_models as m
+
+        self.models = m
+        self.engine = create_engine(f"sqlite:///{db_path}")
+        m.Base.metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            conn.execute(insert(m.User), harness_data.users())
+            conn.execute(insert(m.Session), harness_data.sessions())
+            conn.execute(insert(m.Payment), harness_data.payments())
+            conn.execute(insert(m.Profile), harness_data.profiles())
+            conn.execute(insert(m.Customer), harness_data.customers())
+            order_rows = harness_data.orders()
+            conn.execute(insert(m.Order), order_rows)
+            conn.execute(insert(m.OrderItem), harness_data.order_items(len(order_rows)))
+        m.db_session.configure(bind=self.engine)
+        self.async_engine = create_async_engine(f"sqlite+aiosqlite:///{db_path}", poolclass=NullPool)
+        self.loop = asyncio.new_event_loop()
+        self.count = self.max_params = 0
+        self.counting = False
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        event.listen(self.async_engine.sync_engine, "before_cursor_execute", self._on_execute)
+
+    def _on_execute(self, conn, cursor, statement, parameters, context, executemany):
+        if self.counting:
+            self.count += 1
+            if parameters and not executemany:
+                self.max_params = max(self.max_params, len(parameters))
+
+    def close(self):
+        self.models.db_session.remove()
+        self.loop.run_until_complete(self.async_engine.dispose())
+        self.loop.close()
+        self.engine.dispose()
+
+    def run(self, fn, arg, unordered: bool) -> Outcome:
+        """Call `fn(session, arg)` in a fresh session (empty identity map, rolled back after)."""
+        db_session = self.models.db_session
+        db_session.remove()
+        session = db_session()
+        try:
+            return _call(self, lambda: fn(session, arg), unordered)
+        finally:
+            db_session.remove()
+
+    def run_async(self, fn, arg, unordered: bool) -> Outcome:
+        """Await `fn(async_session, arg)` in a fresh `AsyncSession` (rolled back after)."""
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        async def go():
+            async with AsyncSession(self.async_engine, expire_on_commit=False) as session:
+                _start(self)
+                try:
+                    value = await fn(session, arg)
+                except Exception as exc:  # noqa: BLE001 - compared, not hidden
+                    return _failed(self, exc)
+                return _returned(self, value, unordered)
+
+        return self.loop.run_until_complete(go())
+
+
+class DjangoEnv:
+    """The standalone Django of `harness_django`; counts statements with `execute_wrapper`."""
+
+    def __init__(self):
+        import harness_django
+
+        self.connection = harness_django.connection
+        self.count = self.max_params = 0
+        self.counting = False
+
+    def _wrapper(self, execute, sql, params, many, context):
+        if self.counting:
+            self.count += 1
+            if params and not many:
+                self.max_params = max(self.max_params, len(params))
+        return execute(sql, params, many, context)
+
+    def run(self, fn, arg, unordered: bool) -> Outcome:
+        from django.db import transaction
+
+        with self.connection.execute_wrapper(self._wrapper):
+            with transaction.atomic():
+                outcome = _call(self, lambda: fn(arg), unordered)
+                transaction.set_rollback(True)
+        return outcome
+
+    def close(self):
+        pass
+
+
+def _start(env):
+    env.count, env.max_params, env.counting = 0, 0, True
+
+
+def _failed(env, exc) -> Outcome:
+    env.counting = False
+    return Outcome(error=type(exc).__name__, message=str(exc)[:300], queries=env.count, max_params=env.max_params)
+
+
+def _returned(env, value, unordered: bool) -> Outcome:
+    env.counting = False
+    # Normalised after counting; only already-loaded columns are read, so this runs no SQL anyway.
+    return Outcome(value=normalize(value, unordered), queries=env.count, max_params=env.max_params)
+
+
+def _call(env, thunk, unordered: bool) -> Outcome:
+    _start(env)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. LegacyAPIWarning for Query.get()
+            value = thunk()
+    except Exception as exc:  # noqa: BLE001 - compared, not hidden
+        return _failed(env, exc)
+    return _returned(env, value, unordered)
+
+
+class Harness:
+    """Runs fixture modules on the seeded databases. One per test session."""
+
+    def __init__(self, workdir: pathlib.Path):
+        self.workdir = workdir
+        self._sa: SQLAlchemyEnv | None = None
+        self._dj: DjangoEnv | None = None
+
+    @property
+    def sa(self) -> SQLAlchemyEnv:
+        if self._sa is None:
+            self._sa = SQLAlchemyEnv(self.workdir / "harness.sqlite3")
+        return self._sa
+
+    @property
+    def dj(self) -> DjangoEnv:
+        if self._dj is None:
+            self._dj = DjangoEnv()
+        return self._dj
+
+    def close(self):
+        for env in (self._sa, self._dj):
+            if env is not None:
+                env.close()
+
+    def run(self, case: Case, module, input_name: str, *, patch_sum: bool = False) -> Outcome:
+        fn = module.run
+        if patch_sum:
+            # The INB201 oracle: the original with a sum() that reads NULL as 0. A module global
+            # shadows the builtin, so the original's text stays untouched.
+            module.sum = _null_safe_sum
+        try:
+            arg = case.make_input(input_name)
+            if case.orm == "django":
+                return self.dj.run(fn, arg, case.unordered)
+            if case.orm == "sqlalchemy-async":
+                assert inspect.iscoroutinefunction(fn), f"{case.name}: run() must be `async def`"
+                return self.sa.run_async(fn, arg, case.unordered)
+            if case.orm == "sqlalchemy":
+                return self.sa.run(fn, arg, case.unordered)
+            raise ValueError(f"{case.name}: unknown orm {case.orm!r}")
+        finally:
+            if patch_sum:
+                del module.sum
+
+
+def equivalent(case: Case, original: Outcome, rewritten: Outcome, oracle: Outcome | None = None) -> str | None:
+    """None when `rewritten` behaves like `original`, else an explanation.
+
+    - results must be equal (as multisets where the case is `unordered`);
+    - an exception must stay an exception of the same type (any type if `error_types_may_differ`);
+    - `nullable_sum` cases: where the original raised TypeError (sum over a NULL amount), the
+      rewrite may instead return what `oracle` (the original with a NULL-as-0 sum) returns.
+    """
+    if original.error is None and rewritten.error is None:
+        if original.value == rewritten.value:
+            return None
+        return f"results differ:\n  original:  {original.describe()}\n  rewritten: {rewritten.describe()}"
+    if original.error and rewritten.error:
+        if original.error == rewritten.error or case.error_types_may_differ:
+            return None
+        return f"different exceptions: original {original.describe()}; rewritten {rewritten.describe()}"
+    if case.nullable_sum and original.error == "TypeError" and rewritten.error is None and oracle is not None:
+        if oracle.error is None and oracle.value == rewritten.value:
+            return None
+        return (
+            "original raised TypeError (NULL in sum) and the rewrite returns something other than the "
+            f"NULL-as-0 result:\n  oracle:    {oracle.describe()}\n  rewritten: {rewritten.describe()}"
+        )
+    return f"original {original.describe()}\nrewritten {rewritten.describe()}"
+
+
+# ---- inbatch -----------------------------------------------------------------------------------------
+
+
+def run_inbatch(inbatch_bin: str, *args: str, cwd: pathlib.Path | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([inbatch_bin, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
+    assert proc.returncode in (0, 1), (
+        f"inbatch {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    )
+    return proc
+
+
+def inb001_findings(inbatch_bin: str, path: pathlib.Path) -> list[dict]:
+    proc = run_inbatch(inbatch_bin, "check", "--select", "INB001", "--format", "json", str(path))
+    return [d for d in json.loads(proc.stdout or "[]") if d["code"] == "INB001"]
+
+
+def apply_fix(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[pathlib.Path, str, str]:
+    """Copy the case's original.py into `workdir` and run `inbatch check --fix --unsafe-fixes` on it.
+    Returns (path of the copy, text before, text after)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    target = workdir / "original.py"
+    shutil.copyfile(case.original, target)
+    before = target.read_text()
+    run_inbatch(inbatch_bin, "check", "--fix", "--unsafe-fixes", target.name, cwd=workdir)
+    return target, before, target.read_text()
+
+
+def check_fix_idempotent(inbatch_bin: str, path: pathlib.Path) -> list[str]:
+    """The SPEC §2 idempotence guarantee for a file inbatch has already fixed: a second
+    `--fix --unsafe-fixes` changes nothing, and INB001 no longer fires. Returns the problems."""
+    problems = []
+    fixed = path.read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        again = pathlib.Path(tmp) / path.name
+        again.write_text(fixed)
+        run_inbatch(inbatch_bin, "check", "--fix", "--unsafe-fixes", again.name, cwd=again.parent)
+        if again.read_text() != fixed:
+            problems.append("a second `--fix --unsafe-fixes` changed the file again")
+    remaining = inb001_findings(inbatch_bin, path)
+    if remaining:
+        rows = ", ".join(f"{d['location']['row']}:{d['location']['column']}" for d in remaining)
+        problems.append(f"INB001 still reported on the rewritten file at {rows}")
+    return problems
+
+
+# ---- verification ----------------------------------------------------------------------------------
+
+
+class Verifier:
+    """Checks a rewritten module against its case's original. Original outcomes are computed once
+    per (case, input) and shared by every rewrite checked against them."""
+
+    # A chunked statement may carry a few bound parameters besides the chunk (extra conditions).
+    PARAM_SLACK = 10
+
+    def __init__(self, harness: Harness):
+        self.harness = harness
+        self._originals: dict[str, Any] = {}
+        self._outcomes: dict[tuple[str, str, bool], Outcome] = {}
+
+    def original_module(self, case: Case):
+        if case.name not in self._originals:
+            self._originals[case.name] = load_module(case.original)
+        return self._originals[case.name]
+
+    def original(self, case: Case, input_name: str, *, oracle: bool = False) -> Outcome:
+        key = (case.name, input_name, oracle)
+        if key not in self._outcomes:
+            self._outcomes[key] = self.harness.run(case, self.original_module(case), input_name, patch_sum=oracle)
+        return self._outcomes[key]
+
+    def check_input(self, case: Case, module, input_name: str) -> list[str]:
+        """Problems of `module` against the original on one input (empty when equivalent)."""
+        original = self.original(case, input_name)
+        oracle = None
+        if case.nullable_sum and original.error == "TypeError":
+            oracle = self.original(case, input_name, oracle=True)
+        rewritten = self.harness.run(case, module, input_name)
+        problems = []
+        diff = equivalent(case, original, rewritten, oracle)
+        if diff:
+            problems.append(f"[{case.name} / {input_name}] {diff}")
+        allowed = max(original.max_params, BATCH_SIZE + self.PARAM_SLACK)
+        if rewritten.max_params > allowed:
+            problems.append(
+                f"[{case.name} / {input_name}] a statement of the rewrite binds {rewritten.max_params} "
+                f"parameters (original at most {original.max_params}): the IN list is not chunked by {BATCH_SIZE}"
+            )
+        return problems
+
+    def counts(self, case: Case, module) -> dict[str, tuple[int, int]]:
+        """{input name: (original queries, rewritten queries)} for the counted inputs."""
+        out = {}
+        for name in harness_data.COUNTED:
+            # A nullable-sum original stops at the first NULL; its NULL-as-0 twin runs every query.
+            original = self.original(case, name, oracle=case.nullable_sum)
+            out[name] = (original.queries, self.harness.run(case, module, name).queries)
+        return out
+
+    def check_counts(self, case: Case, module) -> list[str]:
+        problems = []
+        for name, (orig, rew) in self.counts(case, module).items():
+            n = harness_data.COUNTED[name]
+            linear = case.queries_per_iteration * n + case.extra_queries
+            if orig < linear:
+                problems.append(
+                    f"[{case.name} / {name}] the original ran {orig} queries for {n} ids, expected at least "
+                    f"{linear} (queries_per_iteration={case.queries_per_iteration}): case.toml is wrong"
+                )
+            bound = case.max_rewritten_queries(n)
+            if rew > bound:
+                problems.append(
+                    f"[{case.name} / {name}] the rewrite ran {rew} queries for {n} ids; allowed "
+                    f"{case.per_chunk}·ceil({n}/{BATCH_SIZE}) + {case.extra_queries} + 1 = {bound}"
+                )
+        return problems
+
+    def check_module(self, case: Case, module) -> list[str]:
+        """Every input and the query counts."""
+        problems = []
+        for name in case.input_names():
+            problems += self.check_input(case, module, name)
+        return problems + self.check_counts(case, module)

@@ -1,0 +1,257 @@
+"""Executes every fixture of tests/fixtures/fixes against seeded SQLite databases and proves batched
+rewrites equivalent to the N+1 originals (issue 4, "Tests"):
+
+(a) reference.py, the hand-written rewrite of each case: always tested; proves the corpus and the
+    harness;
+(b) the output of `inbatch check --fix --unsafe-fixes` on a copy of original.py, for the cases listed
+    in fixed_by_inbatch.txt (the engine owner adds a case there when its fix lands);
+plus: every original.py is reported as INB001 by inbatch (cases listed in detection_pending.txt
+excepted, and those must still be undetected), and the harness rejects known-broken rewrites.
+"""
+
+import difflib
+import pathlib
+import shutil
+import sys
+
+import pytest
+
+import harness_data
+import harness_runtime
+from harness_runtime import Case
+
+HERE = pathlib.Path(__file__).resolve().parent
+CASES = harness_runtime.all_cases()
+BY_NAME = {c.name: c for c in CASES}
+REFERENCE_CASES = [c for c in CASES if c.reference.is_file()]
+FIXED_BY_INBATCH_FILE = HERE / "fixed_by_inbatch.txt"
+DETECTION_PENDING_FILE = HERE / "detection_pending.txt"
+FIXED_BY_INBATCH = harness_runtime.listed_cases(FIXED_BY_INBATCH_FILE)
+DETECTION_PENDING = harness_runtime.listed_cases(DETECTION_PENDING_FILE)
+REFERENCE_FLAGGED_PENDING_FILE = HERE / "reference_flagged_pending.txt"
+REFERENCE_FLAGGED_PENDING = harness_runtime.listed_cases(REFERENCE_FLAGGED_PENDING_FILE)
+MUTANTS = sorted((HERE / "mutants").glob("*.py"))
+# Files the rewritten copy imports; copied next to it so that inbatch sees the model definitions.
+MODEL_FILES = ["harness_models.py", "harness_django.py", "harness_djapp"]
+
+_reference_modules = {}
+
+
+def reference_module(case: Case):
+    if case.name not in _reference_modules:
+        _reference_modules[case.name] = harness_runtime.load_module(case.reference)
+    return _reference_modules[case.name]
+
+
+def _ids(param):
+    return param.name if isinstance(param, Case) else None
+
+
+# ---- the corpus ----------------------------------------------------------------------------------
+
+
+def test_corpus_is_consistent():
+    assert len(CASES) >= 20, "the fixture corpus went missing"
+    problems = []
+    for case in CASES:
+        has_ref, reason = case.reference.is_file(), case.no_fix_reason
+        if has_ref == bool(reason):
+            problems.append(f"{case.name}: needs exactly one of reference.py and no_fix.txt")
+        module = harness_runtime.load_module(case.original)
+        if not callable(getattr(module, "run", None)):
+            problems.append(f"{case.name}: original.py has no run()")
+    for list_file, names in (
+        (FIXED_BY_INBATCH_FILE, FIXED_BY_INBATCH),
+        (DETECTION_PENDING_FILE, DETECTION_PENDING),
+        (REFERENCE_FLAGGED_PENDING_FILE, REFERENCE_FLAGGED_PENDING),
+    ):
+        for name in names:
+            if name not in BY_NAME:
+                problems.append(f"{list_file.name}: no case named {name!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_seeded_data_has_the_edge_cases(verifier):
+    """The data really contains what the comparisons rely on."""
+    case = BY_NAME["filter_eq_all"]
+    tag, items = verifier.original(case, "big").value  # ("dict", [(uid, ("list", [("tuple", [id, amount])]))])
+    assert tag == "dict"
+    lists = [payments for _, (_, payments) in items]
+    amounts = [pair[1] for payments in lists for _, pair in payments]
+    assert any(len(p) == 0 for p in lists), "no key without rows"
+    assert any(len(p) >= 2 for p in lists), "no key with several rows"
+    assert None in amounts, "no NULL amount"
+    assert len(set(harness_data.INPUTS["dups_large"])) < len(harness_data.INPUTS["dups_large"]) > 1000
+    # The SPEC §1 original really hits a NULL amount (so its INB201 oracle is exercised) ...
+    assert verifier.original(BY_NAME["spec_example"], "big").error == "TypeError"
+    # ... and `.one()` really raises on unknown ids.
+    assert verifier.original(BY_NAME["one"], "unknown").error == "NoResultFound"
+
+
+# ---- (a) hand-written reference rewrites -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "case, input_name",
+    [(c, n) for c in REFERENCE_CASES for n in c.input_names()],
+    ids=[f"{c.name}-{n}" for c in REFERENCE_CASES for n in c.input_names()],
+)
+def test_reference_is_equivalent(verifier, case, input_name):
+    problems = verifier.check_input(case, reference_module(case), input_name)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", REFERENCE_CASES, ids=_ids)
+def test_reference_query_counts(verifier, case):
+    problems = verifier.check_counts(case, reference_module(case))
+    assert not problems, "\n".join(problems)
+
+
+# ---- detection: every original is an INB001 finding ------------------------------------------------
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.name not in DETECTION_PENDING], ids=_ids)
+def test_original_is_reported_as_inb001(inbatch_bin, case):
+    findings = harness_runtime.inb001_findings(inbatch_bin, case.original)
+    assert findings, f"inbatch reports no INB001 in {case.original}"
+
+
+if DETECTION_PENDING:  # no test at all (rather than a skipped one) while the list is empty
+
+    @pytest.mark.parametrize("case", [BY_NAME[n] for n in DETECTION_PENDING if n in BY_NAME], ids=_ids)
+    def test_detection_pending_is_still_pending(inbatch_bin, case):
+        findings = harness_runtime.inb001_findings(inbatch_bin, case.original)
+        assert not findings, f"inbatch now reports INB001 for {case.name}: remove it from {DETECTION_PENDING_FILE.name}"
+
+
+@pytest.mark.parametrize("case", [c for c in REFERENCE_CASES if c.name not in REFERENCE_FLAGGED_PENDING], ids=_ids)
+def test_reference_is_not_reported_as_inb001(inbatch_bin, case):
+    """The batched shape is the fix, not the problem: a chunk loop and dict lookups are no N+1
+    (and the fix could not be idempotent otherwise)."""
+    findings = harness_runtime.inb001_findings(inbatch_bin, case.reference)
+    assert not findings, f"inbatch reports INB001 in {case.reference}: " + "; ".join(
+        f"{d['location']['row']}:{d['location']['column']} {d['message']}" for d in findings
+    )
+
+
+if REFERENCE_FLAGGED_PENDING:
+
+    @pytest.mark.parametrize("case", [BY_NAME[n] for n in REFERENCE_FLAGGED_PENDING if n in BY_NAME], ids=_ids)
+    def test_reference_false_positive_is_still_pending(inbatch_bin, case):
+        findings = harness_runtime.inb001_findings(inbatch_bin, case.reference)
+        assert findings, (
+            f"inbatch no longer flags {case.name}/reference.py: remove it from {REFERENCE_FLAGGED_PENDING_FILE.name}"
+        )
+
+
+# ---- (b) inbatch's own fixes (opt-in per case) ------------------------------------------------------
+
+
+def fix_copy(inbatch_bin: str, case: Case, workdir: pathlib.Path):
+    """Runs inbatch's fix on a copy of the case's original.py, next to copies of the model modules."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        src = HERE / name
+        if src.is_dir():
+            shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copyfile(src, workdir / name)
+    return harness_runtime.apply_fix(inbatch_bin, case, workdir)
+
+
+def verify_inbatch_fix(inbatch_bin: str, verifier, case: Case, workdir: pathlib.Path) -> list[str]:
+    """The (b) check for one case: inbatch's rewrite of a copy of original.py must exist (unless the
+    case has no_fix.txt), parse, behave like the original on every input, stay within the query
+    bound and be idempotent. Returns the problems (empty: the fix is proven)."""
+    path, before, after = fix_copy(inbatch_bin, case, workdir)
+    diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "original.py", "fixed"))
+    if after == before:
+        if case.no_fix_reason:
+            return []
+        return [
+            f"`inbatch check --fix --unsafe-fixes` left {case.name}/original.py unchanged, and the case has "
+            "no no_fix.txt saying why no fix is expected"
+        ]
+    if case.no_fix_reason:
+        return [f"{case.name} has no_fix.txt ({case.no_fix_reason}), yet inbatch rewrote it:\n{diff}"]
+    try:
+        compile(after, str(path), "exec")
+    except SyntaxError as exc:
+        return [f"the fixed {case.name}/original.py does not parse: {exc}\n{diff}"]
+    module = harness_runtime.load_module(path)
+    problems = verifier.check_module(case, module)
+    problems += harness_runtime.check_fix_idempotent(inbatch_bin, path)
+    if problems:
+        problems.append(f"the fix:\n{diff}")
+    return problems
+
+
+# Defined only when a case is listed, so that an empty list collects nothing (no skip, no xfail).
+if FIXED_BY_INBATCH:
+
+    @pytest.mark.parametrize("case", [BY_NAME.get(n, n) for n in FIXED_BY_INBATCH], ids=FIXED_BY_INBATCH)
+    def test_inbatch_fix_is_equivalent(inbatch_bin, verifier, case, tmp_path):
+        assert isinstance(case, Case), f"{FIXED_BY_INBATCH_FILE.name} lists an unknown case {case!r}"
+        problems = verify_inbatch_fix(inbatch_bin, verifier, case, tmp_path / case.name)
+        assert not problems, "\n".join(problems)
+
+
+STAND_IN = """#!{python}
+# A stand-in for the inbatch binary: `check --fix ... FILE` replaces FILE with {replacement!r}
+# (or leaves it alone when that is empty); `check --format json ...` reports nothing.
+import pathlib, shutil, sys
+args = sys.argv[1:]
+if "--fix" in args:
+    if {replacement!r}:
+        shutil.copyfile({replacement!r}, args[-1])
+else:
+    print("[]")
+"""
+
+
+def stand_in_binary(tmp_path: pathlib.Path, replacement: pathlib.Path | None) -> str:
+    path = tmp_path / "inbatch-stand-in"
+    path.write_text(STAND_IN.format(python=sys.executable, replacement=str(replacement or "")))
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "case_name, replacement, expect_ok",
+    [
+        ("filter_by_all", "reference", True),
+        ("spec_example", "reference", True),
+        ("async_scalars", "reference", True),
+        ("django_get_pk", "reference", True),
+        ("write_before_query", None, True),  # unchanged, and no_fix.txt says why
+        ("filter_by_all", None, False),  # unchanged without no_fix.txt
+        ("filter_by_all", "mutants/filter_by_all__unknown_is_none.py", False),
+        ("write_before_query", "../filter_by_all/reference.py", False),  # rewritten despite no_fix.txt
+    ],
+)
+def test_fix_pipeline_with_a_stand_in_binary(verifier, tmp_path, case_name, replacement, expect_ok):
+    """Proves the (b) machinery before inbatch has fixes: a stand-in "fixes" by copying a file."""
+    case = BY_NAME[case_name]
+    if replacement == "reference":
+        source = case.reference
+    elif replacement and replacement.startswith("mutants/"):
+        source = HERE / replacement
+    elif replacement:
+        source = (case.dir / replacement).resolve()
+    else:
+        source = None
+    problems = verify_inbatch_fix(stand_in_binary(tmp_path, source), verifier, case, tmp_path / "work")
+    if expect_ok:
+        assert not problems, "\n".join(problems)
+    else:
+        assert problems, "the (b) check accepted a rewrite it must reject"
+
+
+# ---- the harness catches broken rewrites -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=[m.stem for m in MUTANTS])
+def test_harness_rejects_broken_rewrite(verifier, mutant):
+    case = BY_NAME[mutant.stem.split("__")[0]]
+    problems = verifier.check_module(case, harness_runtime.load_module(mutant))
+    assert problems, f"the harness accepted {mutant.name}, a known-broken rewrite of {case.name}"
