@@ -61,10 +61,29 @@ fn check_fixture(path: &Path) {
     );
 
     let rendered = common::run(&["check", "--select", &code, "--no-color", &relative]);
-    insta::assert_snapshot!(
-        format!("{code}__{}", path.file_stem().unwrap().to_str().unwrap()),
-        common::stdout(&rendered)
-    );
+    let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
+    insta::assert_snapshot!(format!("{code}__{stem}"), common::stdout(&rendered));
+
+    check_fixes(&relative, &code, &stem, &json);
+}
+
+/// Snapshots the fixes as a diff, then applies them to a copy and checks that they are stable:
+/// a second run changes nothing, and only the findings that had no fix are left.
+fn check_fixes(relative: &str, code: &str, stem: &str, before: &Value) {
+    let diff = common::run(&["check", "--select", code, "--diff", "--unsafe-fixes", relative]);
+    insta::assert_snapshot!(format!("{code}__{stem}__fix"), common::stdout(&diff));
+
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join(format!("{stem}.py"));
+    std::fs::copy(common::repo_root().join(relative), &copy).unwrap();
+    let copy = copy.to_str().unwrap();
+    common::run(&["check", "--select", code, "--fix", "--unsafe-fixes", copy]);
+    let again = common::run(&["check", "--select", code, "--diff", "--unsafe-fixes", copy]);
+    assert_eq!(common::stdout(&again), "", "{stem}: fixes are not idempotent");
+    let after = common::run(&["check", "--select", code, "--format", "json", copy]);
+    let after: Value = serde_json::from_slice(&after.stdout).unwrap();
+    let unfixable = before.as_array().unwrap().iter().filter(|d| d["fix"].is_null()).count();
+    assert_eq!(after.as_array().unwrap().len(), unfixable, "{stem}: fixed loops still flagged: {after:#}");
 }
 
 #[test]

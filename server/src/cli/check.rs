@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::output::{self, Checked};
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
+use crate::engine::fix::{fix_until_stable, FixMode};
 use crate::engine::rules::RuleSet;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
@@ -47,43 +48,30 @@ pub fn run(args: &CheckArgs) -> u8 {
 }
 
 fn run_inner(args: &CheckArgs) -> Result<u8, String> {
-    let cwd =
-        std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
     let fixed = match &args.config {
         Some(path) => Some(config::load_explicit(path).map_err(|e| e.to_string())?),
         None => None,
     };
     let mut resolver = Resolver::new(fixed, cwd.clone());
     let overrides = RuleOverrides {
-        select: args
-            .select
-            .as_deref()
-            .map(|s| selectors(s, "--select"))
-            .transpose()?,
+        select: args.select.as_deref().map(|s| selectors(s, "--select")).transpose()?,
         ignore: selectors(&args.ignore, "--ignore")?,
     };
+    let fixing = (args.fix || args.diff).then_some(FixMode {
+        unsafe_fixes: args.unsafe_fixes,
+    });
 
     let mut errors: Vec<String> = Vec::new();
-    let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-")
-        || (args.paths.is_empty() && args.stdin_filename.is_some());
+    let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-") || (args.paths.is_empty() && args.stdin_filename.is_some());
     let mut results: Vec<Checked> = if reads_stdin {
-        let name = args
-            .stdin_filename
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("-"));
-        let settings = resolver
-            .settings_for(&cwd.join(&name))
-            .map_err(|e| e.to_string())?;
+        let name = args.stdin_filename.clone().unwrap_or_else(|| PathBuf::from("-"));
+        let settings = resolver.settings_for(&cwd.join(&name)).map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
-        match analyse_bytes(
-            &name,
-            bytes,
-            &settings,
-            overrides.rules_for(&settings, &name),
-        ) {
+        match analyse_bytes(&name, bytes, &settings, overrides.rules_for(&settings, &name), fixing) {
             Ok(checked) => vec![checked],
             Err(error) => {
                 errors.push(error);
@@ -92,18 +80,19 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         }
     } else {
         let tasks = collect_tasks(args, &cwd, &mut resolver, &mut errors)?;
+        let write_fixes = args.fix && !args.diff;
         let outcomes: Vec<Result<Checked, String>> = tasks
             .par_iter()
             .map(|task| {
-                let bytes = std::fs::read(&task.path)
-                    .map_err(|e| format!("{}: {e}", display_path(&task.path, &cwd)))?;
                 let display = PathBuf::from(display_path(&task.path, &cwd));
-                analyse_bytes(
-                    &display,
-                    bytes,
-                    &task.settings,
-                    overrides.rules_for(&task.settings, &task.path),
-                )
+                let bytes = std::fs::read(&task.path).map_err(|e| format!("{}: {e}", display.display()))?;
+                let rules = overrides.rules_for(&task.settings, &task.path);
+                let checked = analyse_bytes(&display, bytes, &task.settings, rules, fixing)?;
+                if write_fixes && checked.original.is_some() {
+                    std::fs::write(&task.path, checked.file.text())
+                        .map_err(|e| format!("{}: cannot write the fixed file: {e}", display.display()))?;
+                }
+                Ok(checked)
             })
             .collect();
         let mut checked = Vec::with_capacity(outcomes.len());
@@ -121,8 +110,27 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         eprintln!("error: {error}");
     }
 
-    let color =
-        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    if args.diff {
+        let diff = output::diff(&results);
+        print!("{diff}");
+        return Ok(if !errors.is_empty() {
+            exit::ERROR
+        } else if diff.is_empty() {
+            exit::CLEAN
+        } else {
+            exit::DIAGNOSTICS
+        });
+    }
+    if reads_stdin && args.fix {
+        // As ruff does: the fixed text goes to standard output, what is left to stderr.
+        if let Some(checked) = results.first() {
+            print!("{}", checked.file.text());
+            eprint!("{}", output::concise(&results));
+        }
+        return Ok(exit_code(&errors, &results));
+    }
+
+    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let rendered = if args.statistics {
         output::statistics(&results, args.format)
     } else {
@@ -133,15 +141,17 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         }
     };
     print!("{rendered}");
+    Ok(exit_code(&errors, &results))
+}
 
-    let found = results.iter().any(|r| !r.diagnostics.is_empty());
-    Ok(if !errors.is_empty() {
+fn exit_code(errors: &[String], results: &[Checked]) -> u8 {
+    if !errors.is_empty() {
         exit::ERROR
-    } else if found {
+    } else if results.iter().any(|r| !r.diagnostics.is_empty()) {
         exit::DIAGNOSTICS
     } else {
         exit::CLEAN
-    })
+    }
 }
 
 fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
@@ -154,12 +164,8 @@ fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
     Ok(set)
 }
 
-fn analyse_bytes(
-    display: &Path,
-    bytes: Vec<u8>,
-    settings: &Settings,
-    rules: RuleSet,
-) -> Result<Checked, String> {
+/// Reads, analyses and (with `--fix`/`--diff`) fixes one file's bytes.
+fn analyse_bytes(display: &Path, bytes: Vec<u8>, settings: &Settings, rules: RuleSet, fixing: Option<FixMode>) -> Result<Checked, String> {
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "{}: not valid UTF-8 (invalid byte at offset {}); the file was not checked",
@@ -167,12 +173,27 @@ fn analyse_bytes(
             e.utf8_error().valid_up_to()
         )
     })?;
-    let file = SourceFile::parse(text);
+    let mut original = None;
+    let mut fixes_applied = 0;
+    let mut analysed = text;
+    if let Some(mode) = fixing {
+        let outcome = fix_until_stable(&analysed, mode, |file| engine::check_rules(file, settings, rules));
+        if let Some(error) = outcome.error {
+            return Err(format!("{}: {error}", display.display()));
+        }
+        if outcome.applied > 0 {
+            fixes_applied = outcome.applied;
+            original = Some(std::mem::replace(&mut analysed, outcome.text));
+        }
+    }
+    let file = SourceFile::parse(analysed);
     let diagnostics = engine::check_rules(&file, settings, rules);
     Ok(Checked {
         path: display.to_path_buf(),
         file,
         diagnostics,
+        original,
+        fixes_applied,
     })
 }
 

@@ -64,6 +64,15 @@ pub struct CheckArgs {
     /// Apply `exclude` settings even to files named on the command line (for pre-commit).
     #[arg(long)]
     pub force_exclude: bool,
+    /// Apply safe fixes in place (with `-`, print the fixed text to standard output).
+    #[arg(long)]
+    pub fix: bool,
+    /// Also apply unsafe fixes (batched loop rewrites); implies nothing without `--fix` or `--diff`.
+    #[arg(long)]
+    pub unsafe_fixes: bool,
+    /// Print the fixes as a unified diff instead of writing them; exit 1 if there is any.
+    #[arg(long, conflicts_with = "statistics")]
+    pub diff: bool,
     /// Never colour the output (also when `NO_COLOR` is set or output is not a terminal).
     #[arg(long)]
     pub no_color: bool,

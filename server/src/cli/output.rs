@@ -16,8 +16,29 @@ use crate::engine::source::SourceFile;
 /// One checked file: the path as shown to the user, its parsed source and what was found.
 pub struct Checked {
     pub path: PathBuf,
+    /// The file as analysed: after fixes, when fixes were applied.
     pub file: SourceFile,
+    /// Diagnostics left in `file`.
     pub diagnostics: Vec<Diagnostic>,
+    /// The text before fixes, when fixes changed it.
+    pub original: Option<String>,
+    pub fixes_applied: usize,
+}
+
+/// Unified diffs of every fixed file, as `--diff` prints them.
+pub fn diff(results: &[Checked]) -> String {
+    let mut out = String::new();
+    for checked in results {
+        let Some(original) = &checked.original else { continue };
+        let path = checked.path.display().to_string();
+        let diff = similar::TextDiff::from_lines(original.as_str(), checked.file.text());
+        let _ = write!(
+            out,
+            "{}",
+            diff.unified_diff().context_radius(3).header(&format!("a/{path}"), &format!("b/{path}"))
+        );
+    }
+    out
 }
 
 fn level(severity: Severity) -> Level<'static> {
@@ -36,6 +57,7 @@ pub fn text(results: &[Checked], color: bool) -> String {
     let mut out = String::new();
     let mut total = 0;
     let mut fixable = 0;
+    let fixed: usize = results.iter().map(|checked| checked.fixes_applied).sum();
     for checked in results {
         let path = checked.path.display().to_string();
         let source = checked.file.text();
@@ -67,6 +89,10 @@ pub fn text(results: &[Checked], color: bool) -> String {
                 .element(Level::HELP.message(&help))];
             let _ = writeln!(out, "{}\n", renderer.render(message));
         }
+    }
+    if fixed > 0 {
+        let noun = if fixed == 1 { "finding" } else { "findings" };
+        let _ = writeln!(out, "Fixed {fixed} {noun}.");
     }
     if total == 0 {
         out.push_str("All checks passed!\n");

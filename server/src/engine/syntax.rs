@@ -77,10 +77,16 @@ pub fn callee_name<'s>(call: Node<'_>, source: &'s str) -> Option<&'s str> {
     }
 }
 
-/// The code a node covers with its comments left out, for messages.
-pub fn code_without_comments(node: Node<'_>, source: &str) -> String {
+/// The byte ranges of the comments inside a node.
+pub fn comment_ranges(node: Node<'_>) -> Vec<std::ops::Range<usize>> {
     let mut comments = Vec::new();
     collect_comments(node, &mut comments);
+    comments
+}
+
+/// The code a node covers with its comments left out, for messages.
+pub fn code_without_comments(node: Node<'_>, source: &str) -> String {
+    let comments = comment_ranges(node);
     let mut code = String::new();
     let mut cursor = node.start_byte();
     for comment in comments {

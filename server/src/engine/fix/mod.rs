@@ -1,5 +1,7 @@
 //! Fixes as data: edits in byte offsets plus an applicability, applied without overlap.
 
+pub mod edit_support;
+
 use super::source::TextRange;
 
 /// Whether a fix may be applied without review, as in ruff.
@@ -121,5 +123,69 @@ mod tests {
         let (text, applied) = apply_fixes("abcdefg", [&first, &second, &third]);
         assert_eq!(text, "xyzdef+g");
         assert_eq!(applied, 2);
+    }
+}
+
+/// Which fixes a run may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixMode {
+    pub unsafe_fixes: bool,
+}
+
+impl FixMode {
+    pub fn allows(self, fix: &Fix) -> bool {
+        fix.applicability == Applicability::Safe || self.unsafe_fixes
+    }
+}
+
+/// The result of fixing one file until no applicable fix is left.
+pub struct FixOutcome {
+    /// The fixed text (the original when nothing applied).
+    pub text: String,
+    /// How many fixes were applied over all passes.
+    pub applied: usize,
+    /// Set when a pass produced text that does not parse: the file must be left as it was.
+    pub error: Option<String>,
+}
+
+/// Most passes `fix_until_stable` makes; a fix that keeps re-firing stops here.
+pub const MAX_FIX_PASSES: usize = 10;
+
+/// Applies fixes, re-checking after each pass, until none applies (at most [`MAX_FIX_PASSES`]).
+/// `check` returns the diagnostics for a text. A pass whose result does not parse (when the input
+/// did) aborts the whole run with an error, and the caller keeps the original text.
+pub fn fix_until_stable(
+    original: &str,
+    mode: FixMode,
+    mut check: impl FnMut(&super::source::SourceFile) -> Vec<super::diagnostic::Diagnostic>,
+) -> FixOutcome {
+    let mut text = original.to_string();
+    let mut applied_total = 0;
+    let original_parses = !super::source::SourceFile::parse(original).has_syntax_errors();
+    for _ in 0..MAX_FIX_PASSES {
+        let file = super::source::SourceFile::parse(text.clone());
+        let diagnostics = check(&file);
+        let fixes: Vec<&Fix> = diagnostics.iter().filter_map(|d| d.fix.as_ref()).filter(|fix| mode.allows(fix)).collect();
+        if fixes.is_empty() {
+            break;
+        }
+        let (fixed, applied) = apply_fixes(&text, fixes);
+        if applied == 0 || fixed == text {
+            break;
+        }
+        if original_parses && super::source::SourceFile::parse(fixed.as_str()).has_syntax_errors() {
+            return FixOutcome {
+                text: original.to_string(),
+                applied: 0,
+                error: Some("a fix produced code that does not parse; the file was left unchanged".to_string()),
+            };
+        }
+        text = fixed;
+        applied_total += applied;
+    }
+    FixOutcome {
+        text,
+        applied: applied_total,
+        error: None,
     }
 }

@@ -95,6 +95,8 @@ pub(crate) struct Segment<'a> {
     pub name: &'a str,
     pub arguments: Option<Node<'a>>,
     pub subscript: Option<Node<'a>>,
+    /// The expression that ends with this segment (`a.b(x)` for segment `b(x)`).
+    pub node: Node<'a>,
 }
 
 impl Segment<'_> {
@@ -131,6 +133,7 @@ impl<'a> Chain<'a> {
                         name: &source[attribute.byte_range()],
                         arguments: field(current, "arguments"),
                         subscript: None,
+                        node: current,
                     });
                     current = object;
                 }
@@ -144,6 +147,7 @@ impl<'a> Chain<'a> {
                         name: &source[attribute.byte_range()],
                         arguments: None,
                         subscript: None,
+                        node: current,
                     });
                     current = object;
                 }
@@ -155,6 +159,7 @@ impl<'a> Chain<'a> {
                         name: "[]",
                         arguments: None,
                         subscript: Some(current),
+                        node: current,
                     });
                     current = value;
                 }

@@ -81,11 +81,11 @@ pub(super) fn recognize<'a>(
                 first_argument.and_then(|a| model_of(a, source)),
                 first_call + 1,
             ),
-            "get" | "get_one" => (
-                QueryApi::SessionGet,
-                first_argument.and_then(|a| model_of(a, source)),
-                first_call,
-            ),
+            "get" | "get_one" => {
+                // `session.get(Model, key)`: a mapping's `.get("key")` has no model first.
+                let model = first_argument.and_then(|a| model_of(a, source))?;
+                (QueryApi::SessionGet, Some(model), first_call)
+            }
             _ => {
                 let statement = first_argument?;
                 (

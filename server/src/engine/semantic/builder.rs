@@ -84,12 +84,10 @@ impl<'a> orm::Scope<'a> for Builder<'a> {
 }
 
 fn looks_like_session_name(name: &str) -> bool {
+    // `db_session`, `dbsession`, `session`, but not `sessions_by_user`, `session_id` or `sessions`.
     let lower = name.to_ascii_lowercase();
-    (lower.contains("session") && !lower.ends_with("sessions") && !lower.ends_with("session_id"))
-        || matches!(
-            lower.as_str(),
-            "sess" | "conn" | "connection" | "db_conn" | "dbconn"
-        )
+    lower.ends_with("session")
+        || matches!(lower.as_str(), "sess" | "conn" | "connection" | "db_conn" | "dbconn")
 }
 
 /// Whether a call creates a session or connection: `Session(engine)`, `SessionLocal()`,
@@ -112,7 +110,7 @@ fn creates_session(value: Node<'_>, source: &str) -> bool {
         return creates_session(function, source);
     }
     callee_name(value, source).is_some_and(|name| {
-        looks_like_session_name(name) || matches!(name, "connect" | "begin" | "sessionmaker")
+        name.to_ascii_lowercase().contains("session") || matches!(name, "connect" | "begin")
     })
 }
 

@@ -1,5 +1,7 @@
 //! INB001 query-in-loop.
 
+mod batch_fix;
+
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::orm::{Access, RefContext};
@@ -69,32 +71,44 @@ raises differently, and a loop body that writes to the database could observe di
 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
+    // Queries flagged per loop, in source order: one fix rewrites a loop's queries together.
+    let mut by_loop: Vec<(LoopId, Vec<&Query<'_>>)> = Vec::new();
     for query in &model.queries {
         if query.call.access == Access::Write {
             continue;
         }
-        let Some(loop_id) = varying_loop(model, query) else {
-            continue;
-        };
+        let Some(loop_id) = varying_loop(model, query) else { continue };
         if model.runs_at_most_once(query.call.node, loop_id) {
             continue;
         }
+        match by_loop.iter_mut().find(|(id, _)| *id == loop_id) {
+            Some((_, queries)) => queries.push(query),
+            None => by_loop.push((loop_id, vec![query])),
+        }
+    }
+    for (loop_id, queries) in by_loop {
         let lp = model.loop_(loop_id);
-        let on_model = query
-            .call
-            .model
-            .as_deref()
-            .map(|model| format!(" on `{model}`"))
-            .unwrap_or_default();
-        let message = format!(
-            "`{}` runs once per {}: N+1 queries{on_model}",
-            query.call.display,
-            iteration_phrase(lp)
-        );
-        diagnostics.push(
-            Diagnostic::new(&RULE, message, query.call.node.byte_range())
-                .with_related(loop_phrase(lp), lp.header.clone()),
-        );
+        let fix = batch_fix::build(model, lp, &queries, context.settings.batch_size);
+        for query in queries {
+            let on_model = query
+                .call
+                .model
+                .as_deref()
+                .map(|model| format!(" on `{model}`"))
+                .unwrap_or_default();
+            let message = format!(
+                "`{}` runs once per {}: N+1 queries{on_model}",
+                query.call.display,
+                iteration_phrase(lp)
+            );
+            let mut diagnostic = Diagnostic::new(&RULE, message, query.call.node.byte_range())
+                .with_related(loop_phrase(lp), lp.header.clone());
+            match &fix {
+                Ok(fix) => diagnostic.fix = Some(fix.clone()),
+                Err(reason) => diagnostic.no_fix_reason = Some(reason.clone()),
+            }
+            diagnostics.push(diagnostic);
+        }
     }
 }
 

@@ -1,0 +1,177 @@
+//! Building blocks shared by fixes: fresh names, imports, indentation, and the parse check.
+
+use std::collections::HashSet;
+
+use tree_sitter::Node;
+
+use super::Edit;
+use crate::engine::source::SourceFile;
+use crate::engine::syntax::named_children;
+
+/// Names taken in a scope: a fresh name must shadow nothing the code there can see.
+pub struct NameTable {
+    taken: HashSet<String>,
+}
+
+impl NameTable {
+    /// The names a fresh name placed at `node` must avoid: every identifier of the enclosing
+    /// function (or of the module outside functions, at module level) and of the module's own
+    /// top-level code, which the function can read.
+    pub fn new(file: &SourceFile, node: Node<'_>) -> NameTable {
+        let mut scope = node;
+        while let Some(parent) = scope.parent() {
+            if scope.kind() == "function_definition" {
+                break;
+            }
+            scope = parent;
+        }
+        let mut taken = HashSet::new();
+        collect_identifiers(file, scope, false, &mut taken);
+        collect_identifiers(file, file.root(), true, &mut taken);
+        NameTable { taken }
+    }
+
+    /// `base`, or `base_2`, `base_3`, ... whichever is not yet taken; the result is then taken.
+    pub fn fresh(&mut self, base: &str) -> String {
+        let mut candidate = base.to_string();
+        let mut n = 2;
+        while self.taken.contains(&candidate) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        self.taken.insert(candidate.clone());
+        candidate
+    }
+}
+
+fn collect_identifiers(file: &SourceFile, node: Node<'_>, skip_functions: bool, taken: &mut HashSet<String>) {
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        if node.kind() == "identifier" {
+            taken.insert(file.node_text(node).to_string());
+        }
+        let mut cursor = node.walk();
+        stack.extend(
+            node.named_children(&mut cursor)
+                .filter(|child| !(skip_functions && child.kind() == "function_definition")),
+        );
+    }
+}
+
+/// The whitespace before the first non-blank character of the line holding `offset`.
+pub fn indentation_at(file: &SourceFile, offset: usize) -> &str {
+    let line = file.line_index().line_of(offset);
+    let range = file.line_index().line_range(line, file.text());
+    let text = &file.text()[range];
+    &text[..text.len() - text.trim_start().len()]
+}
+
+/// The indentation one level deeper than `statement`, as its own body uses it.
+pub fn body_indent_unit(file: &SourceFile, statement: Node<'_>) -> String {
+    let outer = indentation_at(file, statement.start_byte()).len();
+    let body = statement.child_by_field_name("body").map(|body| indentation_at(file, body.start_byte()));
+    match body {
+        Some(inner) if inner.len() > outer => inner[outer..].to_string(),
+        _ => "    ".to_string(),
+    }
+}
+
+/// An edit that makes `from MODULE import NAME` available, or `None` when `NAME` is already
+/// imported from that module. The import goes after the last top-level import, or after the module
+/// docstring and `from __future__` imports when there are none.
+///
+/// A standard-library import (`collections`) goes before the first import (after `__future__`
+/// imports) so that it lands in the standard-library block; others go after the last import.
+pub fn ensure_import(file: &SourceFile, module: &str, name: &str) -> Option<Edit> {
+    let root = file.root();
+    let mut first_import: Option<Node<'_>> = None;
+    let mut last_import: Option<Node<'_>> = None;
+    let mut after_header: Option<usize> = None;
+    for (index, statement) in named_children(root).enumerate() {
+        match statement.kind() {
+            "future_import_statement" => after_header = Some(statement.end_byte()),
+            "import_from_statement" | "import_statement" => {
+                if imports_name(file, statement, module, name) {
+                    return None;
+                }
+                first_import.get_or_insert(statement);
+                last_import = Some(statement);
+            }
+            "expression_statement"
+                if index == 0 && named_children(statement).next().is_some_and(|e| e.kind() == "string") =>
+            {
+                after_header = Some(statement.end_byte());
+            }
+            _ => {}
+        }
+    }
+    let line = format!("from {module} import {name}\n");
+    let line_after = |end: usize| {
+        let index = file.line_index();
+        index.line_start(index.line_of(end) + 1)
+    };
+    let standard_library = STANDARD_LIBRARY.contains(&module);
+    let at = match (standard_library, first_import, last_import, after_header) {
+        (true, Some(first), _, _) => file.line_index().line_start(file.line_index().line_of(first.start_byte())),
+        (false, _, Some(last), _) => line_after(last.end_byte()),
+        (_, _, _, Some(end)) => line_after(end),
+        _ => 0,
+    };
+    if at >= file.text().len() && !file.text().is_empty() && !file.text().ends_with('\n') {
+        return Some(Edit::insert(file.text().len(), format!("\n{line}")));
+    }
+    Some(Edit::insert(at, line))
+}
+
+const STANDARD_LIBRARY: &[&str] = &["collections", "itertools", "functools", "typing"];
+
+fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str) -> bool {
+    if statement.kind() != "import_from_statement" {
+        return false;
+    }
+    let module_matches = statement
+        .child_by_field_name("module_name")
+        .is_some_and(|m| file.node_text(m) == module);
+    let mut cursor = statement.walk();
+    let names: Vec<&str> = statement
+        .children_by_field_name("name", &mut cursor)
+        .map(|n| match n.kind() {
+            "aliased_import" => n.child_by_field_name("alias").map(|a| file.node_text(a)).unwrap_or(""),
+            _ => file.node_text(n),
+        })
+        .collect();
+    module_matches && names.contains(&name)
+}
+
+/// Whether the text after the fix still parses at least as well as before it.
+pub fn parses_cleanly(before: &SourceFile, after: &str) -> bool {
+    let fixed = SourceFile::parse(after);
+    before.has_syntax_errors() || !fixed.has_syntax_errors()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn import_goes_after_the_last_import_once() {
+        let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n\nx = 1\n");
+        let edit = ensure_import(&file, "collections", "defaultdict").unwrap();
+        assert_eq!(edit.range.start, "\"\"\"Doc.\"\"\"\n".len());
+        let edit = ensure_import(&file, "sqlalchemy", "func").unwrap();
+        assert_eq!(edit.range.start, "\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n".len());
+        let file = SourceFile::parse("from collections import defaultdict\n");
+        assert!(ensure_import(&file, "collections", "defaultdict").is_none());
+        let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nx = 1\n");
+        assert_eq!(ensure_import(&file, "collections", "defaultdict").unwrap().range.start, "\"\"\"Doc.\"\"\"\n".len());
+    }
+
+    #[test]
+    fn fresh_names_avoid_every_identifier() {
+        let file = SourceFile::parse("keys = 1\nkeys_2 = 2\n");
+        let mut names = NameTable::new(&file, file.root());
+        assert_eq!(names.fresh("keys"), "keys_3");
+        assert_eq!(names.fresh("chunk"), "chunk");
+        assert_eq!(names.fresh("chunk"), "chunk_2");
+    }
+}

@@ -1,0 +1,804 @@
+//! The INB001 fix: one batched query per chunk of distinct keys before the loop, grouped into
+//! dictionaries, and the loop rewired to dictionary lookups.
+//!
+//! ```python
+//! sessions_by_user_id = defaultdict(list)
+//! keys = list(dict.fromkeys(user_ids))
+//! for start in range(0, len(keys), 1000):
+//!     chunk = keys[start:start + 1000]
+//!     for row in Session.query.filter(Session.user_id.in_(chunk)):
+//!         sessions_by_user_id[row.user_id].append(row)
+//! for uid in user_ids:
+//!     sessions = sessions_by_user_id.get(uid, [])
+//! ```
+//!
+//! Every way this could change behaviour beyond row order and error types is refused with a
+//! reason that hover shows: keys computed inside the loop, other loop-dependent conditions, writes
+//! in the loop, a mutated result, a query object used for more than its rows.
+
+use std::collections::HashSet;
+use std::fmt::Write;
+
+use tree_sitter::Node;
+
+use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, parses_cleanly, NameTable};
+use crate::engine::fix::{apply_fixes, Applicability, Edit, Fix};
+use crate::engine::orm::{Chain, QueryApi, RefContext, Segment};
+use crate::engine::semantic::{Loop, LoopKind, Query, SemanticModel};
+use crate::engine::source::{SourceFile, TextRange};
+use crate::engine::syntax::{bound_names, comment_ranges, field, named_children};
+
+/// What one query becomes: how rows are grouped before the loop and what replaces the query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `.all()` or iterated: every row of the key, `by_key.get(key, [])`.
+    List,
+    /// `.first()`: the first row of each key in the query's order.
+    First,
+    /// `.one()`: `by_key[key]` (a missing key raises `KeyError` instead of `NoResultFound`).
+    One,
+    /// `.one_or_none()`, `session.get(M, key)`, `M.query.get(key)`: `by_key.get(key)`.
+    Optional,
+    /// Django `M.objects.get(pk=key)`: `in_bulk`, then `by_key[key]`.
+    InBulk,
+    /// `.count()`: one `GROUP BY` query, `by_key.get(key, 0)`.
+    Count,
+    /// Django `.exists()`: a set of keys, `key in keys`.
+    Exists,
+}
+
+struct Plan {
+    key: String,
+    replace: TextRange,
+    shape: Shape,
+    /// The batched query with `{chunk}` where the chunk of keys goes.
+    batched: String,
+    /// The row attribute holding the key (`user_id`).
+    attribute: String,
+    base_name: String,
+    imports: Vec<(&'static str, &'static str)>,
+}
+
+/// Calls in a loop body that may write, which a batched read before the loop would not see.
+const WRITING_METHODS: &[&str] = &[
+    "add", "add_all", "merge", "delete", "commit", "flush", "save", "bulk_create", "bulk_update", "execute_many",
+];
+const MUTATING_METHODS: &[&str] = &["append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"];
+
+pub(super) fn build(
+    model: &SemanticModel<'_>,
+    lp: &Loop<'_>,
+    queries: &[&Query<'_>],
+    batch_size: usize,
+) -> Result<Fix, String> {
+    let file = model.file;
+    let source = file.text();
+    if lp.kind != LoopKind::For {
+        return Err(match lp.kind {
+            LoopKind::AsyncFor => "an `async for` loop's iterable cannot be read twice".to_string(),
+            LoopKind::While => "a `while` loop has no list of keys to batch".to_string(),
+            _ => "queries in comprehensions are not rewritten yet; turn it into a `for` loop first".to_string(),
+        });
+    }
+    let loop_node = lp.node;
+    let (Some(target), Some(iterable), Some(body)) = (field(loop_node, "left"), field(loop_node, "right"), field(loop_node, "body")) else {
+        return Err("the loop is incomplete".to_string());
+    };
+    if let Some(method) = writing_call(body, source) {
+        return Err(format!("the loop body calls `.{method}()`, which may write rows a batched read before the loop would miss"));
+    }
+    let mut target_names = Vec::new();
+    bound_names(target, source, &mut target_names);
+    let target_names: HashSet<String> = target_names.into_iter().collect();
+
+    let mut plans = Vec::new();
+    for query in queries {
+        plans.push(plan(file, lp, &target_names, query, body)?);
+    }
+
+    let mut names = NameTable::new(file, loop_node);
+    let indent = indentation_at(file, loop_node.start_byte()).to_string();
+    let unit = body_indent_unit(file, loop_node);
+    let mut prelude = String::new();
+    let mut edits = Vec::new();
+
+    let iterable_text = &source[iterable.byte_range()];
+    let keys_iterable = if is_reiterable(iterable, file) {
+        iterable_text.to_string()
+    } else {
+        // A generator or query result can be read only once: read it into a list first.
+        let items = names.fresh("items");
+        let _ = writeln!(prelude, "{indent}{items} = list({iterable_text})");
+        edits.push(Edit::replace(iterable.byte_range(), items.clone()));
+        items
+    };
+
+    let mut grouped_names = Vec::new();
+    for plan in &plans {
+        let name = names.fresh(&plan.base_name);
+        let initial = match plan.shape {
+            Shape::List => "defaultdict(list)",
+            Shape::Exists => "set()",
+            _ => "{}",
+        };
+        let _ = writeln!(prelude, "{indent}{name} = {initial}");
+        grouped_names.push(name);
+    }
+
+    let mut keys_seen: Vec<&str> = Vec::new();
+    for plan in &plans {
+        if keys_seen.contains(&plan.key.as_str()) {
+            continue;
+        }
+        keys_seen.push(&plan.key);
+        let keys = names.fresh("keys");
+        let start = names.fresh("start");
+        let chunk = names.fresh("chunk");
+        let row = names.fresh("row");
+        let target_text = &source[target.byte_range()];
+        let key_source = if plan.key == target_text {
+            keys_iterable.clone()
+        } else {
+            format!("{} for {target_text} in {keys_iterable}", plan.key)
+        };
+        let _ = writeln!(prelude, "{indent}{keys} = list(dict.fromkeys({key_source}))  # each key once, even when repeated");
+        let _ = writeln!(prelude, "{indent}for {start} in range(0, len({keys}), {batch_size}):");
+        let _ = writeln!(prelude, "{indent}{unit}{chunk} = {keys}[{start}:{start} + {batch_size}]");
+        for (plan, grouped) in plans.iter().zip(&grouped_names).filter(|(p, _)| p.key == plan.key) {
+            let batched = plan.batched.replace("{chunk}", &chunk);
+            let inner = format!("{indent}{unit}{unit}");
+            match plan.shape {
+                Shape::InBulk | Shape::Count | Shape::Exists => {
+                    let _ = writeln!(prelude, "{indent}{unit}{grouped}.update({batched})");
+                }
+                shape => {
+                    let _ = writeln!(prelude, "{indent}{unit}for {row} in {batched}:");
+                    let attribute = &plan.attribute;
+                    let _ = match shape {
+                        Shape::List => writeln!(prelude, "{inner}{grouped}[{row}.{attribute}].append({row})"),
+                        Shape::First => writeln!(prelude, "{inner}{grouped}.setdefault({row}.{attribute}, {row})"),
+                        _ => writeln!(prelude, "{inner}{grouped}[{row}.{attribute}] = {row}"),
+                    };
+                }
+            }
+        }
+    }
+
+    for (plan, grouped) in plans.iter().zip(&grouped_names) {
+        let key = &plan.key;
+        let lookup = match plan.shape {
+            Shape::List => format!("{grouped}.get({key}, [])"),
+            Shape::First | Shape::Optional => format!("{grouped}.get({key})"),
+            Shape::One | Shape::InBulk => format!("{grouped}[{key}]"),
+            Shape::Count => format!("{grouped}.get({key}, 0)"),
+            Shape::Exists => format!("({key} in {grouped})"),
+        };
+        edits.push(Edit::replace(plan.replace.clone(), lookup));
+    }
+    let line_start = file.line_index().line_start(file.line_index().line_of(loop_node.start_byte()));
+    // The prelude starts at the loop's column: the loop line's own indentation is already there.
+    let prelude = prelude.strip_prefix(indent.as_str()).unwrap_or(&prelude).to_string() + &indent;
+    edits.push(Edit::insert(line_start + indent.len(), prelude));
+
+    let mut imports: Vec<(&str, &str)> = plans.iter().flat_map(|plan| plan.imports.iter().copied()).collect();
+    if plans.iter().any(|plan| plan.shape == Shape::List) {
+        imports.push(("collections", "defaultdict"));
+    }
+    imports.sort();
+    imports.dedup();
+    let mut import_text = String::new();
+    let mut import_at = None;
+    for (module, name) in imports {
+        if let Some(edit) = ensure_import(file, module, name) {
+            import_at = Some(edit.range.start);
+            import_text.push_str(&edit.content);
+        }
+    }
+    if let Some(at) = import_at {
+        edits.push(Edit::insert(at, import_text));
+    }
+
+    let what = if plans.len() == 1 { "the query" } else { "the queries" };
+    let fix = Fix::new(
+        format!("Batch {what} into one `IN` query per {batch_size} keys before the loop"),
+        Applicability::Unsafe,
+        edits,
+    );
+    let (fixed, applied) = apply_fixes(source, [&fix]);
+    if applied != 1 || !parses_cleanly(file, &fixed) {
+        return Err("the rewritten code would not parse".to_string());
+    }
+    Ok(fix)
+}
+
+fn plan(
+    file: &SourceFile,
+    lp: &Loop<'_>,
+    target_names: &HashSet<String>,
+    query: &Query<'_>,
+    body: Node<'_>,
+) -> Result<Plan, String> {
+    let source = file.text();
+    let call = &query.call;
+    let node = call.node;
+    if node.parent().is_some_and(|parent| parent.kind() == "await") {
+        return Err("async queries are not rewritten yet".to_string());
+    }
+    let chain = Chain::flatten(node, source);
+    let first_call = chain.first_call().ok_or("the query has no call")?;
+
+    // Where the key condition may sit, and which chain holds it.
+    let (condition_chain, from) = match call.api {
+        QueryApi::Statement => {
+            let arguments = chain.segments[first_call].arguments.ok_or("no statement")?;
+            let statement = named_children(arguments).next().ok_or("no statement")?;
+            if statement.kind() != "call" {
+                return Err("the statement is built outside the query call; build it inline to get a fix".to_string());
+            }
+            (Some(Chain::flatten(statement, source)), 0)
+        }
+        QueryApi::LegacyQuery => (None, first_call + 1),
+        _ => (None, first_call),
+    };
+    let search = condition_chain.as_ref().unwrap_or(&chain);
+    let condition = find_key_condition(file, lp, query, search, from, call.api)?;
+
+    // The key must be computable from the loop target alone, without side effects.
+    let key_node = condition.value;
+    let key = source[key_node.byte_range()].to_string();
+    check_key(key_node, source, target_names)?;
+
+    let terminals: Vec<&Segment<'_>> = chain.segments[first_call + 1..]
+        .iter()
+        .filter(|segment| segment.is_call() && TERMINAL_NAMES.contains(&segment.name))
+        .collect();
+    let terminal = chain.segments.last().filter(|s| s.is_call() && TERMINAL_NAMES.contains(&s.name)).map(|s| s.name);
+    let model = call.model.clone();
+    let assigned_to = assigned_name(node, source);
+
+    let mut imports = Vec::new();
+    let (shape, batched, attribute) = match call.api {
+        QueryApi::LegacyQuery | QueryApi::ModelQuery => {
+            let model = model.ok_or("the model of the query is unknown")?;
+            let shape = match terminal {
+                None => {
+                    require_row_context(node, source)?;
+                    Shape::List
+                }
+                Some("all") => Shape::List,
+                Some("first") => Shape::First,
+                Some("one") => Shape::One,
+                Some("one_or_none") => Shape::Optional,
+                Some("get") => Shape::Optional,
+                Some("count") => Shape::Count,
+                Some(other) => return Err(format!("`.{other}()` has no batched form")),
+            };
+            let mut rewrites = Vec::new();
+            let column = match &condition.kind {
+                ConditionKind::Keyword { name, others } => {
+                    let segment = condition.segment.ok_or("no segment")?;
+                    let method = method_node(segment.node).ok_or("no method")?;
+                    let batched_filter = format!("filter({model}.{name}.in_({{chunk}}))");
+                    let text = if others.is_empty() {
+                        batched_filter
+                    } else {
+                        format!("filter_by({}).{batched_filter}", others.join(", "))
+                    };
+                    rewrites.push((method.start_byte()..segment.node.end_byte(), text));
+                    format!("{model}.{name}")
+                }
+                ConditionKind::Comparison { column } => {
+                    let column_text = source[column.byte_range()].to_string();
+                    rewrites.push((condition.node.byte_range(), format!("{column_text}.in_({{chunk}})")));
+                    column_text
+                }
+                ConditionKind::Positional => {
+                    // `M.query.get(key)`: select by primary key instead.
+                    let segment = condition.segment.ok_or("no segment")?;
+                    let method = method_node(segment.node).ok_or("no method")?;
+                    rewrites.push((method.start_byte()..segment.node.end_byte(), format!("filter({model}.id.in_({{chunk}}))")));
+                    format!("{model}.id")
+                }
+            };
+            // The batched query is read with `.all()`; the per-key terminal becomes a lookup.
+            if let Some(last) = terminals.last().filter(|_| terminal.is_some() && terminal != Some("get")) {
+                let object = field(field(last.node, "function").ok_or("no function")?, "object").ok_or("no object")?;
+                let all = if shape == Shape::Count { "" } else { ".all()" };
+                rewrites.push((object.end_byte()..last.node.end_byte(), all.to_string()));
+            }
+            rewrites.extend(without_comments(node));
+            let mut batched = splice(source, node.byte_range(), rewrites);
+            if shape == Shape::Count {
+                imports.push(("sqlalchemy", "func"));
+                batched = count_query(&batched, call.api, &model, &column, &chain, first_call, source)?;
+            }
+            (shape, batched, column.rsplit('.').next().unwrap_or("id").to_string())
+        }
+        QueryApi::SessionGet => {
+            let model = model.ok_or("the model of the query is unknown")?;
+            let receiver = &source[node.start_byte()..method_node(node).ok_or("no method")?.start_byte()];
+            imports.push(("sqlalchemy", "select"));
+            (Shape::Optional, format!("{receiver}scalars(select({model}).where({model}.id.in_({{chunk}})))"), "id".to_string())
+        }
+        QueryApi::Statement => {
+            let statement_chain = condition_chain.as_ref().ok_or("no statement")?;
+            let statement = statement_chain_node(statement_chain).ok_or("no statement")?;
+            let session_segment = &chain.segments[first_call];
+            let mut after: Vec<&str> = chain.segments[first_call + 1..].iter().map(|s| s.name).collect();
+            if session_segment.name == "execute" && after.first() == Some(&"scalars") {
+                after.remove(0);
+            } else if session_segment.name == "execute" {
+                return Err("`execute()` returns rows of columns; use `scalars()` to get a fix".to_string());
+            }
+            let shape = match after.as_slice() {
+                [] => {
+                    require_row_context(node, source)?;
+                    Shape::List
+                }
+                ["all"] => Shape::List,
+                ["first"] => Shape::First,
+                ["one"] => Shape::One,
+                ["one_or_none"] => Shape::Optional,
+                _ => return Err(format!("`{}` has no batched form", after.join("().") + "()")),
+            };
+            if !matches!(session_segment.name, "execute" | "scalars" | "exec") {
+                return Err(format!("`{}()` has no batched form", session_segment.name));
+            }
+            let (rewrite, column) = match &condition.kind {
+                ConditionKind::Comparison { column } => {
+                    let column_text = source[column.byte_range()].to_string();
+                    ((condition.node.byte_range(), format!("{column_text}.in_({{chunk}})")), column_text)
+                }
+                ConditionKind::Keyword { name, others } => {
+                    let model = model.ok_or("the model of the query is unknown")?;
+                    let segment = condition.segment.ok_or("no segment")?;
+                    let method = method_node(segment.node).ok_or("no method")?;
+                    let filter = format!("where({model}.{name}.in_({{chunk}}))");
+                    let text = if others.is_empty() { filter } else { format!("filter_by({}).{filter}", others.join(", ")) };
+                    ((method.start_byte()..segment.node.end_byte(), text), format!("{model}.{name}"))
+                }
+                ConditionKind::Positional => return Err("unexpected positional key".to_string()),
+            };
+            let mut rewrites = without_comments(statement);
+            rewrites.push(rewrite);
+            let statement_text = splice(source, statement.byte_range(), rewrites);
+            let receiver = &source[node.start_byte()..method_node(session_segment.node).ok_or("no method")?.start_byte()];
+            let method = if session_segment.name == "exec" { "exec" } else { "scalars" };
+            (shape, format!("{receiver}{method}({statement_text})"), column.rsplit('.').next().unwrap_or("id").to_string())
+        }
+        QueryApi::DjangoManager => {
+            model.ok_or("the model of the query is unknown")?;
+            let ConditionKind::Keyword { name, others } = &condition.kind else {
+                return Err("only keyword conditions are batched for Django".to_string());
+            };
+            let segment = condition.segment.ok_or("no segment")?;
+            let attribute = if name == "pk" || name == "id" || name.ends_with("_id") {
+                name.clone()
+            } else {
+                return Err(format!(
+                    "cannot tell whether `{name}` is a foreign key; filter on `{name}_id` (or the column itself) to get a fix"
+                ));
+            };
+            let manager_end = field(field(chain.segments[first_call].node, "function").ok_or("no function")?, "object")
+                .ok_or("no object")?
+                .end_byte();
+            let manager = &source[node.start_byte()..manager_end];
+            if segment.name == "get" {
+                if !others.is_empty() || !(name == "pk" || name == "id") || chain.segments.len() != first_call + 1 {
+                    return Err("only `get(pk=key)` is batched (with `in_bulk`)".to_string());
+                }
+                (Shape::InBulk, format!("{manager}.in_bulk({{chunk}})"), "pk".to_string())
+            } else if segment.name == "filter" {
+                let argument = condition.node;
+                let rewrites = vec![(argument.byte_range(), format!("{name}__in={{chunk}}"))];
+                let shape = match terminal {
+                    None => {
+                        require_row_context(node, source)?;
+                        Shape::List
+                    }
+                    Some("all") => Shape::List,
+                    Some("first") => Shape::First,
+                    Some("count") => Shape::Count,
+                    Some("exists") => Shape::Exists,
+                    Some(other) => return Err(format!("`.{other}()` has no batched form")),
+                };
+                let mut rewrites = rewrites;
+                if let Some(last) = chain.segments.last().filter(|_| terminal.is_some()) {
+                    let object = field(field(last.node, "function").ok_or("no function")?, "object").ok_or("no object")?;
+                    rewrites.push((object.end_byte()..last.node.end_byte(), String::new()));
+                }
+                rewrites.extend(without_comments(node));
+                let base = splice(source, node.byte_range(), rewrites);
+                let ordered = chain.segments.iter().any(|s| s.name == "order_by");
+                let batched = match shape {
+                    Shape::First if !ordered => format!("{base}.order_by(\"pk\")"),
+                    Shape::Count => {
+                        imports.push(("django.db.models", "Count"));
+                        format!("{base}.order_by().values_list(\"{name}\").annotate(Count(\"pk\"))")
+                    }
+                    Shape::Exists => format!("{base}.values_list(\"{name}\", flat=True)"),
+                    _ => base,
+                };
+                (shape, batched, attribute)
+            } else {
+                return Err(format!("`.{}()` conditions are not batched", segment.name));
+            }
+        }
+        QueryApi::DjangoRelated => {
+            return Err("a related manager per object is fixed with `prefetch_related` (INB002)".to_string());
+        }
+        QueryApi::FlaskDb => return Err("`db.*_or_404` aborts the request per key; batch it by hand".to_string()),
+    };
+
+    if shape == Shape::List {
+        if let Some(name) = &assigned_to {
+            if mutates(body, source, name) {
+                return Err(format!("`{name}` is modified in the loop, and a shared grouped list must not be"));
+            }
+        }
+    }
+    let model_name = call.model.as_deref().map(snake_case).unwrap_or_else(|| "row".to_string());
+    let base_name = match (&assigned_to, shape) {
+        (Some(name), _) if shape != Shape::Count && shape != Shape::Exists => format!("{name}_by_{attribute}"),
+        (_, Shape::Count) => format!("{model_name}_counts_by_{attribute}"),
+        (_, Shape::Exists) => format!("{attribute}s_with_{model_name}"),
+        _ => format!("{model_name}s_by_{attribute}"),
+    };
+    Ok(Plan {
+        key,
+        replace: node.byte_range(),
+        shape,
+        batched,
+        attribute,
+        base_name,
+        imports,
+    })
+}
+
+const TERMINAL_NAMES: &[&str] = &[
+    "all", "first", "one", "one_or_none", "get", "count", "exists", "scalar", "scalar_one", "scalar_one_or_none",
+    "scalars", "unique", "last", "values", "values_list",
+];
+
+enum ConditionKind<'a> {
+    /// `filter_by(col=key)` / Django `filter(col=key)`; `others` are the remaining keyword arguments.
+    Keyword { name: String, others: Vec<String> },
+    /// `M.col == key`
+    Comparison { column: Node<'a> },
+    /// `M.query.get(key)`, `session.get(M, key)`
+    Positional,
+}
+
+struct KeyCondition<'s, 'a> {
+    kind: ConditionKind<'a>,
+    /// The argument or comparison that holds the key.
+    node: Node<'a>,
+    value: Node<'a>,
+    segment: Option<&'s Segment<'a>>,
+}
+
+fn find_key_condition<'s, 'a>(
+    file: &SourceFile,
+    lp: &Loop<'_>,
+    query: &Query<'a>,
+    chain: &'s Chain<'a>,
+    from: usize,
+    api: QueryApi,
+) -> Result<KeyCondition<'s, 'a>, String> {
+    let source = file.text();
+    let varies = |node: Node<'_>| node_varies(node, source, lp);
+    let mut found: Option<KeyCondition<'s, 'a>> = None;
+    if api == QueryApi::SessionGet {
+        let arguments = chain.segments[from].arguments.ok_or("no arguments")?;
+        let key = named_children(arguments).nth(1).ok_or("`get` without a key")?;
+        return Ok(KeyCondition {
+            kind: ConditionKind::Positional,
+            node: key,
+            value: key,
+            segment: None,
+        });
+    }
+    for segment in chain.segments.iter().skip(from) {
+        let Some(arguments) = segment.arguments else { continue };
+        for argument in named_children(arguments) {
+            if !varies(argument) {
+                continue;
+            }
+            if found.is_some() {
+                return Err("the query uses the loop variable in more than one condition".to_string());
+            }
+            let condition = match argument.kind() {
+                "keyword_argument" => {
+                    let name = field(argument, "name").map(|n| source[n.byte_range()].to_string()).unwrap_or_default();
+                    let value = field(argument, "value").ok_or("no value")?;
+                    let others = named_children(arguments)
+                        .filter(|other| *other != argument)
+                        .map(|other| source[other.byte_range()].to_string())
+                        .collect();
+                    if name.contains("__") {
+                        return Err(format!("the lookup `{name}` is not a plain equality"));
+                    }
+                    KeyCondition {
+                        kind: ConditionKind::Keyword { name, others },
+                        node: argument,
+                        value,
+                        segment: Some(segment),
+                    }
+                }
+                "comparison_operator" => {
+                    let mut cursor = argument.walk();
+                    let operators: Vec<&str> = argument.children(&mut cursor).filter(|c| !c.is_named()).map(|c| c.kind()).collect();
+                    let operands: Vec<Node<'a>> = named_children(argument).collect();
+                    if operators != ["=="] || operands.len() != 2 {
+                        return Err("only an equality with the loop variable is batched".to_string());
+                    }
+                    let (column, value) = if varies(operands[1]) { (operands[0], operands[1]) } else { (operands[1], operands[0]) };
+                    if varies(column) || column.kind() != "attribute" {
+                        return Err("only `Model.column == key` is batched".to_string());
+                    }
+                    KeyCondition {
+                        kind: ConditionKind::Comparison { column },
+                        node: argument,
+                        value,
+                        segment: Some(segment),
+                    }
+                }
+                _ if segment.name == "get" && api == QueryApi::ModelQuery => KeyCondition {
+                    kind: ConditionKind::Positional,
+                    node: argument,
+                    value: argument,
+                    segment: Some(segment),
+                },
+                _ => return Err("the loop variable reaches the query in a form that is not batched".to_string()),
+            };
+            if !matches!(segment.name, "filter" | "filter_by" | "where" | "get") {
+                return Err(format!("the loop variable reaches `.{}()`, which is not a plain filter", segment.name));
+            }
+            found = Some(condition);
+        }
+    }
+    let condition = found.ok_or("the loop variable reaches the query outside its filters")?;
+    // Every varying name the query reads must sit inside the key.
+    let key_range = condition.value.byte_range();
+    let stray = query.call.refs.iter().any(|reference| {
+        reference.context == RefContext::Key
+            && lp.varying.contains(&reference.name)
+            && !(key_range.start <= reference.range.start && reference.range.end <= key_range.end)
+    });
+    if stray {
+        return Err("the query uses the loop variable outside its key condition".to_string());
+    }
+    Ok(condition)
+}
+
+fn node_varies(node: Node<'_>, source: &str, lp: &Loop<'_>) -> bool {
+    if node.kind() == "identifier" && lp.varying.contains(&source[node.byte_range()]) {
+        return true;
+    }
+    if node.kind() == "keyword_argument" {
+        return field(node, "value").is_some_and(|value| node_varies(value, source, lp));
+    }
+    if node.kind() == "attribute" {
+        return field(node, "object").is_some_and(|object| node_varies(object, source, lp));
+    }
+    named_children(node).any(|child| node_varies(child, source, lp))
+}
+
+/// The key must read only the loop target (`uid`, `u.id`, `row["id"]`), with no calls but
+/// `int`/`str`, so that computing it once more before the loop changes nothing.
+fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<(), String> {
+    match node.kind() {
+        "identifier" => {
+            let name = &source[node.byte_range()];
+            if targets.contains(name) {
+                Ok(())
+            } else {
+                Err(format!("the key `{name}` is computed inside the loop; compute the keys before the loop to get a fix"))
+            }
+        }
+        "attribute" => check_key(field(node, "object").ok_or("no object")?, source, targets),
+        "call" => {
+            let function = field(node, "function").map(|f| &source[f.byte_range()]).unwrap_or("");
+            if !matches!(function, "int" | "str") {
+                return Err(format!("the key calls `{function}()`, which would run twice"));
+            }
+            check_key(field(node, "arguments").ok_or("no arguments")?, source, targets)
+        }
+        "string" | "integer" | "comment" | "string_start" | "string_end" | "string_content" => Ok(()),
+        _ => named_children(node).try_for_each(|child| check_key(child, source, targets)),
+    }
+}
+
+/// A query without a terminal returns a query object; only where its rows are all that is read
+/// (iterated, or passed to `list()`/`len()`) may a list replace it.
+fn require_row_context(node: Node<'_>, source: &str) -> Result<(), String> {
+    let parent = node.parent().ok_or("no parent")?;
+    let ok = match parent.kind() {
+        "for_statement" | "for_in_clause" => field(parent, "right") == Some(node),
+        "argument_list" => parent
+            .parent()
+            .and_then(|call| field(call, "function"))
+            .is_some_and(|f| matches!(&source[f.byte_range()], "list" | "len" | "sorted" | "tuple" | "set"))
+            && named_children(parent).count() == 1,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err("the query object itself is used (not only its rows); end it with `.all()` to get a fix".to_string())
+    }
+}
+
+fn count_query(
+    batched: &str,
+    api: QueryApi,
+    model: &str,
+    column: &str,
+    chain: &Chain<'_>,
+    first_call: usize,
+    source: &str,
+) -> Result<String, String> {
+    let grouped = match api {
+        QueryApi::LegacyQuery => {
+            // `session.query(M)` becomes `session.query(M.col, func.count())`.
+            let arguments = chain.segments[first_call].arguments.ok_or("no arguments")?;
+            let start = arguments.start_byte() - chain.root.start_byte();
+            let end = arguments.end_byte() - chain.root.start_byte();
+            if source[arguments.byte_range()] != format!("({model})") {
+                return Err("only `session.query(Model).count()` is batched".to_string());
+            }
+            format!("{}({column}, func.count()){}", &batched[..start], &batched[end..])
+        }
+        _ => {
+            let query_end = field(chain.segments[first_call].node, "function")
+                .and_then(|f| field(f, "object"))
+                .ok_or("no receiver")?
+                .end_byte()
+                - chain.root.start_byte();
+            format!("{}.with_entities({column}, func.count()){}", &batched[..query_end], &batched[query_end..])
+        }
+    };
+    Ok(format!("{grouped}.group_by({column})"))
+}
+
+fn statement_chain_node<'a>(chain: &Chain<'a>) -> Option<Node<'a>> {
+    chain.segments.last().map(|segment| segment.node).or(Some(chain.root))
+}
+
+fn method_node(call: Node<'_>) -> Option<Node<'_>> {
+    field(field(call, "function")?, "attribute")
+}
+
+/// The name a query is assigned to, as in `sessions = Session.query...`.
+fn assigned_name(node: Node<'_>, source: &str) -> Option<String> {
+    let parent = node.parent()?;
+    (parent.kind() == "assignment" && field(parent, "right") == Some(node))
+        .then(|| field(parent, "left"))
+        .flatten()
+        .filter(|left| left.kind() == "identifier")
+        .map(|left| source[left.byte_range()].to_string())
+}
+
+/// The text of `range` with `rewrites` applied and comments dropped; code that spans lines is
+/// parenthesised, so that it stays one expression wherever it lands.
+fn splice(source: &str, range: TextRange, mut rewrites: Vec<(TextRange, String)>) -> String {
+    rewrites.sort_by_key(|(r, _)| r.start);
+    let mut out = String::new();
+    let mut cursor = range.start;
+    for (r, text) in rewrites {
+        if r.start < cursor {
+            continue;
+        }
+        out.push_str(&source[cursor..r.start]);
+        out.push_str(&text);
+        cursor = r.end;
+    }
+    out.push_str(&source[cursor..range.end]);
+    if out.contains('\n') {
+        out = format!("({out})");
+    }
+    out
+}
+
+/// The comments of a node as deletions for [`splice`].
+fn without_comments(node: Node<'_>) -> Vec<(TextRange, String)> {
+    comment_ranges(node).into_iter().map(|range| (range, String::new())).collect()
+}
+
+fn writing_call<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
+    if node.kind() == "call" {
+        if let Some(method) = method_node(node) {
+            let name = &source[method.byte_range()];
+            if WRITING_METHODS.contains(&name) {
+                return Some(name);
+            }
+        }
+    }
+    named_children(node).find_map(|child| writing_call(child, source))
+}
+
+fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {
+    let is_name = |n: Node<'_>| n.kind() == "identifier" && &source[n.byte_range()] == name;
+    let hit = match node.kind() {
+        "call" => field(node, "function").is_some_and(|f| {
+            f.kind() == "attribute"
+                && field(f, "object").is_some_and(is_name)
+                && field(f, "attribute").is_some_and(|a| MUTATING_METHODS.contains(&&source[a.byte_range()]))
+        }),
+        "augmented_assignment" => field(node, "left").is_some_and(is_name),
+        "assignment" => field(node, "left").is_some_and(|l| l.kind() == "subscript" && field(l, "value").is_some_and(is_name)),
+        "delete_statement" => named_children(node).any(|c| c.kind() == "subscript" && field(c, "value").is_some_and(is_name)),
+        _ => false,
+    };
+    hit || named_children(node).any(|child| mutates(child, source, name))
+}
+
+/// Whether iterating the expression twice gives the same items: literals, `range()`, names bound
+/// to a list/tuple/set/dict (by annotation or by assignment) in the enclosing function.
+fn is_reiterable(iterable: Node<'_>, file: &SourceFile) -> bool {
+    let source = file.text();
+    match iterable.kind() {
+        "list" | "tuple" | "set" | "dictionary" | "list_comprehension" | "set_comprehension" | "dictionary_comprehension" => true,
+        "call" => field(iterable, "function").is_some_and(|f| {
+            matches!(&source[f.byte_range()], "range" | "list" | "sorted" | "tuple" | "set" | "dict")
+        }),
+        "identifier" => {
+            let name = &source[iterable.byte_range()];
+            let mut scope = iterable.parent();
+            while let Some(node) = scope {
+                if node.kind() == "function_definition" {
+                    break;
+                }
+                scope = node.parent();
+            }
+            let Some(function) = scope else { return false };
+            let annotated = field(function, "parameters").is_some_and(|parameters| {
+                named_children(parameters).any(|parameter| {
+                    let has_name = named_children(parameter).next().is_some_and(|n| &source[n.byte_range()] == name);
+                    let annotation = field(parameter, "type").map(|t| &source[t.byte_range()]).unwrap_or("");
+                    has_name && COLLECTION_ANNOTATIONS.iter().any(|prefix| annotation.starts_with(prefix))
+                })
+            });
+            annotated || assigned_collection(function, name, source, iterable.start_byte())
+        }
+        _ => false,
+    }
+}
+
+const COLLECTION_ANNOTATIONS: &[&str] = &[
+    "list", "List", "tuple", "Tuple", "set", "Set", "frozenset", "FrozenSet", "dict", "Dict", "Sequence",
+    "typing.List", "typing.Sequence", "abc.Sequence", "collections.abc.Sequence",
+];
+
+fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) -> bool {
+    if node.start_byte() >= before {
+        return false;
+    }
+    if node.kind() == "assignment"
+        && field(node, "left").is_some_and(|l| &source[l.byte_range()] == name)
+        && field(node, "right").is_some_and(|r| {
+            matches!(r.kind(), "list" | "tuple" | "set" | "dictionary" | "list_comprehension" | "set_comprehension" | "dictionary_comprehension")
+                || (r.kind() == "call"
+                    && field(r, "function").is_some_and(|f| matches!(&source[f.byte_range()], "list" | "sorted" | "tuple" | "set" | "dict")))
+        })
+    {
+        return true;
+    }
+    named_children(node).any(|child| child.kind() != "function_definition" && assigned_collection(child, name, source, before))
+}
+
+/// `OrderItem` → `order_item`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
