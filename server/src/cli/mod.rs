@@ -27,6 +27,8 @@ enum Command {
     Check(CheckArgs),
     /// Show a rule's documentation.
     Rule(RuleArgs),
+    /// Run the language server (LSP over standard input and output).
+    Server(crate::lsp::ServerArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +102,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Rule(args) => rule::run(&args),
+        Command::Server(args) => crate::lsp::run(&args),
     };
     ExitCode::from(code)
 }

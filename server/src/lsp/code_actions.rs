@@ -1,0 +1,290 @@
+//! Code actions: a quick fix per fixable diagnostic, "Ignore CODE for this line", and
+//! `source.fixAll.inbatch`. Actions are listed without edits and filled in by
+//! `codeAction/resolve` (eagerly for clients that cannot resolve); each action's `data` carries
+//! what its resolve needs, including the document version it was computed for.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::jsonrpc;
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
+    CodeActionResponse, DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier,
+    TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+};
+
+use super::capabilities::FIX_ALL_KIND;
+use super::diagnostics::{self, FixData};
+use super::position::{self, PositionEncoding};
+use super::session::{content_modified, OpenDocument, Session};
+use crate::engine::fix::{apply_fixes, Applicability};
+use crate::engine::source::SourceFile;
+use crate::engine::suppression::suppression_edit;
+
+/// Fix-all applies safe fixes, re-checks, and repeats while fixes apply; a fix that keeps
+/// re-creating its own diagnostic must not loop for ever.
+const MAX_FIX_PASSES: usize = 10;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+enum ActionData {
+    Fix {
+        uri: Uri,
+        version: i32,
+        fix: FixData,
+    },
+    #[serde(rename_all = "camelCase")]
+    Ignore {
+        uri: Uri,
+        version: i32,
+        code: String,
+        range: lsp::Range,
+    },
+    FixAll {
+        uri: Uri,
+        version: i32,
+    },
+}
+
+pub fn code_actions(
+    session: &mut Session,
+    params: CodeActionParams,
+) -> jsonrpc::Result<Option<CodeActionResponse>> {
+    let uri = params.text_document.uri;
+    let encoding = session.encoding;
+    let eager = !session.features.code_action_resolve;
+    let (open, analysis) = session.analysed(&uri)?;
+    let rope = open.document.rope();
+    let start = position::offset(rope, params.range.start, encoding);
+    let end = position::offset(rope, params.range.end, encoding);
+    let (start, end) = (start.min(end), start.max(end));
+    let version = open.document.version();
+    let wants = |kind: &CodeActionKind| {
+        params.context.only.as_ref().is_none_or(|only| {
+            only.iter().any(|asked| {
+                kind.as_str() == asked.as_str()
+                    || kind.as_str().starts_with(&format!("{}.", asked.as_str()))
+            })
+        })
+    };
+
+    let mut actions = Vec::new();
+    if wants(&CodeActionKind::QUICKFIX) {
+        let mut ignored_lines = HashSet::new();
+        let index = open.document.file().line_index();
+        for (diagnostic, lsp_diagnostic) in analysis.diagnostics.iter().zip(&analysis.lsp) {
+            if diagnostic.range.start > end || diagnostic.range.end < start {
+                continue;
+            }
+            if let Some(fix) = &diagnostic.fix {
+                let title = match fix.applicability {
+                    Applicability::Safe => fix.message.clone(),
+                    Applicability::Unsafe => format!("{} (unsafe)", fix.message),
+                };
+                actions.push(action(
+                    title,
+                    CodeActionKind::QUICKFIX,
+                    Some(lsp_diagnostic.clone()),
+                    Some(fix.applicability == Applicability::Safe),
+                    ActionData::Fix {
+                        uri: uri.clone(),
+                        version,
+                        fix: diagnostics::fix_data(fix, rope, encoding),
+                    },
+                ));
+            }
+            let code = diagnostic.rule.code;
+            if ignored_lines.insert((code, index.line_of(diagnostic.range.start))) {
+                actions.push(action(
+                    format!("Ignore {code} for this line"),
+                    CodeActionKind::QUICKFIX,
+                    Some(lsp_diagnostic.clone()),
+                    Some(false),
+                    ActionData::Ignore {
+                        uri: uri.clone(),
+                        version,
+                        code: code.to_string(),
+                        range: lsp_diagnostic.range,
+                    },
+                ));
+            }
+        }
+    }
+    let any_safe_fix = analysis.diagnostics.iter().any(|d| {
+        d.fix
+            .as_ref()
+            .is_some_and(|f| f.applicability == Applicability::Safe)
+    });
+    if any_safe_fix && wants(&FIX_ALL_KIND) {
+        actions.push(action(
+            "Fix all auto-fixable inbatch problems".to_string(),
+            FIX_ALL_KIND,
+            None,
+            None,
+            ActionData::FixAll {
+                uri: uri.clone(),
+                version,
+            },
+        ));
+    }
+    if eager {
+        actions = actions
+            .into_iter()
+            .map(|action| resolve(session, action))
+            .collect::<jsonrpc::Result<_>>()?;
+    }
+    Ok(Some(
+        actions
+            .into_iter()
+            .map(CodeActionOrCommand::CodeAction)
+            .collect(),
+    ))
+}
+
+/// Fills in a listed action's edit, if its document has not changed since it was listed.
+pub fn resolve(session: &mut Session, mut action: CodeAction) -> jsonrpc::Result<CodeAction> {
+    let Some(data) = action.data.clone() else {
+        return Ok(action);
+    };
+    let data: ActionData = serde_json::from_value(data)
+        .map_err(|e| jsonrpc::Error::invalid_params(format!("unknown code action data: {e}")))?;
+    let (ActionData::Fix { uri, version, .. }
+    | ActionData::Ignore { uri, version, .. }
+    | ActionData::FixAll { uri, version }) = &data;
+    let (uri, version) = (uri.clone(), *version);
+    let encoding = session.encoding;
+    let document_changes = session.features.document_changes;
+    let open = session
+        .documents
+        .get(&uri)
+        .filter(|open| open.document.version() == version && open.document.in_sync())
+        .ok_or_else(|| content_modified(&uri))?;
+    let edits = match data {
+        ActionData::Fix { fix, .. } => fix.edits,
+        ActionData::Ignore { code, range, .. } => {
+            let rope = open.document.rope();
+            position::text_range(rope, range, encoding)
+                .and_then(|bytes| suppression_edit(open.document.file(), bytes, &code))
+                .map(|edit| TextEdit {
+                    range: position::range(rope, &edit.range, encoding),
+                    new_text: edit.content,
+                })
+                .into_iter()
+                .collect()
+        }
+        ActionData::FixAll { .. } => fix_all(open, encoding)?.into_iter().collect(),
+    };
+    action.edit = Some(workspace_edit(uri, version, edits, document_changes));
+    Ok(action)
+}
+
+/// Applies safe fixes until none applies, as one edit spanning what changed.
+fn fix_all(open: &OpenDocument, encoding: PositionEncoding) -> jsonrpc::Result<Option<TextEdit>> {
+    let original = open.document.file().text();
+    let mut text = original.to_string();
+    for _ in 0..MAX_FIX_PASSES {
+        let file = SourceFile::parse(text.clone());
+        let found =
+            diagnostics::analyse(&file, &open.settings, open.path.as_deref()).map_err(|panic| {
+                let mut error = jsonrpc::Error::internal_error();
+                error.message = format!("inbatch failed while fixing: {panic}").into();
+                error
+            })?;
+        let safe = found
+            .iter()
+            .filter_map(|d| d.fix.as_ref())
+            .filter(|fix| fix.applicability == Applicability::Safe);
+        let (fixed, applied) = apply_fixes(&text, safe);
+        if applied == 0 {
+            break;
+        }
+        text = fixed;
+    }
+    if text == original {
+        return Ok(None);
+    }
+    let (changed, replacement) = changed_span(original, &text);
+    let rope = open.document.rope();
+    Ok(Some(TextEdit {
+        range: position::range(rope, &changed, encoding),
+        new_text: replacement.to_string(),
+    }))
+}
+
+/// The byte range of `old` that differs from `new`, and what replaces it.
+fn changed_span<'n>(old: &str, new: &'n str) -> (std::ops::Range<usize>, &'n str) {
+    let mut prefix = old
+        .bytes()
+        .zip(new.bytes())
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(prefix) || !new.is_char_boundary(prefix) {
+        prefix -= 1;
+    }
+    let max_suffix = old.len().min(new.len()) - prefix;
+    let mut suffix = old
+        .bytes()
+        .rev()
+        .zip(new.bytes().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| a == b)
+        .count();
+    while !old.is_char_boundary(old.len() - suffix) || !new.is_char_boundary(new.len() - suffix) {
+        suffix -= 1;
+    }
+    (prefix..old.len() - suffix, &new[prefix..new.len() - suffix])
+}
+
+fn workspace_edit(
+    uri: Uri,
+    version: i32,
+    edits: Vec<TextEdit>,
+    document_changes: bool,
+) -> WorkspaceEdit {
+    if document_changes {
+        WorkspaceEdit {
+            document_changes: Some(DocumentChanges::Edits(vec![TextDocumentEdit {
+                text_document: OptionalVersionedTextDocumentIdentifier {
+                    uri,
+                    version: Some(version),
+                },
+                edits: edits.into_iter().map(OneOf::Left).collect(),
+            }])),
+            ..WorkspaceEdit::default()
+        }
+    } else {
+        WorkspaceEdit {
+            changes: Some(HashMap::from([(uri, edits)])),
+            ..WorkspaceEdit::default()
+        }
+    }
+}
+
+fn action(
+    title: String,
+    kind: CodeActionKind,
+    diagnostic: Option<lsp::Diagnostic>,
+    is_preferred: Option<bool>,
+    data: ActionData,
+) -> CodeAction {
+    CodeAction {
+        title,
+        kind: Some(kind),
+        diagnostics: diagnostic.map(|d| vec![d]),
+        is_preferred,
+        data: Some(serde_json::to_value(data).expect("action data is plain JSON")),
+        ..CodeAction::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changed_span_is_minimal_and_on_char_boundaries() {
+        assert_eq!(changed_span("abcdef", "abXYef"), (2..4, "XY"));
+        assert_eq!(changed_span("aaa", "aaaa"), (3..3, "a"));
+        assert_eq!(changed_span("é🎉", "é🎈"), (2..6, "🎈"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Running the engine on a document, converting its diagnostics to the protocol, and answering
+//! diagnostic pulls (`textDocument/diagnostic`, `workspace/diagnostic`).
+
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use std::str::FromStr;
+
+use ropey::Rope;
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::jsonrpc;
+use tower_lsp_server::ls_types::{
+    self as lsp, CodeDescription, DiagnosticRelatedInformation, DiagnosticSeverity, DiagnosticTag,
+    DocumentDiagnosticParams, DocumentDiagnosticReport, DocumentDiagnosticReportResult,
+    FullDocumentDiagnosticReport, Location, NumberOrString, RelatedFullDocumentDiagnosticReport,
+    RelatedUnchangedDocumentDiagnosticReport, TextEdit, UnchangedDocumentDiagnosticReport, Uri,
+    WorkspaceDiagnosticParams, WorkspaceDiagnosticReport, WorkspaceDiagnosticReportResult,
+    WorkspaceDocumentDiagnosticReport, WorkspaceFullDocumentDiagnosticReport,
+    WorkspaceUnchangedDocumentDiagnosticReport,
+};
+
+use super::capabilities::SOURCE;
+use super::position::{self, PositionEncoding};
+use super::session::Session;
+use super::testing;
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::fix::Fix;
+use crate::engine::settings::Settings;
+use crate::engine::source::SourceFile;
+
+/// Where the documentation of each rule is published.
+pub const RULE_DOCS_URL: &str = "https://inbatch.dev/rules/";
+
+/// One analysis of one document version, kept until the next.
+pub struct Analysis {
+    /// Increases with every analysis in the session: a publication whose `seq` is no longer the
+    /// document's latest is stale, whether a newer version or newer settings replaced it.
+    pub seq: u64,
+    pub version: i32,
+    pub diagnostics: Vec<Diagnostic>,
+    pub lsp: Vec<lsp::Diagnostic>,
+    pub result_id: String,
+}
+
+/// A fix as it travels in a diagnostic's `data` and a code action's `data`: already converted,
+/// so that a resolve needs nothing but the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FixData {
+    pub title: String,
+    pub applicability: String,
+    pub edits: Vec<TextEdit>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DiagnosticData {
+    fix: FixData,
+}
+
+/// Runs the engine, containing any panic: the error names what panicked so that the caller can
+/// log it with the document and answer the request with an error.
+pub fn analyse(
+    file: &SourceFile,
+    settings: &Settings,
+    path: Option<&Path>,
+) -> Result<Vec<Diagnostic>, String> {
+    if path.is_some_and(|path| settings.is_excluded(path)) {
+        return Ok(Vec::new());
+    }
+    catch_unwind(AssertUnwindSafe(|| {
+        testing::before_analysis(file.text());
+        let mut diagnostics = crate::engine::check(file, settings, path);
+        testing::after_analysis(&mut diagnostics);
+        diagnostics
+    }))
+    .map_err(|payload| panic_message(payload.as_ref()))
+}
+
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Converts a fix's byte-offset edits to protocol edits.
+pub fn fix_data(fix: &Fix, rope: &Rope, encoding: PositionEncoding) -> FixData {
+    FixData {
+        title: fix.message.clone(),
+        applicability: fix.applicability.as_str().to_string(),
+        edits: fix
+            .edits
+            .iter()
+            .map(|edit| TextEdit {
+                range: position::range(rope, &edit.range, encoding),
+                new_text: edit.content.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn to_lsp(
+    diagnostic: &Diagnostic,
+    uri: &Uri,
+    rope: &Rope,
+    encoding: PositionEncoding,
+) -> lsp::Diagnostic {
+    let code = diagnostic.rule.code;
+    let related = diagnostic
+        .related
+        .iter()
+        .map(|related| DiagnosticRelatedInformation {
+            location: Location::new(uri.clone(), position::range(rope, &related.range, encoding)),
+            message: related.message.clone(),
+        })
+        .collect::<Vec<_>>();
+    let data = diagnostic.fix.as_ref().map(|fix| {
+        serde_json::to_value(DiagnosticData {
+            fix: fix_data(fix, rope, encoding),
+        })
+        .expect("fix data is plain JSON")
+    });
+    lsp::Diagnostic {
+        range: position::range(rope, &diagnostic.range, encoding),
+        severity: Some(match diagnostic.severity() {
+            Severity::Warning => DiagnosticSeverity::WARNING,
+            Severity::Information => DiagnosticSeverity::INFORMATION,
+        }),
+        code: Some(NumberOrString::String(code.to_string())),
+        code_description: Uri::from_str(&format!("{RULE_DOCS_URL}{code}"))
+            .ok()
+            .map(|href| CodeDescription { href }),
+        source: Some(SOURCE.to_string()),
+        message: diagnostic.message.clone(),
+        related_information: (!related.is_empty()).then_some(related),
+        // An unused suppression is code that does nothing: editors fade it.
+        tags: (code == "INB901").then(|| vec![DiagnosticTag::UNNECESSARY]),
+        data,
+    }
+}
+
+/// A result id that changes exactly when the reported diagnostics change.
+pub fn result_id(diagnostics: &[lsp::Diagnostic]) -> String {
+    let mut hasher = DefaultHasher::new();
+    serde_json::to_string(diagnostics)
+        .expect("diagnostics are plain JSON")
+        .hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+pub fn document_diagnostic(
+    session: &mut Session,
+    params: DocumentDiagnosticParams,
+) -> jsonrpc::Result<DocumentDiagnosticReportResult> {
+    let uri = params.text_document.uri;
+    let (items, result_id) = if session.documents.contains_key(&uri) {
+        let analysis = session.analysis(&uri)?;
+        (analysis.lsp.clone(), analysis.result_id.clone())
+    } else if let Some(report) = session.index.files.get(&uri) {
+        (report.diagnostics.clone(), report.result_id.clone())
+    } else {
+        (Vec::new(), result_id(&[]))
+    };
+    let report = if params.previous_result_id.as_deref() == Some(result_id.as_str()) {
+        DocumentDiagnosticReport::Unchanged(RelatedUnchangedDocumentDiagnosticReport {
+            related_documents: None,
+            unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id },
+        })
+    } else {
+        DocumentDiagnosticReport::Full(RelatedFullDocumentDiagnosticReport {
+            related_documents: None,
+            full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                result_id: Some(result_id),
+                items,
+            },
+        })
+    };
+    Ok(DocumentDiagnosticReportResult::Report(report))
+}
+
+/// Every open document and every indexed file; a document whose analysis panics is left out (and
+/// logged) rather than failing the whole report.
+pub fn workspace_diagnostic(
+    session: &mut Session,
+    params: WorkspaceDiagnosticParams,
+) -> WorkspaceDiagnosticReportResult {
+    let previous: HashMap<Uri, String> = params
+        .previous_result_ids
+        .into_iter()
+        .map(|previous| (previous.uri, previous.value))
+        .collect();
+    let mut reports: Vec<(Uri, Option<i64>, Vec<lsp::Diagnostic>, String)> = Vec::new();
+    let open: Vec<Uri> = session.documents.keys().cloned().collect();
+    for uri in &open {
+        if let Ok(analysis) = session.analysis(uri) {
+            let version = Some(i64::from(analysis.version));
+            reports.push((
+                uri.clone(),
+                version,
+                analysis.lsp.clone(),
+                analysis.result_id.clone(),
+            ));
+        }
+    }
+    for (uri, report) in &session.index.files {
+        if !session.documents.contains_key(uri) {
+            reports.push((
+                uri.clone(),
+                None,
+                report.diagnostics.clone(),
+                report.result_id.clone(),
+            ));
+        }
+    }
+    reports.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+    let items = reports
+        .into_iter()
+        .map(|(uri, version, items, result_id)| {
+            if previous.get(&uri) == Some(&result_id) {
+                WorkspaceDocumentDiagnosticReport::Unchanged(
+                    WorkspaceUnchangedDocumentDiagnosticReport {
+                        uri,
+                        version,
+                        unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport {
+                            result_id,
+                        },
+                    },
+                )
+            } else {
+                WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
+                    uri,
+                    version,
+                    full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                        result_id: Some(result_id),
+                        items,
+                    },
+                })
+            }
+        })
+        .collect();
+    WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items })
+}

@@ -1,0 +1,277 @@
+//! The protocol entry points. Each handler takes the session lock for one synchronous step (inside
+//! `catch_unwind`), releases it, then awaits whatever must be sent. Client requests are never
+//! awaited inside a handler: they go to spawned tasks.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc;
+use tower_lsp_server::ls_types::{
+    CodeAction, CodeActionParams, CodeActionResponse, ConfigurationItem,
+    DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
+    DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
+    DocumentDiagnosticParams, DocumentDiagnosticReportResult, Hover, HoverParams, InitializeParams,
+    InitializeResult, InitializedParams, MessageType, ServerInfo, WorkspaceDiagnosticParams,
+    WorkspaceDiagnosticReportResult,
+};
+use tower_lsp_server::LanguageServer;
+
+use super::capabilities::{server_capabilities, ClientFeatures};
+use super::config::EditorOptions;
+use super::diagnostics::panic_message;
+use super::position::PositionEncoding;
+use super::session::{file_path, Effects, Session};
+use super::workspace::{self, WatchedChange};
+use super::{code_actions, hover, send_effects, Shared};
+
+pub(crate) struct Server {
+    shared: Shared,
+}
+
+impl Server {
+    pub(crate) fn new(shared: Shared) -> Server {
+        Server { shared }
+    }
+
+    /// Runs one synchronous step on the session; a panic is logged and becomes `Err`.
+    fn step<T>(&self, what: &str, f: impl FnOnce(&mut Session) -> T) -> Result<T, String> {
+        let mut session = self.shared.lock();
+        catch_unwind(AssertUnwindSafe(|| f(&mut session))).map_err(|payload| {
+            let message = format!("{what} failed: {}", panic_message(payload.as_ref()));
+            tracing::error!("{message}");
+            message
+        })
+    }
+
+    fn request<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Session) -> jsonrpc::Result<T>,
+    ) -> jsonrpc::Result<T> {
+        self.step(what, f).unwrap_or_else(|message| {
+            let mut error = jsonrpc::Error::internal_error();
+            error.message = message.into();
+            Err(error)
+        })
+    }
+
+    async fn notify(&self, what: &str, f: impl FnOnce(&mut Session) -> Effects) {
+        let effects = self.step(what, f).unwrap_or_else(|message| Effects {
+            logs: vec![(MessageType::ERROR, message)],
+            ..Effects::default()
+        });
+        send_effects(&self.shared, effects).await;
+    }
+}
+
+impl LanguageServer for Server {
+    async fn initialize(&self, params: InitializeParams) -> jsonrpc::Result<InitializeResult> {
+        let encoding = PositionEncoding::negotiate(
+            params
+                .capabilities
+                .general
+                .as_ref()
+                .and_then(|general| general.position_encodings.as_deref()),
+        );
+        let features = ClientFeatures::from_capabilities(&params.capabilities);
+        let (options, options_error) =
+            match EditorOptions::from_json(params.initialization_options.as_ref()) {
+                Ok(options) => (options, None),
+                Err(error) => (EditorOptions::default(), Some(error)),
+            };
+        let folders = workspace_folders(&params);
+        tracing::info!(
+            ?encoding,
+            ?features,
+            ?options,
+            ?folders,
+            client = params.client_info.as_ref().map(|c| c.name.as_str()),
+            "initialize"
+        );
+        let mut session = Session::new(encoding, features, options, folders);
+        session
+            .pending_messages
+            .extend(options_error.map(|error| (MessageType::ERROR, format!("inbatch: {error}"))));
+        *self.shared.lock() = session;
+        Ok(InitializeResult {
+            capabilities: server_capabilities(encoding),
+            server_info: Some(ServerInfo {
+                name: "inbatch".to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        let (messages, features) = {
+            let mut session = self.shared.lock();
+            (
+                std::mem::take(&mut session.pending_messages),
+                session.features,
+            )
+        };
+        send_effects(
+            &self.shared,
+            Effects {
+                messages,
+                ..Effects::default()
+            },
+        )
+        .await;
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            if features.watched_files_registration {
+                workspace::watch_files(&shared.client).await;
+            }
+            workspace::index(shared).await;
+        });
+    }
+
+    async fn shutdown(&self) -> jsonrpc::Result<()> {
+        tracing::info!("shutdown");
+        let mut session = self.shared.lock();
+        session.shutdown_requested = true;
+        // Stops a running scan.
+        session.index.generation += 1;
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        self.notify("didOpen", |session| session.open(params.text_document))
+            .await;
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        self.notify("didChange", |session| session.change(params))
+            .await;
+    }
+
+    async fn did_save(&self, _: DidSaveTextDocumentParams) {}
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        self.notify("didClose", |session| {
+            session.close(&params.text_document.uri)
+        })
+        .await;
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        let shared = self.shared.clone();
+        let sent_nothing =
+            params.settings.is_null() || params.settings.as_object().is_some_and(|o| o.is_empty());
+        let ask_client = sent_nothing && shared.lock().features.configuration;
+        if !ask_client {
+            apply_options(&shared, Some(params.settings)).await;
+            return;
+        }
+        tokio::spawn(async move {
+            let item = ConfigurationItem {
+                scope_uri: None,
+                section: Some("inbatch".to_string()),
+            };
+            match shared.client.configuration(vec![item]).await {
+                Ok(mut values) => apply_options(&shared, values.pop()).await,
+                Err(error) => tracing::warn!("workspace/configuration failed: {error}"),
+            }
+        });
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let Ok(change) = self.step("didChangeWatchedFiles", |session| {
+            workspace::classify(session, &params)
+        }) else {
+            return;
+        };
+        let shared = self.shared.clone();
+        match change {
+            WatchedChange::Configuration => {
+                tracing::info!("configuration file changed; reloading");
+                let effects = {
+                    let mut session = shared.lock();
+                    let config = session.config.reloaded();
+                    session.reconfigure(config)
+                };
+                send_effects(&shared, effects).await;
+                tokio::spawn(workspace::refresh_and_reindex(shared));
+            }
+            WatchedChange::Files(paths) => {
+                tokio::spawn(async move {
+                    workspace::reindex_files(&shared, paths).await;
+                    workspace::refresh_pulled_diagnostics(&shared).await;
+                });
+            }
+        }
+    }
+
+    async fn hover(&self, params: HoverParams) -> jsonrpc::Result<Option<Hover>> {
+        self.request("hover", |session| hover::hover(session, params))
+    }
+
+    async fn code_action(
+        &self,
+        params: CodeActionParams,
+    ) -> jsonrpc::Result<Option<CodeActionResponse>> {
+        self.request("codeAction", |session| {
+            code_actions::code_actions(session, params)
+        })
+    }
+
+    async fn code_action_resolve(&self, action: CodeAction) -> jsonrpc::Result<CodeAction> {
+        self.request("codeAction/resolve", |session| {
+            code_actions::resolve(session, action)
+        })
+    }
+
+    async fn diagnostic(
+        &self,
+        params: DocumentDiagnosticParams,
+    ) -> jsonrpc::Result<DocumentDiagnosticReportResult> {
+        self.request("textDocument/diagnostic", |session| {
+            super::diagnostics::document_diagnostic(session, params)
+        })
+    }
+
+    async fn workspace_diagnostic(
+        &self,
+        params: WorkspaceDiagnosticParams,
+    ) -> jsonrpc::Result<WorkspaceDiagnosticReportResult> {
+        self.request("workspace/diagnostic", |session| {
+            Ok(super::diagnostics::workspace_diagnostic(session, params))
+        })
+    }
+}
+
+/// New editor options: every open document is re-analysed and the workspace re-indexed.
+async fn apply_options(shared: &Shared, value: Option<Value>) {
+    let effects = {
+        let mut session = shared.lock();
+        match EditorOptions::from_json(value.as_ref()) {
+            Ok(changed) => {
+                let options = session.options_with(changed);
+                tracing::info!(?options, "configuration changed");
+                let config = session.config.with_options(options);
+                session.reconfigure(config)
+            }
+            Err(error) => Effects {
+                messages: vec![(MessageType::ERROR, format!("inbatch: {error}"))],
+                ..Effects::default()
+            },
+        }
+    };
+    send_effects(shared, effects).await;
+    tokio::spawn(workspace::refresh_and_reindex(shared.clone()));
+}
+
+fn workspace_folders(params: &InitializeParams) -> Vec<PathBuf> {
+    if let Some(folders) = &params.workspace_folders {
+        return folders
+            .iter()
+            .filter_map(|folder| file_path(&folder.uri))
+            .collect();
+    }
+    #[allow(deprecated)]
+    let root = params.root_uri.as_ref();
+    root.and_then(file_path).into_iter().collect()
+}

@@ -1,0 +1,267 @@
+"""The `lsp` fixture and helpers for the language server protocol tests: a pytest-lsp client
+driving the real `inbatch server` binary over stdio, with helpers to open documents, edit them
+and wait for the diagnostics of a given version."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import textwrap
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pygls.protocol import default_converter
+from pytest_lsp import LanguageClient
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
+
+TIMEOUT = 20.0
+
+N_PLUS_ONE = textwrap.dedent(
+    """\
+    from app.models import Payment, Session
+
+
+    def get_user_analytics(user_ids):
+        result = {}
+        for uid in user_ids:
+            sessions = Session.query.filter_by(user_id=uid).all()
+            payments = Payment.query.filter_by(user_id=uid).all()
+            result[uid] = (len(sessions), len(payments))
+        return result
+    """
+)
+
+
+def line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n")
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def position_of(text: str, needle: str, encoding: str = "utf-16") -> types.Position:
+    """The LSP position of the first occurrence of `needle`, in `encoding` code units."""
+    before = text[: text.index(needle)]
+    line = before.count("\n")
+    prefix = before.rsplit("\n", 1)[-1]
+    column = len(prefix.encode("utf-8")) if encoding == "utf-8" else utf16_len(prefix)
+    return types.Position(line=line, character=column)
+
+
+def apply_utf16_edit(text: str, start: int, end: int, new: str) -> str:
+    return text[:start] + new + text[end:]
+
+
+def offset_to_position(text: str, offset: int) -> types.Position:
+    before = text[:offset]
+    line = before.count("\n")
+    return types.Position(line=line, character=utf16_len(before.rsplit("\n", 1)[-1]))
+
+
+class Published:
+    """Every `publishDiagnostics` the client received, per URI, in order."""
+
+    def __init__(self) -> None:
+        self.by_uri: dict[str, list[types.PublishDiagnosticsParams]] = {}
+
+    def record(self, params: types.PublishDiagnosticsParams) -> None:
+        self.by_uri.setdefault(params.uri, []).append(params)
+
+    def latest(self, uri: str) -> types.PublishDiagnosticsParams | None:
+        return (self.by_uri.get(uri) or [None])[-1]
+
+
+def make_client() -> LanguageClient:
+    client = LanguageClient(converter_factory=default_converter)
+    client.published = Published()  # type: ignore[attr-defined]
+    client.registrations = []  # type: ignore[attr-defined]
+    features = dict(DEFAULT_CLIENT_FEATURES)
+
+    def publish(client: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
+        client.diagnostics[params.uri] = params.diagnostics
+        client.published.record(params)  # type: ignore[attr-defined]
+
+    def register(client: LanguageClient, params: types.RegistrationParams) -> None:
+        client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
+    features[types.CLIENT_REGISTER_CAPABILITY] = register
+    register_lsp_features(client, features)
+    return client
+
+
+def capabilities(*, encodings: list[str] | None = None, pull: bool = False,
+                 resolve: bool = True) -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        general=types.GeneralClientCapabilities(
+            position_encodings=[types.PositionEncodingKind(e) for e in encodings]
+            if encodings is not None
+            else None,
+        ),
+        window=types.WindowClientCapabilities(work_done_progress=True),
+        workspace=types.WorkspaceClientCapabilities(
+            configuration=True,
+            workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True),
+            did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(
+                dynamic_registration=True
+            ),
+            diagnostics=types.DiagnosticWorkspaceClientCapabilities(refresh_support=True),
+        ),
+        text_document=types.TextDocumentClientCapabilities(
+            synchronization=types.TextDocumentSyncClientCapabilities(),
+            hover=types.HoverClientCapabilities(
+                content_format=[types.MarkupKind.Markdown, types.MarkupKind.PlainText]
+            ),
+            publish_diagnostics=types.PublishDiagnosticsClientCapabilities(
+                related_information=True,
+                version_support=True,
+                code_description_support=True,
+                data_support=True,
+            ),
+            code_action=types.CodeActionClientCapabilities(
+                code_action_literal_support=types.ClientCodeActionLiteralOptions(
+                    code_action_kind=types.ClientCodeActionKindOptions(
+                        value_set=[types.CodeActionKind.QuickFix, types.CodeActionKind.Source]
+                    )
+                ),
+                is_preferred_support=True,
+                data_support=True,
+                resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"])
+                if resolve
+                else None,
+            ),
+            diagnostic=types.DiagnosticClientCapabilities(related_document_support=False)
+            if pull
+            else None,
+        ),
+    )
+
+
+class Server:
+    """One running `inbatch server` with a connected client."""
+
+    def __init__(self, client: LanguageClient, workspace: pathlib.Path,
+                 result: types.InitializeResult):
+        self.client = client
+        self.workspace = workspace
+        self.result = result
+        self.versions: dict[str, int] = {}
+        self.texts: dict[str, str] = {}
+
+    @property
+    def published(self) -> Published:
+        return self.client.published  # type: ignore[attr-defined]
+
+    def uri(self, name: str) -> str:
+        return (self.workspace / name).as_uri()
+
+    def open(self, name: str, text: str) -> str:
+        uri = self.uri(name)
+        self.versions[uri] = 1
+        self.texts[uri] = text
+        self.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(
+                    uri=uri, language_id="python", version=1, text=text
+                )
+            )
+        )
+        return uri
+
+    def change(self, uri: str, *changes: Any) -> int:
+        """Sends one didChange with the given content changes; returns the new version."""
+        self.versions[uri] += 1
+        self.client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(
+                    uri=uri, version=self.versions[uri]
+                ),
+                content_changes=list(changes),
+            )
+        )
+        return self.versions[uri]
+
+    def replace_all(self, uri: str, text: str) -> int:
+        self.texts[uri] = text
+        return self.change(uri, types.TextDocumentContentChangeWholeDocument(text=text))
+
+    def edit(self, uri: str, start: int, end: int, new: str) -> int:
+        """Replaces the Python-string range [start, end) of the tracked text (UTF-16 positions)."""
+        text = self.texts[uri]
+        change = types.TextDocumentContentChangePartial(
+            range=types.Range(
+                start=offset_to_position(text, start), end=offset_to_position(text, end)
+            ),
+            text=new,
+        )
+        self.texts[uri] = apply_utf16_edit(text, start, end, new)
+        return self.change(uri, change)
+
+    def close(self, uri: str) -> None:
+        self.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(
+                text_document=types.TextDocumentIdentifier(uri=uri)
+            )
+        )
+
+    async def diagnostics(self, uri: str, version: int | None = None) -> list[types.Diagnostic]:
+        """The diagnostics published for `version` (the latest sent version by default)."""
+        want = self.versions.get(uri) if version is None else version
+        async with asyncio.timeout(TIMEOUT):
+            while True:
+                latest = self.published.latest(uri)
+                if latest is not None and latest.version == want:
+                    return list(latest.diagnostics)
+                await asyncio.sleep(0.005)
+
+    async def wait_for(self, condition, what: str) -> None:
+        try:
+            async with asyncio.timeout(TIMEOUT):
+                while not condition():
+                    await asyncio.sleep(0.01)
+        except TimeoutError:
+            raise AssertionError(f"timed out waiting for {what}") from None
+
+
+@pytest_asyncio.fixture
+async def lsp(inbatch_bin, tmp_path):
+    """A factory: `server = await lsp(...)` starts and initialises a server."""
+    started: list[LanguageClient] = []
+
+    async def start(*, env: dict[str, str] | None = None, encodings: list[str] | None = None,
+                    pull: bool = False, resolve: bool = True,
+                    initialization_options: Any = None,
+                    workspace: pathlib.Path | None = None) -> Server:
+        folder = workspace or tmp_path
+        client = make_client()
+        started.append(client)
+        server_env = {**os.environ, "INBATCH_LOG": "info,inbatch=debug", **(env or {})}
+        await client.start_io(inbatch_bin, "server", env=server_env)
+        result = await asyncio.wait_for(
+            client.initialize_session(
+                types.InitializeParams(
+                    capabilities=capabilities(encodings=encodings, pull=pull, resolve=resolve),
+                    workspace_folders=[types.WorkspaceFolder(uri=folder.as_uri(), name="ws")],
+                    initialization_options=initialization_options,
+                )
+            ),
+            TIMEOUT,
+        )
+        return Server(client, folder, result)
+
+    yield start
+
+    for client in started:
+        process = client._server
+        try:
+            if process is not None and process.returncode is None:
+                await asyncio.wait_for(client.shutdown_session(), 5)
+        except Exception:
+            pass
+        if process is not None and process.returncode is None:
+            process.kill()
+        await asyncio.wait_for(client.stop(), 10)
