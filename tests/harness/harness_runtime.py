@@ -418,6 +418,7 @@ def equivalent(case: Case, original: Outcome, rewritten: Outcome, oracle: Outcom
 
 
 def run_inbatch(inbatch_bin: str, *args: str, cwd: pathlib.Path | None = None) -> subprocess.CompletedProcess:
+    inbatch_bin = str(pathlib.Path(inbatch_bin).resolve())
     proc = subprocess.run([inbatch_bin, *args], capture_output=True, text=True, cwd=cwd, timeout=60)
     assert proc.returncode in (0, 1), (
         f"inbatch {' '.join(args)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
@@ -430,10 +431,20 @@ def inb001_findings(inbatch_bin: str, path: pathlib.Path) -> list[dict]:
     return [d for d in json.loads(proc.stdout or "[]") if d["code"] == "INB001"]
 
 
+# Modules a fixture imports; copied next to the fixed copy so that inbatch sees the model definitions.
+MODEL_FILES = ["harness_models.py", "harness_django.py", "harness_djapp"]
+
+
 def apply_fix(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[pathlib.Path, str, str]:
-    """Copy the case's original.py into `workdir` and run `inbatch check --fix --unsafe-fixes` on it.
-    Returns (path of the copy, text before, text after)."""
+    """Copy the case's original.py (and the model modules) into `workdir` and run
+    `inbatch check --fix --unsafe-fixes` on the copy. Returns (path of the copy, text before, after)."""
     workdir.mkdir(parents=True, exist_ok=True)
+    for name in MODEL_FILES:
+        src = HARNESS_DIR / name
+        if src.is_dir():
+            shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        else:
+            shutil.copyfile(src, workdir / name)
     target = workdir / "original.py"
     shutil.copyfile(case.original, target)
     before = target.read_text()
@@ -531,9 +542,11 @@ class Verifier:
                 )
         return problems
 
-    def check_module(self, case: Case, module) -> list[str]:
-        """Every input and the query counts."""
+    def check_module(self, case: Case, module, *, first_only: bool = False) -> list[str]:
+        """Every input and the query counts (`first_only`: stop at the first failing check)."""
         problems = []
         for name in case.input_names():
             problems += self.check_input(case, module, name)
+            if problems and first_only:
+                return problems
         return problems + self.check_counts(case, module)

@@ -31,8 +31,6 @@ DETECTION_PENDING = harness_runtime.listed_cases(DETECTION_PENDING_FILE)
 REFERENCE_FLAGGED_PENDING_FILE = HERE / "reference_flagged_pending.txt"
 REFERENCE_FLAGGED_PENDING = harness_runtime.listed_cases(REFERENCE_FLAGGED_PENDING_FILE)
 MUTANTS = sorted((HERE / "mutants").glob("*.py"))
-# Files the rewritten copy imports; copied next to it so that inbatch sees the model definitions.
-MODEL_FILES = ["harness_models.py", "harness_django.py", "harness_djapp"]
 
 _reference_modules = {}
 
@@ -147,23 +145,11 @@ if REFERENCE_FLAGGED_PENDING:
 # ---- (b) inbatch's own fixes (opt-in per case) ------------------------------------------------------
 
 
-def fix_copy(inbatch_bin: str, case: Case, workdir: pathlib.Path):
-    """Runs inbatch's fix on a copy of the case's original.py, next to copies of the model modules."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    for name in MODEL_FILES:
-        src = HERE / name
-        if src.is_dir():
-            shutil.copytree(src, workdir / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copyfile(src, workdir / name)
-    return harness_runtime.apply_fix(inbatch_bin, case, workdir)
-
-
 def verify_inbatch_fix(inbatch_bin: str, verifier, case: Case, workdir: pathlib.Path) -> list[str]:
     """The (b) check for one case: inbatch's rewrite of a copy of original.py must exist (unless the
     case has no_fix.txt), parse, behave like the original on every input, stay within the query
     bound and be idempotent. Returns the problems (empty: the fix is proven)."""
-    path, before, after = fix_copy(inbatch_bin, case, workdir)
+    path, before, after = harness_runtime.apply_fix(inbatch_bin, case, workdir)
     diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "original.py", "fixed"))
     if after == before:
         if case.no_fix_reason:
@@ -253,5 +239,5 @@ def test_fix_pipeline_with_a_stand_in_binary(verifier, tmp_path, case_name, repl
 @pytest.mark.parametrize("mutant", MUTANTS, ids=[m.stem for m in MUTANTS])
 def test_harness_rejects_broken_rewrite(verifier, mutant):
     case = BY_NAME[mutant.stem.split("__")[0]]
-    problems = verifier.check_module(case, harness_runtime.load_module(mutant))
+    problems = verifier.check_module(case, harness_runtime.load_module(mutant), first_only=True)
     assert problems, f"the harness accepted {mutant.name}, a known-broken rewrite of {case.name}"
