@@ -31,3 +31,5 @@ def test_vscode_extension_in_code_server(repo, inbatch_bin):
     assert sum("INB001" in row for row in result["problems"]) == 2, result["problems"]
     assert any("INB001" in row or "atch" in row for row in result["quickfix_menu"]), result["quickfix_menu"]
     assert not any("[Ln 9," in row for row in result["after_fix"]["rows"]), result["after_fix"]
+    # The indexing status-bar item is gone once the workspace is indexed.
+    assert result["statusbar"] == [], result["statusbar"]

@@ -166,6 +166,10 @@ async function main() {
     return inb.length < 2 && !inb.some(r => r.includes('[Ln 9,')) ? { rows, editor: document.querySelector('.monaco-editor .view-lines').innerText } : null;
   })()`);
   step("after_fix", after);
+  // The indexing status-bar item must be gone once the workspace is indexed.
+  await sleep(1000);
+  result.statusbar = await cdp.eval(`[...document.querySelectorAll('.statusbar-item')].map(e => e.innerText.trim()).filter(t => /inbatch/i.test(t))`);
+  step("statusbar", result.statusbar);
   await cdp.screenshot("after-fix.png");
 
   result.ok = true;

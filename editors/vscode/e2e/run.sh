@@ -77,7 +77,7 @@ printf '[project]\nname = "vscode-e2e"\nversion = "0"\n' > "$WORK/proj/pyproject
 cat > "$WORK/user/User/settings.json" <<JSON
 {
   "inbatch.path": "$BIN",
-  "inbatch.trace.server": "messages",
+  "inbatch.trace.server": "verbose",
   "security.workspace.trust.enabled": false,
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,

@@ -196,7 +196,15 @@ export class ProgressTracker {
   update(token: string | number, value: ProgressValue): void {
     const key = String(token);
     if (value.kind === "begin") {
-      this.running.set(key, { title: value.title ?? "indexing", message: value.message, percentage: value.percentage });
+      const title = value.title ?? "indexing";
+      // A new run of the same task (e.g. re-indexing after a configuration change) supersedes an
+      // older one, even if the server never ended the older token.
+      for (const [other, state] of this.running) {
+        if (state.title === title) {
+          this.running.delete(other);
+        }
+      }
+      this.running.set(key, { title, message: value.message, percentage: value.percentage });
     } else if (value.kind === "report") {
       const cur = this.running.get(key) ?? { title: "indexing" };
       if (value.message !== undefined) {
@@ -221,7 +229,8 @@ export class ProgressTracker {
     if (!last) {
       return undefined;
     }
-    let text = `$(sync~spin) inbatch: ${last.title}`;
+    const title = /^inbatch\b/i.test(last.title) ? last.title : `inbatch: ${last.title}`;
+    let text = `$(sync~spin) ${title}`;
     if (last.message) {
       text += ` ${last.message}`;
     }

@@ -142,4 +142,20 @@ describe("ProgressTracker", () => {
     assert.equal(p.busy, false);
     assert.equal(p.text(), undefined);
   });
+
+  it("does not repeat the inbatch prefix of the server's title", () => {
+    const p = new ProgressTracker();
+    p.update(1, { kind: "begin", title: "inbatch: indexing", percentage: 0 });
+    assert.equal(p.text(), "$(sync~spin) inbatch: indexing (0%)");
+  });
+
+  it("lets a new run of the same task supersede a never-ended one", () => {
+    const p = new ProgressTracker();
+    p.update("inbatch/index/1", { kind: "begin", title: "inbatch: indexing", percentage: 0 });
+    p.update("inbatch/index/2", { kind: "begin", title: "inbatch: indexing", percentage: 0 });
+    p.update("inbatch/index/2", { kind: "report", message: "4/4 files", percentage: 100 });
+    p.update("inbatch/index/2", { kind: "end", message: "4 files indexed" });
+    assert.equal(p.busy, false);
+    assert.equal(p.text(), undefined);
+  });
 });
