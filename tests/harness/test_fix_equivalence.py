@@ -52,9 +52,10 @@ def test_corpus_is_consistent():
     assert len(CASES) >= 20, "the fixture corpus went missing"
     problems = []
     for case in CASES:
-        has_ref, reason = case.reference.is_file(), case.no_fix_reason
-        if has_ref == bool(reason):
-            problems.append(f"{case.name}: needs exactly one of reference.py and no_fix.txt")
+        # reference.py: the expected rewrite; no_fix.txt: why inbatch offers none (for now or ever).
+        # Both may exist: the reference still proves what a future fix must produce.
+        if not case.reference.is_file() and not case.no_fix_reason:
+            problems.append(f"{case.name}: needs reference.py or no_fix.txt (or both)")
         module = harness_runtime.load_module(case.original)
         if not callable(getattr(module, "run", None)):
             problems.append(f"{case.name}: original.py has no run()")
@@ -207,7 +208,8 @@ def stand_in_binary(tmp_path: pathlib.Path, replacement: pathlib.Path | None) ->
     [
         ("filter_by_all", "reference", True),
         ("spec_example", "reference", True),
-        ("async_scalars", "reference", True),
+        ("one", "reference", True),
+        ("several_queries", "reference", True),
         ("django_get_pk", "reference", True),
         ("write_before_query", None, True),  # unchanged, and no_fix.txt says why
         ("filter_by_all", None, False),  # unchanged without no_fix.txt
