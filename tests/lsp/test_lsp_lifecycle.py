@@ -1,6 +1,8 @@
 """Initialisation, capabilities, shutdown and exit."""
 
 import asyncio
+import json
+import os
 
 import pytest
 from lsprotocol import types
@@ -55,3 +57,42 @@ async def test_exit_without_shutdown_is_an_error(lsp):
     server.client.exit(None)
     process = server.client._server
     assert await asyncio.wait_for(process.wait(), 10) == 1
+
+
+def frame(message: dict) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@pytest.mark.asyncio(loop_scope="function")
+async def test_logs_go_to_the_log_file_never_stdout(inbatch_bin, tmp_path):
+    log = tmp_path / "server.log"
+    initialize = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"processId": None, "rootUri": None, "capabilities": {}}}
+    initialized = {"jsonrpc": "2.0", "method": "initialized", "params": {}}
+    shutdown = {"jsonrpc": "2.0", "id": 2, "method": "shutdown"}
+    exit_ = {"jsonrpc": "2.0", "method": "exit"}
+    process = await asyncio.create_subprocess_exec(
+        inbatch_bin, "server", "--log-file", str(log),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "INBATCH_LOG": "debug"},
+    )
+    async def answer_to(message):
+        process.stdin.write(frame(message))
+        header = await asyncio.wait_for(process.stdout.readuntil(b"\r\n\r\n"), 20)
+        # Standard output holds protocol frames only.
+        assert header.startswith(b"Content-Length: ")
+        return json.loads(await process.stdout.readexactly(int(header.split(b":")[1])))
+
+    # As the protocol asks, nothing follows `initialize` or `shutdown` before its answer.
+    assert (await answer_to(initialize))["result"]["serverInfo"]["name"] == "inbatch"
+    process.stdin.write(frame(initialized))
+    assert (await answer_to(shutdown))["result"] is None
+    stdout, stderr = await asyncio.wait_for(process.communicate(frame(exit_)), 20)
+    assert process.returncode == 0, stderr
+    assert stderr == b""
+    assert stdout == b""
+    text = log.read_text()
+    assert "language server starting" in text
+    assert "shutdown" in text
