@@ -48,14 +48,19 @@ pub fn run(args: &CheckArgs) -> u8 {
 }
 
 fn run_inner(args: &CheckArgs) -> Result<u8, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current folder: {e}"))?;
     let fixed = match &args.config {
         Some(path) => Some(config::load_explicit(path).map_err(|e| e.to_string())?),
         None => None,
     };
     let mut resolver = Resolver::new(fixed, cwd.clone());
     let overrides = RuleOverrides {
-        select: args.select.as_deref().map(|s| selectors(s, "--select")).transpose()?,
+        select: args
+            .select
+            .as_deref()
+            .map(|s| selectors(s, "--select"))
+            .transpose()?,
         ignore: selectors(&args.ignore, "--ignore")?,
     };
     let fixing = (args.fix || args.diff).then_some(FixMode {
@@ -63,15 +68,27 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
     });
 
     let mut errors: Vec<String> = Vec::new();
-    let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-") || (args.paths.is_empty() && args.stdin_filename.is_some());
+    let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-")
+        || (args.paths.is_empty() && args.stdin_filename.is_some());
     let mut results: Vec<Checked> = if reads_stdin {
-        let name = args.stdin_filename.clone().unwrap_or_else(|| PathBuf::from("-"));
-        let settings = resolver.settings_for(&cwd.join(&name)).map_err(|e| e.to_string())?;
+        let name = args
+            .stdin_filename
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("-"));
+        let settings = resolver
+            .settings_for(&cwd.join(&name))
+            .map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
-        match analyse_bytes(&name, bytes, &settings, overrides.rules_for(&settings, &name), fixing) {
+        match analyse_bytes(
+            &name,
+            bytes,
+            &settings,
+            overrides.rules_for(&settings, &name),
+            fixing,
+        ) {
             Ok(checked) => vec![checked],
             Err(error) => {
                 errors.push(error);
@@ -85,12 +102,14 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .par_iter()
             .map(|task| {
                 let display = PathBuf::from(display_path(&task.path, &cwd));
-                let bytes = std::fs::read(&task.path).map_err(|e| format!("{}: {e}", display.display()))?;
+                let bytes =
+                    std::fs::read(&task.path).map_err(|e| format!("{}: {e}", display.display()))?;
                 let rules = overrides.rules_for(&task.settings, &task.path);
                 let checked = analyse_bytes(&display, bytes, &task.settings, rules, fixing)?;
                 if write_fixes && checked.original.is_some() {
-                    std::fs::write(&task.path, checked.file.text())
-                        .map_err(|e| format!("{}: cannot write the fixed file: {e}", display.display()))?;
+                    std::fs::write(&task.path, checked.file.text()).map_err(|e| {
+                        format!("{}: cannot write the fixed file: {e}", display.display())
+                    })?;
                 }
                 Ok(checked)
             })
@@ -130,7 +149,8 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         return Ok(exit_code(&errors, &results));
     }
 
-    let color = !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+    let color =
+        !args.no_color && std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
     let rendered = if args.statistics {
         output::statistics(&results, args.format)
     } else {
@@ -138,6 +158,8 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             OutputFormat::Text => output::text(&results, color),
             OutputFormat::Concise => output::concise(&results),
             OutputFormat::Json => output::json(&results),
+            OutputFormat::Sarif => super::sarif::sarif(&results),
+            OutputFormat::Github => super::github::github(&results),
         }
     };
     print!("{rendered}");
@@ -165,7 +187,13 @@ fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
 }
 
 /// Reads, analyses and (with `--fix`/`--diff`) fixes one file's bytes.
-fn analyse_bytes(display: &Path, bytes: Vec<u8>, settings: &Settings, rules: RuleSet, fixing: Option<FixMode>) -> Result<Checked, String> {
+fn analyse_bytes(
+    display: &Path,
+    bytes: Vec<u8>,
+    settings: &Settings,
+    rules: RuleSet,
+    fixing: Option<FixMode>,
+) -> Result<Checked, String> {
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
             "{}: not valid UTF-8 (invalid byte at offset {}); the file was not checked",
@@ -177,7 +205,9 @@ fn analyse_bytes(display: &Path, bytes: Vec<u8>, settings: &Settings, rules: Rul
     let mut fixes_applied = 0;
     let mut analysed = text;
     if let Some(mode) = fixing {
-        let outcome = fix_until_stable(&analysed, mode, |file| engine::check_rules(file, settings, rules));
+        let outcome = fix_until_stable(&analysed, mode, |file| {
+            engine::check_rules(file, settings, rules)
+        });
         if let Some(error) = outcome.error {
             return Err(format!("{}: {error}", display.display()));
         }

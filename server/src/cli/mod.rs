@@ -1,9 +1,11 @@
 //! The command-line shell: argument parsing and dispatch. No rule logic lives here.
 
 mod check;
+mod github;
 mod location;
 mod output;
 mod rule;
+mod sarif;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,10 @@ pub enum OutputFormat {
     Concise,
     /// A JSON list of diagnostics.
     Json,
+    /// A SARIF 2.1.0 log, for code scanning (GitHub, Azure DevOps).
+    Sarif,
+    /// GitHub Actions annotations (`::warning file=...,line=...::message`).
+    Github,
 }
 
 #[derive(Debug, Args)]

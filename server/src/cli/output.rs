@@ -29,13 +29,17 @@ pub struct Checked {
 pub fn diff(results: &[Checked]) -> String {
     let mut out = String::new();
     for checked in results {
-        let Some(original) = &checked.original else { continue };
+        let Some(original) = &checked.original else {
+            continue;
+        };
         let path = checked.path.display().to_string();
         let diff = similar::TextDiff::from_lines(original.as_str(), checked.file.text());
         let _ = write!(
             out,
             "{}",
-            diff.unified_diff().context_radius(3).header(&format!("a/{path}"), &format!("b/{path}"))
+            diff.unified_diff()
+                .context_radius(3)
+                .header(&format!("a/{path}"), &format!("b/{path}"))
         );
     }
     out
