@@ -12,7 +12,7 @@ from app.models import Session
 
 
 def get_sessions(user_ids):
-    return Session.query.filter(Session.user_id.in_(user_ids)).all()
+    return Session.query.filter_by(active=True).all()
 """
 
 

@@ -8,15 +8,14 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc;
 use tower_lsp_server::ls_types::{
-    self as lsp, CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams,
-    CodeActionResponse, DocumentChanges, OneOf, OptionalVersionedTextDocumentIdentifier,
-    TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+    self as lsp, CodeAction, CodeActionKind, CodeActionParams, DocumentChanges, OneOf,
+    OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 use super::capabilities::FIX_ALL_KIND;
-use super::diagnostics::{self, FixData};
-use super::position::{self, PositionEncoding};
-use super::session::{content_modified, OpenDocument, Session};
+use super::diagnostics::{self, Analysis, FixData};
+use super::position;
+use super::session::{content_modified, Snapshot};
 use crate::engine::fix::{apply_fixes, Applicability};
 use crate::engine::source::SourceFile;
 use crate::engine::suppression::suppression_edit;
@@ -46,19 +45,19 @@ enum ActionData {
     },
 }
 
+/// The actions for the diagnostics under `params.range`, without their edits.
 pub fn code_actions(
-    session: &mut Session,
-    params: CodeActionParams,
-) -> jsonrpc::Result<Option<CodeActionResponse>> {
-    let uri = params.text_document.uri;
-    let encoding = session.encoding;
-    let eager = !session.features.code_action_resolve;
-    let (open, analysis) = session.analysed(&uri)?;
-    let rope = open.document.rope();
+    snapshot: &Snapshot,
+    analysis: &Analysis,
+    params: &CodeActionParams,
+) -> Vec<CodeAction> {
+    let uri = &snapshot.uri;
+    let encoding = snapshot.encoding;
+    let rope = &snapshot.rope;
     let start = position::offset(rope, params.range.start, encoding);
     let end = position::offset(rope, params.range.end, encoding);
     let (start, end) = (start.min(end), start.max(end));
-    let version = open.document.version();
+    let version = snapshot.version;
     let wants = |kind: &CodeActionKind| {
         params.context.only.as_ref().is_none_or(|only| {
             only.iter().any(|asked| {
@@ -71,7 +70,7 @@ pub fn code_actions(
     let mut actions = Vec::new();
     if wants(&CodeActionKind::QUICKFIX) {
         let mut ignored_lines = HashSet::new();
-        let index = open.document.file().line_index();
+        let index = snapshot.file.line_index();
         for (diagnostic, lsp_diagnostic) in analysis.diagnostics.iter().zip(&analysis.lsp) {
             if diagnostic.range.start > end || diagnostic.range.end < start {
                 continue;
@@ -127,65 +126,67 @@ pub fn code_actions(
             },
         ));
     }
-    if eager {
-        actions = actions
-            .into_iter()
-            .map(|action| resolve(session, action))
-            .collect::<jsonrpc::Result<_>>()?;
-    }
-    Ok(Some(
-        actions
-            .into_iter()
-            .map(CodeActionOrCommand::CodeAction)
-            .collect(),
-    ))
+    actions
 }
 
-/// Fills in a listed action's edit, if its document has not changed since it was listed.
-pub fn resolve(session: &mut Session, mut action: CodeAction) -> jsonrpc::Result<CodeAction> {
-    let Some(data) = action.data.clone() else {
-        return Ok(action);
-    };
-    let data: ActionData = serde_json::from_value(data)
-        .map_err(|e| jsonrpc::Error::invalid_params(format!("unknown code action data: {e}")))?;
-    let (ActionData::Fix { uri, version, .. }
-    | ActionData::Ignore { uri, version, .. }
-    | ActionData::FixAll { uri, version }) = &data;
-    let (uri, version) = (uri.clone(), *version);
-    let encoding = session.encoding;
-    let document_changes = session.features.document_changes;
-    let open = session
-        .documents
-        .get(&uri)
-        .filter(|open| open.document.version() == version && open.document.in_sync())
-        .ok_or_else(|| content_modified(&uri))?;
+/// The document a listed action is about.
+pub fn target(action: &CodeAction) -> jsonrpc::Result<Uri> {
+    let (ActionData::Fix { uri, .. }
+    | ActionData::Ignore { uri, .. }
+    | ActionData::FixAll { uri, .. }) = data_of(action)?;
+    Ok(uri)
+}
+
+fn data_of(action: &CodeAction) -> jsonrpc::Result<ActionData> {
+    let data = action
+        .data
+        .clone()
+        .ok_or_else(|| jsonrpc::Error::invalid_params("a code action without data"))?;
+    serde_json::from_value(data)
+        .map_err(|e| jsonrpc::Error::invalid_params(format!("unknown code action data: {e}")))
+}
+
+/// Fills in a listed action's edit, if its document (`snapshot`, the current version) has not
+/// changed since it was listed.
+pub fn resolve(snapshot: &Snapshot, mut action: CodeAction) -> jsonrpc::Result<CodeAction> {
+    let data = data_of(&action)?;
+    let (ActionData::Fix { version, .. }
+    | ActionData::Ignore { version, .. }
+    | ActionData::FixAll { version, .. }) = &data;
+    if *version != snapshot.version {
+        return Err(content_modified(&snapshot.uri));
+    }
+    let encoding = snapshot.encoding;
+    let rope = &snapshot.rope;
     let edits = match data {
         ActionData::Fix { fix, .. } => fix.edits,
-        ActionData::Ignore { code, range, .. } => {
-            let rope = open.document.rope();
-            position::text_range(rope, range, encoding)
-                .and_then(|bytes| suppression_edit(open.document.file(), bytes, &code))
-                .map(|edit| TextEdit {
-                    range: position::range(rope, &edit.range, encoding),
-                    new_text: edit.content,
-                })
-                .into_iter()
-                .collect()
-        }
-        ActionData::FixAll { .. } => fix_all(open, encoding)?.into_iter().collect(),
+        ActionData::Ignore { code, range, .. } => position::text_range(rope, range, encoding)
+            .and_then(|bytes| suppression_edit(&snapshot.file, bytes, &code))
+            .map(|edit| TextEdit {
+                range: position::range(rope, &edit.range, encoding),
+                new_text: edit.content,
+            })
+            .into_iter()
+            .collect(),
+        ActionData::FixAll { .. } => fix_all(snapshot)?.into_iter().collect(),
     };
-    action.edit = Some(workspace_edit(uri, version, edits, document_changes));
+    action.edit = Some(workspace_edit(
+        snapshot.uri.clone(),
+        snapshot.version,
+        edits,
+        snapshot.features.document_changes,
+    ));
     Ok(action)
 }
 
 /// Applies safe fixes until none applies, as one edit spanning what changed.
-fn fix_all(open: &OpenDocument, encoding: PositionEncoding) -> jsonrpc::Result<Option<TextEdit>> {
-    let original = open.document.file().text();
+fn fix_all(snapshot: &Snapshot) -> jsonrpc::Result<Option<TextEdit>> {
+    let original = snapshot.file.text();
     let mut text = original.to_string();
     for _ in 0..MAX_FIX_PASSES {
         let file = SourceFile::parse(text.clone());
-        let found =
-            diagnostics::analyse(&file, &open.settings, open.path.as_deref()).map_err(|panic| {
+        let found = diagnostics::analyse(&file, &snapshot.settings, snapshot.path.as_deref())
+            .map_err(|panic| {
                 let mut error = jsonrpc::Error::internal_error();
                 error.message = format!("inbatch failed while fixing: {panic}").into();
                 error
@@ -204,9 +205,8 @@ fn fix_all(open: &OpenDocument, encoding: PositionEncoding) -> jsonrpc::Result<O
         return Ok(None);
     }
     let (changed, replacement) = changed_span(original, &text);
-    let rope = open.document.rope();
     Ok(Some(TextEdit {
-        range: position::range(rope, &changed, encoding),
+        range: position::range(&snapshot.rope, &changed, snapshot.encoding),
         new_text: replacement.to_string(),
     }))
 }

@@ -212,7 +212,10 @@ mod tests {
         let mut layered = plain.with_options(options);
         let resolved = layered.settings_for(Some(&file));
         assert_eq!(resolved.settings.batch_size, 50);
-        assert!(resolved.settings.rules.is_empty());
+        assert!(!resolved
+            .settings
+            .rules
+            .contains(&crate::engine::rules::inb001_query_in_loop::RULE));
         assert!(resolved.error.is_none());
     }
 

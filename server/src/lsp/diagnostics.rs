@@ -22,8 +22,7 @@ use tower_lsp_server::ls_types::{
 
 use super::capabilities::SOURCE;
 use super::position::{self, PositionEncoding};
-use super::session::Session;
-use super::testing;
+use super::{analysis, testing, Shared};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
 use crate::engine::settings::Settings;
@@ -33,6 +32,7 @@ use crate::engine::source::SourceFile;
 pub const RULE_DOCS_URL: &str = "https://inbatch.dev/rules/";
 
 /// One analysis of one document version, kept until the next.
+#[derive(Debug)]
 pub struct Analysis {
     /// Increases with every analysis in the session: a publication whose `seq` is no longer the
     /// document's latest is stale, whether a newer version or newer settings replaced it.
@@ -150,18 +150,21 @@ pub fn result_id(diagnostics: &[lsp::Diagnostic]) -> String {
     format!("{:016x}", hasher.finish())
 }
 
-pub fn document_diagnostic(
-    session: &mut Session,
+pub async fn document_diagnostic(
+    shared: &Shared,
     params: DocumentDiagnosticParams,
 ) -> jsonrpc::Result<DocumentDiagnosticReportResult> {
     let uri = params.text_document.uri;
-    let (items, result_id) = if session.documents.contains_key(&uri) {
-        let analysis = session.analysis(&uri)?;
+    let is_open = shared.lock().documents.contains_key(&uri);
+    let (items, result_id) = if is_open {
+        let (_, analysis) = analysis::current(shared, &uri).await?;
         (analysis.lsp.clone(), analysis.result_id.clone())
-    } else if let Some(report) = session.index.files.get(&uri) {
-        (report.diagnostics.clone(), report.result_id.clone())
     } else {
-        (Vec::new(), result_id(&[]))
+        let session = shared.lock();
+        match session.index.files.get(&uri) {
+            Some(report) => (report.diagnostics.clone(), report.result_id.clone()),
+            None => (Vec::new(), result_id(&[])),
+        }
     };
     let report = if params.previous_result_id.as_deref() == Some(result_id.as_str()) {
         DocumentDiagnosticReport::Unchanged(RelatedUnchangedDocumentDiagnosticReport {
@@ -180,10 +183,10 @@ pub fn document_diagnostic(
     Ok(DocumentDiagnosticReportResult::Report(report))
 }
 
-/// Every open document and every indexed file; a document whose analysis panics is left out (and
+/// Every open document and every indexed file; a document whose analysis fails is left out (and
 /// logged) rather than failing the whole report.
-pub fn workspace_diagnostic(
-    session: &mut Session,
+pub async fn workspace_diagnostic(
+    shared: &Shared,
     params: WorkspaceDiagnosticParams,
 ) -> WorkspaceDiagnosticReportResult {
     let previous: HashMap<Uri, String> = params
@@ -192,26 +195,28 @@ pub fn workspace_diagnostic(
         .map(|previous| (previous.uri, previous.value))
         .collect();
     let mut reports: Vec<(Uri, Option<i64>, Vec<lsp::Diagnostic>, String)> = Vec::new();
-    let open: Vec<Uri> = session.documents.keys().cloned().collect();
+    let open: Vec<Uri> = shared.lock().documents.keys().cloned().collect();
     for uri in &open {
-        if let Ok(analysis) = session.analysis(uri) {
-            let version = Some(i64::from(analysis.version));
+        if let Ok((_, analysis)) = analysis::current(shared, uri).await {
             reports.push((
                 uri.clone(),
-                version,
+                Some(i64::from(analysis.version)),
                 analysis.lsp.clone(),
                 analysis.result_id.clone(),
             ));
         }
     }
-    for (uri, report) in &session.index.files {
-        if !session.documents.contains_key(uri) {
-            reports.push((
-                uri.clone(),
-                None,
-                report.diagnostics.clone(),
-                report.result_id.clone(),
-            ));
+    {
+        let session = shared.lock();
+        for (uri, report) in &session.index.files {
+            if !open.contains(uri) {
+                reports.push((
+                    uri.clone(),
+                    None,
+                    report.diagnostics.clone(),
+                    report.result_id.clone(),
+                ));
+            }
         }
     }
     reports.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));

@@ -4,6 +4,8 @@
 //! edited old tree, so that tree-sitter reuses every subtree the edit did not touch. The whole
 //! step is synchronous: the caller runs it under the session lock, before any `.await`.
 
+use std::sync::Arc;
+
 use ropey::Rope;
 use tower_lsp_server::ls_types::TextDocumentContentChangeEvent;
 use tree_sitter::InputEdit;
@@ -13,7 +15,8 @@ use crate::engine::source::{parse_tree, SourceFile};
 
 pub struct Document {
     rope: Rope,
-    file: SourceFile,
+    /// Shared with analyses running off the session lock.
+    file: Arc<SourceFile>,
     version: i32,
     /// False after a change that could not be applied: the text may then differ from the
     /// client's, so nothing is analysed until a full-text change replaces it.
@@ -28,7 +31,7 @@ impl Document {
     pub fn new(text: String, version: i32) -> Document {
         Document {
             rope: Rope::from_str(&text),
-            file: SourceFile::parse(text),
+            file: Arc::new(SourceFile::parse(text)),
             version,
             in_sync: true,
         }
@@ -40,6 +43,11 @@ impl Document {
 
     pub fn file(&self) -> &SourceFile {
         &self.file
+    }
+
+    /// The parsed file, for an analysis that outlives the session lock.
+    pub fn shared_file(&self) -> Arc<SourceFile> {
+        self.file.clone()
     }
 
     pub fn version(&self) -> i32 {
@@ -85,7 +93,7 @@ impl Document {
         }
         let text = self.rope.to_string();
         let tree = parse_tree(&text, tree.as_ref());
-        self.file = SourceFile::from_tree(text, tree);
+        self.file = Arc::new(SourceFile::from_tree(text, tree));
         self.version = version;
         error.map_or(Ok(()), Err)
     }

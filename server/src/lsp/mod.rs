@@ -5,14 +5,15 @@
 //! one `std::sync::Mutex` ([`session`]) that handlers hold only for synchronous steps, never
 //! across an `.await`; the other modules are one protocol concern each.
 
+mod analysis;
 mod capabilities;
 mod code_actions;
 mod config;
 mod diagnostics;
-mod document;
+pub mod document;
 mod hover;
 mod logging;
-mod position;
+pub mod position;
 mod server;
 mod session;
 mod testing;
@@ -108,10 +109,13 @@ fn lock(session: &Mutex<Session>) -> MutexGuard<'_, Session> {
     session.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Sends what a synchronous step produced: logs, messages, then diagnostics that are still
-/// current. A newer analysis of the same document makes an older publication stale; it is
+/// Does what a synchronous step asked for: starts analyses, sends logs and messages, then
+/// diagnostics that are still current. A newer analysis of the same document makes an older publication stale; it is
 /// dropped, never sent.
 async fn send_effects(shared: &Shared, effects: Effects) {
+    for uri in effects.analyse {
+        analysis::schedule(shared, uri);
+    }
     for (level, message) in effects.logs {
         match level {
             MessageType::ERROR => tracing::error!("{message}"),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 use tower_lsp_server::jsonrpc;
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionParams, CodeActionResponse, ConfigurationItem,
+    CodeAction, CodeActionOrCommand, CodeActionParams, CodeActionResponse, ConfigurationItem,
     DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
     DocumentDiagnosticParams, DocumentDiagnosticReportResult, Hover, HoverParams, InitializeParams,
@@ -19,11 +19,10 @@ use tower_lsp_server::LanguageServer;
 
 use super::capabilities::{server_capabilities, ClientFeatures};
 use super::config::EditorOptions;
-use super::diagnostics::panic_message;
 use super::position::PositionEncoding;
 use super::session::{file_path, Effects, Session};
 use super::workspace::{self, WatchedChange};
-use super::{code_actions, hover, send_effects, Shared};
+use super::{analysis, code_actions, diagnostics, hover, send_effects, Shared};
 
 pub(crate) struct Server {
     shared: Shared,
@@ -38,21 +37,12 @@ impl Server {
     fn step<T>(&self, what: &str, f: impl FnOnce(&mut Session) -> T) -> Result<T, String> {
         let mut session = self.shared.lock();
         catch_unwind(AssertUnwindSafe(|| f(&mut session))).map_err(|payload| {
-            let message = format!("{what} failed: {}", panic_message(payload.as_ref()));
+            let message = format!(
+                "{what} failed: {}",
+                diagnostics::panic_message(payload.as_ref())
+            );
             tracing::error!("{message}");
             message
-        })
-    }
-
-    fn request<T>(
-        &self,
-        what: &str,
-        f: impl FnOnce(&mut Session) -> jsonrpc::Result<T>,
-    ) -> jsonrpc::Result<T> {
-        self.step(what, f).unwrap_or_else(|message| {
-            let mut error = jsonrpc::Error::internal_error();
-            error.message = message.into();
-            Err(error)
         })
     }
 
@@ -206,41 +196,86 @@ impl LanguageServer for Server {
     }
 
     async fn hover(&self, params: HoverParams) -> jsonrpc::Result<Option<Hover>> {
-        self.request("hover", |session| hover::hover(session, params))
+        let uri = &params.text_document_position_params.text_document.uri;
+        let (snapshot, analysis) = analysis::current(&self.shared, uri).await?;
+        contained("hover", || Ok(hover::hover(&snapshot, &analysis, &params)))
     }
 
     async fn code_action(
         &self,
         params: CodeActionParams,
     ) -> jsonrpc::Result<Option<CodeActionResponse>> {
-        self.request("codeAction", |session| {
-            code_actions::code_actions(session, params)
+        let uri = &params.text_document.uri;
+        let (snapshot, analysis) = analysis::current(&self.shared, uri).await?;
+        let actions = off_thread("codeAction", move || {
+            let actions = code_actions::code_actions(&snapshot, &analysis, &params);
+            if snapshot.features.code_action_resolve {
+                return Ok(actions);
+            }
+            actions
+                .into_iter()
+                .map(|action| code_actions::resolve(&snapshot, action))
+                .collect()
         })
+        .await?;
+        Ok(Some(
+            actions
+                .into_iter()
+                .map(CodeActionOrCommand::CodeAction)
+                .collect(),
+        ))
     }
 
     async fn code_action_resolve(&self, action: CodeAction) -> jsonrpc::Result<CodeAction> {
-        self.request("codeAction/resolve", |session| {
-            code_actions::resolve(session, action)
+        let uri = code_actions::target(&action)?;
+        let (snapshot, _) = self.shared.lock().snapshot(&uri)?;
+        off_thread("codeAction/resolve", move || {
+            code_actions::resolve(&snapshot, action)
         })
+        .await
     }
 
     async fn diagnostic(
         &self,
         params: DocumentDiagnosticParams,
     ) -> jsonrpc::Result<DocumentDiagnosticReportResult> {
-        self.request("textDocument/diagnostic", |session| {
-            super::diagnostics::document_diagnostic(session, params)
-        })
+        diagnostics::document_diagnostic(&self.shared, params).await
     }
 
     async fn workspace_diagnostic(
         &self,
         params: WorkspaceDiagnosticParams,
     ) -> jsonrpc::Result<WorkspaceDiagnosticReportResult> {
-        self.request("workspace/diagnostic", |session| {
-            Ok(super::diagnostics::workspace_diagnostic(session, params))
-        })
+        Ok(diagnostics::workspace_diagnostic(&self.shared, params).await)
     }
+}
+
+/// Runs request logic with panics contained: a panic is logged and answered with an error.
+fn contained<T>(what: &str, f: impl FnOnce() -> jsonrpc::Result<T>) -> jsonrpc::Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = format!(
+            "{what} failed: {}",
+            diagnostics::panic_message(payload.as_ref())
+        );
+        tracing::error!("{message}");
+        let mut error = jsonrpc::Error::internal_error();
+        error.message = message.into();
+        Err(error)
+    })
+}
+
+/// [`contained`] on the blocking pool, for work that may run the engine (fix-all).
+async fn off_thread<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> jsonrpc::Result<T> + Send + 'static,
+) -> jsonrpc::Result<T> {
+    tokio::task::spawn_blocking(move || contained(what, f))
+        .await
+        .unwrap_or_else(|error| {
+            let mut failure = jsonrpc::Error::internal_error();
+            failure.message = format!("{what} failed: {error}").into();
+            Err(failure)
+        })
 }
 
 /// New editor options: every open document is re-analysed and the workspace re-indexed.

@@ -13,11 +13,12 @@ use tower_lsp_server::ls_types::{
 
 use super::capabilities::ClientFeatures;
 use super::config::{ConfigStore, EditorOptions};
-use super::diagnostics::{self, Analysis};
+use super::diagnostics::Analysis;
 use super::document::Document;
 use super::position::PositionEncoding;
 use super::workspace::WorkspaceIndex;
 use crate::engine::settings::Settings;
+use crate::engine::source::SourceFile;
 
 pub struct Session {
     pub encoding: PositionEncoding,
@@ -42,7 +43,26 @@ pub struct OpenDocument {
     pub path: Option<PathBuf>,
     pub settings: Arc<Settings>,
     /// The analysis of the document's current version, once made.
-    pub analysis: Option<Analysis>,
+    pub analysis: Option<Arc<Analysis>>,
+    /// Why the current version could not be analysed (a contained panic), so that it is not
+    /// retried until the text or the settings change.
+    pub failure: Option<String>,
+    /// An analysis task is running for this document; a change while it runs makes it go again.
+    pub analysing: bool,
+}
+
+/// What an analysis or a request needs of one document version, taken under the lock and used
+/// without it. Ropes and files are shared, so taking one is cheap.
+#[derive(Clone)]
+pub struct Snapshot {
+    pub uri: Uri,
+    pub version: i32,
+    pub rope: ropey::Rope,
+    pub file: Arc<SourceFile>,
+    pub path: Option<PathBuf>,
+    pub settings: Arc<Settings>,
+    pub encoding: PositionEncoding,
+    pub features: ClientFeatures,
 }
 
 /// Diagnostics to push, if they are still current when their turn comes.
@@ -54,7 +74,7 @@ pub struct Publication {
     pub seq: Option<u64>,
 }
 
-/// What a synchronous step asks the shell to send.
+/// What a synchronous step asks the shell to do next.
 #[derive(Default)]
 pub struct Effects {
     pub publications: Vec<Publication>,
@@ -62,14 +82,8 @@ pub struct Effects {
     pub messages: Vec<(MessageType, String)>,
     /// `window/logMessage` (also written to the log).
     pub logs: Vec<(MessageType, String)>,
-}
-
-impl Effects {
-    fn extend(&mut self, other: Effects) {
-        self.publications.extend(other.publications);
-        self.messages.extend(other.messages);
-        self.logs.extend(other.logs);
-    }
+    /// Documents whose current version needs an analysis.
+    pub analyse: Vec<Uri>,
 }
 
 impl Default for Session {
@@ -121,13 +135,16 @@ impl Session {
                 path,
                 settings,
                 analysis: None,
+                failure: None,
+                analysing: false,
             },
         );
-        effects.extend(self.analyse_and_publish(&item.uri));
+        effects.analyse.push(item.uri);
         effects
     }
 
-    /// Applies the edits, reparses and analyses, all before the caller's first `.await`.
+    /// Applies the edits and reparses, all before the caller's first `.await`; the analysis
+    /// follows off the lock.
     pub fn change(&mut self, params: DidChangeTextDocumentParams) -> Effects {
         let uri = params.text_document.uri;
         let encoding = self.encoding;
@@ -144,6 +161,7 @@ impl Session {
             encoding,
         );
         open.analysis = None;
+        open.failure = None;
         let mut effects = Effects::default();
         if let Err(error) = applied {
             effects.logs.push((
@@ -151,19 +169,17 @@ impl Session {
                 format!("{}: {}; waiting for the full text", uri.as_str(), error.0),
             ));
         }
-        if !open.document.in_sync() {
-            if was_in_sync {
-                // The old diagnostics point into a text we no longer know.
-                effects.publications.push(Publication {
-                    uri,
-                    version: Some(open.document.version()),
-                    diagnostics: Vec::new(),
-                    seq: None,
-                });
-            }
-            return effects;
+        if open.document.in_sync() {
+            effects.analyse.push(uri);
+        } else if was_in_sync {
+            // The old diagnostics point into a text we no longer know.
+            effects.publications.push(Publication {
+                uri,
+                version: Some(open.document.version()),
+                diagnostics: Vec::new(),
+                seq: None,
+            });
         }
-        effects.extend(self.analyse_and_publish(&uri));
         effects
     }
 
@@ -187,14 +203,15 @@ impl Session {
         self.shown_errors.clear();
         let mut effects = Effects::default();
         let uris: Vec<Uri> = self.documents.keys().cloned().collect();
-        for uri in &uris {
-            let path = self.documents[uri].path.clone();
+        for uri in uris {
+            let path = self.documents[&uri].path.clone();
             let settings = self.settings_for(path.as_deref(), &mut effects);
-            if let Some(open) = self.documents.get_mut(uri) {
+            if let Some(open) = self.documents.get_mut(&uri) {
                 open.settings = settings;
                 open.analysis = None;
+                open.failure = None;
+                effects.analyse.push(uri);
             }
-            effects.extend(self.analyse_and_publish(uri));
         }
         effects
     }
@@ -210,65 +227,60 @@ impl Session {
             .is_some_and(|analysis| analysis.seq == seq)
     }
 
-    /// The analysis of a document's current version, made now if needed. A panic in the engine
-    /// becomes an error for the request that asked.
-    pub fn analysis(&mut self, uri: &Uri) -> jsonrpc::Result<&Analysis> {
-        let encoding = self.encoding;
-        let seq = self.next_seq + 1;
-        let open = self.documents.get_mut(uri).ok_or_else(|| {
+    /// The document's current version, with its analysis if one is made. A document whose text
+    /// is out of sync, or whose analysis panicked, is an error for the request that asked.
+    pub fn snapshot(&self, uri: &Uri) -> jsonrpc::Result<(Snapshot, Option<Arc<Analysis>>)> {
+        let open = self.documents.get(uri).ok_or_else(|| {
             jsonrpc::Error::invalid_params(format!("{} is not open", uri.as_str()))
         })?;
         if !open.document.in_sync() {
             return Err(content_modified(uri));
         }
-        if open.analysis.is_none() {
-            let file = open.document.file();
-            let diagnostics = diagnostics::analyse(file, &open.settings, open.path.as_deref())
-                .map_err(|panic| {
-                    tracing::error!(uri = uri.as_str(), "analysis panicked: {panic}");
-                    let mut error = jsonrpc::Error::internal_error();
-                    error.message =
-                        format!("inbatch failed to analyse {}: {panic}", uri.as_str()).into();
-                    error
-                })?;
-            let rope = open.document.rope();
-            let lsp = diagnostics
-                .iter()
-                .map(|d| diagnostics::to_lsp(d, uri, rope, encoding))
-                .collect::<Vec<_>>();
-            open.analysis = Some(Analysis {
-                seq,
-                version: open.document.version(),
-                result_id: diagnostics::result_id(&lsp),
-                diagnostics,
-                lsp,
-            });
-            self.next_seq = seq;
+        if let Some(failure) = &open.failure {
+            return Err(analysis_failed(uri, failure));
         }
-        Ok(open.analysis.as_ref().expect("analysed above"))
+        let snapshot = Snapshot {
+            uri: uri.clone(),
+            version: open.document.version(),
+            rope: open.document.rope().clone(),
+            file: open.document.shared_file(),
+            path: open.path.clone(),
+            settings: open.settings.clone(),
+            encoding: self.encoding,
+            features: self.features,
+        };
+        Ok((snapshot, open.analysis.clone()))
     }
 
-    /// The open document with the analysis of its current version.
-    pub fn analysed(&mut self, uri: &Uri) -> jsonrpc::Result<(&OpenDocument, &Analysis)> {
-        self.analysis(uri)?;
-        let open = &self.documents[uri];
-        Ok((open, open.analysis.as_ref().expect("analysed above")))
-    }
-
-    fn analyse_and_publish(&mut self, uri: &Uri) -> Effects {
-        let push = !self.features.pull_diagnostics;
-        match self.analysis(uri) {
-            Ok(analysis) if push => Effects {
-                publications: vec![Publication {
-                    uri: uri.clone(),
-                    version: Some(analysis.version),
-                    diagnostics: analysis.lsp.clone(),
-                    seq: Some(analysis.seq),
-                }],
-                ..Effects::default()
-            },
-            Ok(_) => Effects::default(),
-            Err(error) => log(MessageType::ERROR, error.message.to_string()),
+    /// Keeps an analysis made off the lock if its document has not moved on since its snapshot
+    /// (same version, same settings); `None` when it is stale and dropped.
+    pub fn store(
+        &mut self,
+        snapshot: &Snapshot,
+        outcome: Result<Analysis, String>,
+    ) -> Option<Result<Arc<Analysis>, String>> {
+        let open = self.documents.get_mut(&snapshot.uri)?;
+        let current = open.document.version() == snapshot.version
+            && open.document.in_sync()
+            && Arc::ptr_eq(&open.settings, &snapshot.settings)
+            && open.analysis.is_none()
+            && open.failure.is_none();
+        if !current {
+            return None;
+        }
+        match outcome {
+            Ok(mut analysis) => {
+                self.next_seq += 1;
+                analysis.seq = self.next_seq;
+                let analysis = Arc::new(analysis);
+                open.analysis = Some(analysis.clone());
+                Some(Ok(analysis))
+            }
+            Err(panic) => {
+                tracing::error!(uri = snapshot.uri.as_str(), "analysis panicked: {panic}");
+                open.failure = Some(panic.clone());
+                Some(Err(panic))
+            }
         }
     }
 
@@ -309,6 +321,13 @@ pub fn file_path(uri: &Uri) -> Option<PathBuf> {
     is_file
         .then(|| uri.to_file_path().map(|path| path.into_owned()))
         .flatten()
+}
+
+/// The error for a request about a document whose analysis panicked.
+pub fn analysis_failed(uri: &Uri, panic: &str) -> jsonrpc::Error {
+    let mut error = jsonrpc::Error::internal_error();
+    error.message = format!("inbatch failed to analyse {}: {panic}", uri.as_str()).into();
+    error
 }
 
 /// The error for a request about a text the server no longer has (LSP `ContentModified`).
