@@ -33,7 +33,14 @@ fn check_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 
 #[test]
 fn examples_report_the_two_filter_by_queries_and_exit_1() {
-    let output = run(&["check", "--format", "concise", "examples/"]);
+    let output = run(&[
+        "check",
+        "--select",
+        "INB001",
+        "--format",
+        "concise",
+        "examples/",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
@@ -42,12 +49,99 @@ fn examples_report_the_two_filter_by_queries_and_exit_1() {
     assert!(lines[1].starts_with(
         "examples/analytics/n_plus_one.py:10:20: INB001 `Payment.query.filter_by(user_id=uid)`"
     ));
-    assert!(!text.contains("half_fixed.py"));
+}
+
+/// SPEC §1: the N+1 version has two INB001 and one INB201; the half-fixed version batches its SQL
+/// and is still wrong three ways: INB102 ×2, INB301 ×2, INB101 ×2, INB201 ×1.
+#[test]
+fn examples_report_every_finding_of_the_spec() {
+    let output = run(&["check", "--format", "json", "examples/"]);
+    assert_eq!(output.status.code(), Some(1));
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let found: Vec<(String, u64, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let file = d["filename"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            (
+                file,
+                d["location"]["row"].as_u64().unwrap(),
+                d["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64, String)> = [
+        ("half_fixed.py", 7, "INB102"),
+        ("half_fixed.py", 7, "INB301"),
+        ("half_fixed.py", 8, "INB102"),
+        ("half_fixed.py", 8, "INB301"),
+        ("half_fixed.py", 11, "INB101"),
+        ("half_fixed.py", 12, "INB101"),
+        ("half_fixed.py", 15, "INB201"),
+        ("n_plus_one.py", 9, "INB001"),
+        ("n_plus_one.py", 10, "INB001"),
+        ("n_plus_one.py", 13, "INB201"),
+    ]
+    .iter()
+    .map(|(f, r, c)| (f.to_string(), *r, c.to_string()))
+    .collect();
+    assert_eq!(found, expected);
+}
+
+/// `--fix --unsafe-fixes` turns the N+1 version into SPEC §1's target shape.
+#[test]
+fn fixing_the_n_plus_one_example_gives_the_spec_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let analytics = dir.path().join("analytics");
+    std::fs::create_dir_all(&analytics).unwrap();
+    for name in ["models.py", "n_plus_one.py", "__init__.py"] {
+        std::fs::copy(
+            common::repo_root().join("examples/analytics").join(name),
+            analytics.join(name),
+        )
+        .unwrap();
+    }
+    let output = check_in(
+        dir.path(),
+        &["--fix", "--unsafe-fixes", "analytics/n_plus_one.py"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let fixed = std::fs::read_to_string(analytics.join("n_plus_one.py")).unwrap();
+    for line in [
+        "from collections import defaultdict",
+        "    sessions_by_user_id = defaultdict(list)",
+        "    payments_by_user_id = defaultdict(list)",
+        "    keys = list(dict.fromkeys(user_ids))",
+        "    for start in range(0, len(keys), 1000):",
+        "        chunk = keys[start:start + 1000]",
+        "        for row in Session.query.filter(Session.user_id.in_(chunk)).all():",
+        "            sessions_by_user_id[row.user_id].append(row)",
+        "        for row in Payment.query.filter(Payment.user_id.in_(chunk)).all():",
+        "            payments_by_user_id[row.user_id].append(row)",
+        "        sessions = sessions_by_user_id.get(uid, [])",
+        "        payments = payments_by_user_id.get(uid, [])",
+        "            \"total_revenue\": sum((p.amount or 0) for p in payments),",
+    ] {
+        assert!(fixed.contains(line), "missing `{line}` in:\n{fixed}");
+    }
 }
 
 #[test]
 fn text_output_shows_the_source_line_underlined() {
-    let output = run(&["check", "--no-color", "examples/analytics/n_plus_one.py"]);
+    let output = run(&[
+        "check",
+        "--select",
+        "INB001",
+        "--no-color",
+        "examples/analytics/n_plus_one.py",
+    ]);
     let text = stdout(&output);
     assert!(
         text.contains(" --> examples/analytics/n_plus_one.py:9:20"),
@@ -74,6 +168,8 @@ fn text_output_shows_the_source_line_underlined() {
 fn json_output_has_every_field_of_the_spec() {
     let output = run(&[
         "check",
+        "--select",
+        "INB001",
         "--format",
         "json",
         "examples/analytics/n_plus_one.py",
@@ -128,14 +224,19 @@ fn columns_count_characters_not_bytes() {
 
 #[test]
 fn clean_files_exit_0() {
-    let output = run(&["check", "examples/analytics/half_fixed.py"]);
+    let output = run(&[
+        "check",
+        "--select",
+        "INB001",
+        "examples/analytics/half_fixed.py",
+    ]);
     assert_eq!(output.status.code(), Some(0));
     assert!(stdout(&output).contains("All checks passed!"));
 }
 
 #[test]
 fn select_and_ignore() {
-    let ignored = run(&["check", "--ignore", "INB001", "examples/"]);
+    let ignored = run(&["check", "--ignore", "INB", "examples/"]);
     assert_eq!(ignored.status.code(), Some(0));
     let selected = run(&[
         "check",
@@ -184,6 +285,8 @@ fn stdin_with_filename() {
 fn missing_path_is_reported_and_other_files_still_checked() {
     let output = run(&[
         "check",
+        "--select",
+        "INB001",
         "--format",
         "concise",
         "does/not/exist.py",

@@ -70,7 +70,14 @@ fn check_fixture(path: &Path) {
 /// Snapshots the fixes as a diff, then applies them to a copy and checks that they are stable:
 /// a second run changes nothing, and only the findings that had no fix are left.
 fn check_fixes(relative: &str, code: &str, stem: &str, before: &Value) {
-    let diff = common::run(&["check", "--select", code, "--diff", "--unsafe-fixes", relative]);
+    let diff = common::run(&[
+        "check",
+        "--select",
+        code,
+        "--diff",
+        "--unsafe-fixes",
+        relative,
+    ]);
     insta::assert_snapshot!(format!("{code}__{stem}__fix"), common::stdout(&diff));
 
     let dir = tempfile::tempdir().unwrap();
@@ -79,11 +86,24 @@ fn check_fixes(relative: &str, code: &str, stem: &str, before: &Value) {
     let copy = copy.to_str().unwrap();
     common::run(&["check", "--select", code, "--fix", "--unsafe-fixes", copy]);
     let again = common::run(&["check", "--select", code, "--diff", "--unsafe-fixes", copy]);
-    assert_eq!(common::stdout(&again), "", "{stem}: fixes are not idempotent");
+    assert_eq!(
+        common::stdout(&again),
+        "",
+        "{stem}: fixes are not idempotent"
+    );
     let after = common::run(&["check", "--select", code, "--format", "json", copy]);
     let after: Value = serde_json::from_slice(&after.stdout).unwrap();
-    let unfixable = before.as_array().unwrap().iter().filter(|d| d["fix"].is_null()).count();
-    assert_eq!(after.as_array().unwrap().len(), unfixable, "{stem}: fixed loops still flagged: {after:#}");
+    let unfixable = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["fix"].is_null())
+        .count();
+    assert_eq!(
+        after.as_array().unwrap().len(),
+        unfixable,
+        "{stem}: fixed loops still flagged: {after:#}"
+    );
 }
 
 #[test]
@@ -91,6 +111,26 @@ fn inb001_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB001", "*.py", |path| {
         check_fixture(path)
     });
+}
+
+#[test]
+fn inb101_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB101", "*.py", check_fixture);
+}
+
+#[test]
+fn inb102_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB102", "*.py", check_fixture);
+}
+
+#[test]
+fn inb201_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB201", "*.py", check_fixture);
+}
+
+#[test]
+fn inb301_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB301", "*.py", check_fixture);
 }
 
 /// The fixture corpus keeps its promised size: at least 40 flagged and 25 clean snippets.

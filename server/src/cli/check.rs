@@ -9,7 +9,9 @@ use rayon::prelude::*;
 use super::output::{self, Checked};
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
+use super::project;
 use crate::engine::fix::{fix_until_stable, FixMode};
+use crate::engine::index::ProjectIndex;
 use crate::engine::rules::RuleSet;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
@@ -82,12 +84,16 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         std::io::stdin()
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
+        let stdin_path = cwd.join(&name);
+        let text = String::from_utf8_lossy(&bytes).to_string();
+        let index = project::build_index(std::slice::from_ref(&stdin_path), &settings, Some((&stdin_path, &text)));
         match analyse_bytes(
             &name,
             bytes,
             &settings,
             overrides.rules_for(&settings, &name),
             fixing,
+            &index,
         ) {
             Ok(checked) => vec![checked],
             Err(error) => {
@@ -97,6 +103,9 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         }
     } else {
         let tasks = collect_tasks(args, &cwd, &mut resolver, &mut errors)?;
+        let checked_paths: Vec<PathBuf> = tasks.iter().map(|task| task.path.clone()).collect();
+        let index_settings = tasks.first().map(|task| task.settings.clone()).unwrap_or_default();
+        let index = project::build_index(&checked_paths, &index_settings, None);
         let write_fixes = args.fix && !args.diff;
         let outcomes: Vec<Result<Checked, String>> = tasks
             .par_iter()
@@ -105,7 +114,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 let bytes =
                     std::fs::read(&task.path).map_err(|e| format!("{}: {e}", display.display()))?;
                 let rules = overrides.rules_for(&task.settings, &task.path);
-                let checked = analyse_bytes(&display, bytes, &task.settings, rules, fixing)?;
+                let checked = analyse_bytes(&display, bytes, &task.settings, rules, fixing, &index)?;
                 if write_fixes && checked.original.is_some() {
                     std::fs::write(&task.path, checked.file.text()).map_err(|e| {
                         format!("{}: cannot write the fixed file: {e}", display.display())
@@ -193,6 +202,7 @@ fn analyse_bytes(
     settings: &Settings,
     rules: RuleSet,
     fixing: Option<FixMode>,
+    index: &ProjectIndex,
 ) -> Result<Checked, String> {
     let text = String::from_utf8(bytes).map_err(|e| {
         format!(
@@ -206,7 +216,7 @@ fn analyse_bytes(
     let mut analysed = text;
     if let Some(mode) = fixing {
         let outcome = fix_until_stable(&analysed, mode, |file| {
-            engine::check_rules(file, settings, rules)
+            engine::check_in_project(file, settings, rules, index)
         });
         if let Some(error) = outcome.error {
             return Err(format!("{}: {error}", display.display()));
@@ -217,7 +227,7 @@ fn analyse_bytes(
         }
     }
     let file = SourceFile::parse(analysed);
-    let diagnostics = engine::check_rules(&file, settings, rules);
+    let diagnostics = engine::check_in_project(&file, settings, rules, index);
     Ok(Checked {
         path: display.to_path_buf(),
         file,

@@ -4,6 +4,7 @@ mod check;
 mod github;
 mod location;
 mod output;
+mod project;
 mod rule;
 mod sarif;
 

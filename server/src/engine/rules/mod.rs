@@ -2,9 +2,14 @@
 //! its fix; adding a rule means adding its module and one line to [`REGISTRY`].
 
 pub mod inb001_query_in_loop;
+pub mod inb101_quadratic_grouping;
+pub mod inb102_lossy_grouping;
+pub mod inb201_sum_over_nullable;
+pub mod inb301_unbounded_in_list;
 
 use super::diagnostic::{Diagnostic, Severity};
 use super::semantic::SemanticModel;
+use super::index::ModelResolver;
 use super::settings::Settings;
 
 /// Whether a rule can offer a fix.
@@ -41,6 +46,7 @@ impl Eq for RuleInfo {}
 pub struct Context<'m, 'a> {
     pub model: &'m SemanticModel<'a>,
     pub settings: &'m Settings,
+    pub index: &'m ModelResolver<'m>,
 }
 
 pub type CheckFn = fn(&Context<'_, '_>, &mut Vec<Diagnostic>);
@@ -50,10 +56,28 @@ pub struct RuleEntry {
     pub check: CheckFn,
 }
 
-pub static REGISTRY: &[RuleEntry] = &[RuleEntry {
-    info: &inb001_query_in_loop::RULE,
-    check: inb001_query_in_loop::check,
-}];
+pub static REGISTRY: &[RuleEntry] = &[
+    RuleEntry {
+        info: &inb001_query_in_loop::RULE,
+        check: inb001_query_in_loop::check,
+    },
+    RuleEntry {
+        info: &inb101_quadratic_grouping::RULE,
+        check: inb101_quadratic_grouping::check,
+    },
+    RuleEntry {
+        info: &inb102_lossy_grouping::RULE,
+        check: inb102_lossy_grouping::check,
+    },
+    RuleEntry {
+        info: &inb201_sum_over_nullable::RULE,
+        check: inb201_sum_over_nullable::check,
+    },
+    RuleEntry {
+        info: &inb301_unbounded_in_list::RULE,
+        check: inb301_unbounded_in_list::check,
+    },
+];
 
 pub fn all() -> impl Iterator<Item = &'static RuleInfo> {
     REGISTRY.iter().map(|entry| entry.info)

@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
-use super::{header_range, Loop, LoopId, LoopKind, Query, SemanticModel};
+use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
+use super::{header_range, KeyedStore, Loop, LoopId, LoopKind, Query, ScanCandidate, ScopeRecord, SemanticModel, SumSite};
+use crate::engine::index::ModelResolver;
 use crate::engine::orm::{self, continues_chain, last_component};
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{
@@ -15,19 +17,30 @@ use crate::engine::syntax::{
 const STACK_RED_ZONE: usize = 64 * 1024;
 const STACK_GROWTH: usize = 1024 * 1024;
 
-pub(super) fn build(file: &SourceFile) -> SemanticModel<'_> {
+pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> SemanticModel<'a> {
     let mut builder = Builder {
         source: file.text(),
+        index,
         loops: Vec::new(),
         loop_assignments: Vec::new(),
         queries: Vec::new(),
-        scopes: vec![FunctionScope::default()],
+        scopes: vec![FunctionScope::new(file.root())],
+        records: Vec::new(),
+        keyed_stores: Vec::new(),
+        sums: Vec::new(),
+        scans: Vec::new(),
     };
     builder.visit(file.root());
+    let module_scope = builder.scopes.pop().expect("the module scope");
+    builder.records.push(module_scope.into_record());
     let Builder {
         mut loops,
         loop_assignments,
         queries,
+        records,
+        keyed_stores,
+        sums,
+        scans,
         ..
     } = builder;
     for (body, lp) in loop_assignments.iter().zip(loops.iter_mut()) {
@@ -37,6 +50,10 @@ pub(super) fn build(file: &SourceFile) -> SemanticModel<'_> {
         file,
         loops,
         queries,
+        scopes: records,
+        keyed_stores,
+        sums,
+        scans,
     }
 }
 
@@ -48,25 +65,56 @@ struct Assignment {
     constant: bool,
 }
 
-#[derive(Default)]
 struct FunctionScope<'a> {
+    node: Node<'a>,
     /// Loops of this function around the node being visited, innermost last.
     loop_stack: Vec<LoopId>,
     /// Names bound to a session or connection (`with Session(engine) as s`, `s: Session`).
     sessions: HashSet<String>,
     /// The expression last assigned to each plain name.
     values: HashMap<String, Node<'a>>,
+    /// What rows each name holds, where known.
+    types: HashMap<String, RowType>,
+    parameters: HashSet<String>,
 }
 
-struct Builder<'a> {
+impl<'a> FunctionScope<'a> {
+    fn new(node: Node<'a>) -> FunctionScope<'a> {
+        FunctionScope {
+            node,
+            loop_stack: Vec::new(),
+            sessions: HashSet::new(),
+            values: HashMap::new(),
+            types: HashMap::new(),
+            parameters: HashSet::new(),
+        }
+    }
+
+    fn into_record(self) -> ScopeRecord<'a> {
+        ScopeRecord {
+            node: self.node,
+            sessions: self.sessions,
+            values: self.values,
+            types: self.types,
+            parameters: self.parameters,
+        }
+    }
+}
+
+struct Builder<'a, 'i> {
     source: &'a str,
+    index: &'i ModelResolver<'i>,
     loops: Vec<Loop<'a>>,
     loop_assignments: Vec<Vec<Assignment>>,
     queries: Vec<Query<'a>>,
     scopes: Vec<FunctionScope<'a>>,
+    records: Vec<ScopeRecord<'a>>,
+    keyed_stores: Vec<KeyedStore<'a>>,
+    sums: Vec<SumSite<'a>>,
+    scans: Vec<ScanCandidate<'a>>,
 }
 
-impl<'a> orm::Scope<'a> for Builder<'a> {
+impl<'a> orm::Scope<'a> for Builder<'a, '_> {
     fn is_session(&self, name: &str) -> bool {
         looks_like_session_name(last_component(name))
             || self
@@ -114,7 +162,7 @@ fn creates_session(value: Node<'_>, source: &str) -> bool {
     })
 }
 
-impl<'a> Builder<'a> {
+impl<'a> Builder<'a, '_> {
     fn scope(&mut self) -> &mut FunctionScope<'a> {
         self.scopes
             .last_mut()
@@ -154,6 +202,9 @@ impl<'a> Builder<'a> {
             "with_item" => self.visit_with_item(node),
             "call" | "subscript" => {
                 self.record_query(node);
+                if node.kind() == "call" {
+                    self.record_call_facts(node);
+                }
                 self.visit_children(node);
             }
             "comment" | "string_content" | "escape_sequence" => {}
@@ -162,16 +213,25 @@ impl<'a> Builder<'a> {
     }
 
     fn visit_function(&mut self, node: Node<'a>) {
-        let mut scope = FunctionScope::default();
+        let mut scope = FunctionScope::new(node);
         if let Some(parameters) = field(node, "parameters") {
             for parameter in named_children(parameters) {
-                let annotation = field(parameter, "type").map(|t| self.text(t)).unwrap_or("");
-                if annotation.contains("Session") || annotation.contains("Connection") {
-                    if let Some(name) = named_children(parameter).find(|c| c.kind() == "identifier")
-                    {
-                        scope.sessions.insert(self.text(name).to_string());
-                    }
+                let name = if parameter.kind() == "identifier" {
+                    Some(parameter)
+                } else {
+                    named_children(parameter).find(|c| c.kind() == "identifier")
+                };
+                let Some(name) = name else { continue };
+                let name = self.text(name).to_string();
+                let annotation = field(parameter, "type").map(|t| self.text(t).trim_matches(['"', '\''])).unwrap_or("");
+                let annotated_type = last_component(annotation);
+                if !annotation.contains('[') && (annotated_type.ends_with("Session") || annotated_type.ends_with("Connection")) {
+                    scope.sessions.insert(name.clone());
                 }
+                if let Some(row_type) = annotation_type(annotation, self.index) {
+                    scope.types.insert(name.clone(), row_type);
+                }
+                scope.parameters.insert(name);
             }
         }
         // Decorators and defaults run where the function is defined; the body runs later.
@@ -184,7 +244,51 @@ impl<'a> Builder<'a> {
         if let Some(body) = field(node, "body") {
             self.visit(body);
         }
-        self.scopes.pop();
+        let scope = self.scopes.pop().expect("pushed above");
+        self.records.push(scope.into_record());
+    }
+
+    /// The row type of an expression in the current scope.
+    fn row_type(&self, node: Node<'a>) -> Option<RowType> {
+        let scopes = &self.scopes;
+        let names = |name: &str| scopes.iter().rev().find_map(|scope| scope.types.get(name).cloned());
+        let env = TypeEnv {
+            source: self.source,
+            index: self.index,
+            names: &names,
+            scope: self,
+        };
+        infer(node, &env)
+    }
+
+    /// Types the names a `for` target binds from what its iterable yields.
+    fn type_loop_target(&mut self, left: Node<'a>, right: Node<'a>) {
+        let iterated = self.row_type(right);
+        let element = match iterated {
+            Some(RowType::Rows(model)) => Some(RowType::Row(model)),
+            _ => None,
+        };
+        if left.kind() == "identifier" {
+            if let Some(element) = element {
+                let name = self.text(left).to_string();
+                self.scope().types.insert(name, element);
+            }
+            return;
+        }
+        // `for key, rows in by_key.items()`
+        let items_of = field(right, "function")
+            .filter(|f| f.kind() == "attribute" && field(*f, "attribute").is_some_and(|a| self.text(a) == "items"))
+            .and_then(|f| field(f, "object"))
+            .and_then(|object| self.row_type(object));
+        let value_type = match items_of {
+            Some(RowType::RowByKey { model, .. }) => RowType::Row(model),
+            Some(RowType::RowsByKey { model, .. }) => RowType::Rows(model),
+            _ => return,
+        };
+        if let Some(value) = named_children(left).nth(1).filter(|v| v.kind() == "identifier") {
+            let name = self.text(value).to_string();
+            self.scope().types.insert(name, value_type);
+        }
     }
 
     fn visit_for(&mut self, node: Node<'a>) {
@@ -192,6 +296,7 @@ impl<'a> Builder<'a> {
             return self.visit_children(node);
         };
         self.visit(right);
+        self.type_loop_target(left, right);
         let is_async = node.child(0).is_some_and(|first| first.kind() == "async");
         let kind = if is_async {
             LoopKind::AsyncFor
@@ -247,6 +352,7 @@ impl<'a> Builder<'a> {
                         continue;
                     };
                     self.visit(right);
+                    self.type_loop_target(left, right);
                     opened.push(self.open_loop(kind, clause, left, right));
                 }
                 "if_clause" => self.visit_children(clause),
@@ -256,6 +362,7 @@ impl<'a> Builder<'a> {
         if let Some(body) = field(node, "body") {
             self.visit(body);
         }
+        self.record_comprehension_facts(node, kind);
         for id in opened.into_iter().rev() {
             self.close_loop(id);
         }
@@ -271,8 +378,16 @@ impl<'a> Builder<'a> {
         self.visit(right);
         self.visit(left);
         let augmented = node.kind() == "augmented_assignment";
+        if augmented {
+            self.record_running_sum(node, right);
+        } else if left.kind() == "subscript" {
+            self.record_keyed_assignment(node, left, right);
+        }
         if !augmented && left.kind() == "identifier" {
             let name = self.text(left).to_string();
+            if let Some(row_type) = self.row_type(right) {
+                self.scope().types.insert(name.clone(), row_type);
+            }
             if creates_session(right, self.source) {
                 self.scope().sessions.insert(name.clone());
             }
@@ -302,6 +417,168 @@ impl<'a> Builder<'a> {
         } else {
             self.visit(value);
         }
+    }
+
+    /// `sum(p.amount for p in rows)`, `sum([...])`, `math.fsum(...)`; `by_key[x.k].append(x)`.
+    fn record_call_facts(&mut self, call: Node<'a>) {
+        if let Some((dict, appended, key, _)) = grouping_append(call, self.source) {
+            if let Some(RowType::Row(model)) = self.row_type(appended) {
+                self.scope().types.insert(dict, RowType::RowsByKey { model, key });
+            }
+            return;
+        }
+        let Some(function) = field(call, "function") else { return };
+        if !matches!(self.text(function), "sum" | "math.fsum" | "fsum") {
+            return;
+        }
+        // `sum(x for x in rows)` has the generator as its whole argument list.
+        let Some(arguments) = field(call, "arguments") else { return };
+        let argument = if arguments.kind() == "generator_expression" {
+            arguments
+        } else {
+            match named_children(arguments).next() {
+                Some(argument) => argument,
+                None => return,
+            }
+        };
+        let comprehension = match argument.kind() {
+            "generator_expression" | "list_comprehension" => argument,
+            _ => return,
+        };
+        let (Some(body), Some(clause)) = (
+            field(comprehension, "body"),
+            named_children(comprehension).find(|c| c.kind() == "for_in_clause"),
+        ) else {
+            return;
+        };
+        let (Some(left), Some(right)) = (field(clause, "left"), field(clause, "right")) else { return };
+        let Some(RowType::Rows(model)) = self.row_type(right) else { return };
+        if let Some(column) = self.column_of(body, left) {
+            self.sums.push(SumSite {
+                call,
+                element: body,
+                model,
+                column,
+            });
+        }
+    }
+
+    /// `total += p.amount` where `p` is a row.
+    fn record_running_sum(&mut self, node: Node<'a>, right: Node<'a>) {
+        let is_plus = node.child_by_field_name("operator").is_some_and(|o| self.text(o) == "+=");
+        if !is_plus || right.kind() != "attribute" {
+            return;
+        }
+        let Some(object) = field(right, "object") else { return };
+        let Some(RowType::Row(model)) = self.row_type(object) else { return };
+        if let Some(column) = field(right, "attribute").map(|a| self.text(a).to_string()) {
+            self.sums.push(SumSite {
+                call: node,
+                element: right,
+                model,
+                column,
+            });
+        }
+    }
+
+    /// `row.column` where `row` is the comprehension's variable.
+    fn column_of(&self, body: Node<'a>, variable: Node<'a>) -> Option<String> {
+        (body.kind() == "attribute" && field(body, "object").is_some_and(|o| self.text(o) == self.text(variable)))
+            .then(|| field(body, "attribute").map(|a| self.text(a).to_string()))
+            .flatten()
+    }
+
+    /// `by_key[row.key] = row` inside a loop over rows.
+    fn record_keyed_assignment(&mut self, node: Node<'a>, left: Node<'a>, right: Node<'a>) {
+        let (Some(dict), Some(key)) = (field(left, "value"), field(left, "subscript")) else { return };
+        if dict.kind() != "identifier" || key.kind() != "attribute" || right.kind() != "identifier" {
+            return;
+        }
+        if field(key, "object").map(|o| self.text(o)) != Some(self.text(right)) {
+            return;
+        }
+        let Some(RowType::Row(model)) = self.row_type(right) else { return };
+        let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else { return };
+        let dict_name = self.text(dict).to_string();
+        self.scope().types.insert(dict_name.clone(), RowType::RowByKey { model: model.clone(), key: key_name.clone() });
+        self.keyed_stores.push(KeyedStore {
+            node,
+            dict: Some(dict_name),
+            model,
+            key: key_name,
+            key_node: key,
+        });
+    }
+
+    /// Dict comprehensions keyed by a row attribute (INB102) and scans that filter a whole
+    /// collection by a key (INB101).
+    fn record_comprehension_facts(&mut self, node: Node<'a>, kind: LoopKind) {
+        let clauses: Vec<Node<'a>> = named_children(node).filter(|c| c.kind() == "for_in_clause").collect();
+        let [clause] = clauses.as_slice() else { return };
+        let (Some(left), Some(right), Some(body)) = (field(*clause, "left"), field(*clause, "right"), field(node, "body")) else {
+            return;
+        };
+        if kind == LoopKind::DictComprehension {
+            let (Some(key), Some(value)) = (field(body, "key"), field(body, "value")) else { return };
+            if self.text(value) != self.text(left) || key.kind() != "attribute" {
+                return;
+            }
+            if field(key, "object").map(|o| self.text(o)) != Some(self.text(left)) {
+                return;
+            }
+            let Some(RowType::Rows(model)) = self.row_type(right) else { return };
+            let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else { return };
+            let dict = node
+                .parent()
+                .filter(|p| p.kind() == "assignment")
+                .and_then(|p| field(p, "left"))
+                .filter(|l| l.kind() == "identifier")
+                .map(|l| self.text(l).to_string());
+            self.keyed_stores.push(KeyedStore {
+                node,
+                dict,
+                model,
+                key: key_name,
+                key_node: key,
+            });
+            return;
+        }
+        // `[x for x in collection if x.attr == key]`
+        let conditions: Vec<Node<'a>> = named_children(node).filter(|c| c.kind() == "if_clause").collect();
+        let [condition] = conditions.as_slice() else { return };
+        let Some(comparison) = named_children(*condition).next().filter(|c| c.kind() == "comparison_operator") else {
+            return;
+        };
+        let mut cursor = comparison.walk();
+        let is_equality = comparison.children(&mut cursor).filter(|c| !c.is_named()).map(|c| c.kind()).eq(["=="]);
+        let operands: Vec<Node<'a>> = named_children(comparison).collect();
+        if !is_equality || operands.len() != 2 || left.kind() != "identifier" {
+            return;
+        }
+        let variable = self.text(left);
+        let is_attribute_of_variable = |n: Node<'a>| {
+            n.kind() == "attribute" && field(n, "object").is_some_and(|o| self.text(o) == variable)
+        };
+        let (attribute, key) = if is_attribute_of_variable(operands[0]) {
+            (operands[0], operands[1])
+        } else if is_attribute_of_variable(operands[1]) {
+            (operands[1], operands[0])
+        } else {
+            return;
+        };
+        let Some(attribute_name) = field(attribute, "attribute").map(|a| self.text(a).to_string()) else { return };
+        let loops = self.scopes.last().map(|s| s.loop_stack.clone()).unwrap_or_default();
+        // The comprehension's own loop is on the stack too; the scan repeats per enclosing loop.
+        let enclosing: Vec<LoopId> = loops.into_iter().filter(|id| self.loops[*id].node != *clause).collect();
+        self.scans.push(ScanCandidate {
+            node,
+            variable: variable.to_string(),
+            iterable: right,
+            attribute: attribute_name,
+            key,
+            body,
+            loops: enclosing,
+        });
     }
 
     fn record_query(&mut self, node: Node<'a>) {

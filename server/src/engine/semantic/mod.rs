@@ -5,11 +5,13 @@
 //! Rules read this model; they never walk the tree on their own.
 
 mod builder;
+pub mod types;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
+use super::index::ModelResolver;
 use super::orm::OrmCall;
 use super::source::{SourceFile, TextRange};
 use super::syntax::field;
@@ -58,15 +60,77 @@ pub struct Query<'a> {
     pub loops: Vec<LoopId>,
 }
 
+/// What one function (or the module) knows about its names once fully visited.
+#[derive(Debug)]
+pub struct ScopeRecord<'a> {
+    /// The `function_definition` (or the module).
+    pub node: Node<'a>,
+    pub sessions: HashSet<String>,
+    pub values: HashMap<String, Node<'a>>,
+    pub types: HashMap<String, types::RowType>,
+    pub parameters: HashSet<String>,
+}
+
+/// A dict keyed by a row attribute: `{s.user_id: s for s in rows}` or `by_key[s.user_id] = s`.
+#[derive(Debug)]
+pub struct KeyedStore<'a> {
+    /// The dict comprehension, or the assignment statement.
+    pub node: Node<'a>,
+    /// The name the dict is bound to, when it is.
+    pub dict: Option<String>,
+    pub model: String,
+    pub key: String,
+    /// The `s.user_id` expression.
+    pub key_node: Node<'a>,
+}
+
+/// `sum(p.amount for p in rows)` or `total += p.amount` over rows of a model.
+#[derive(Debug)]
+pub struct SumSite<'a> {
+    /// The `sum(...)` call or the augmented assignment.
+    pub call: Node<'a>,
+    /// The summed `p.amount`.
+    pub element: Node<'a>,
+    pub model: String,
+    pub column: String,
+}
+
+/// `[x for x in collection if x.attr == key]`: a scan that, inside a loop over keys, is O(N·M).
+#[derive(Debug)]
+pub struct ScanCandidate<'a> {
+    pub node: Node<'a>,
+    pub variable: String,
+    pub iterable: Node<'a>,
+    pub attribute: String,
+    pub key: Node<'a>,
+    pub body: Node<'a>,
+    /// Enclosing loops of the function, innermost last.
+    pub loops: Vec<LoopId>,
+}
+
 pub struct SemanticModel<'a> {
     pub file: &'a SourceFile,
     pub loops: Vec<Loop<'a>>,
     pub queries: Vec<Query<'a>>,
+    /// Every function's record, then the module's (last).
+    pub scopes: Vec<ScopeRecord<'a>>,
+    pub keyed_stores: Vec<KeyedStore<'a>>,
+    pub sums: Vec<SumSite<'a>>,
+    pub scans: Vec<ScanCandidate<'a>>,
 }
 
 impl<'a> SemanticModel<'a> {
-    pub fn build(file: &'a SourceFile) -> SemanticModel<'a> {
-        builder::build(file)
+    pub fn build(file: &'a SourceFile, index: &ModelResolver<'_>) -> SemanticModel<'a> {
+        builder::build(file, index)
+    }
+
+    /// The innermost function (or module) record that encloses `node`.
+    pub fn scope_of(&self, node: Node<'_>) -> &ScopeRecord<'a> {
+        self.scopes
+            .iter()
+            .filter(|scope| scope.node.start_byte() <= node.start_byte() && node.end_byte() <= scope.node.end_byte())
+            .min_by_key(|scope| scope.node.end_byte() - scope.node.start_byte())
+            .unwrap_or_else(|| self.scopes.last().expect("the module record is always there"))
     }
 
     pub fn loop_(&self, id: LoopId) -> &Loop<'a> {

@@ -74,7 +74,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     // Queries flagged per loop, in source order: one fix rewrites a loop's queries together.
     let mut by_loop: Vec<(LoopId, Vec<&Query<'_>>)> = Vec::new();
     for query in &model.queries {
-        if query.call.access == Access::Write {
+        if query.call.access == Access::Write || is_subquery(model, query) {
             continue;
         }
         let Some(loop_id) = varying_loop(model, query) else { continue };
@@ -110,6 +110,15 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             diagnostics.push(diagnostic);
         }
     }
+}
+
+/// A query built inside another's arguments (`session.query(q.exists())`) runs as part of it.
+fn is_subquery(model: &SemanticModel<'_>, query: &Query<'_>) -> bool {
+    let range = query.call.node.byte_range();
+    model.queries.iter().any(|outer| {
+        let outer = outer.call.node.byte_range();
+        outer != range && outer.start <= range.start && range.end <= outer.end
+    })
 }
 
 /// The innermost loop whose varying names reach the query as a key (not inside `.in_()` or a page

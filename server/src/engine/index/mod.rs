@@ -1,0 +1,148 @@
+//! The project index: what the rules need to know beyond one file. Built per file (pure) and
+//! merged, so an edited file replaces only its own entries.
+//!
+//! Today it holds the ORM models (columns, nullability, uniqueness, foreign keys, relationships
+//! and their loading strategy), read from source, never by importing it.
+
+mod models;
+mod resolver;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use models::{extract_models, Column, Model, ModelOrm, Relationship, RelationshipKind};
+pub use resolver::ModelResolver;
+
+
+/// Models of every indexed file, looked up by class name.
+#[derive(Debug, Default, Clone)]
+pub struct ProjectIndex {
+    by_file: HashMap<PathBuf, Vec<Arc<Model>>>,
+    by_name: HashMap<String, Vec<Arc<Model>>>,
+}
+
+impl ProjectIndex {
+    pub fn new() -> ProjectIndex {
+        ProjectIndex::default()
+    }
+
+    /// Replaces everything a file declared (on save, on a file-watch event, on first index).
+    pub fn replace_file(&mut self, path: &Path, models: Vec<Model>) {
+        if let Some(old) = self.by_file.remove(path) {
+            for model in old {
+                if let Some(list) = self.by_name.get_mut(&model.name) {
+                    list.retain(|m| !Arc::ptr_eq(m, &model));
+                    if list.is_empty() {
+                        self.by_name.remove(&model.name);
+                    }
+                }
+            }
+        }
+        if models.is_empty() {
+            return;
+        }
+        let models: Vec<Arc<Model>> = models.into_iter().map(Arc::new).collect();
+        for model in &models {
+            self.by_name.entry(model.name.clone()).or_default().push(model.clone());
+        }
+        self.by_file.insert(path.to_path_buf(), models);
+    }
+
+    pub fn remove_file(&mut self, path: &Path) {
+        self.replace_file(path, Vec::new());
+    }
+
+    /// The model a class name refers to. With several models of one name, the one whose module
+    /// matches `module_hint` (the module it was imported from) wins, else the first.
+    pub fn model(&self, name: &str, module_hint: Option<&str>) -> Option<&Model> {
+        let candidates = self.by_name.get(name)?;
+        let preferred = module_hint.and_then(|hint| {
+            let hint = hint.trim_start_matches('.');
+            candidates.iter().find(|m| !hint.is_empty() && (m.module == hint || m.module.ends_with(&format!(".{hint}"))))
+        });
+        preferred.or_else(|| candidates.first()).map(|model| model.as_ref())
+    }
+
+    /// A relationship attribute of a model: declared on it, or the reverse accessor another model
+    /// declares for it (Django `related_name`/`<model>_set`, SQLAlchemy `backref`).
+    pub fn relationship(&self, model: &str, attribute: &str) -> Option<Relationship> {
+        if let Some(found) = self.model(model, None).and_then(|m| m.relationship(attribute)) {
+            return Some(found.clone());
+        }
+        for other in self.models() {
+            for relationship in &other.relationships {
+                if relationship.target.as_deref() != Some(model) {
+                    continue;
+                }
+                let one_to_one = relationship
+                    .foreign_key_column
+                    .as_deref()
+                    .and_then(|column| other.column(column))
+                    .is_some_and(|column| column.unique);
+                let reverse = match (&relationship.reverse_name, other.orm) {
+                    (Some(name), _) => name.clone(),
+                    (None, ModelOrm::Django) if one_to_one => other.name.to_ascii_lowercase(),
+                    (None, ModelOrm::Django) => format!("{}_set", other.name.to_ascii_lowercase()),
+                    (None, ModelOrm::SqlAlchemy) => continue,
+                };
+                if reverse != attribute {
+                    continue;
+                }
+                let kind = match (other.orm, relationship.kind) {
+                    (ModelOrm::Django, _) if one_to_one => RelationshipKind::Single,
+                    (ModelOrm::Django, _) => RelationshipKind::Collection,
+                    (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => RelationshipKind::Single,
+                    (ModelOrm::SqlAlchemy, RelationshipKind::Single) => RelationshipKind::Collection,
+                };
+                return Some(Relationship {
+                    name: reverse,
+                    target: Some(other.name.clone()),
+                    kind,
+                    lazy: None,
+                    foreign_key_column: None,
+                    reverse_name: Some(relationship.name.clone()),
+                });
+            }
+        }
+        None
+    }
+
+    pub fn models(&self) -> impl Iterator<Item = &Model> {
+        self.by_file.values().flatten().map(|model| model.as_ref())
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_file.values().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether a file may declare models, by a cheap look at its text: only such files are parsed
+/// when the index is built for a project.
+pub fn may_declare_models(text: &str) -> bool {
+    ["Column(", "mapped_column(", "relationship(", "Mapped[", "models.Model", "Field(", "db.Model"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
+/// The dotted module name of a file relative to a project root: `app/models.py` → `app.models`.
+pub fn module_name(path: &Path, root: &Path) -> String {
+    let relative = path.strip_prefix(root).unwrap_or(path);
+    let mut parts: Vec<String> = relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if let Some(last) = parts.last_mut() {
+        if let Some(stem) = last.strip_suffix(".py") {
+            *last = stem.to_string();
+        }
+    }
+    if parts.last().is_some_and(|last| last == "__init__") {
+        parts.pop();
+    }
+    parts.join(".")
+}

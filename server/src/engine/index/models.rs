@@ -1,0 +1,638 @@
+//! Reading model declarations: SQLAlchemy declarative (`Column`, `mapped_column`, `Mapped[...]`,
+//! `relationship`), Flask-SQLAlchemy `db.Model`/`db.Column`, SQLModel `Field`, and Django
+//! `models.Model` fields.
+
+use tree_sitter::Node;
+
+use crate::engine::source::SourceFile;
+use crate::engine::syntax::{callee_name, field, named_children};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelOrm {
+    SqlAlchemy,
+    Django,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// The attribute name on rows (`user_id`; for a Django `ForeignKey` named `user`, `user_id`).
+    pub name: String,
+    pub nullable: bool,
+    pub primary_key: bool,
+    pub unique: bool,
+    /// The target of a foreign key as written (`"users.id"`, `User`).
+    pub foreign_key: Option<String>,
+    pub numeric: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelationshipKind {
+    /// One related row: many-to-one or one-to-one (`order.customer`).
+    Single,
+    /// Many related rows: one-to-many or many-to-many (`user.orders`).
+    Collection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relationship {
+    pub name: String,
+    /// The related model's class name, when it can be read.
+    pub target: Option<String>,
+    pub kind: RelationshipKind,
+    /// SQLAlchemy's `lazy=` strategy (`None` is the default, `"select"`).
+    pub lazy: Option<String>,
+    /// For a Django forward foreign key or one-to-one: its `<name>_id` column.
+    pub foreign_key_column: Option<String>,
+    /// The accessor this relationship creates on its target: Django `related_name`, SQLAlchemy
+    /// `backref`.
+    pub reverse_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    pub name: String,
+    /// Dotted module of the declaring file (`app.models`); empty when unknown.
+    pub module: String,
+    pub orm: ModelOrm,
+    pub columns: Vec<Column>,
+    pub relationships: Vec<Relationship>,
+    /// Multi-column unique constraints (`UniqueConstraint("a", "b")`, `unique_together`).
+    pub unique_together: Vec<Vec<String>>,
+}
+
+impl Model {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|column| column.name == name)
+    }
+
+    pub fn relationship(&self, name: &str) -> Option<&Relationship> {
+        self.relationships.iter().find(|r| r.name == name)
+    }
+
+    /// Whether at most one row can hold a value of this column: a single-column primary key, a
+    /// `unique` column, or a one-column unique constraint.
+    pub fn is_unique(&self, name: &str) -> bool {
+        let primary_keys = self.columns.iter().filter(|c| c.primary_key).count();
+        self.column(name).is_some_and(|c| c.unique || (c.primary_key && primary_keys == 1))
+            || (name == "pk" && self.orm == ModelOrm::Django)
+            || self.unique_together.iter().any(|set| set.len() == 1 && set[0] == name)
+    }
+}
+
+const SQLALCHEMY_NUMERIC: &[&str] = &[
+    "Integer", "BigInteger", "SmallInteger", "Numeric", "Float", "DECIMAL", "Decimal", "NUMERIC", "FLOAT",
+    "INTEGER", "BIGINT", "REAL", "Double", "DOUBLE", "int", "float", "Money",
+];
+const DJANGO_NUMERIC: &[&str] = &[
+    "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField",
+    "PositiveSmallIntegerField", "DecimalField", "FloatField", "AutoField", "BigAutoField", "SmallAutoField",
+];
+
+/// Every model class a file declares.
+pub fn extract_models(file: &SourceFile, module: &str) -> Vec<Model> {
+    let mut models = Vec::new();
+    collect_classes(file, file.root(), module, &mut models);
+    attach_reverse_relationships(&mut models);
+    models
+}
+
+fn collect_classes(file: &SourceFile, node: Node<'_>, module: &str, out: &mut Vec<Model>) {
+    for child in named_children(node) {
+        let class = match child.kind() {
+            "class_definition" => child,
+            "decorated_definition" => match field(child, "definition") {
+                Some(definition) if definition.kind() == "class_definition" => definition,
+                _ => continue,
+            },
+            "if_statement" | "try_statement" | "block" => {
+                collect_classes(file, child, module, out);
+                continue;
+            }
+            _ => continue,
+        };
+        if let Some(model) = read_class(file, class, module) {
+            out.push(model);
+        }
+    }
+}
+
+fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model> {
+    let name = file.node_text(field(class, "name")?).to_string();
+    let bases = field(class, "superclasses").map(|b| file.node_text(b)).unwrap_or("");
+    let body = field(class, "body")?;
+    let mut model = Model {
+        name,
+        module: module.to_string(),
+        orm: if bases.contains("models.Model") || bases.contains("(Model") && !bases.contains("db.") {
+            ModelOrm::Django
+        } else {
+            ModelOrm::SqlAlchemy
+        },
+        columns: Vec::new(),
+        relationships: Vec::new(),
+        unique_together: Vec::new(),
+    };
+    let mut is_model = bases.contains("models.Model") || bases.contains("db.Model") || bases.contains("table=True");
+    for statement in named_children(body) {
+        let Some(assignment) = named_children(statement).next().filter(|_| statement.kind() == "expression_statement") else {
+            if statement.kind() == "class_definition" && file.node_text(field(statement, "name").unwrap_or(statement)) == "Meta" {
+                read_django_meta(file, statement, &mut model);
+            }
+            continue;
+        };
+        if assignment.kind() != "assignment" {
+            continue;
+        }
+        let Some(left) = field(assignment, "left").filter(|l| l.kind() == "identifier") else { continue };
+        let attribute = file.node_text(left).to_string();
+        let annotation = field(assignment, "type").map(|t| file.node_text(t));
+        let right = field(assignment, "right");
+        if attribute == "__tablename__" {
+            is_model = true;
+            continue;
+        }
+        if attribute == "__table_args__" {
+            if let Some(right) = right {
+                read_unique_constraints(file, right, &mut model);
+            }
+            continue;
+        }
+        let callee = right.filter(|r| r.kind() == "call").and_then(|r| callee_name(r, file.text()));
+        match (callee, annotation) {
+            (Some("Column" | "mapped_column"), _) => {
+                is_model = true;
+                model.columns.push(sqlalchemy_column(file, attribute, right?, annotation));
+            }
+            (Some("relationship"), _) => {
+                is_model = true;
+                model.relationships.push(sqlalchemy_relationship(file, attribute, right?, annotation));
+            }
+            (Some("Field"), Some(annotation)) => {
+                model.columns.push(sqlmodel_field(file, attribute, right?, annotation));
+            }
+            (Some("Relationship"), Some(annotation)) => {
+                let target = mapped_target(annotation);
+                let kind = if is_collection_annotation(annotation) {
+                    RelationshipKind::Collection
+                } else {
+                    RelationshipKind::Single
+                };
+                model.relationships.push(Relationship {
+                    name: attribute,
+                    target,
+                    kind,
+                    lazy: None,
+                    foreign_key_column: None,
+                    reverse_name: None,
+                });
+            }
+            (Some(field_type), _) if field_type.ends_with("Field") || field_type == "ForeignKey" => {
+                if let Some(right) = right {
+                    if file.node_text(right).starts_with("models.") || bases.contains("Model") {
+                        model.orm = ModelOrm::Django;
+                        is_model = true;
+                        django_field(file, attribute, right, field_type, &mut model);
+                    }
+                }
+            }
+            (None, Some(annotation)) if annotation.starts_with("Mapped[") && right.is_none() => {
+                is_model = true;
+                let nullable = is_optional(annotation);
+                model.columns.push(Column {
+                    name: attribute,
+                    nullable,
+                    primary_key: false,
+                    unique: false,
+                    foreign_key: None,
+                    numeric: SQLALCHEMY_NUMERIC.iter().any(|t| annotation.contains(t)),
+                });
+            }
+            _ => {}
+        }
+    }
+    if !is_model {
+        return None;
+    }
+    if model.orm == ModelOrm::Django && !model.columns.iter().any(|c| c.primary_key) {
+        model.columns.insert(
+            0,
+            Column {
+                name: "id".to_string(),
+                nullable: false,
+                primary_key: true,
+                unique: true,
+                foreign_key: None,
+                numeric: true,
+            },
+        );
+    }
+    Some(model)
+}
+
+fn keyword<'a>(file: &'a SourceFile, call: Node<'_>, name: &str) -> Option<&'a str> {
+    let arguments = field(call, "arguments")?;
+    named_children(arguments)
+        .filter(|a| a.kind() == "keyword_argument")
+        .find(|a| field(*a, "name").is_some_and(|n| file.node_text(n) == name))
+        .and_then(|a| field(a, "value"))
+        .map(|v| file.node_text(v))
+}
+
+fn positional<'a>(call: Node<'a>) -> Vec<Node<'a>> {
+    field(call, "arguments")
+        .map(|arguments| {
+            named_children(arguments)
+                .filter(|a| !matches!(a.kind(), "keyword_argument" | "comment"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn is_optional(annotation: &str) -> bool {
+    annotation.contains("Optional[") || annotation.contains("| None") || annotation.contains("None |") || annotation.contains("Union[") && annotation.contains("None")
+}
+
+fn sqlalchemy_column(file: &SourceFile, name: String, call: Node<'_>, annotation: Option<&str>) -> Column {
+    let primary_key = keyword(file, call, "primary_key") == Some("True");
+    let mut foreign_key = None;
+    let mut numeric = annotation.is_some_and(|a| SQLALCHEMY_NUMERIC.iter().any(|t| a.contains(t)));
+    for argument in positional(call) {
+        let text = file.node_text(argument);
+        if text.starts_with("ForeignKey(") || text.contains(".ForeignKey(") {
+            foreign_key = positional(argument).first().map(|a| file.node_text(*a).trim_matches(['"', '\'']).to_string());
+        } else if SQLALCHEMY_NUMERIC.iter().any(|t| text.trim_start_matches("db.").trim_start_matches("sa.").starts_with(t)) {
+            numeric = true;
+        }
+    }
+    // SQLAlchemy: a `Column` is nullable unless it is a primary key or says otherwise; a
+    // `mapped_column` follows its `Mapped[...]` annotation.
+    let default_nullable = match annotation {
+        Some(annotation) if annotation.starts_with("Mapped[") => is_optional(annotation),
+        _ => true,
+    };
+    let nullable = match keyword(file, call, "nullable") {
+        Some("True") => true,
+        Some("False") => false,
+        _ => default_nullable && !primary_key,
+    };
+    Column {
+        name,
+        nullable,
+        primary_key,
+        unique: keyword(file, call, "unique") == Some("True"),
+        foreign_key,
+        numeric,
+    }
+}
+
+fn sqlmodel_field(file: &SourceFile, name: String, call: Node<'_>, annotation: &str) -> Column {
+    let primary_key = keyword(file, call, "primary_key") == Some("True");
+    let nullable = match keyword(file, call, "nullable") {
+        Some("True") => true,
+        Some("False") => false,
+        _ => is_optional(annotation) && !primary_key,
+    };
+    Column {
+        name,
+        nullable,
+        primary_key,
+        unique: keyword(file, call, "unique") == Some("True"),
+        foreign_key: keyword(file, call, "foreign_key").map(|f| f.trim_matches(['"', '\'']).to_string()),
+        numeric: SQLALCHEMY_NUMERIC.iter().any(|t| annotation.contains(t)),
+    }
+}
+
+/// `Mapped[list["Session"]]` → `Session`; `Mapped[Optional[User]]` → `User`.
+fn mapped_target(annotation: &str) -> Option<String> {
+    let inner: String = annotation
+        .chars()
+        .filter(|c| c.is_alphanumeric() || *c == '_' || *c == '[' || *c == ',')
+        .collect();
+    inner
+        .split(['[', ','])
+        .map(str::trim)
+        .rfind(|part| {
+            !part.is_empty()
+                && !matches!(*part, "Mapped" | "list" | "List" | "set" | "Set" | "Optional" | "None" | "WriteOnlyMapped" | "DynamicMapped")
+        })
+        .map(str::to_string)
+}
+
+fn is_collection_annotation(annotation: &str) -> bool {
+    ["list[", "List[", "set[", "Set[", "WriteOnlyMapped[", "DynamicMapped["].iter().any(|c| annotation.contains(c))
+}
+
+fn sqlalchemy_relationship(file: &SourceFile, name: String, call: Node<'_>, annotation: Option<&str>) -> Relationship {
+    let target = positional(call)
+        .first()
+        .map(|a| file.node_text(*a).trim_matches(['"', '\'']).to_string())
+        .or_else(|| annotation.and_then(mapped_target));
+    let uselist = keyword(file, call, "uselist");
+    let kind = match (uselist, annotation) {
+        (Some("False"), _) => RelationshipKind::Single,
+        (Some("True"), _) => RelationshipKind::Collection,
+        (_, Some(annotation)) if is_collection_annotation(annotation) => RelationshipKind::Collection,
+        (_, Some(_)) => RelationshipKind::Single,
+        // Without an annotation, a relationship whose name is plural is most likely a collection.
+        (None, None) => {
+            if name.ends_with('s') {
+                RelationshipKind::Collection
+            } else {
+                RelationshipKind::Single
+            }
+        }
+        _ => RelationshipKind::Single,
+    };
+    Relationship {
+        name,
+        target,
+        kind,
+        lazy: keyword(file, call, "lazy").map(|l| l.trim_matches(['"', '\'']).to_string()),
+        foreign_key_column: None,
+        reverse_name: backref_name(file, call),
+    }
+}
+
+/// `backref="user"` or `backref=backref("user", lazy="joined")`.
+fn backref_name(file: &SourceFile, call: Node<'_>) -> Option<String> {
+    let value = keyword(file, call, "backref")?;
+    let name = value.strip_prefix("backref(").unwrap_or(value);
+    let name = name.split([',', ')']).next().unwrap_or("").trim().trim_matches(['"', '\'']);
+    (!name.is_empty()).then(|| name.to_string())
+}
+
+fn django_field(file: &SourceFile, name: String, call: Node<'_>, field_type: &str, model: &mut Model) {
+    let nullable = keyword(file, call, "null") == Some("True");
+    let primary_key = keyword(file, call, "primary_key") == Some("True");
+    let unique = keyword(file, call, "unique") == Some("True") || primary_key;
+    let target = positional(call).first().map(|t| file.node_text(*t).trim_matches(['"', '\'']).rsplit('.').next().unwrap_or("").to_string());
+    match field_type {
+        "ForeignKey" | "OneToOneField" => {
+            let column = format!("{name}_id");
+            model.columns.push(Column {
+                name: column.clone(),
+                nullable,
+                primary_key,
+                unique: unique || field_type == "OneToOneField",
+                foreign_key: target.clone(),
+                numeric: true,
+            });
+            model.relationships.push(Relationship {
+                name,
+                target,
+                kind: RelationshipKind::Single,
+                lazy: None,
+                foreign_key_column: Some(column),
+                reverse_name: keyword(file, call, "related_name").map(|r| r.trim_matches(['"', '\'']).to_string()),
+            });
+        }
+        "ManyToManyField" => model.relationships.push(Relationship {
+            name,
+            target,
+            kind: RelationshipKind::Collection,
+            lazy: None,
+            foreign_key_column: None,
+            reverse_name: keyword(file, call, "related_name").map(|r| r.trim_matches(['"', '\'']).to_string()),
+        }),
+        _ => model.columns.push(Column {
+            name,
+            nullable,
+            primary_key,
+            unique,
+            foreign_key: None,
+            numeric: DJANGO_NUMERIC.contains(&field_type),
+        }),
+    }
+}
+
+fn read_unique_constraints(file: &SourceFile, node: Node<'_>, model: &mut Model) {
+    if node.kind() == "call" && callee_name(node, file.text()) == Some("UniqueConstraint") {
+        let columns: Vec<String> = positional(node)
+            .iter()
+            .map(|c| file.node_text(*c).trim_matches(['"', '\'']).to_string())
+            .collect();
+        if !columns.is_empty() {
+            model.unique_together.push(columns);
+        }
+        return;
+    }
+    for child in named_children(node) {
+        read_unique_constraints(file, child, model);
+    }
+}
+
+fn read_django_meta(file: &SourceFile, meta: Node<'_>, model: &mut Model) {
+    let Some(body) = field(meta, "body") else { return };
+    for statement in named_children(body) {
+        let text = file.node_text(statement);
+        if text.starts_with("unique_together") {
+            if let Some(right) = named_children(statement).next().and_then(|a| field(a, "right")) {
+                let strings: Vec<String> = collect_strings(file, right);
+                if !strings.is_empty() {
+                    model.unique_together.push(strings);
+                }
+            }
+        } else if text.starts_with("constraints") {
+            if let Some(right) = named_children(statement).next().and_then(|a| field(a, "right")) {
+                read_unique_constraints(file, right, model);
+            }
+        }
+    }
+}
+
+fn collect_strings(file: &SourceFile, node: Node<'_>) -> Vec<String> {
+    if node.kind() == "string" {
+        return vec![file.node_text(node).trim_matches(['"', '\'']).to_string()];
+    }
+    named_children(node).flat_map(|child| collect_strings(file, child)).collect()
+}
+
+/// Django's reverse accessors (`related_name`, or `<model>_set`) and SQLAlchemy `backref`s live on
+/// the target model; add them where the target is declared in the same file.
+fn attach_reverse_relationships(models: &mut [Model]) {
+    let mut reverse: Vec<(String, Relationship)> = Vec::new();
+    for model in models.iter() {
+        for relationship in &model.relationships {
+            let Some(target) = &relationship.target else { continue };
+            let one_to_one = relationship
+                .foreign_key_column
+                .as_deref()
+                .and_then(|column| model.column(column))
+                .is_some_and(|column| column.unique);
+            let name = match (&relationship.reverse_name, model.orm) {
+                (Some(name), _) => name.clone(),
+                (None, ModelOrm::Django) if one_to_one => model.name.to_ascii_lowercase(),
+                (None, ModelOrm::Django) => format!("{}_set", model.name.to_ascii_lowercase()),
+                (None, ModelOrm::SqlAlchemy) => continue,
+            };
+            // A SQLAlchemy backref of a collection points back at one row, and vice versa.
+            let kind = match (model.orm, relationship.kind) {
+                (ModelOrm::Django, _) if one_to_one => RelationshipKind::Single,
+                (ModelOrm::Django, RelationshipKind::Single) => RelationshipKind::Collection,
+                (ModelOrm::Django, RelationshipKind::Collection) => RelationshipKind::Collection,
+                (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => RelationshipKind::Single,
+                (ModelOrm::SqlAlchemy, RelationshipKind::Single) => RelationshipKind::Collection,
+            };
+            reverse.push((
+                target.clone(),
+                Relationship {
+                    name,
+                    target: Some(model.name.clone()),
+                    kind,
+                    lazy: None,
+                    foreign_key_column: None,
+                    reverse_name: None,
+                },
+            ));
+        }
+    }
+    for (target, relationship) in reverse {
+        if let Some(model) = models.iter_mut().find(|m| m.name == target) {
+            if model.relationship(&relationship.name).is_none() {
+                model.relationships.push(relationship);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn models(text: &str) -> Vec<Model> {
+        extract_models(&SourceFile::parse(text), "app.models")
+    }
+
+    #[test]
+    fn sqlalchemy_declarative_columns_and_nullability() {
+        let m = models(
+            r#"
+class Payment(Base):
+    __tablename__ = "payments"
+    id = Column(Integer, primary_key=True)
+    user_id = Column(Integer, ForeignKey("users.id"), nullable=False)
+    amount = Column(Numeric(10, 2))
+    email = Column(String, unique=True)
+    __table_args__ = (UniqueConstraint("user_id", "email"), UniqueConstraint("code"))
+"#,
+        );
+        let payment = &m[0];
+        assert_eq!(payment.name, "Payment");
+        assert!(!payment.column("id").unwrap().nullable);
+        assert!(payment.is_unique("id"));
+        let user_id = payment.column("user_id").unwrap();
+        assert!(!user_id.nullable && !user_id.unique);
+        assert_eq!(user_id.foreign_key.as_deref(), Some("users.id"));
+        let amount = payment.column("amount").unwrap();
+        assert!(amount.nullable, "a Column is nullable unless told otherwise");
+        assert!(amount.numeric);
+        assert!(payment.is_unique("email"));
+        assert!(payment.is_unique("code"));
+        assert!(!payment.is_unique("user_id"));
+    }
+
+    #[test]
+    fn mapped_annotations_decide_nullability() {
+        let m = models(
+            r#"
+class Payment(Base):
+    __tablename__ = "payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    total: Mapped[Decimal] = mapped_column(Numeric(10, 2))
+    amount: Mapped[Optional[Decimal]] = mapped_column(Numeric(10, 2))
+    fee: Mapped[Decimal | None]
+    forced: Mapped[int] = mapped_column(nullable=True)
+    user: Mapped["User"] = relationship(back_populates="payments", lazy="selectin")
+    items: Mapped[list["Item"]] = relationship()
+"#,
+        );
+        let p = &m[0];
+        assert!(!p.column("total").unwrap().nullable, "Mapped[Decimal] is NOT NULL");
+        assert!(p.column("amount").unwrap().nullable);
+        assert!(p.column("fee").unwrap().nullable);
+        assert!(p.column("forced").unwrap().nullable);
+        let user = p.relationship("user").unwrap();
+        assert_eq!(user.target.as_deref(), Some("User"));
+        assert_eq!(user.kind, RelationshipKind::Single);
+        assert_eq!(user.lazy.as_deref(), Some("selectin"));
+        let items = p.relationship("items").unwrap();
+        assert_eq!(items.kind, RelationshipKind::Collection);
+        assert_eq!(items.target.as_deref(), Some("Item"));
+    }
+
+    #[test]
+    fn flask_sqlalchemy_and_sqlmodel() {
+        let m = models(
+            r#"
+class User(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), nullable=False)
+    orders = db.relationship("Order", backref="user", lazy="dynamic")
+
+class Order(db.Model):
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("user.id"))
+
+class Hero(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    team_id: Optional[int] = Field(default=None, foreign_key="team.id")
+    age: int = Field(index=True)
+"#,
+        );
+        let user = m.iter().find(|m| m.name == "User").unwrap();
+        assert!(!user.column("name").unwrap().nullable);
+        assert_eq!(user.relationship("orders").unwrap().lazy.as_deref(), Some("dynamic"));
+        let order = m.iter().find(|m| m.name == "Order").unwrap();
+        assert!(order.column("user_id").unwrap().nullable);
+        assert_eq!(order.relationship("user").unwrap().kind, RelationshipKind::Single, "backref");
+        let hero = m.iter().find(|m| m.name == "Hero").unwrap();
+        assert!(!hero.column("id").unwrap().nullable);
+        assert!(hero.column("team_id").unwrap().nullable);
+        assert_eq!(hero.column("team_id").unwrap().foreign_key.as_deref(), Some("team.id"));
+        assert!(!hero.column("age").unwrap().nullable);
+    }
+
+    #[test]
+    fn django_fields_relations_and_implicit_id() {
+        let m = models(
+            r#"
+class Customer(models.Model):
+    email = models.EmailField(unique=True)
+
+class Order(models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders")
+    total = models.DecimalField(max_digits=10, decimal_places=2, null=True)
+    tags = models.ManyToManyField("Tag")
+
+class Profile(models.Model):
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE)
+
+class Tag(models.Model):
+    name = models.CharField(max_length=20)
+
+    class Meta:
+        unique_together = [("name",)]
+"#,
+        );
+        let order = m.iter().find(|m| m.name == "Order").unwrap();
+        assert!(order.is_unique("id"), "implicit primary key");
+        assert!(order.is_unique("pk"));
+        let customer_id = order.column("customer_id").unwrap();
+        assert!(!customer_id.nullable && !customer_id.unique);
+        assert!(order.column("total").unwrap().nullable && order.column("total").unwrap().numeric);
+        assert_eq!(order.relationship("customer").unwrap().foreign_key_column.as_deref(), Some("customer_id"));
+        assert_eq!(order.relationship("tags").unwrap().kind, RelationshipKind::Collection);
+        let customer = m.iter().find(|m| m.name == "Customer").unwrap();
+        assert!(customer.is_unique("email"));
+        assert_eq!(customer.relationship("orders").unwrap().kind, RelationshipKind::Collection);
+        assert_eq!(customer.relationship("profile").unwrap().kind, RelationshipKind::Single);
+        let tag = m.iter().find(|m| m.name == "Tag").unwrap();
+        assert_eq!(tag.relationship("order_set").unwrap().kind, RelationshipKind::Collection);
+        assert!(tag.is_unique("name"));
+    }
+
+    #[test]
+    fn plain_classes_are_not_models() {
+        assert!(models("class Service:\n    timeout = 3\n    def run(self): pass\n").is_empty());
+    }
+}

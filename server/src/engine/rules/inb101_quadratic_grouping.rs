@@ -1,0 +1,135 @@
+//! INB101 quadratic-grouping.
+
+use super::{Context, FixAvailability, RuleInfo};
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, NameTable};
+use crate::engine::fix::{Applicability, Edit, Fix};
+use crate::engine::semantic::{Loop, LoopKind, ScanCandidate, SemanticModel};
+use crate::engine::source::SourceFile;
+use crate::engine::syntax::{display_code, named_children};
+
+pub static RULE: RuleInfo = RuleInfo {
+    code: "INB101",
+    name: "quadratic-grouping",
+    severity: Severity::Warning,
+    summary: "Inside a loop over keys, a scan of a whole collection filtered by `== key`: O(N·M)",
+    documentation: DOCUMENTATION,
+    fix: FixAvailability::Sometimes,
+};
+
+const DOCUMENTATION: &str = r#"## What it does
+Flags a comprehension inside a loop over keys that walks a whole collection, which does not change
+with the loop, to keep the items whose attribute equals the key:
+`[s for s in sessions.values() if s.user_id == uid]` inside `for uid in user_ids`.
+
+## Why is this bad?
+Every iteration scans every row: N keys times M rows comparisons. With 10,000 users and 100,000
+sessions that is a billion comparisons in Python — the batched query that was meant to make the
+loop fast ends up slower than the N+1 it replaced.
+
+## Example
+```python
+for uid in user_ids:
+    user_sessions = [s for s in sessions if s.user_id == uid]
+```
+
+## Use instead
+```python
+sessions_by_user_id = defaultdict(list)
+for s in sessions:
+    sessions_by_user_id[s.user_id].append(s)
+for uid in user_ids:
+    user_sessions = [s for s in sessions_by_user_id.get(uid, [])]
+```
+
+## Fix safety
+The fix builds the index once before the loop and looks each key up in it. Each key still gets its
+rows in the collection's order. It is unsafe when the loop body could change the collection, and
+in general because the collection is now read once, before the loop, instead of on every iteration.
+"#;
+
+pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
+    let model = context.model;
+    let file = model.file;
+    for scan in &model.scans {
+        let Some(&loop_id) = scan.loops.iter().rev().find(|&&id| {
+            let lp = model.loop_(id);
+            names_in(file, scan.key).iter().any(|n| lp.varying.contains(n))
+                && !names_in(file, scan.iterable).iter().any(|n| lp.varying.contains(n))
+        }) else {
+            continue;
+        };
+        let lp = model.loop_(loop_id);
+        let collection = display_code(file.node_text(scan.iterable), 40);
+        let message = format!(
+            "`{}` scans all of `{collection}` once per `{}`: O(N·M); index it by `{}` once before the loop",
+            display_code(file.node_text(scan.node), 60),
+            display_code(&lp.target, 30),
+            scan.attribute
+        );
+        let mut diagnostic = Diagnostic::new(&RULE, message, scan.node.byte_range())
+            .with_related(format!("the loop over `{}` repeats the scan", display_code(&lp.target, 30)), lp.header.clone());
+        match index_fix(model, file, scan, lp) {
+            Ok(fix) => diagnostic.fix = Some(fix),
+            Err(reason) => diagnostic.no_fix_reason = Some(reason),
+        }
+        diagnostics.push(diagnostic);
+    }
+}
+
+fn names_in(file: &SourceFile, node: tree_sitter::Node<'_>) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "identifier" => names.push(file.node_text(node).to_string()),
+            "attribute" => {
+                names.push(file.node_text(node).to_string());
+                if let Some(object) = node.child_by_field_name("object") {
+                    stack.push(object);
+                }
+            }
+            "keyword_argument" => stack.extend(node.child_by_field_name("value")),
+            _ => stack.extend(named_children(node)),
+        }
+    }
+    names
+}
+
+fn index_fix(model: &SemanticModel<'_>, file: &SourceFile, scan: &ScanCandidate<'_>, lp: &Loop<'_>) -> Result<Fix, String> {
+    if lp.kind != LoopKind::For {
+        return Err("only scans inside a `for` statement are indexed automatically".to_string());
+    }
+    let _ = model;
+    let mut names = NameTable::new(file, lp.node);
+    let index = names.fresh(&format!("{}_by_{}", scan.variable.trim_end_matches('_'), scan.attribute));
+    let row = names.fresh("item");
+    let indent = indentation_at(file, lp.node.start_byte()).to_string();
+    let unit = body_indent_unit(file, lp.node);
+    let collection = file.node_text(scan.iterable);
+    let prelude = format!(
+        "{index} = defaultdict(list)\n{indent}for {row} in {collection}:\n{indent}{unit}{index}[{row}.{attribute}].append({row})\n{indent}",
+        attribute = scan.attribute
+    );
+    let (open, close) = match scan.node.kind() {
+        "list_comprehension" => ("[", "]"),
+        "set_comprehension" => ("{", "}"),
+        _ => ("(", ")"),
+    };
+    let lookup = format!(
+        "{open}{} for {} in {index}.get({}, []){close}",
+        file.node_text(scan.body),
+        scan.variable,
+        file.node_text(scan.key)
+    );
+    let mut edits = vec![
+        Edit::insert(lp.node.start_byte(), prelude),
+        Edit::replace(scan.node.byte_range(), lookup),
+    ];
+    edits.extend(ensure_import(file, "collections", "defaultdict"));
+    Ok(Fix::new(
+        format!("Index `{}` by `{}` once before the loop", display_code(collection, 30), scan.attribute),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
