@@ -46,7 +46,14 @@ CASE_DEFAULTS = {
     "unordered": False,  # compare lists/dicts as multisets: order across keys may change
     "error_types_may_differ": False,  # an exception must stay an exception, its type may change
     "nullable_sum": False,  # INB201: a TypeError from sum() over NULL may become the NULL-as-0 result
+    # The findings `inbatch check` must report on original.py: exactly these codes, as many times as
+    # listed (every rule, no --select). Empty: an INB001 case (at least one INB001 finding).
+    "rules": [],
+    # What a rewrite must return: "original" (what original.py returns) or "correct" (what the
+    # hand-written correct.py returns, for originals that are wrong: INB102 loses rows, INB201 raises).
+    "expected": "original",
 }
+EXPECTED_KINDS = ("original", "correct")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,10 +70,28 @@ class Case:
     unordered: bool
     error_types_may_differ: bool
     nullable_sum: bool
+    rules: tuple[str, ...]
+    expected: str
 
     @property
     def original(self) -> pathlib.Path:
         return self.dir / "original.py"
+
+    @property
+    def correct(self) -> pathlib.Path:
+        """The hand-written correct implementation (`expected = "correct"` cases)."""
+        return self.dir / "correct.py"
+
+    @property
+    def checked_rules(self) -> tuple[str, ...]:
+        """The rules this case exercises: its fix must silence them, its rewrites must not trigger them."""
+        return tuple(dict.fromkeys(self.rules)) or ("INB001",)
+
+    @property
+    def chunked_in(self) -> bool:
+        """An INB301 case: the original binds every key in one statement; a rewrite may not, whatever
+        the original did."""
+        return "INB301" in self.rules
 
     @property
     def reference(self) -> pathlib.Path:
@@ -111,6 +136,9 @@ def load_case(case_dir: pathlib.Path) -> Case:
         if unknown:
             raise ValueError(f"{toml_path}: unknown keys {sorted(unknown)}")
         meta.update(data)
+    if meta["expected"] not in EXPECTED_KINDS:
+        raise ValueError(f"{toml_path}: expected must be one of {EXPECTED_KINDS}, not {meta['expected']!r}")
+    meta["rules"] = tuple(meta["rules"])
     return Case(name=case_dir.name, dir=case_dir, **meta)
 
 
@@ -388,8 +416,11 @@ class Harness:
                 del module.sum
 
 
-def equivalent(case: Case, original: Outcome, rewritten: Outcome, oracle: Outcome | None = None) -> str | None:
-    """None when `rewritten` behaves like `original`, else an explanation.
+def equivalent(
+    case: Case, original: Outcome, rewritten: Outcome, oracle: Outcome | None = None, *, label: str = "original"
+) -> str | None:
+    """None when `rewritten` behaves like `original` (the expected outcome: the original's, or
+    correct.py's, named by `label`), else an explanation.
 
     - results must be equal (as multisets where the case is `unordered`);
     - an exception must stay an exception of the same type (any type if `error_types_may_differ`);
@@ -399,11 +430,11 @@ def equivalent(case: Case, original: Outcome, rewritten: Outcome, oracle: Outcom
     if original.error is None and rewritten.error is None:
         if original.value == rewritten.value:
             return None
-        return f"results differ:\n  original:  {original.describe()}\n  rewritten: {rewritten.describe()}"
+        return f"results differ:\n  {label + ':':11} {original.describe()}\n  {'rewritten:':11} {rewritten.describe()}"
     if original.error and rewritten.error:
         if original.error == rewritten.error or case.error_types_may_differ:
             return None
-        return f"different exceptions: original {original.describe()}; rewritten {rewritten.describe()}"
+        return f"different exceptions: {label} {original.describe()}; rewritten {rewritten.describe()}"
     if case.nullable_sum and original.error == "TypeError" and rewritten.error is None and oracle is not None:
         if oracle.error is None and oracle.value == rewritten.value:
             return None
@@ -411,7 +442,7 @@ def equivalent(case: Case, original: Outcome, rewritten: Outcome, oracle: Outcom
             "original raised TypeError (NULL in sum) and the rewrite returns something other than the "
             f"NULL-as-0 result:\n  oracle:    {oracle.describe()}\n  rewritten: {rewritten.describe()}"
         )
-    return f"original {original.describe()}\nrewritten {rewritten.describe()}"
+    return f"{label} {original.describe()}\nrewritten {rewritten.describe()}"
 
 
 # ---- inbatch -----------------------------------------------------------------------------------------
@@ -426,9 +457,19 @@ def run_inbatch(inbatch_bin: str, *args: str, cwd: pathlib.Path | None = None) -
     return proc
 
 
+def findings(inbatch_bin: str, path: pathlib.Path, rules: tuple[str, ...] | None = None) -> list[dict]:
+    """`inbatch check --format json` on one file: every finding, or only those of `rules`."""
+    select = ["--select", ",".join(rules)] if rules else []
+    proc = run_inbatch(inbatch_bin, "check", *select, "--format", "json", str(path))
+    return [d for d in json.loads(proc.stdout or "[]") if not rules or d["code"] in rules]
+
+
 def inb001_findings(inbatch_bin: str, path: pathlib.Path) -> list[dict]:
-    proc = run_inbatch(inbatch_bin, "check", "--select", "INB001", "--format", "json", str(path))
-    return [d for d in json.loads(proc.stdout or "[]") if d["code"] == "INB001"]
+    return findings(inbatch_bin, path, ("INB001",))
+
+
+def describe_findings(found: list[dict]) -> str:
+    return "; ".join(f"{d['code']} {d['location']['row']}:{d['location']['column']} {d['message'][:120]}" for d in found)
 
 
 # Modules a fixture imports; copied next to the fixed copy so that inbatch sees the model definitions.
@@ -452,9 +493,9 @@ def apply_fix(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[path
     return target, before, target.read_text()
 
 
-def check_fix_idempotent(inbatch_bin: str, path: pathlib.Path) -> list[str]:
+def check_fix_idempotent(inbatch_bin: str, path: pathlib.Path, rules: tuple[str, ...] = ("INB001",)) -> list[str]:
     """The SPEC §2 idempotence guarantee for a file inbatch has already fixed: a second
-    `--fix --unsafe-fixes` changes nothing, and INB001 no longer fires. Returns the problems."""
+    `--fix --unsafe-fixes` changes nothing, and none of `rules` fires any more. Returns the problems."""
     problems = []
     fixed = path.read_text()
     with tempfile.TemporaryDirectory() as tmp:
@@ -463,10 +504,9 @@ def check_fix_idempotent(inbatch_bin: str, path: pathlib.Path) -> list[str]:
         run_inbatch(inbatch_bin, "check", "--fix", "--unsafe-fixes", again.name, cwd=again.parent)
         if again.read_text() != fixed:
             problems.append("a second `--fix --unsafe-fixes` changed the file again")
-    remaining = inb001_findings(inbatch_bin, path)
+    remaining = findings(inbatch_bin, path, rules)
     if remaining:
-        rows = ", ".join(f"{d['location']['row']}:{d['location']['column']}" for d in remaining)
-        problems.append(f"INB001 still reported on the rewritten file at {rows}")
+        problems.append(f"still reported on the rewritten file: {describe_findings(remaining)}")
     return problems
 
 
@@ -482,38 +522,68 @@ class Verifier:
 
     def __init__(self, harness: Harness):
         self.harness = harness
-        self._originals: dict[str, Any] = {}
-        self._outcomes: dict[tuple[str, str, bool], Outcome] = {}
+        self._modules: dict[pathlib.Path, Any] = {}
+        self._outcomes: dict[tuple[str, str, str], Outcome] = {}
+
+    def _module(self, path: pathlib.Path):
+        if path not in self._modules:
+            self._modules[path] = load_module(path)
+        return self._modules[path]
 
     def original_module(self, case: Case):
-        if case.name not in self._originals:
-            self._originals[case.name] = load_module(case.original)
-        return self._originals[case.name]
+        return self._module(case.original)
 
     def original(self, case: Case, input_name: str, *, oracle: bool = False) -> Outcome:
-        key = (case.name, input_name, oracle)
+        key = (case.name, input_name, "oracle" if oracle else "original")
         if key not in self._outcomes:
             self._outcomes[key] = self.harness.run(case, self.original_module(case), input_name, patch_sum=oracle)
         return self._outcomes[key]
 
+    def correct(self, case: Case, input_name: str) -> Outcome:
+        """What correct.py returns (`expected = "correct"` cases)."""
+        key = (case.name, input_name, "correct")
+        if key not in self._outcomes:
+            self._outcomes[key] = self.harness.run(case, self._module(case.correct), input_name)
+        return self._outcomes[key]
+
+    def expected(self, case: Case, input_name: str) -> tuple[str, Outcome]:
+        """(label, outcome) a rewrite must match: the original's, or correct.py's."""
+        if case.expected == "correct":
+            return "correct.py", self.correct(case, input_name)
+        return "original", self.original(case, input_name)
+
     def check_input(self, case: Case, module, input_name: str) -> list[str]:
-        """Problems of `module` against the original on one input (empty when equivalent)."""
-        original = self.original(case, input_name)
+        """Problems of `module` on one input (empty when it returns what the original, or for
+        `expected = "correct"` cases correct.py, returns)."""
+        label, expected = self.expected(case, input_name)
         oracle = None
-        if case.nullable_sum and original.error == "TypeError":
+        if case.expected == "original" and case.nullable_sum and expected.error == "TypeError":
             oracle = self.original(case, input_name, oracle=True)
         rewritten = self.harness.run(case, module, input_name)
         problems = []
-        diff = equivalent(case, original, rewritten, oracle)
+        diff = equivalent(case, expected, rewritten, oracle, label=label)
         if diff:
             problems.append(f"[{case.name} / {input_name}] {diff}")
-        allowed = max(original.max_params, BATCH_SIZE + self.PARAM_SLACK)
+        # An INB301 case exists to chunk the original's unbounded IN list: its size grants nothing.
+        allowed = BATCH_SIZE + self.PARAM_SLACK
+        if not case.chunked_in:
+            allowed = max(expected.max_params, allowed)
         if rewritten.max_params > allowed:
             problems.append(
                 f"[{case.name} / {input_name}] a statement of the rewrite binds {rewritten.max_params} "
-                f"parameters (original at most {original.max_params}): the IN list is not chunked by {BATCH_SIZE}"
+                f"parameters (allowed {allowed}; {label} at most {expected.max_params}): the IN list is not "
+                f"chunked by {BATCH_SIZE}"
             )
         return problems
+
+    def original_is_wrong(self, case: Case) -> dict[str, tuple[Outcome, Outcome]]:
+        """{input: (original, correct.py)} where the two differ (`expected = "correct"` cases)."""
+        out = {}
+        for name in case.input_names():
+            original, correct = self.original(case, name), self.correct(case, name)
+            if equivalent(case, correct, original, label="correct.py"):
+                out[name] = (original, correct)
+        return out
 
     def counts(self, case: Case, module) -> dict[str, tuple[int, int]]:
         """{input name: (original queries, rewritten queries)} for the counted inputs."""

@@ -1,12 +1,16 @@
 """Executes every fixture of tests/fixtures/fixes against seeded SQLite databases and proves batched
-rewrites equivalent to the N+1 originals (issue 4, "Tests"):
+rewrites equivalent to the N+1 originals (issue 4, "Tests") and the fixes of the review findings
+INB101/INB102/INB201/INB301 correct (issue 5, "Tests"):
 
 (a) reference.py, the hand-written rewrite of each case: always tested; proves the corpus and the
-    harness;
+    harness; for `expected = "correct"` cases (the original is wrong), correct.py states the right
+    answer, and the original must really differ from it somewhere;
 (b) the output of `inbatch check --fix --unsafe-fixes` on a copy of original.py, for the cases listed
     in fixed_by_inbatch.txt (the engine owner adds a case there when its fix lands);
-plus: every original.py is reported as INB001 by inbatch (cases listed in detection_pending.txt
-excepted, and those must still be undetected), and the harness rejects known-broken rewrites.
+plus: every original.py is reported by inbatch (INB001 cases: at least one INB001, unless listed in
+detection_pending.txt, and those must still be undetected; cases with `rules`: exactly those
+findings), no hand-written rewrite triggers its case's rules, and the harness rejects known-broken
+rewrites.
 """
 
 import difflib
@@ -24,6 +28,9 @@ HERE = pathlib.Path(__file__).resolve().parent
 CASES = harness_runtime.all_cases()
 BY_NAME = {c.name: c for c in CASES}
 REFERENCE_CASES = [c for c in CASES if c.reference.is_file()]
+CORRECT_CASES = [c for c in CASES if c.expected == "correct"]
+INB001_CASES = [c for c in CASES if not c.rules]  # no `rules` in case.toml: an INB001 case
+RULES_CASES = [c for c in CASES if c.rules]
 FIXED_BY_INBATCH_FILE = HERE / "fixed_by_inbatch.txt"
 DETECTION_PENDING_FILE = HERE / "detection_pending.txt"
 FIXED_BY_INBATCH = harness_runtime.listed_cases(FIXED_BY_INBATCH_FILE)
@@ -54,7 +61,12 @@ def test_corpus_is_consistent():
     for case in CASES:
         # reference.py: the expected rewrite; no_fix.txt: why inbatch offers none (for now or ever).
         # Both may exist: the reference still proves what a future fix must produce.
-        if not case.reference.is_file() and not case.no_fix_reason:
+        if case.expected == "correct":
+            if not case.correct.is_file():
+                problems.append(f"{case.name}: expected = \"correct\" needs correct.py")
+        elif case.correct.is_file():
+            problems.append(f"{case.name}: has correct.py, but case.toml lacks expected = \"correct\"")
+        if not case.reference.is_file() and not case.no_fix_reason and case.expected != "correct":
             problems.append(f"{case.name}: needs reference.py or no_fix.txt (or both)")
         module = harness_runtime.load_module(case.original)
         if not callable(getattr(module, "run", None)):
@@ -85,6 +97,17 @@ def test_seeded_data_has_the_edge_cases(verifier):
     assert verifier.original(BY_NAME["spec_example"], "big").error == "TypeError"
     # ... and `.one()` really raises on unknown ids.
     assert verifier.original(BY_NAME["one"], "unknown").error == "NoResultFound"
+    # The review findings' originals are wrong where the issue says: the half-fixed SPEC §1 code
+    # loses sessions (wrong counts even without NULLs) and raises on NULL amounts ...
+    half = BY_NAME["spec_half_fixed"]
+    assert verifier.original(half, "ten").error is None
+    assert verifier.original(half, "ten").value != verifier.correct(half, "ten").value
+    assert verifier.original(half, "big").error == "TypeError"
+    # ... INB201's sum raises where correct.py counts NULL as 0, and INB301's IN list is unbounded.
+    nullable = BY_NAME["inb201_sum_nullable"]
+    assert verifier.original(nullable, "big").error == "TypeError"
+    assert verifier.correct(nullable, "big").error is None
+    assert verifier.original(BY_NAME["inb301_unbounded_in"], "big").max_params >= 2500
 
 
 # ---- (a) hand-written reference rewrites -------------------------------------------------------------
@@ -106,10 +129,31 @@ def test_reference_query_counts(verifier, case):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("case", CORRECT_CASES, ids=_ids)
+def test_original_is_wrong(verifier, case):
+    """An `expected = "correct"` case must demonstrate its bug: on some input the original returns
+    something else than correct.py (or raises where it does not). Otherwise the case proves nothing
+    a plain equivalence case would not."""
+    assert verifier.original_is_wrong(case), f"{case.name}/original.py agrees with correct.py on every input"
+
+
+@pytest.mark.parametrize("case", CORRECT_CASES, ids=_ids)
+def test_correct_query_counts(verifier, case):
+    """correct.py itself keeps the query bound its case.toml sets for rewrites (so the bound is
+    achievable), and never binds more than 1000 keys in one statement."""
+    module = harness_runtime.load_module(case.correct)
+    problems = verifier.check_counts(case, module)
+    for name in ("big", "dups_large"):
+        outcome = verifier.correct(case, name)
+        if outcome.max_params > harness_runtime.BATCH_SIZE + verifier.PARAM_SLACK:
+            problems.append(f"[{case.name} / {name}] correct.py binds {outcome.max_params} parameters in one statement")
+    assert not problems, "\n".join(problems)
+
+
 # ---- detection: every original is an INB001 finding ------------------------------------------------
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.name not in DETECTION_PENDING], ids=_ids)
+@pytest.mark.parametrize("case", [c for c in INB001_CASES if c.name not in DETECTION_PENDING], ids=_ids)
 def test_original_is_reported_as_inb001(inbatch_bin, case):
     findings = harness_runtime.inb001_findings(inbatch_bin, case.original)
     assert findings, f"inbatch reports no INB001 in {case.original}"
@@ -123,7 +167,32 @@ if DETECTION_PENDING:  # no test at all (rather than a skipped one) while the li
         assert not findings, f"inbatch now reports INB001 for {case.name}: remove it from {DETECTION_PENDING_FILE.name}"
 
 
-@pytest.mark.parametrize("case", [c for c in REFERENCE_CASES if c.name not in REFERENCE_FLAGGED_PENDING], ids=_ids)
+@pytest.mark.parametrize("case", RULES_CASES, ids=_ids)
+def test_original_reports_exactly_its_rules(inbatch_bin, case):
+    """`inbatch check` (every rule) reports exactly the case's `rules` on original.py, each as many
+    times as listed: the models are found through the project root, and no other rule fires."""
+    found = harness_runtime.findings(inbatch_bin, case.original)
+    assert sorted(d["code"] for d in found) == sorted(case.rules), (
+        f"expected {sorted(case.rules)} on {case.original}, got: {harness_runtime.describe_findings(found)}"
+    )
+
+
+def hand_written(case: Case) -> list[pathlib.Path]:
+    return [p for p in (case.reference, case.correct) if p.is_file()]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in RULES_CASES if c.name not in REFERENCE_FLAGGED_PENDING and hand_written(c)], ids=_ids
+)
+def test_hand_written_rewrite_triggers_none_of_its_rules(inbatch_bin, case):
+    """reference.py / correct.py are correct code in the shape the fixes produce: none of the case's
+    rules fires on them (known false positives in reference_flagged_pending.txt)."""
+    for path in hand_written(case):
+        found = harness_runtime.findings(inbatch_bin, path, case.checked_rules)
+        assert not found, f"inbatch reports on {path}: {harness_runtime.describe_findings(found)}"
+
+
+@pytest.mark.parametrize("case", [c for c in REFERENCE_CASES if c.name not in REFERENCE_FLAGGED_PENDING and not c.rules], ids=_ids)
 def test_reference_is_not_reported_as_inb001(inbatch_bin, case):
     """The batched shape is the fix, not the problem: a chunk loop and dict lookups are no N+1
     (and the fix could not be idempotent otherwise)."""
@@ -137,9 +206,10 @@ if REFERENCE_FLAGGED_PENDING:
 
     @pytest.mark.parametrize("case", [BY_NAME[n] for n in REFERENCE_FLAGGED_PENDING if n in BY_NAME], ids=_ids)
     def test_reference_false_positive_is_still_pending(inbatch_bin, case):
-        findings = harness_runtime.inb001_findings(inbatch_bin, case.reference)
+        findings = [f for p in hand_written(case) for f in harness_runtime.findings(inbatch_bin, p, case.checked_rules)]
         assert findings, (
-            f"inbatch no longer flags {case.name}/reference.py: remove it from {REFERENCE_FLAGGED_PENDING_FILE.name}"
+            f"inbatch no longer flags {case.name}'s hand-written rewrite: remove it from "
+            f"{REFERENCE_FLAGGED_PENDING_FILE.name}"
         )
 
 
@@ -148,8 +218,8 @@ if REFERENCE_FLAGGED_PENDING:
 
 def verify_inbatch_fix(inbatch_bin: str, verifier, case: Case, workdir: pathlib.Path) -> list[str]:
     """The (b) check for one case: inbatch's rewrite of a copy of original.py must exist (unless the
-    case has no_fix.txt), parse, behave like the original on every input, stay within the query
-    bound and be idempotent. Returns the problems (empty: the fix is proven)."""
+    case has no_fix.txt), parse, behave like the original (or correct.py) on every input, stay within
+    the query bound and be idempotent. Returns the problems (empty: the fix is proven)."""
     path, before, after = harness_runtime.apply_fix(inbatch_bin, case, workdir)
     diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "original.py", "fixed"))
     if after == before:
@@ -167,7 +237,7 @@ def verify_inbatch_fix(inbatch_bin: str, verifier, case: Case, workdir: pathlib.
         return [f"the fixed {case.name}/original.py does not parse: {exc}\n{diff}"]
     module = harness_runtime.load_module(path)
     problems = verifier.check_module(case, module)
-    problems += harness_runtime.check_fix_idempotent(inbatch_bin, path)
+    problems += harness_runtime.check_fix_idempotent(inbatch_bin, path, case.checked_rules)
     if problems:
         problems.append(f"the fix:\n{diff}")
     return problems
