@@ -52,7 +52,7 @@ fn check_fixture(path: &Path) {
             )
         })
         .collect();
-    let expected = expected(&text);
+    let expected: BTreeSet<(u64, String)> = expected(&text).into_iter().filter(|(_, c)| *c == code).collect();
     let missing: Vec<_> = expected.difference(&found).collect();
     let unexpected: Vec<_> = found.difference(&expected).collect();
     assert!(
@@ -111,6 +111,21 @@ fn inb001_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB001", "*.py", |path| {
         check_fixture(path)
     });
+}
+
+#[test]
+fn inb002_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB002", "*.py", check_fixture);
+}
+
+#[test]
+fn inb006_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB006", "*.py", check_fixture);
+}
+
+#[test]
+fn inb007_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB007", "*.py", check_fixture);
 }
 
 #[test]

@@ -2,6 +2,10 @@
 //! its fix; adding a rule means adding its module and one line to [`REGISTRY`].
 
 pub mod inb001_query_in_loop;
+pub mod inb002_lazy_load_in_loop;
+pub mod inb006_fk_through_relationship;
+pub mod inb007_unused_eager_load;
+mod loader_options;
 pub mod inb101_quadratic_grouping;
 pub mod inb102_lossy_grouping;
 pub mod inb201_sum_over_nullable;
@@ -60,6 +64,18 @@ pub static REGISTRY: &[RuleEntry] = &[
     RuleEntry {
         info: &inb001_query_in_loop::RULE,
         check: inb001_query_in_loop::check,
+    },
+    RuleEntry {
+        info: &inb002_lazy_load_in_loop::RULE,
+        check: inb002_lazy_load_in_loop::check,
+    },
+    RuleEntry {
+        info: &inb006_fk_through_relationship::RULE,
+        check: inb006_fk_through_relationship::check,
+    },
+    RuleEntry {
+        info: &inb007_unused_eager_load::RULE,
+        check: inb007_unused_eager_load::check,
     },
     RuleEntry {
         info: &inb101_quadratic_grouping::RULE,

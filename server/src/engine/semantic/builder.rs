@@ -4,8 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use tree_sitter::Node;
 
+use super::calls;
 use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
-use super::{header_range, KeyedStore, Loop, LoopId, LoopKind, Query, ScanCandidate, ScopeRecord, SemanticModel, SumSite};
+use super::{header_range, AttributeRead, KeyedStore, Origin, Loop, LoopId, LoopKind, Query, ScanCandidate, ScopeRecord, SemanticModel, SumSite};
 use crate::engine::index::ModelResolver;
 use crate::engine::orm::{self, continues_chain, last_component};
 use crate::engine::source::SourceFile;
@@ -29,6 +30,8 @@ pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> Sema
         keyed_stores: Vec::new(),
         sums: Vec::new(),
         scans: Vec::new(),
+        calls: Vec::new(),
+        reads: Vec::new(),
     };
     builder.visit(file.root());
     let module_scope = builder.scopes.pop().expect("the module scope");
@@ -41,19 +44,25 @@ pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> Sema
         keyed_stores,
         sums,
         scans,
+        calls,
+        reads,
         ..
     } = builder;
+    let loop_bound = loop_assignments.iter().map(|body| body.iter().flat_map(|a| a.targets.iter().cloned()).collect()).collect();
     for (body, lp) in loop_assignments.iter().zip(loops.iter_mut()) {
         propagate_varying(lp, body);
     }
     SemanticModel {
         file,
+        reads,
         loops,
         queries,
         scopes: records,
         keyed_stores,
         sums,
         scans,
+        calls,
+        loop_bound,
     }
 }
 
@@ -76,6 +85,8 @@ struct FunctionScope<'a> {
     /// What rows each name holds, where known.
     types: HashMap<String, RowType>,
     parameters: HashSet<String>,
+    /// The query each name's rows came from.
+    origins: HashMap<String, Origin<'a>>,
 }
 
 impl<'a> FunctionScope<'a> {
@@ -87,6 +98,7 @@ impl<'a> FunctionScope<'a> {
             values: HashMap::new(),
             types: HashMap::new(),
             parameters: HashSet::new(),
+            origins: HashMap::new(),
         }
     }
 
@@ -97,6 +109,7 @@ impl<'a> FunctionScope<'a> {
             values: self.values,
             types: self.types,
             parameters: self.parameters,
+            origins: self.origins,
         }
     }
 }
@@ -112,6 +125,8 @@ struct Builder<'a, 'i> {
     keyed_stores: Vec<KeyedStore<'a>>,
     sums: Vec<SumSite<'a>>,
     scans: Vec<ScanCandidate<'a>>,
+    calls: Vec<calls::CallSite<'a>>,
+    reads: Vec<AttributeRead<'a>>,
 }
 
 impl<'a> orm::Scope<'a> for Builder<'a, '_> {
@@ -204,7 +219,12 @@ impl<'a> Builder<'a, '_> {
                 self.record_query(node);
                 if node.kind() == "call" {
                     self.record_call_facts(node);
+                    self.record_call_site(node);
                 }
+                self.visit_children(node);
+            }
+            "attribute" => {
+                self.record_attribute_read(node);
                 self.visit_children(node);
             }
             "comment" | "string_content" | "escape_sequence" => {}
@@ -263,6 +283,12 @@ impl<'a> Builder<'a, '_> {
 
     /// Types the names a `for` target binds from what its iterable yields.
     fn type_loop_target(&mut self, left: Node<'a>, right: Node<'a>) {
+        if left.kind() == "identifier" {
+            if let Some(origin) = self.origin_of(right) {
+                let name = self.text(left).to_string();
+                self.scope().origins.insert(name, origin);
+            }
+        }
         let iterated = self.row_type(right);
         let element = match iterated {
             Some(RowType::Rows(model)) => Some(RowType::Row(model)),
@@ -387,6 +413,9 @@ impl<'a> Builder<'a, '_> {
             let name = self.text(left).to_string();
             if let Some(row_type) = self.row_type(right) {
                 self.scope().types.insert(name.clone(), row_type);
+            }
+            if let Some(origin) = self.origin_of(right) {
+                self.scope().origins.insert(name.clone(), origin);
             }
             if creates_session(right, self.source) {
                 self.scope().sessions.insert(name.clone());
@@ -579,6 +608,94 @@ impl<'a> Builder<'a, '_> {
             body,
             loops: enclosing,
         });
+    }
+
+    /// The query that produced an expression's rows, and the relationships followed since.
+    fn origin_of(&self, node: Node<'a>) -> Option<Origin<'a>> {
+        match node.kind() {
+            "identifier" => {
+                let name = self.text(node);
+                self.scopes.iter().rev().find_map(|scope| scope.origins.get(name).cloned())
+            }
+            "parenthesized_expression" | "await" => named_children(node).next().and_then(|inner| self.origin_of(inner)),
+            "call" | "subscript" => {
+                if !continues_chain(node) {
+                    if let Some(call) = orm::recognize(node, self.source, self) {
+                        return Some(Origin {
+                            query: node,
+                            path: Vec::new(),
+                            api: call.api,
+                            orm: call.orm,
+                            model: call.model,
+                        });
+                    }
+                }
+                let function = field(node, "function")?;
+                let argument = field(node, "arguments").and_then(|a| named_children(a).next());
+                match function.kind() {
+                    "identifier" if matches!(self.text(function), "list" | "sorted" | "tuple" | "reversed" | "set") => {
+                        self.origin_of(argument?)
+                    }
+                    // `by_key.values()`, `rows.all()`
+                    "attribute" => self.origin_of(field(function, "object")?),
+                    _ => None,
+                }
+            }
+            "attribute" => {
+                let object = field(node, "object")?;
+                let mut origin = self.origin_of(object)?;
+                origin.path.push(self.text(field(node, "attribute")?).to_string());
+                Some(origin)
+            }
+            "list_comprehension" | "generator_expression" | "set_comprehension" => {
+                let body = field(node, "body")?;
+                let clause = named_children(node)
+                    .filter(|c| c.kind() == "for_in_clause")
+                    .find(|c| field(*c, "left").is_some_and(|left| self.text(left) == self.text(body)))?;
+                self.origin_of(field(clause, "right")?)
+            }
+            _ => None,
+        }
+    }
+
+    /// `x.attr` read from a row of a known model.
+    fn record_attribute_read(&mut self, node: Node<'a>) {
+        let (Some(object), Some(attribute)) = (field(node, "object"), field(node, "attribute")) else { return };
+        if object.kind() != "identifier" {
+            return;
+        }
+        // Assigning `x.attr = ...` is a write, not a load.
+        if node.parent().is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node)) {
+            return;
+        }
+        let Some(RowType::Row(model)) = self.row_type(object) else { return };
+        let attribute = self.text(attribute).to_string();
+        if self.index.relationship(&model, &attribute).is_none() {
+            return;
+        }
+        let then = node
+            .parent()
+            .filter(|p| p.kind() == "attribute" && field(*p, "object") == Some(node))
+            .and_then(|p| field(p, "attribute"))
+            .map(|a| self.text(a).to_string());
+        let loops = self.scopes.last().map(|s| s.loop_stack.clone()).unwrap_or_default();
+        let origin = self.origin_of(object);
+        self.reads.push(AttributeRead {
+            node,
+            object: self.text(object).to_string(),
+            model,
+            attribute,
+            loops,
+            origin,
+            then,
+        });
+    }
+
+    /// A call of a name or of a method, for function summaries (INB003) and writes (INB004/5).
+    fn record_call_site(&mut self, node: Node<'a>) {
+        let scope = self.scopes.last().expect("the module scope");
+        let site = calls::call_site(node, self.source, self, scope.loop_stack.clone(), scope.node, |object| self.row_type(object));
+        self.calls.extend(site);
     }
 
     fn record_query(&mut self, node: Node<'a>) {

@@ -5,6 +5,7 @@
 //! Rules read this model; they never walk the tree on their own.
 
 mod builder;
+pub mod calls;
 pub mod types;
 
 use std::collections::{HashMap, HashSet};
@@ -69,6 +70,8 @@ pub struct ScopeRecord<'a> {
     pub values: HashMap<String, Node<'a>>,
     pub types: HashMap<String, types::RowType>,
     pub parameters: HashSet<String>,
+    /// The query each name's rows came from.
+    pub origins: HashMap<String, Origin<'a>>,
 }
 
 /// A dict keyed by a row attribute: `{s.user_id: s for s in rows}` or `by_key[s.user_id] = s`.
@@ -108,8 +111,36 @@ pub struct ScanCandidate<'a> {
     pub loops: Vec<LoopId>,
 }
 
+/// Where rows came from: the query that produced them, then the relationships followed from its
+/// rows (`users` → `u.sessions` → path `["sessions"]`).
+#[derive(Debug, Clone)]
+pub struct Origin<'a> {
+    pub query: Node<'a>,
+    pub path: Vec<String>,
+    pub api: super::orm::QueryApi,
+    pub orm: super::orm::Orm,
+    /// The query's model as written.
+    pub model: Option<String>,
+}
+
+/// `x.attr` where `x` is a row of a known model: a possible relationship load.
+#[derive(Debug)]
+pub struct AttributeRead<'a> {
+    /// The `x.attr` expression.
+    pub node: Node<'a>,
+    pub object: String,
+    pub model: String,
+    pub attribute: String,
+    /// Loops of the function around the read, innermost last.
+    pub loops: Vec<LoopId>,
+    pub origin: Option<Origin<'a>>,
+    /// `id` or `pk` when the read continues as `x.attr.id`.
+    pub then: Option<String>,
+}
+
 pub struct SemanticModel<'a> {
     pub file: &'a SourceFile,
+    pub reads: Vec<AttributeRead<'a>>,
     pub loops: Vec<Loop<'a>>,
     pub queries: Vec<Query<'a>>,
     /// Every function's record, then the module's (last).
@@ -117,6 +148,11 @@ pub struct SemanticModel<'a> {
     pub keyed_stores: Vec<KeyedStore<'a>>,
     pub sums: Vec<SumSite<'a>>,
     pub scans: Vec<ScanCandidate<'a>>,
+    /// Calls of names and methods, with their loops (see [`calls`]).
+    pub calls: Vec<calls::CallSite<'a>>,
+    /// Per loop (by [`LoopId`]), every name and dotted path its body assigns, its own targets and
+    /// those of nested loops included.
+    pub loop_bound: Vec<HashSet<String>>,
 }
 
 impl<'a> SemanticModel<'a> {

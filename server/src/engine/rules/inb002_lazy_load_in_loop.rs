@@ -1,0 +1,197 @@
+//! INB002 lazy-load-in-loop.
+
+use std::collections::HashSet;
+
+use super::loader_options::{covers, loader_options, option_insertion};
+use super::{Context, FixAvailability, RuleInfo};
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::fix::edit_support::ensure_import;
+use crate::engine::fix::{Applicability, Edit, Fix};
+use crate::engine::index::{ModelOrm, ModelResolver, RelationshipKind};
+use crate::engine::orm::{Orm, QueryApi};
+use crate::engine::semantic::{AttributeRead, LoopId, Origin, SemanticModel};
+
+pub static RULE: RuleInfo = RuleInfo {
+    code: "INB002",
+    name: "lazy-load-in-loop",
+    severity: Severity::Warning,
+    summary: "A relationship of each loop row loads lazily: one query per row",
+    documentation: DOCUMENTATION,
+    fix: FixAvailability::Sometimes,
+};
+
+const DOCUMENTATION: &str = r#"## What it does
+Flags a loop over rows of a query (or over a relationship collection of them) whose body reads a
+relationship that loads lazily, one query per row: `for order in orders: order.customer.name`.
+It knows SQLAlchemy's `relationship(lazy=...)` (`"select"`, the default, loads lazily; `"selectin"`,
+`"joined"`, `"subquery"` and `"immediate"` load with the rows; `"raise"`/`"raise_on_sql"` raise
+instead; `"dynamic"` returns a query), loader options already on the query (`selectinload`,
+`joinedload`, `subqueryload`, `raiseload`, chained paths), Django's `select_related` and
+`prefetch_related` (also `Prefetch(...)`), forward foreign keys and one-to-ones, reverse accessors
+(`related_name`, `<model>_set`) and many-to-many fields. Reading `order.customer_id` is not a load.
+
+## Why is this bad?
+Each access issues its own `SELECT`: 1 query for the rows plus N for the relationship. This is the
+N+1 that runtime tools (nplusone, django-zeal, Bullet) catch in tests — found here before the code runs.
+
+## Example
+```python
+orders = session.scalars(select(Order).where(Order.paid)).all()
+for order in orders:
+    print(order.customer.name)
+```
+
+## Use instead
+```python
+orders = session.scalars(select(Order).where(Order.paid).options(joinedload(Order.customer))).all()
+```
+Django: `Order.objects.select_related("customer")` for a foreign key or one-to-one,
+`prefetch_related("items")` for reverse and many-to-many relations.
+
+## Fix safety
+The fix adds the loader option to the query that produced the rows — `selectinload` for
+collections, `joinedload` for one related row (nested paths chain them) — with its import. It is
+safe: the query returns the same rows, with the relationship already loaded.
+"#;
+
+pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
+    let model = context.model;
+    let file = model.file;
+    let mut reported: HashSet<(LoopId, String, String)> = HashSet::new();
+    for read in &model.reads {
+        let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else { continue };
+        let orm_model = context.index.model(&read.model).map(|m| m.orm);
+        if !loads_lazily(relationship.lazy.as_deref()) {
+            continue;
+        }
+        // `order.customer.id` is INB006's (the id is already on the row).
+        if read.then.as_deref().is_some_and(|t| t == "id" || t == "pk") && relationship.kind == RelationshipKind::Single {
+            continue;
+        }
+        let Some(loop_id) = read.loops.iter().rev().copied().find(|&id| model.loop_(id).varying.contains(&read.object)) else {
+            continue;
+        };
+        if is_related_manager_query(model, read) {
+            continue;
+        }
+        let mut path = read.origin.as_ref().map(|o| o.path.clone()).unwrap_or_default();
+        path.push(read.attribute.clone());
+        if let Some(origin) = &read.origin {
+            if covers(&loader_options(file, origin.query), &path) {
+                continue;
+            }
+        }
+        if !reported.insert((loop_id, read.object.clone(), read.attribute.clone())) {
+            continue;
+        }
+        let lp = model.loop_(loop_id);
+        let kind = match relationship.kind {
+            RelationshipKind::Single => "one row",
+            RelationshipKind::Collection => "its rows",
+        };
+        let message = format!(
+            "`{}.{}` loads {kind} of `{}` lazily, once per `{}` of the loop: N+1 queries",
+            read.object,
+            read.attribute,
+            relationship.target.as_deref().unwrap_or("the related model"),
+            lp.target
+        );
+        let mut diagnostic = Diagnostic::new(&RULE, message, read.node.byte_range())
+            .with_related(format!("the loop over `{}` repeats the load", lp.target), lp.header.clone());
+        match &read.origin {
+            Some(origin) => {
+                diagnostic = diagnostic.with_related("the query the fix adds the loader option to", origin.query.byte_range());
+                match eager_fix(model, context.index, read, &path, origin, orm_model) {
+                    Ok(fix) => diagnostic.fix = Some(fix),
+                    Err(reason) => diagnostic.no_fix_reason = Some(reason),
+                }
+            }
+            None => {
+                diagnostic.no_fix_reason = Some("the rows do not come from a query in this function; load the relationship where they are queried".to_string())
+            }
+        }
+        diagnostics.push(diagnostic);
+    }
+}
+
+/// SQLAlchemy's `lazy=` strategies that issue a query per row on access; Django relations carry
+/// no strategy and are lazy.
+fn loads_lazily(lazy: Option<&str>) -> bool {
+    matches!(lazy, None | Some("select" | "True" | "dynamic"))
+}
+
+/// `customer.order_set.all()` is already INB001's (a related-manager query per row).
+fn is_related_manager_query(model: &SemanticModel<'_>, read: &AttributeRead<'_>) -> bool {
+    model.queries.iter().any(|query| {
+        query.call.api == QueryApi::DjangoRelated
+            && query.call.node.start_byte() <= read.node.start_byte()
+            && read.node.end_byte() <= query.call.node.end_byte()
+    })
+}
+
+fn eager_fix(
+    model: &SemanticModel<'_>,
+    index: &ModelResolver<'_>,
+    read: &AttributeRead<'_>,
+    path: &[String],
+    origin: &Origin<'_>,
+    orm_model: Option<ModelOrm>,
+) -> Result<Fix, String> {
+    let file = model.file;
+    let at = option_insertion(file, origin.query, origin.api).ok_or("the query's shape has no place for a loader option")?;
+    let root = origin.model.clone().ok_or("the query's model is unknown")?;
+    let mut edits = Vec::new();
+    let option = if origin.orm == Orm::Django || orm_model == Some(ModelOrm::Django) {
+        // A path of single relations is a join; anything through a collection is prefetched.
+        let mut all_single = true;
+        let mut current = root.clone();
+        for step in path {
+            let relationship = index.relationship(&current, step).ok_or("a relationship on the path is unknown")?;
+            all_single &= relationship.kind == RelationshipKind::Single;
+            current = relationship.target.clone().unwrap_or_default();
+        }
+        let method = if all_single { "select_related" } else { "prefetch_related" };
+        format!(".{method}(\"{}\")", path.join("__"))
+    } else {
+        let mut parts = Vec::new();
+        let mut current = root.clone();
+        let mut loaders = Vec::new();
+        for step in path {
+            let relationship = index.relationship(&current, step).ok_or("a relationship on the path is unknown")?;
+            let loader = match relationship.kind {
+                RelationshipKind::Single => "joinedload",
+                RelationshipKind::Collection => "selectinload",
+            };
+            parts.push(format!("{loader}({current}.{step})"));
+            loaders.push(loader);
+            current = relationship.target.clone().ok_or("the related model is unknown")?;
+        }
+        loaders.sort();
+        loaders.dedup();
+        for loader in loaders {
+            edits.extend(ensure_import(file, "sqlalchemy.orm", loader));
+        }
+        format!(".options({})", parts.join("."))
+    };
+    edits.push(Edit::insert(at, option.clone()));
+    merge_same_offset(&mut edits);
+    Ok(Fix::new(
+        format!("Load `{}.{}` with the rows: `{}`", read.object, read.attribute, option.trim_start_matches('.')),
+        Applicability::Safe,
+        edits,
+    ))
+}
+
+fn merge_same_offset(edits: &mut Vec<Edit>) {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let mut merged: Vec<Edit> = Vec::new();
+    for edit in edits.drain(..) {
+        match merged.last_mut() {
+            Some(last) if last.range.is_empty() && edit.range.is_empty() && last.range.start == edit.range.start => {
+                last.content.push_str(&edit.content)
+            }
+            _ => merged.push(edit),
+        }
+    }
+    *edits = merged;
+}

@@ -1,0 +1,526 @@
+//! INB005 write-in-loop.
+
+use tree_sitter::Node;
+
+use super::{Context, FixAvailability, RuleInfo};
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::fix::edit_support::{body_indent_unit, indentation_at, NameTable};
+use crate::engine::fix::{Applicability, Edit, Fix};
+use crate::engine::orm::{Access, Chain, Orm, QueryApi};
+use crate::engine::semantic::calls::{CallSite, Callee};
+use crate::engine::semantic::types::RowType;
+use crate::engine::semantic::{LoopId, LoopKind, SemanticModel};
+use crate::engine::source::TextRange;
+use crate::engine::syntax::{display_code, field, named_children};
+
+pub static RULE: RuleInfo = RuleInfo {
+    code: "INB005",
+    name: "write-in-loop",
+    severity: Severity::Warning,
+    summary: "A row is written once per loop iteration: one INSERT/UPDATE round trip each",
+    documentation: DOCUMENTATION,
+    fix: FixAvailability::Sometimes,
+};
+
+const DOCUMENTATION: &str = r#"## What it does
+Flags a database write that runs once per loop iteration:
+- Django `obj.save()` on a row of the loop (a row from a query, or a model instance created in
+  the loop), and `M.objects.create(...)`;
+- SQLAlchemy `session.add(obj)` followed by `session.flush()` or `session.commit()` in the same
+  loop (the flush or commit is flagged: `add` alone only queues the row);
+- `session.execute(insert(M)...)` or `session.execute(update(M)...)` per iteration.
+
+## Why is this bad?
+Each write is a round trip, and each commit a transaction with its own fsync on the server: a loop
+over 10,000 rows issues 10,000 statements where a bulk operation issues one (or one per batch).
+
+## Example
+```python
+for name in names:
+    Tag.objects.create(name=name)
+
+for row in rows:
+    session.add(Event(**row))
+    session.commit()
+```
+
+## Use instead
+```python
+new_tags = []
+for name in names:
+    new_tags.append(Tag(name=name))
+Tag.objects.bulk_create(new_tags)
+
+for row in rows:
+    session.add(Event(**row))
+session.commit()
+```
+For rows loaded and changed in the loop, `M.objects.bulk_update(rows, fields=[...])`; for
+SQLAlchemy statements, one `session.execute(insert(M), [dict, ...])` (an "executemany").
+
+## Fix safety
+Offered where the shape is simple (the write is a statement of its own directly in a `for` loop
+without `return`, `yield` or `else`), and always unsafe:
+- `bulk_create` and `bulk_update` do not call the model's `save()` method, so a `save()` override
+  does not run, and they send no `pre_save`/`post_save` signals;
+- `auto_now` fields are not updated by `bulk_update`, and only the listed fields are written;
+- auto-generated primary keys are not set on the objects on every database (MySQL, SQLite before
+  3.35), so code after the loop that reads `obj.id` may see `None` (a loop that reads `.id`/`.pk`
+  of the written object gets no fix);
+- one commit after the loop instead of one per row makes the loop all-or-nothing: a failure half
+  way now keeps none of the rows instead of the first half, and other transactions see the rows
+  only at the end;
+- an exception raised in the loop leaves the collected rows unwritten.
+"#;
+
+/// Session methods that write or end a unit of work.
+const SESSION_WRITES: &[&str] = &[
+    "add", "add_all", "commit", "flush", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings",
+    "bulk_update_mappings",
+];
+
+/// Whether anything inside loop `id` (its body, nested loops, calls) writes to the database.
+pub fn writes_in_loop(model: &SemanticModel<'_>, id: LoopId) -> bool {
+    let extent = loop_extent(model, id);
+    let inside = |node: Node<'_>| extent.start <= node.start_byte() && node.end_byte() <= extent.end;
+    model.queries.iter().any(|q| q.call.access == Access::Write && inside(q.call.node))
+        || model.calls.iter().any(|call| inside(call.node) && is_write_call(call))
+}
+
+fn is_write_call(call: &CallSite<'_>) -> bool {
+    match &call.callee {
+        Callee::Method { method, .. } if call.receiver_is_session => SESSION_WRITES.contains(&method.as_str()),
+        Callee::Method { method, .. } => matches!(method.as_str(), "save" | "delete"),
+        Callee::Name(_) => false,
+    }
+}
+
+/// The code a loop repeats: a statement, or a whole comprehension.
+fn loop_extent(model: &SemanticModel<'_>, id: LoopId) -> TextRange {
+    let lp = model.loop_(id);
+    if lp.kind.is_comprehension() {
+        lp.node.parent().unwrap_or(lp.node).byte_range()
+    } else {
+        lp.node.byte_range()
+    }
+}
+
+pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
+    let model = context.model;
+    let source = model.file.text();
+    for call in &model.calls {
+        let Callee::Method { receiver, method } = &call.callee else { continue };
+        if call.loops.is_empty() {
+            continue;
+        }
+        if method == "save" && !call.receiver_is_session {
+            let Some((id, row)) = saved_row(context, call, receiver) else { continue };
+            if model.runs_at_most_once(call.node, id) {
+                continue;
+            }
+            let message = format!(
+                "`{receiver}.save()` writes one `{}` per `{}` of `{}`",
+                row.model(),
+                display_code(&model.loop_(id).target, 40),
+                display_code(&model.loop_(id).iterable, 40)
+            );
+            let fix = match &row {
+                SavedRow::Loaded(model_name) => bulk_update_fix(model, call, id, receiver, model_name),
+                SavedRow::Created(model_name) => bulk_create_fix(model, call, id, receiver, model_name),
+            };
+            push(diagnostics, model, message, call.node.byte_range(), id, fix, None);
+        } else if call.receiver_is_session && matches!(method.as_str(), "commit" | "flush") {
+            let Some(&id) = call.loops.last() else { continue };
+            let extent = loop_extent(model, id);
+            let add = model.calls.iter().find(|other| {
+                matches!(&other.callee, Callee::Method { receiver: r, method: m } if r == receiver && (m == "add" || m == "add_all"))
+                    && other.loops.last() == Some(&id)
+                    && other.node.start_byte() < call.node.start_byte()
+                    && extent.start <= other.node.start_byte()
+            });
+            let Some(add) = add else { continue };
+            if model.runs_at_most_once(call.node, id) {
+                continue;
+            }
+            let message = format!(
+                "`{receiver}.{method}()` after `{receiver}.add(...)` runs once per `{}` of `{}`: one INSERT round trip{} per row",
+                display_code(&model.loop_(id).target, 40),
+                display_code(&model.loop_(id).iterable, 40),
+                if method == "commit" { " and transaction" } else { "" }
+            );
+            let fix = move_after_loop(model, call, add, id);
+            push(diagnostics, model, message, call.node.byte_range(), id, fix, Some(add.node.byte_range()));
+        }
+    }
+    for query in &model.queries {
+        let Some(&id) = query.loops.last() else { continue };
+        if query.call.access != Access::Write || model.runs_at_most_once(query.call.node, id) {
+            continue;
+        }
+        let chain = Chain::flatten(query.call.node, source);
+        let lp = model.loop_(id);
+        let (message, fix) = match (query.call.orm, query.call.api) {
+            (Orm::Django, QueryApi::DjangoManager) if chain.segments.iter().any(|s| s.is_call() && s.name == "create") => {
+                let model_name = query.call.model.clone().unwrap_or_default();
+                (
+                    format!(
+                        "`{}` inserts one `{model_name}` per `{}` of `{}`",
+                        query.call.display,
+                        display_code(&lp.target, 40),
+                        display_code(&lp.iterable, 40)
+                    ),
+                    create_fix(model, query.call.node, &chain, id),
+                )
+            }
+            (Orm::SqlAlchemy, QueryApi::Statement) => {
+                let Some((kind, statement)) = statement_of(model, &chain) else { continue };
+                if kind != "insert" && kind != "update" {
+                    continue;
+                }
+                let verb = if kind == "insert" { "INSERT" } else { "UPDATE" };
+                (
+                    format!(
+                        "`{}` runs one {verb} per `{}` of `{}`",
+                        display_code(&source[statement.byte_range()], 60),
+                        display_code(&lp.target, 40),
+                        display_code(&lp.iterable, 40)
+                    ),
+                    if kind == "insert" {
+                        insert_fix(model, query.call.node, &chain, statement, id)
+                    } else {
+                        Err("an UPDATE per row becomes one executemany `update(M)` with primary keys; not rewritten automatically".to_string())
+                    },
+                )
+            }
+            _ => continue,
+        };
+        push(diagnostics, model, message, query.call.node.byte_range(), id, fix, None);
+    }
+}
+
+fn push(
+    diagnostics: &mut Vec<Diagnostic>,
+    model: &SemanticModel<'_>,
+    message: String,
+    range: TextRange,
+    id: LoopId,
+    fix: Result<Fix, String>,
+    add: Option<TextRange>,
+) {
+    let lp = model.loop_(id);
+    let mut diagnostic = Diagnostic::new(&RULE, message, range).with_related("the loop repeats the write", lp.header.clone());
+    if let Some(add) = add {
+        diagnostic = diagnostic.with_related("the row added in this iteration", add);
+    }
+    match fix {
+        Ok(fix) => diagnostic.fix = Some(fix),
+        Err(reason) => diagnostic.no_fix_reason = Some(reason),
+    }
+    diagnostics.push(diagnostic);
+}
+
+enum SavedRow {
+    /// A row from a query the loop iterates: `bulk_update`.
+    Loaded(String),
+    /// A model instance created in the loop: `bulk_create`.
+    Created(String),
+}
+
+impl SavedRow {
+    fn model(&self) -> &str {
+        match self {
+            SavedRow::Loaded(model) | SavedRow::Created(model) => model,
+        }
+    }
+}
+
+/// The loop a saved object belongs to and what it is, when it is a row of a model.
+fn saved_row(context: &Context<'_, '_>, call: &CallSite<'_>, receiver: &str) -> Option<(LoopId, SavedRow)> {
+    let model = context.model;
+    let id = call.loops.iter().rev().copied().find(|&id| model.loop_bound.get(id).is_some_and(|b| b.contains(receiver)))?;
+    if let Some(RowType::Row(name)) = &call.receiver_type {
+        return Some((id, SavedRow::Loaded(name.clone())));
+    }
+    let value = model.scope_of(call.node).values.get(receiver).copied()?;
+    if value.kind() != "call" {
+        return None;
+    }
+    let class = field(value, "function")?;
+    let class = model.file.node_text(class);
+    let name = class.rsplit('.').next().unwrap_or(class);
+    context.index.model(name)?;
+    Some((id, SavedRow::Created(class.to_string())))
+}
+
+/// Where the rewritten loop's edits go: the statement holding the write, directly in the body
+/// of a plain `for` loop without `else`, `return` or `yield`.
+struct Shape<'a> {
+    statement: Node<'a>,
+    loop_node: Node<'a>,
+    indent: String,
+    /// Offset of the line after the loop.
+    after: usize,
+    /// A newline to put first when the loop ends the file without one.
+    lead: &'static str,
+}
+
+fn simple_shape<'a>(model: &SemanticModel<'a>, write: Node<'a>, id: LoopId) -> Result<Shape<'a>, String> {
+    let lp = model.loop_(id);
+    if !matches!(lp.kind, LoopKind::For | LoopKind::AsyncFor) {
+        return Err("the write is in a comprehension or `while` loop".to_string());
+    }
+    let loop_node = lp.node;
+    if field(loop_node, "alternative").is_some() {
+        return Err("the loop has an `else` clause".to_string());
+    }
+    let mut statement = write;
+    if statement.parent().is_some_and(|p| p.kind() == "await") {
+        statement = statement.parent().expect("checked");
+    }
+    let statement = statement
+        .parent()
+        .filter(|p| p.kind() == "expression_statement" && named_children(*p).count() == 1)
+        .ok_or("the write's result is used")?;
+    if statement.parent() != field(loop_node, "body") {
+        return Err("the write is not directly in the loop body".to_string());
+    }
+    if leaves_early(field(loop_node, "body").expect("has a body")) {
+        return Err("the loop can `return` or `yield` before the collected rows are written".to_string());
+    }
+    let file = model.file;
+    let index = file.line_index();
+    let line_start = index.line_start(index.line_of(loop_node.start_byte()));
+    if !file.text()[line_start..loop_node.start_byte()].trim().is_empty() {
+        return Err("the loop does not start its own line".to_string());
+    }
+    let after = index.line_start(index.line_of(loop_node.end_byte()) + 1);
+    let lead = if after >= file.text().len() && !file.text().ends_with('\n') { "\n" } else { "" };
+    Ok(Shape {
+        statement,
+        loop_node,
+        indent: indentation_at(file, loop_node.start_byte()).to_string(),
+        after,
+        lead,
+    })
+}
+
+fn leaves_early(node: Node<'_>) -> bool {
+    match node.kind() {
+        "return_statement" | "yield" => true,
+        "function_definition" | "lambda" | "class_definition" => false,
+        _ => named_children(node).any(leaves_early),
+    }
+}
+
+/// Whether `name.id` or `name.pk` is read anywhere in the node.
+fn reads_generated_key(node: Node<'_>, name: &str, source: &str) -> bool {
+    if node.kind() == "attribute"
+        && field(node, "object").is_some_and(|o| &source[o.byte_range()] == name)
+        && field(node, "attribute").is_some_and(|a| matches!(&source[a.byte_range()], "id" | "pk"))
+    {
+        return true;
+    }
+    named_children(node).any(|child| reads_generated_key(child, name, source))
+}
+
+fn collect_edits(shape: &Shape<'_>, list: &str, replace: (TextRange, String), after: String) -> Vec<Edit> {
+    vec![
+        Edit::insert(shape.loop_node.start_byte() - (shape.indent.len()), format!("{}{list} = []\n", shape.indent)),
+        Edit::replace(replace.0, replace.1),
+        Edit::insert(shape.after, format!("{}{}{after}\n", shape.lead, shape.indent)),
+    ]
+}
+
+fn plural_name(model: &SemanticModel<'_>, node: Node<'_>, prefix: &str, class: &str) -> String {
+    let class = class.rsplit('.').next().unwrap_or(class);
+    let mut snake = String::new();
+    for (i, ch) in class.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.push(ch.to_ascii_lowercase());
+        } else {
+            snake.push(ch);
+        }
+    }
+    NameTable::new(model.file, node).fresh(&format!("{prefix}{snake}s"))
+}
+
+/// `M.objects.create(**kw)` → collect `M(**kw)`, `M.objects.bulk_create(...)` after the loop.
+fn create_fix(model: &SemanticModel<'_>, node: Node<'_>, chain: &Chain<'_>, id: LoopId) -> Result<Fix, String> {
+    let source = model.file.text();
+    let [manager, create] = chain.segments.as_slice() else {
+        return Err("the `create` call is part of a longer chain".to_string());
+    };
+    if manager.name != "objects" || create.name != "create" {
+        return Err("only `M.objects.create(...)` is rewritten".to_string());
+    }
+    let shape = simple_shape(model, node, id)?;
+    let class = &source[chain.root.byte_range()];
+    let arguments = &source[create.arguments.ok_or("no arguments")?.byte_range()];
+    let list = plural_name(model, node, "new_", class);
+    let edits = collect_edits(
+        &shape,
+        &list,
+        (shape.statement.byte_range(), format!("{list}.append({class}{arguments})")),
+        format!("{class}.objects.bulk_create({list})"),
+    );
+    Ok(Fix::new(
+        format!("Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// `row.field = ...; row.save()` over query rows → `bulk_update(rows, fields=[...])`.
+fn bulk_update_fix(model: &SemanticModel<'_>, call: &CallSite<'_>, id: LoopId, receiver: &str, class: &str) -> Result<Fix, String> {
+    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
+        return Err("`save(...)` has arguments".to_string());
+    }
+    let prefix = format!("{receiver}.");
+    let mut fields: Vec<&str> = model.loop_bound[id]
+        .iter()
+        .filter_map(|name| name.strip_prefix(&prefix))
+        .filter(|rest| !rest.contains('.'))
+        .collect();
+    if fields.is_empty() {
+        return Err("no field of the row is assigned in the loop".to_string());
+    }
+    fields.sort_unstable();
+    let shape = simple_shape(model, call.node, id)?;
+    let list = plural_name(model, call.node, "changed_", class);
+    let fields = fields.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+    let edits = collect_edits(
+        &shape,
+        &list,
+        (shape.statement.byte_range(), format!("{list}.append({receiver})")),
+        format!("{class}.objects.bulk_update({list}, fields=[{fields}])"),
+    );
+    Ok(Fix::new(
+        format!("Collect the changed `{class}` rows and write them with one `bulk_update` after the loop"),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// `obj = M(...); obj.save()` → `bulk_create` after the loop.
+fn bulk_create_fix(model: &SemanticModel<'_>, call: &CallSite<'_>, id: LoopId, receiver: &str, class: &str) -> Result<Fix, String> {
+    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
+        return Err("`save(...)` has arguments".to_string());
+    }
+    let shape = simple_shape(model, call.node, id)?;
+    if reads_generated_key(shape.loop_node, receiver, model.file.text()) {
+        return Err(format!("the loop reads `{receiver}.id`/`{receiver}.pk`, which `bulk_create` may not set"));
+    }
+    let list = plural_name(model, call.node, "new_", class);
+    let edits = collect_edits(
+        &shape,
+        &list,
+        (shape.statement.byte_range(), format!("{list}.append({receiver})")),
+        format!("{class}.objects.bulk_create({list})"),
+    );
+    Ok(Fix::new(
+        format!("Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"),
+        Applicability::Unsafe,
+        edits,
+    ))
+}
+
+/// `session.add(x); session.commit()` → the commit moves after the loop.
+fn move_after_loop(model: &SemanticModel<'_>, call: &CallSite<'_>, add: &CallSite<'_>, id: LoopId) -> Result<Fix, String> {
+    let shape = simple_shape(model, call.node, id)?;
+    let source = model.file.text();
+    if let Some(added) = field(add.node, "arguments").and_then(|a| named_children(a).next()) {
+        if added.kind() == "identifier" && reads_generated_key(shape.loop_node, &source[added.byte_range()], source) {
+            return Err(format!("the loop reads `{0}.id`/`{0}.pk`, which the flush inside the loop sets", &source[added.byte_range()]));
+        }
+    }
+    let index = model.file.line_index();
+    let line = index.line_of(shape.statement.start_byte());
+    let content = index.line_range(line, source);
+    if index.line_of(shape.statement.end_byte()) != line
+        || !source[content.start..shape.statement.start_byte()].trim().is_empty()
+    {
+        return Err("the statement shares its line".to_string());
+    }
+    let rest = source[shape.statement.end_byte()..content.end].trim();
+    if !(rest.is_empty() || rest.starts_with('#')) {
+        return Err("the statement shares its line".to_string());
+    }
+    let moved = source[shape.statement.start_byte()..content.end].trim_end();
+    let statement = display_code(&source[shape.statement.byte_range()], 40);
+    Ok(Fix::new(
+        format!("Move `{statement}` after the loop: one transaction for all rows"),
+        Applicability::Unsafe,
+        vec![
+            Edit::delete(content.start..index.line_start(line + 1)),
+            Edit::insert(shape.after, format!("{}{}{moved}\n", shape.lead, shape.indent)),
+        ],
+    ))
+}
+
+/// The statement `session.execute(...)` runs (followed to its assignment) and its kind.
+fn statement_of<'a>(model: &SemanticModel<'a>, chain: &Chain<'a>) -> Option<(&'static str, Node<'a>)> {
+    let source = model.file.text();
+    let first = chain.segments.iter().position(|s| s.is_call())?;
+    let mut statement = named_children(chain.segments[first].arguments?).next()?;
+    if statement.kind() == "identifier" {
+        statement = model.scope_of(statement).values.get(&source[statement.byte_range()]).copied()?;
+    }
+    let root = Chain::flatten(statement, source).root;
+    let name = crate::engine::syntax::callee_name(root, source)?;
+    let kind = match name {
+        "insert" => "insert",
+        "update" => "update",
+        _ => return None,
+    };
+    Some((kind, statement))
+}
+
+/// `session.execute(insert(M).values(a=x))` → collect `{"a": x}`, one executemany after the loop.
+fn insert_fix<'a>(model: &SemanticModel<'a>, node: Node<'a>, chain: &Chain<'a>, statement: Node<'a>, id: LoopId) -> Result<Fix, String> {
+    let source = model.file.text();
+    let [execute] = chain.segments.as_slice() else {
+        return Err("the `execute` call is part of a longer chain".to_string());
+    };
+    let arguments = execute.arguments.ok_or("no arguments")?;
+    if named_children(arguments).count() != 1 || named_children(arguments).next() != Some(statement) {
+        return Err("the statement is not written inline as the only argument".to_string());
+    }
+    let inner = Chain::flatten(statement, source);
+    let [values] = inner.segments.as_slice() else {
+        return Err("only `insert(M).values(column=value, ...)` is rewritten".to_string());
+    };
+    if values.name != "values" {
+        return Err("only `insert(M).values(column=value, ...)` is rewritten".to_string());
+    }
+    let mut pairs = Vec::new();
+    for argument in named_children(values.arguments.ok_or("no values")?) {
+        if argument.kind() != "keyword_argument" {
+            return Err("only keyword `values(...)` are rewritten".to_string());
+        }
+        let (Some(name), Some(value)) = (field(argument, "name"), field(argument, "value")) else {
+            return Err("only keyword `values(...)` are rewritten".to_string());
+        };
+        pairs.push(format!("\"{}\": {}", &source[name.byte_range()], &source[value.byte_range()]));
+    }
+    let shape = simple_shape(model, node, id)?;
+    let session = &source[chain.root.byte_range()];
+    let table = &source[inner.root.byte_range()];
+    let awaited = if node.parent().is_some_and(|p| p.kind() == "await") { "await " } else { "" };
+    let list = NameTable::new(model.file, node).fresh("rows_to_insert");
+    let unit = body_indent_unit(model.file, shape.loop_node);
+    let after = format!("if {list}:\n{}{unit}{awaited}{session}.execute({table}, {list})", shape.indent);
+    let edits = collect_edits(
+        &shape,
+        &list,
+        (shape.statement.byte_range(), format!("{list}.append({{{}}})", pairs.join(", "))),
+        after,
+    );
+    Ok(Fix::new(
+        format!("Collect the rows and insert them with one `{session}.execute({table}, rows)` after the loop"),
+        Applicability::Unsafe,
+        edits,
+    ))
+}

@@ -1,0 +1,72 @@
+//! INB006 fk-through-relationship.
+
+use super::{Context, FixAvailability, RuleInfo};
+use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::fix::{Applicability, Edit, Fix};
+use crate::engine::index::RelationshipKind;
+
+pub static RULE: RuleInfo = RuleInfo {
+    code: "INB006",
+    name: "fk-through-relationship",
+    severity: Severity::Information,
+    summary: "`o.customer.id` loads the related row to read a key the row already holds in `o.customer_id`",
+    documentation: DOCUMENTATION,
+    fix: FixAvailability::Always,
+};
+
+const DOCUMENTATION: &str = r#"## What it does
+Flags `order.customer.id` (or `.pk`) where `order.customer_id` holds the same value: the foreign-key
+column of the relationship, known from the model index (a Django `ForeignKey`/`OneToOneField`, or a
+SQLAlchemy `customer_id` column with a `ForeignKey` next to a `customer` relationship).
+
+## Why is this bad?
+Reading `order.customer` loads the customer row — a query per order in a loop — only to read back
+the key that was already in `order.customer_id`.
+
+## Example
+```python
+for order in orders:
+    ids.append(order.customer.id)
+```
+
+## Use instead
+```python
+for order in orders:
+    ids.append(order.customer_id)
+```
+
+## Fix safety
+Safe: the foreign-key column holds exactly the related row's key.
+"#;
+
+pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
+    let file = context.model.file;
+    for read in &context.model.reads {
+        if !matches!(read.then.as_deref(), Some("id" | "pk")) {
+            continue;
+        }
+        let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else { continue };
+        if relationship.kind != RelationshipKind::Single {
+            continue;
+        }
+        let Some(model) = context.index.model(&read.model) else { continue };
+        let column = relationship.foreign_key_column.clone().unwrap_or_else(|| format!("{}_id", read.attribute));
+        if model.column(&column).is_none_or(|c| c.foreign_key.is_none()) {
+            continue;
+        }
+        let Some(whole) = read.node.parent() else { continue };
+        let replacement = format!("{}.{column}", read.object);
+        let message = format!(
+            "`{}` loads the `{}` row to read its key; `{replacement}` already holds it",
+            file.node_text(whole),
+            read.attribute
+        );
+        let mut diagnostic = Diagnostic::new(&RULE, message, whole.byte_range());
+        diagnostic.fix = Some(Fix::new(
+            format!("Use `{replacement}`"),
+            Applicability::Safe,
+            vec![Edit::replace(whole.byte_range(), replacement.clone())],
+        ));
+        diagnostics.push(diagnostic);
+    }
+}
