@@ -38,8 +38,16 @@ fn check_fixture(path: &Path) {
         .unwrap()
         .to_string();
     let text = std::fs::read_to_string(path).unwrap();
+    // A fixture may select more rules than its own on its first line (INB901 needs the rules
+    // whose suppressions it judges): `# select: INB001,INB901`.
+    let select = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("# select: "))
+        .map(|codes| codes.trim().to_string())
+        .unwrap_or_else(|| code.clone());
 
-    let output = common::run(&["check", "--select", &code, "--format", "json", &relative]);
+    let output = common::run(&["check", "--select", &select, "--format", "json", &relative]);
     let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
     let found: BTreeSet<(u64, String)> = json
         .as_array()
@@ -60,20 +68,20 @@ fn check_fixture(path: &Path) {
         "{relative}: missing {missing:?}, unexpected {unexpected:?}"
     );
 
-    let rendered = common::run(&["check", "--select", &code, "--no-color", &relative]);
+    let rendered = common::run(&["check", "--select", &select, "--no-color", &relative]);
     let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
     insta::assert_snapshot!(format!("{code}__{stem}"), common::stdout(&rendered));
 
-    check_fixes(&relative, &code, &stem, &json);
+    check_fixes(&relative, &select, &code, &stem, &json);
 }
 
 /// Snapshots the fixes as a diff, then applies them to a copy and checks that they are stable:
 /// a second run changes nothing, and only the findings that had no fix are left.
-fn check_fixes(relative: &str, code: &str, stem: &str, before: &Value) {
+fn check_fixes(relative: &str, select: &str, code: &str, stem: &str, before: &Value) {
     let diff = common::run(&[
         "check",
         "--select",
-        code,
+        select,
         "--diff",
         "--unsafe-fixes",
         relative,
@@ -84,14 +92,14 @@ fn check_fixes(relative: &str, code: &str, stem: &str, before: &Value) {
     let copy = dir.path().join(format!("{stem}.py"));
     std::fs::copy(common::repo_root().join(relative), &copy).unwrap();
     let copy = copy.to_str().unwrap();
-    common::run(&["check", "--select", code, "--fix", "--unsafe-fixes", copy]);
-    let again = common::run(&["check", "--select", code, "--diff", "--unsafe-fixes", copy]);
+    common::run(&["check", "--select", select, "--fix", "--unsafe-fixes", copy]);
+    let again = common::run(&["check", "--select", select, "--diff", "--unsafe-fixes", copy]);
     assert_eq!(
         common::stdout(&again),
         "",
         "{stem}: fixes are not idempotent"
     );
-    let after = common::run(&["check", "--select", code, "--format", "json", copy]);
+    let after = common::run(&["check", "--select", select, "--format", "json", copy]);
     let after: Value = serde_json::from_slice(&after.stdout).unwrap();
     let unfixable = before
         .as_array()
@@ -126,6 +134,21 @@ fn inb006_fixtures() {
 #[test]
 fn inb007_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB007", "*.py", check_fixture);
+}
+
+#[test]
+fn inb004_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB004", "*.py", check_fixture);
+}
+
+#[test]
+fn inb005_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB005", "*.py", check_fixture);
+}
+
+#[test]
+fn inb901_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB901", "*.py", check_fixture);
 }
 
 #[test]

@@ -56,7 +56,7 @@ pub fn check_in_project(file: &SourceFile, settings: &Settings, rules: RuleSet, 
     for entry in REGISTRY.iter().filter(|entry| rules.contains(entry.info)) {
         (entry.check)(&context, &mut diagnostics);
     }
-    diagnostics.retain(|diagnostic| !suppressions.is_suppressed(diagnostic, file));
+    rules::inb901_unused_suppression::filter_suppressed(file, &suppressions, rules, &mut diagnostics);
     diagnostics.sort_by(|a, b| (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code)));
     diagnostics
 }

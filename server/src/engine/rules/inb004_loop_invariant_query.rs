@@ -7,7 +7,7 @@ use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{indentation_at, NameTable};
 use crate::engine::fix::{Applicability, Edit, Fix};
-use crate::engine::orm::{Access, Chain, Orm};
+use crate::engine::orm::{Access, Chain, Orm, QueryApi};
 use crate::engine::semantic::{LoopId, LoopKind, Query, SemanticModel};
 use crate::engine::syntax::{display_code, dotted_path, field};
 
@@ -62,22 +62,41 @@ materialised with `list(...)`; a query whose result shape is not known is not mo
 
 /// SQLAlchemy terminals whose value can be kept and reused: one row, a number, a list.
 const VALUE_TERMINALS: &[&str] = &[
-    "all", "first", "one", "one_or_none", "scalar", "scalar_one", "scalar_one_or_none", "count", "get",
-    "exists", "fetchall", "fetchone", "first_or_404", "get_or_404", "one_or_404",
+    "all",
+    "first",
+    "one",
+    "one_or_none",
+    "scalar",
+    "scalar_one",
+    "scalar_one_or_none",
+    "count",
+    "get",
+    "exists",
+    "fetchall",
+    "fetchone",
+    "first_or_404",
+    "get_or_404",
+    "one_or_404",
 ];
 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
     let source = model.file.text();
     for query in &model.queries {
-        let Some(&outermost) = query.loops.first() else { continue };
+        let Some(&outermost) = query.loops.first() else {
+            continue;
+        };
         if query.call.access == Access::Write || is_subquery(model, query) {
             continue;
         }
         let invariant = query.loops.iter().all(|&id| {
             let lp = model.loop_(id);
             lp.kind != LoopKind::While
-                && !query.call.refs.iter().any(|r| lp.varying.contains(&r.name) || bound_in(model, id, &r.name))
+                && !query
+                    .call
+                    .refs
+                    .iter()
+                    .any(|r| lp.varying.contains(&r.name) || bound_in(model, id, &r.name))
         });
         if !invariant {
             continue;
@@ -86,7 +105,11 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let root = Chain::flatten(query.call.node, source).root;
         if let Some(root) = dotted_path(root, source) {
             let head = root.split('.').next().unwrap_or(&root).to_string();
-            if query.loops.iter().any(|&id| bound_in(model, id, &root) || bound_in(model, id, &head)) {
+            if query
+                .loops
+                .iter()
+                .any(|&id| bound_in(model, id, &root) || bound_in(model, id, &head))
+            {
                 continue;
             }
         }
@@ -95,7 +118,12 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let lp = model.loop_(outermost);
-        let on_model = query.call.model.as_deref().map(|m| format!(" on `{m}`")).unwrap_or_default();
+        let on_model = query
+            .call
+            .model
+            .as_deref()
+            .map(|m| format!(" on `{m}`"))
+            .unwrap_or_default();
         let message = format!(
             "`{}`{on_model} does not depend on `{}` of `{}`: the same query runs once per iteration",
             query.call.display,
@@ -112,8 +140,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Whether the loop or its body binds `name` (its targets, assignments, nested loops' targets).
 fn bound_in(model: &SemanticModel<'_>, id: LoopId, name: &str) -> bool {
-    model.loop_bound.get(id).is_some_and(|bound| bound.contains(name))
+    model.loop_(id).varying.contains(name)
+        || model
+            .loop_bound
+            .get(id)
+            .is_some_and(|bound| bound.contains(name))
 }
 
 /// A query built inside another's arguments runs as part of it.
@@ -139,20 +172,27 @@ fn hoist(model: &SemanticModel<'_>, query: &Query<'_>, outermost: LoopId) -> Res
         return Err("the query holds a multi-line string".to_string());
     }
     let is_iterated = moved.parent().is_some_and(|parent| {
-        matches!(parent.kind(), "for_statement" | "for_in_clause") && field(parent, "right") == Some(moved)
+        matches!(parent.kind(), "for_statement" | "for_in_clause")
+            && field(parent, "right") == Some(moved)
     });
     let terminal = query.call.terminal.as_deref();
-    let materialise = match (query.call.orm, terminal) {
-        (Orm::Django, Some("iterator")) | (Orm::SqlAlchemy, _) if terminal.is_none_or(|t| !VALUE_TERMINALS.contains(&t)) => {
-            if !is_iterated {
-                return Err("the query returns a one-shot result used as more than an iterable".to_string());
-            }
-            true
+    let one_shot = match query.call.orm {
+        Orm::Django => terminal == Some("iterator"),
+        Orm::SqlAlchemy => {
+            !matches!(query.call.api, QueryApi::SessionGet | QueryApi::FlaskDb)
+                && terminal.is_none_or(|t| !VALUE_TERMINALS.contains(&t))
         }
-        _ => false,
     };
+    if one_shot && !is_iterated {
+        return Err(
+            "the query returns a one-shot result that is used as more than an iterable".to_string(),
+        );
+    }
+    let materialise = one_shot;
     let statement = enclosing_statement(model.loop_(outermost).node);
-    let line_start = file.line_index().line_start(file.line_index().line_of(statement.start_byte()));
+    let line_start = file
+        .line_index()
+        .line_start(file.line_index().line_of(statement.start_byte()));
     if !source[line_start..statement.start_byte()].trim().is_empty() {
         return Err("the loop does not start its own line".to_string());
     }
@@ -160,10 +200,19 @@ fn hoist(model: &SemanticModel<'_>, query: &Query<'_>, outermost: LoopId) -> Res
     let mut names = NameTable::new(file, statement);
     let name = names.fresh(&base_name(query.call.model.as_deref(), terminal));
     let query_indent = indentation_at(file, moved.start_byte()).len();
-    let text = reindent(expression, query_indent.saturating_sub(indent.len()));
-    let value = if materialise { format!("list({text})") } else { text };
+    // Continuation lines keep one level of indentation under the new assignment.
+    let text = reindent(expression, query_indent.saturating_sub(indent.len() + 4));
+    let value = match (materialise, text.contains('\n')) {
+        (true, _) => format!("list({text})"),
+        // Continuation lines need the brackets the query may have had around it.
+        (false, true) => format!("({text})"),
+        (false, false) => text,
+    };
     Ok(Fix::new(
-        format!("Run `{}` once, before the loop, as `{name}`", query.call.display),
+        format!(
+            "Run `{}` once, before the loop, as `{name}`",
+            query.call.display
+        ),
         Applicability::Unsafe,
         vec![
             Edit::insert(line_start, format!("{indent}{name} = {value}\n")),
@@ -197,7 +246,9 @@ fn reindent(text: &str, by: usize) -> String {
 }
 
 fn base_name(model: Option<&str>, terminal: Option<&str>) -> String {
-    let Some(model) = model else { return "query_result".to_string() };
+    let Some(model) = model else {
+        return "query_result".to_string();
+    };
     let mut snake = String::new();
     for (i, ch) in model.chars().enumerate() {
         if ch.is_ascii_uppercase() {
@@ -212,7 +263,10 @@ fn base_name(model: Option<&str>, terminal: Option<&str>) -> String {
     match terminal {
         Some("count") => format!("{snake}_count"),
         Some("exists") => format!("{snake}_exists"),
-        Some("first" | "one" | "one_or_none" | "get" | "scalar_one" | "scalar_one_or_none" | "last" | "earliest" | "latest") => snake,
+        Some(
+            "first" | "one" | "one_or_none" | "get" | "scalar_one" | "scalar_one_or_none" | "last"
+            | "earliest" | "latest",
+        ) => snake,
         _ => format!("{snake}_rows"),
     }
 }

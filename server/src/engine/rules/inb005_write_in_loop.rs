@@ -75,21 +75,37 @@ without `return`, `yield` or `else`), and always unsafe:
 
 /// Session methods that write or end a unit of work.
 const SESSION_WRITES: &[&str] = &[
-    "add", "add_all", "commit", "flush", "delete", "merge", "bulk_save_objects", "bulk_insert_mappings",
+    "add",
+    "add_all",
+    "commit",
+    "flush",
+    "delete",
+    "merge",
+    "bulk_save_objects",
+    "bulk_insert_mappings",
     "bulk_update_mappings",
 ];
 
 /// Whether anything inside loop `id` (its body, nested loops, calls) writes to the database.
 pub fn writes_in_loop(model: &SemanticModel<'_>, id: LoopId) -> bool {
     let extent = loop_extent(model, id);
-    let inside = |node: Node<'_>| extent.start <= node.start_byte() && node.end_byte() <= extent.end;
-    model.queries.iter().any(|q| q.call.access == Access::Write && inside(q.call.node))
-        || model.calls.iter().any(|call| inside(call.node) && is_write_call(call))
+    let inside =
+        |node: Node<'_>| extent.start <= node.start_byte() && node.end_byte() <= extent.end;
+    model
+        .queries
+        .iter()
+        .any(|q| q.call.access == Access::Write && inside(q.call.node))
+        || model
+            .calls
+            .iter()
+            .any(|call| inside(call.node) && is_write_call(call))
 }
 
 fn is_write_call(call: &CallSite<'_>) -> bool {
     match &call.callee {
-        Callee::Method { method, .. } if call.receiver_is_session => SESSION_WRITES.contains(&method.as_str()),
+        Callee::Method { method, .. } if call.receiver_is_session => {
+            SESSION_WRITES.contains(&method.as_str())
+        }
         Callee::Method { method, .. } => matches!(method.as_str(), "save" | "delete"),
         Callee::Name(_) => false,
     }
@@ -109,12 +125,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
     let source = model.file.text();
     for call in &model.calls {
-        let Callee::Method { receiver, method } = &call.callee else { continue };
+        let Callee::Method { receiver, method } = &call.callee else {
+            continue;
+        };
         if call.loops.is_empty() {
             continue;
         }
         if method == "save" && !call.receiver_is_session {
-            let Some((id, row)) = saved_row(context, call, receiver) else { continue };
+            let Some((id, row)) = saved_row(context, call, receiver) else {
+                continue;
+            };
             if model.runs_at_most_once(call.node, id) {
                 continue;
             }
@@ -125,12 +145,26 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 display_code(&model.loop_(id).iterable, 40)
             );
             let fix = match &row {
-                SavedRow::Loaded(model_name) => bulk_update_fix(model, call, id, receiver, model_name),
-                SavedRow::Created(model_name) => bulk_create_fix(model, call, id, receiver, model_name),
+                SavedRow::Loaded(model_name) => {
+                    bulk_update_fix(model, call, id, receiver, model_name)
+                }
+                SavedRow::Created(model_name) => {
+                    bulk_create_fix(model, call, id, receiver, model_name)
+                }
             };
-            push(diagnostics, model, message, call.node.byte_range(), id, fix, None);
+            push(
+                diagnostics,
+                model,
+                message,
+                call.node.byte_range(),
+                id,
+                fix,
+                None,
+            );
         } else if call.receiver_is_session && matches!(method.as_str(), "commit" | "flush") {
-            let Some(&id) = call.loops.last() else { continue };
+            let Some(&id) = call.loops.last() else {
+                continue;
+            };
             let extent = loop_extent(model, id);
             let add = model.calls.iter().find(|other| {
                 matches!(&other.callee, Callee::Method { receiver: r, method: m } if r == receiver && (m == "add" || m == "add_all"))
@@ -149,18 +183,33 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 if method == "commit" { " and transaction" } else { "" }
             );
             let fix = move_after_loop(model, call, add, id);
-            push(diagnostics, model, message, call.node.byte_range(), id, fix, Some(add.node.byte_range()));
+            push(
+                diagnostics,
+                model,
+                message,
+                call.node.byte_range(),
+                id,
+                fix,
+                Some(add.node.byte_range()),
+            );
         }
     }
     for query in &model.queries {
-        let Some(&id) = query.loops.last() else { continue };
+        let Some(&id) = query.loops.last() else {
+            continue;
+        };
         if query.call.access != Access::Write || model.runs_at_most_once(query.call.node, id) {
             continue;
         }
         let chain = Chain::flatten(query.call.node, source);
         let lp = model.loop_(id);
         let (message, fix) = match (query.call.orm, query.call.api) {
-            (Orm::Django, QueryApi::DjangoManager) if chain.segments.iter().any(|s| s.is_call() && s.name == "create") => {
+            (Orm::Django, QueryApi::DjangoManager)
+                if chain
+                    .segments
+                    .iter()
+                    .any(|s| s.is_call() && s.name == "create") =>
+            {
                 let model_name = query.call.model.clone().unwrap_or_default();
                 (
                     format!(
@@ -173,7 +222,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 )
             }
             (Orm::SqlAlchemy, QueryApi::Statement) => {
-                let Some((kind, statement)) = statement_of(model, &chain) else { continue };
+                let Some((kind, statement)) = statement_of(model, &chain) else {
+                    continue;
+                };
                 if kind != "insert" && kind != "update" {
                     continue;
                 }
@@ -194,7 +245,15 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             }
             _ => continue,
         };
-        push(diagnostics, model, message, query.call.node.byte_range(), id, fix, None);
+        push(
+            diagnostics,
+            model,
+            message,
+            query.call.node.byte_range(),
+            id,
+            fix,
+            None,
+        );
     }
 }
 
@@ -208,7 +267,8 @@ fn push(
     add: Option<TextRange>,
 ) {
     let lp = model.loop_(id);
-    let mut diagnostic = Diagnostic::new(&RULE, message, range).with_related("the loop repeats the write", lp.header.clone());
+    let mut diagnostic = Diagnostic::new(&RULE, message, range)
+        .with_related("the loop repeats the write", lp.header.clone());
     if let Some(add) = add {
         diagnostic = diagnostic.with_related("the row added in this iteration", add);
     }
@@ -235,9 +295,20 @@ impl SavedRow {
 }
 
 /// The loop a saved object belongs to and what it is, when it is a row of a model.
-fn saved_row(context: &Context<'_, '_>, call: &CallSite<'_>, receiver: &str) -> Option<(LoopId, SavedRow)> {
+fn saved_row(
+    context: &Context<'_, '_>,
+    call: &CallSite<'_>,
+    receiver: &str,
+) -> Option<(LoopId, SavedRow)> {
     let model = context.model;
-    let id = call.loops.iter().rev().copied().find(|&id| model.loop_bound.get(id).is_some_and(|b| b.contains(receiver)))?;
+    let bound = |id: LoopId| {
+        model.loop_(id).varying.contains(receiver)
+            || model
+                .loop_bound
+                .get(id)
+                .is_some_and(|b| b.contains(receiver))
+    };
+    let id = call.loops.iter().rev().copied().find(|&id| bound(id))?;
     if let Some(RowType::Row(name)) = &call.receiver_type {
         return Some((id, SavedRow::Loaded(name.clone())));
     }
@@ -264,7 +335,11 @@ struct Shape<'a> {
     lead: &'static str,
 }
 
-fn simple_shape<'a>(model: &SemanticModel<'a>, write: Node<'a>, id: LoopId) -> Result<Shape<'a>, String> {
+fn simple_shape<'a>(
+    model: &SemanticModel<'a>,
+    write: Node<'a>,
+    id: LoopId,
+) -> Result<Shape<'a>, String> {
     let lp = model.loop_(id);
     if !matches!(lp.kind, LoopKind::For | LoopKind::AsyncFor) {
         return Err("the write is in a comprehension or `while` loop".to_string());
@@ -285,16 +360,25 @@ fn simple_shape<'a>(model: &SemanticModel<'a>, write: Node<'a>, id: LoopId) -> R
         return Err("the write is not directly in the loop body".to_string());
     }
     if leaves_early(field(loop_node, "body").expect("has a body")) {
-        return Err("the loop can `return` or `yield` before the collected rows are written".to_string());
+        return Err(
+            "the loop can `return` or `yield` before the collected rows are written".to_string(),
+        );
     }
     let file = model.file;
     let index = file.line_index();
     let line_start = index.line_start(index.line_of(loop_node.start_byte()));
-    if !file.text()[line_start..loop_node.start_byte()].trim().is_empty() {
+    if !file.text()[line_start..loop_node.start_byte()]
+        .trim()
+        .is_empty()
+    {
         return Err("the loop does not start its own line".to_string());
     }
     let after = index.line_start(index.line_of(loop_node.end_byte()) + 1);
-    let lead = if after >= file.text().len() && !file.text().ends_with('\n') { "\n" } else { "" };
+    let lead = if after >= file.text().len() && !file.text().ends_with('\n') {
+        "\n"
+    } else {
+        ""
+    };
     Ok(Shape {
         statement,
         loop_node,
@@ -323,11 +407,22 @@ fn reads_generated_key(node: Node<'_>, name: &str, source: &str) -> bool {
     named_children(node).any(|child| reads_generated_key(child, name, source))
 }
 
-fn collect_edits(shape: &Shape<'_>, list: &str, replace: (TextRange, String), after: String) -> Vec<Edit> {
+fn collect_edits(
+    shape: &Shape<'_>,
+    list: &str,
+    replace: (TextRange, String),
+    after: String,
+) -> Vec<Edit> {
     vec![
-        Edit::insert(shape.loop_node.start_byte() - (shape.indent.len()), format!("{}{list} = []\n", shape.indent)),
+        Edit::insert(
+            shape.loop_node.start_byte() - (shape.indent.len()),
+            format!("{}{list} = []\n", shape.indent),
+        ),
         Edit::replace(replace.0, replace.1),
-        Edit::insert(shape.after, format!("{}{}{after}\n", shape.lead, shape.indent)),
+        Edit::insert(
+            shape.after,
+            format!("{}{}{after}\n", shape.lead, shape.indent),
+        ),
     ]
 }
 
@@ -348,33 +443,55 @@ fn plural_name(model: &SemanticModel<'_>, node: Node<'_>, prefix: &str, class: &
 }
 
 /// `M.objects.create(**kw)` → collect `M(**kw)`, `M.objects.bulk_create(...)` after the loop.
-fn create_fix(model: &SemanticModel<'_>, node: Node<'_>, chain: &Chain<'_>, id: LoopId) -> Result<Fix, String> {
+fn create_fix(
+    model: &SemanticModel<'_>,
+    node: Node<'_>,
+    chain: &Chain<'_>,
+    id: LoopId,
+) -> Result<Fix, String> {
     let source = model.file.text();
-    let [manager, create] = chain.segments.as_slice() else {
-        return Err("the `create` call is part of a longer chain".to_string());
+    let [receiver @ .., manager, create] = chain.segments.as_slice() else {
+        return Err("only `M.objects.create(...)` is rewritten".to_string());
     };
-    if manager.name != "objects" || create.name != "create" {
+    if manager.name != "objects"
+        || create.name != "create"
+        || receiver
+            .iter()
+            .any(|s| s.is_call() || s.subscript.is_some())
+    {
         return Err("only `M.objects.create(...)` is rewritten".to_string());
     }
     let shape = simple_shape(model, node, id)?;
-    let class = &source[chain.root.byte_range()];
+    let class_node = field(manager.node, "object").ok_or("no model")?;
+    let class = &source[class_node.byte_range()];
     let arguments = &source[create.arguments.ok_or("no arguments")?.byte_range()];
     let list = plural_name(model, node, "new_", class);
     let edits = collect_edits(
         &shape,
         &list,
-        (shape.statement.byte_range(), format!("{list}.append({class}{arguments})")),
+        (
+            shape.statement.byte_range(),
+            format!("{list}.append({class}{arguments})"),
+        ),
         format!("{class}.objects.bulk_create({list})"),
     );
     Ok(Fix::new(
-        format!("Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"),
+        format!(
+            "Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"
+        ),
         Applicability::Unsafe,
         edits,
     ))
 }
 
 /// `row.field = ...; row.save()` over query rows → `bulk_update(rows, fields=[...])`.
-fn bulk_update_fix(model: &SemanticModel<'_>, call: &CallSite<'_>, id: LoopId, receiver: &str, class: &str) -> Result<Fix, String> {
+fn bulk_update_fix(
+    model: &SemanticModel<'_>,
+    call: &CallSite<'_>,
+    id: LoopId,
+    receiver: &str,
+    class: &str,
+) -> Result<Fix, String> {
     if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
         return Err("`save(...)` has arguments".to_string());
     }
@@ -390,11 +507,18 @@ fn bulk_update_fix(model: &SemanticModel<'_>, call: &CallSite<'_>, id: LoopId, r
     fields.sort_unstable();
     let shape = simple_shape(model, call.node, id)?;
     let list = plural_name(model, call.node, "changed_", class);
-    let fields = fields.iter().map(|f| format!("\"{f}\"")).collect::<Vec<_>>().join(", ");
+    let fields = fields
+        .iter()
+        .map(|f| format!("\"{f}\""))
+        .collect::<Vec<_>>()
+        .join(", ");
     let edits = collect_edits(
         &shape,
         &list,
-        (shape.statement.byte_range(), format!("{list}.append({receiver})")),
+        (
+            shape.statement.byte_range(),
+            format!("{list}.append({receiver})"),
+        ),
         format!("{class}.objects.bulk_update({list}, fields=[{fields}])"),
     );
     Ok(Fix::new(
@@ -405,42 +529,67 @@ fn bulk_update_fix(model: &SemanticModel<'_>, call: &CallSite<'_>, id: LoopId, r
 }
 
 /// `obj = M(...); obj.save()` → `bulk_create` after the loop.
-fn bulk_create_fix(model: &SemanticModel<'_>, call: &CallSite<'_>, id: LoopId, receiver: &str, class: &str) -> Result<Fix, String> {
+fn bulk_create_fix(
+    model: &SemanticModel<'_>,
+    call: &CallSite<'_>,
+    id: LoopId,
+    receiver: &str,
+    class: &str,
+) -> Result<Fix, String> {
     if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
         return Err("`save(...)` has arguments".to_string());
     }
     let shape = simple_shape(model, call.node, id)?;
     if reads_generated_key(shape.loop_node, receiver, model.file.text()) {
-        return Err(format!("the loop reads `{receiver}.id`/`{receiver}.pk`, which `bulk_create` may not set"));
+        return Err(format!(
+            "the loop reads `{receiver}.id`/`{receiver}.pk`, which `bulk_create` may not set"
+        ));
     }
     let list = plural_name(model, call.node, "new_", class);
     let edits = collect_edits(
         &shape,
         &list,
-        (shape.statement.byte_range(), format!("{list}.append({receiver})")),
+        (
+            shape.statement.byte_range(),
+            format!("{list}.append({receiver})"),
+        ),
         format!("{class}.objects.bulk_create({list})"),
     );
     Ok(Fix::new(
-        format!("Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"),
+        format!(
+            "Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"
+        ),
         Applicability::Unsafe,
         edits,
     ))
 }
 
 /// `session.add(x); session.commit()` → the commit moves after the loop.
-fn move_after_loop(model: &SemanticModel<'_>, call: &CallSite<'_>, add: &CallSite<'_>, id: LoopId) -> Result<Fix, String> {
+fn move_after_loop(
+    model: &SemanticModel<'_>,
+    call: &CallSite<'_>,
+    add: &CallSite<'_>,
+    id: LoopId,
+) -> Result<Fix, String> {
     let shape = simple_shape(model, call.node, id)?;
     let source = model.file.text();
     if let Some(added) = field(add.node, "arguments").and_then(|a| named_children(a).next()) {
-        if added.kind() == "identifier" && reads_generated_key(shape.loop_node, &source[added.byte_range()], source) {
-            return Err(format!("the loop reads `{0}.id`/`{0}.pk`, which the flush inside the loop sets", &source[added.byte_range()]));
+        if added.kind() == "identifier"
+            && reads_generated_key(shape.loop_node, &source[added.byte_range()], source)
+        {
+            return Err(format!(
+                "the loop reads `{0}.id`/`{0}.pk`, which the flush inside the loop sets",
+                &source[added.byte_range()]
+            ));
         }
     }
     let index = model.file.line_index();
     let line = index.line_of(shape.statement.start_byte());
     let content = index.line_range(line, source);
     if index.line_of(shape.statement.end_byte()) != line
-        || !source[content.start..shape.statement.start_byte()].trim().is_empty()
+        || !source[content.start..shape.statement.start_byte()]
+            .trim()
+            .is_empty()
     {
         return Err("the statement shares its line".to_string());
     }
@@ -455,18 +604,28 @@ fn move_after_loop(model: &SemanticModel<'_>, call: &CallSite<'_>, add: &CallSit
         Applicability::Unsafe,
         vec![
             Edit::delete(content.start..index.line_start(line + 1)),
-            Edit::insert(shape.after, format!("{}{}{moved}\n", shape.lead, shape.indent)),
+            Edit::insert(
+                shape.after,
+                format!("{}{}{moved}\n", shape.lead, shape.indent),
+            ),
         ],
     ))
 }
 
 /// The statement `session.execute(...)` runs (followed to its assignment) and its kind.
-fn statement_of<'a>(model: &SemanticModel<'a>, chain: &Chain<'a>) -> Option<(&'static str, Node<'a>)> {
+fn statement_of<'a>(
+    model: &SemanticModel<'a>,
+    chain: &Chain<'a>,
+) -> Option<(&'static str, Node<'a>)> {
     let source = model.file.text();
     let first = chain.segments.iter().position(|s| s.is_call())?;
     let mut statement = named_children(chain.segments[first].arguments?).next()?;
     if statement.kind() == "identifier" {
-        statement = model.scope_of(statement).values.get(&source[statement.byte_range()]).copied()?;
+        statement = model
+            .scope_of(statement)
+            .values
+            .get(&source[statement.byte_range()])
+            .copied()?;
     }
     let root = Chain::flatten(statement, source).root;
     let name = crate::engine::syntax::callee_name(root, source)?;
@@ -479,13 +638,27 @@ fn statement_of<'a>(model: &SemanticModel<'a>, chain: &Chain<'a>) -> Option<(&'s
 }
 
 /// `session.execute(insert(M).values(a=x))` → collect `{"a": x}`, one executemany after the loop.
-fn insert_fix<'a>(model: &SemanticModel<'a>, node: Node<'a>, chain: &Chain<'a>, statement: Node<'a>, id: LoopId) -> Result<Fix, String> {
+fn insert_fix<'a>(
+    model: &SemanticModel<'a>,
+    node: Node<'a>,
+    chain: &Chain<'a>,
+    statement: Node<'a>,
+    id: LoopId,
+) -> Result<Fix, String> {
     let source = model.file.text();
-    let [execute] = chain.segments.as_slice() else {
+    let [receiver @ .., execute] = chain.segments.as_slice() else {
         return Err("the `execute` call is part of a longer chain".to_string());
     };
+    if execute.name != "execute"
+        || receiver
+            .iter()
+            .any(|s| s.is_call() || s.subscript.is_some())
+    {
+        return Err("the `execute` call is part of a longer chain".to_string());
+    }
     let arguments = execute.arguments.ok_or("no arguments")?;
-    if named_children(arguments).count() != 1 || named_children(arguments).next() != Some(statement) {
+    if named_children(arguments).count() != 1 || named_children(arguments).next() != Some(statement)
+    {
         return Err("the statement is not written inline as the only argument".to_string());
     }
     let inner = Chain::flatten(statement, source);
@@ -503,19 +676,36 @@ fn insert_fix<'a>(model: &SemanticModel<'a>, node: Node<'a>, chain: &Chain<'a>, 
         let (Some(name), Some(value)) = (field(argument, "name"), field(argument, "value")) else {
             return Err("only keyword `values(...)` are rewritten".to_string());
         };
-        pairs.push(format!("\"{}\": {}", &source[name.byte_range()], &source[value.byte_range()]));
+        pairs.push(format!(
+            "\"{}\": {}",
+            &source[name.byte_range()],
+            &source[value.byte_range()]
+        ));
     }
     let shape = simple_shape(model, node, id)?;
-    let session = &source[chain.root.byte_range()];
+    let session = field(node, "function")
+        .and_then(|f| field(f, "object"))
+        .ok_or("no session")?;
+    let session = &source[session.byte_range()];
     let table = &source[inner.root.byte_range()];
-    let awaited = if node.parent().is_some_and(|p| p.kind() == "await") { "await " } else { "" };
+    let awaited = if node.parent().is_some_and(|p| p.kind() == "await") {
+        "await "
+    } else {
+        ""
+    };
     let list = NameTable::new(model.file, node).fresh("rows_to_insert");
     let unit = body_indent_unit(model.file, shape.loop_node);
-    let after = format!("if {list}:\n{}{unit}{awaited}{session}.execute({table}, {list})", shape.indent);
+    let after = format!(
+        "if {list}:\n{}{unit}{awaited}{session}.execute({table}, {list})",
+        shape.indent
+    );
     let edits = collect_edits(
         &shape,
         &list,
-        (shape.statement.byte_range(), format!("{list}.append({{{}}})", pairs.join(", "))),
+        (
+            shape.statement.byte_range(),
+            format!("{list}.append({{{}}})", pairs.join(", ")),
+        ),
         after,
     );
     Ok(Fix::new(

@@ -10,6 +10,9 @@ pub mod inb101_quadratic_grouping;
 pub mod inb102_lossy_grouping;
 pub mod inb201_sum_over_nullable;
 pub mod inb301_unbounded_in_list;
+pub mod inb004_loop_invariant_query;
+pub mod inb005_write_in_loop;
+pub mod inb901_unused_suppression;
 
 use super::diagnostic::{Diagnostic, Severity};
 use super::semantic::SemanticModel;
@@ -92,6 +95,18 @@ pub static REGISTRY: &[RuleEntry] = &[
     RuleEntry {
         info: &inb301_unbounded_in_list::RULE,
         check: inb301_unbounded_in_list::check,
+    },
+    RuleEntry {
+        info: &inb004_loop_invariant_query::RULE,
+        check: inb004_loop_invariant_query::check,
+    },
+    RuleEntry {
+        info: &inb005_write_in_loop::RULE,
+        check: inb005_write_in_loop::check,
+    },
+    RuleEntry {
+        info: &inb901_unused_suppression::RULE,
+        check: inb901_unused_suppression::check,
     },
 ];
 

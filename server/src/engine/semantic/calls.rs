@@ -135,11 +135,15 @@ impl<'a> Summaries<'a> {
                 if caller.parameters.contains(name) || caller.values.contains_key(name) {
                     return None;
                 }
-                self.functions.iter().position(|f| f.class.is_none() && &f.name == name && is_module_level(f.node))
+                self.functions
+                    .iter()
+                    .position(|f| f.class.is_none() && &f.name == name && is_module_level(f.node))
             }
             Callee::Method { receiver, method } if receiver == "self" || receiver == "cls" => {
                 let class = enclosing_class(call.scope, source)?;
-                self.functions.iter().position(|f| f.class.as_deref() == Some(class) && &f.name == method)
+                self.functions
+                    .iter()
+                    .position(|f| f.class.as_deref() == Some(class) && &f.name == method)
             }
             Callee::Method { .. } => None,
         }
@@ -153,14 +157,19 @@ impl<'a> Summaries<'a> {
         call: &CallSite<'a>,
         mut takes: impl FnMut(Node<'a>) -> bool,
     ) -> Vec<(Node<'a>, &Reach)> {
-        let Some(target) = self.resolve(model, call) else { return Vec::new() };
+        let Some(target) = self.resolve(model, call) else {
+            return Vec::new();
+        };
         let function = &self.functions[target];
         let mut found = Vec::new();
         for (argument, parameter) in bind_arguments(call, function, model.file.text()) {
             if !takes(argument) {
                 continue;
             }
-            if let Some(reach) = self.reaches[target].iter().find(|r| r.parameter == parameter) {
+            if let Some(reach) = self.reaches[target]
+                .iter()
+                .find(|r| r.parameter == parameter)
+            {
                 found.push((argument, reach));
             }
         }
@@ -188,7 +197,11 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
         .iter()
         .map(|function| {
             let record = model.scope_of(function.body());
-            function.parameters.iter().map(|p| derived_names(p, &record.values, source)).collect()
+            function
+                .parameters
+                .iter()
+                .map(|p| derived_names(p, &record.values, source))
+                .collect()
         })
         .collect();
     let function_of = |node: Node<'a>| {
@@ -200,10 +213,20 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
         if query.call.access != orm::Access::Read {
             continue;
         }
-        let Some(index) = function_of(query.call.node) else { continue };
+        let Some(index) = function_of(query.call.node) else {
+            continue;
+        };
         for (parameter, names) in derived[index].iter().enumerate() {
-            let reads = query.call.refs.iter().any(|r| r.context == RefContext::Key && names.contains(&r.name));
-            if reads && !summaries.reaches[index].iter().any(|r| r.parameter == parameter) {
+            let reads = query
+                .call
+                .refs
+                .iter()
+                .any(|r| r.context == RefContext::Key && names.contains(&r.name));
+            if reads
+                && !summaries.reaches[index]
+                    .iter()
+                    .any(|r| r.parameter == parameter)
+            {
                 summaries.reaches[index].push(Reach {
                     parameter,
                     path: vec![Hop {
@@ -220,24 +243,41 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
     for _ in 1..max_depth.max(1) {
         let mut added = Vec::new();
         for call in &model.calls {
-            let Some(caller) = function_of(call.node) else { continue };
-            let Some(target) = summaries.resolve(model, call) else { continue };
-            for (argument, parameter) in bind_arguments(call, &summaries.functions[target], source) {
-                let Some(reach) = summaries.reaches[target].iter().find(|r| r.parameter == parameter) else { continue };
+            let Some(caller) = function_of(call.node) else {
+                continue;
+            };
+            let Some(target) = summaries.resolve(model, call) else {
+                continue;
+            };
+            for (argument, parameter) in bind_arguments(call, &summaries.functions[target], source)
+            {
+                let Some(reach) = summaries.reaches[target]
+                    .iter()
+                    .find(|r| r.parameter == parameter)
+                else {
+                    continue;
+                };
                 let mut names = Vec::new();
                 collect_identifiers(argument, source, &mut names);
                 for (caller_parameter, derived_names) in derived[caller].iter().enumerate() {
                     if !names.iter().any(|name| derived_names.contains(name)) {
                         continue;
                     }
-                    let known = summaries.reaches[caller].iter().any(|r| r.parameter == caller_parameter)
-                        || added.iter().any(|(c, r): &(usize, Reach)| *c == caller && r.parameter == caller_parameter);
+                    let known = summaries.reaches[caller]
+                        .iter()
+                        .any(|r| r.parameter == caller_parameter)
+                        || added.iter().any(|(c, r): &(usize, Reach)| {
+                            *c == caller && r.parameter == caller_parameter
+                        });
                     if known {
                         continue;
                     }
                     let mut path = vec![Hop {
                         range: call.node.byte_range(),
-                        display: crate::engine::syntax::display_code(&source[call.node.byte_range()], 60),
+                        display: crate::engine::syntax::display_code(
+                            &source[call.node.byte_range()],
+                            60,
+                        ),
                         function: summaries.functions[caller].name.clone(),
                     }];
                     path.extend(reach.path.iter().cloned());
@@ -275,7 +315,8 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
         let name = match parameter.kind() {
             "identifier" => Some(parameter),
             "typed_parameter" | "default_parameter" | "typed_default_parameter" => {
-                field(parameter, "name").or_else(|| named_children(parameter).find(|c| c.kind() == "identifier"))
+                field(parameter, "name")
+                    .or_else(|| named_children(parameter).find(|c| c.kind() == "identifier"))
             }
             // `*args`, `**kwargs`, `*`, `/`: positions after them are not plain.
             _ => None,
@@ -286,7 +327,12 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
         }
     }
     let class = enclosing_class(node, source).map(str::to_string);
-    Some(FunctionDef { node, name, class, parameters })
+    Some(FunctionDef {
+        node,
+        name,
+        class,
+        parameters,
+    })
 }
 
 /// The class a function is a method of (directly, not through a nested function).
@@ -312,16 +358,26 @@ fn is_module_level(function: Node<'_>) -> bool {
 
 /// Pairs a call's arguments with the callee's parameter indices: positional by position
 /// (after `self` for a method), keywords by name. Splats end the pairing.
-fn bind_arguments<'a>(call: &CallSite<'a>, function: &FunctionDef<'_>, source: &str) -> Vec<(Node<'a>, usize)> {
-    let Some(arguments) = field(call.node, "arguments") else { return Vec::new() };
+fn bind_arguments<'a>(
+    call: &CallSite<'a>,
+    function: &FunctionDef<'_>,
+    source: &str,
+) -> Vec<(Node<'a>, usize)> {
+    let Some(arguments) = field(call.node, "arguments") else {
+        return Vec::new();
+    };
     let offset = usize::from(function.is_method());
     let mut bound = Vec::new();
     let mut position = offset;
     for argument in named_children(arguments) {
         match argument.kind() {
             "keyword_argument" => {
-                let Some(name) = field(argument, "name").map(|n| &source[n.byte_range()]) else { continue };
-                let Some(value) = field(argument, "value") else { continue };
+                let Some(name) = field(argument, "name").map(|n| &source[n.byte_range()]) else {
+                    continue;
+                };
+                let Some(value) = field(argument, "value") else {
+                    continue;
+                };
                 if let Some(index) = function.parameters.iter().position(|p| p == name) {
                     bound.push((value, index));
                 }
@@ -340,7 +396,11 @@ fn bind_arguments<'a>(call: &CallSite<'a>, function: &FunctionDef<'_>, source: &
 }
 
 /// The parameter and every name assigned (last assignment, flow-insensitively) from it.
-fn derived_names(parameter: &str, values: &HashMap<String, Node<'_>>, source: &str) -> HashSet<String> {
+fn derived_names(
+    parameter: &str,
+    values: &HashMap<String, Node<'_>>,
+    source: &str,
+) -> HashSet<String> {
     let mut names: HashSet<String> = HashSet::from([parameter.to_string()]);
     loop {
         let before = names.len();
