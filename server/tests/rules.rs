@@ -137,6 +137,11 @@ fn inb007_fixtures() {
 }
 
 #[test]
+fn inb003_fixtures() {
+    insta::glob!("../../tests/fixtures/rules/INB003", "*.py", check_fixture);
+}
+
+#[test]
 fn inb004_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB004", "*.py", check_fixture);
 }

@@ -13,6 +13,7 @@ pub mod inb301_unbounded_in_list;
 pub mod inb004_loop_invariant_query;
 pub mod inb005_write_in_loop;
 pub mod inb901_unused_suppression;
+pub mod inb003_query_in_loop_via_call;
 
 use super::diagnostic::{Diagnostic, Severity};
 use super::semantic::SemanticModel;
@@ -107,6 +108,10 @@ pub static REGISTRY: &[RuleEntry] = &[
     RuleEntry {
         info: &inb901_unused_suppression::RULE,
         check: inb901_unused_suppression::check,
+    },
+    RuleEntry {
+        info: &inb003_query_in_loop_via_call::RULE,
+        check: inb003_query_in_loop_via_call::check,
     },
 ];
 
