@@ -33,6 +33,9 @@ Flags a database write that runs once per loop iteration:
 ## Why is this bad?
 Each write is a round trip, and each commit a transaction with its own fsync on the server: a loop
 over 10,000 rows issues 10,000 statements where a bulk operation issues one (or one per batch).
+(One flush of many added objects is batched by SQLAlchemy where the database returns generated
+keys in order, e.g. PostgreSQL; on SQLite it still inserts row by row, and only the per-row
+transactions go away.)
 
 ## Example
 ```python
