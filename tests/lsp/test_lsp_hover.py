@@ -1,4 +1,5 @@
-"""Hover on a flagged range: the rule's documentation, the cost of the loop and the fix."""
+"""Hover on a flagged range: the rule's documentation, the cost of the loop and the fix; the
+cost again as an inlay hint at the loop header."""
 
 import pytest
 from lsprotocol import types
@@ -60,3 +61,32 @@ async def test_batch_size_from_initialization_options_changes_the_cost(lsp):
     [first, _] = await server.diagnostics(uri, 1)
     hover = await hover_at(server, uri, first.range.start)
     assert "for 1,000 ids: 2,000 round trips, after the fix: 4" in hover.contents.value
+
+
+async def inlay_hints(server, uri):
+    hints = await server.client.text_document_inlay_hint_async(
+        types.InlayHintParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(start=types.Position(line=0, character=0),
+                              end=types.Position(line=100, character=0)),
+        )
+    )
+    return list(hints or [])
+
+
+async def test_inlay_hint_at_the_loop_header(lsp):
+    server = await lsp()
+    uri = server.open("a.py", N_PLUS_ONE)
+    await server.diagnostics(uri, 1)
+    [hint] = await inlay_hints(server, uri)
+    assert hint.label == "2 queries per iteration"
+    header = position_of(N_PLUS_ONE, "for uid in user_ids:")
+    assert hint.position.line == header.line
+    assert hint.position.character >= header.character + len("for uid in user_ids")
+
+
+async def test_inlay_hints_can_be_turned_off(lsp):
+    server = await lsp(initialization_options={"inlayHints": False})
+    uri = server.open("a.py", N_PLUS_ONE)
+    await server.diagnostics(uri, 1)
+    assert await inlay_hints(server, uri) == []

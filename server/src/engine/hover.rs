@@ -8,6 +8,7 @@ use std::fmt::Write;
 use super::diagnostic::Diagnostic;
 use super::fix::{apply_fixes, Fix};
 use super::rules::FixAvailability;
+use super::source::TextRange;
 
 /// The input size the cost line speaks of: large enough to hurt, round enough to read.
 pub const EXAMPLE_KEYS: usize = 1000;
@@ -35,12 +36,36 @@ pub fn queries_per_iteration(diagnostic: &Diagnostic, all: &[Diagnostic]) -> Opt
     Some(count.max(1))
 }
 
+/// Each loop header with per-iteration findings, and how many queries per iteration they are,
+/// in the order the headers appear: what inlay hints show at the loop.
+pub fn loop_costs(all: &[Diagnostic]) -> Vec<(TextRange, usize)> {
+    let mut costs: Vec<(TextRange, usize)> = Vec::new();
+    let headers = all
+        .iter()
+        .filter(|d| PER_ITERATION_RULES.contains(&d.rule.code))
+        .filter_map(|d| d.related.first());
+    for header in headers {
+        match costs.iter_mut().find(|(range, _)| *range == header.range) {
+            Some((_, count)) => *count += 1,
+            None => costs.push((header.range.clone(), 1)),
+        }
+    }
+    costs.sort_by_key(|(range, _)| (range.start, range.end));
+    costs
+}
+
+/// `2 queries per iteration`.
+pub fn per_iteration(queries: usize) -> String {
+    let noun = if queries == 1 { "query" } else { "queries" };
+    format!("{queries} {noun} per iteration")
+}
+
 /// `2 queries per iteration; for 1,000 ids: 2,000 round trips, after the fix: 2`.
 pub fn cost_line(queries: usize, batch_size: usize) -> String {
-    let noun = if queries == 1 { "query" } else { "queries" };
     let batches = EXAMPLE_KEYS.div_ceil(batch_size.max(1));
     format!(
-        "{queries} {noun} per iteration; for {} ids: {} round trips, after the fix: {}",
+        "{}; for {} ids: {} round trips, after the fix: {}",
+        per_iteration(queries),
         thousands(EXAMPLE_KEYS),
         thousands(queries * EXAMPLE_KEYS),
         thousands(queries * batches)
@@ -159,6 +184,7 @@ mod tests {
         let other_loop = diagnostic(60..70, 50..55);
         let all = [a.clone(), b, other_loop];
         assert_eq!(queries_per_iteration(&a, &all), Some(2));
+        assert_eq!(loop_costs(&all), vec![(0..5, 2), (50..55, 1)]);
         assert_eq!(
             cost_line(2, 1000),
             "2 queries per iteration; for 1,000 ids: 2,000 round trips, after the fix: 2"

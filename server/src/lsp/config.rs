@@ -25,6 +25,8 @@ pub struct EditorOptions {
     pub ignore: Option<Vec<String>>,
     /// A configuration file used for every file instead of discovery, like `--config`.
     pub configuration: Option<PathBuf>,
+    /// Overrides `inlay-hints` (the cost shown at flagged loops).
+    pub inlay_hints: Option<bool>,
 }
 
 impl EditorOptions {
@@ -52,11 +54,17 @@ impl EditorOptions {
         if let Some(ignore) = &self.ignore {
             settings.rules = settings.rules.difference(selectors(ignore, "ignore")?);
         }
+        if let Some(inlay_hints) = self.inlay_hints {
+            settings.inlay_hints = inlay_hints;
+        }
         Ok(settings)
     }
 
     fn is_empty(&self) -> bool {
-        self.batch_size.is_none() && self.select.is_none() && self.ignore.is_none()
+        self.batch_size.is_none()
+            && self.select.is_none()
+            && self.ignore.is_none()
+            && self.inlay_hints.is_none()
     }
 }
 

@@ -12,6 +12,7 @@ mod config;
 mod diagnostics;
 pub mod document;
 mod hover;
+mod inlay_hints;
 mod logging;
 pub mod position;
 mod server;

@@ -12,8 +12,8 @@ use tower_lsp_server::ls_types::{
     DidChangeConfigurationParams, DidChangeTextDocumentParams, DidChangeWatchedFilesParams,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DidSaveTextDocumentParams,
     DocumentDiagnosticParams, DocumentDiagnosticReportResult, Hover, HoverParams, InitializeParams,
-    InitializeResult, InitializedParams, MessageType, ServerInfo, WorkspaceDiagnosticParams,
-    WorkspaceDiagnosticReportResult,
+    InitializeResult, InitializedParams, InlayHint, InlayHintParams, MessageType, ServerInfo,
+    WorkspaceDiagnosticParams, WorkspaceDiagnosticReportResult,
 };
 use tower_lsp_server::LanguageServer;
 
@@ -22,7 +22,7 @@ use super::config::EditorOptions;
 use super::position::PositionEncoding;
 use super::session::{file_path, Effects, Session};
 use super::workspace::{self, WatchedChange};
-use super::{analysis, code_actions, diagnostics, hover, send_effects, Shared};
+use super::{analysis, code_actions, diagnostics, hover, inlay_hints, send_effects, Shared};
 
 pub(crate) struct Server {
     shared: Shared,
@@ -199,6 +199,16 @@ impl LanguageServer for Server {
         let uri = &params.text_document_position_params.text_document.uri;
         let (snapshot, analysis) = analysis::current(&self.shared, uri).await?;
         contained("hover", || Ok(hover::hover(&snapshot, &analysis, &params)))
+    }
+
+    async fn inlay_hint(&self, params: InlayHintParams) -> jsonrpc::Result<Option<Vec<InlayHint>>> {
+        let uri = &params.text_document.uri;
+        let (snapshot, analysis) = analysis::current(&self.shared, uri).await?;
+        contained("inlayHint", || {
+            Ok(Some(inlay_hints::inlay_hints(
+                &snapshot, &analysis, &params,
+            )))
+        })
     }
 
     async fn code_action(

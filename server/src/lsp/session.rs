@@ -311,6 +311,7 @@ impl Session {
             select: changed.select.or(initial.select),
             ignore: changed.ignore.or(initial.ignore),
             configuration: changed.configuration.or(initial.configuration),
+            inlay_hints: changed.inlay_hints.or(initial.inlay_hints),
         }
     }
 }
