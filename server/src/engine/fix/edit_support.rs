@@ -31,6 +31,11 @@ impl NameTable {
         NameTable { taken }
     }
 
+    /// Whether code in the scope already uses `name`.
+    pub fn is_taken(&self, name: &str) -> bool {
+        self.taken.contains(name)
+    }
+
     /// `base`, or `base_2`, `base_3`, ... whichever is not yet taken; the result is then taken.
     pub fn fresh(&mut self, base: &str) -> String {
         let mut candidate = base.to_string();
@@ -50,11 +55,14 @@ fn collect_identifiers(file: &SourceFile, node: Node<'_>, skip_functions: bool, 
         if node.kind() == "identifier" {
             taken.insert(file.node_text(node).to_string());
         }
+        // `from itertools import chain` binds `chain`, not `itertools`.
+        let module_name = (node.kind() == "import_from_statement")
+            .then(|| node.child_by_field_name("module_name"))
+            .flatten();
         let mut cursor = node.walk();
-        stack.extend(
-            node.named_children(&mut cursor)
-                .filter(|child| !(skip_functions && child.kind() == "function_definition")),
-        );
+        stack.extend(node.named_children(&mut cursor).filter(|child| {
+            !(skip_functions && child.kind() == "function_definition") && Some(*child) != module_name
+        }));
     }
 }
 

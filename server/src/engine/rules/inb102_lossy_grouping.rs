@@ -4,7 +4,7 @@ use tree_sitter::Node;
 
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at};
+use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, NameTable};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::KeyedStore;
 use crate::engine::source::SourceFile;
@@ -117,6 +117,10 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
             format!("{}.append({})", file.node_text(left), file.node_text(right)),
         ));
     }
+    // `chain` may already name something the function uses: then go through the module.
+    let names = NameTable::new(file, store.node);
+    let chain_is_free = !names.is_taken("chain");
+    let chain = if chain_is_free { "chain" } else { "itertools.chain" };
     let mut uses_chain = false;
     for reader in readers(file, scope, dict, store.node) {
         let parent = reader.parent().ok_or("no parent")?;
@@ -130,12 +134,18 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
             ));
         }
         let call = parent.parent().expect("checked above");
-        edits.push(Edit::replace(call.byte_range(), format!("chain.from_iterable({})", file.node_text(call))));
+        edits.push(Edit::replace(call.byte_range(), format!("{chain}.from_iterable({})", file.node_text(call))));
         uses_chain = true;
     }
     edits.extend(ensure_import(file, "collections", "defaultdict"));
-    if uses_chain {
+    if uses_chain && chain_is_free {
         edits.extend(ensure_import(file, "itertools", "chain"));
+    } else if uses_chain && !file.text().lines().any(|line| line.trim() == "import itertools") {
+        if names.is_taken("itertools") {
+            return Err("both `chain` and `itertools` are names in use here".to_string());
+        }
+        let at = ensure_import(file, "itertools", "chain").map(|edit| edit.range.start).unwrap_or(0);
+        edits.push(Edit::insert(at, "import itertools\n"));
     }
     merge_insertions(&mut edits);
     Ok(Fix::new(

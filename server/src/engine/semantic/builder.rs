@@ -481,6 +481,11 @@ impl<'a> Builder<'a, '_> {
             return;
         };
         let (Some(left), Some(right)) = (field(clause, "left"), field(clause, "right")) else { return };
+        // `sum(p.amount for p in rows if p.amount is not None)` already keeps NULLs out.
+        let element = self.text(body);
+        if named_children(comprehension).any(|c| c.kind() == "if_clause" && self.text(c).contains(element)) {
+            return;
+        }
         let Some(RowType::Rows(model)) = self.row_type(right) else { return };
         if let Some(column) = self.column_of(body, left) {
             self.sums.push(SumSite {
@@ -499,6 +504,9 @@ impl<'a> Builder<'a, '_> {
             return;
         }
         let Some(object) = field(right, "object") else { return };
+        if self.guarded_by_condition(node, self.text(right)) {
+            return;
+        }
         let Some(RowType::Row(model)) = self.row_type(object) else { return };
         if let Some(column) = field(right, "attribute").map(|a| self.text(a).to_string()) {
             self.sums.push(SumSite {
@@ -508,6 +516,25 @@ impl<'a> Builder<'a, '_> {
                 column,
             });
         }
+    }
+
+    /// Whether an `if` around `node` (inside its function) tests `expression`, as in
+    /// `if p.amount is not None: total += p.amount`.
+    fn guarded_by_condition(&self, node: Node<'a>, expression: &str) -> bool {
+        let mut current = node.parent();
+        while let Some(parent) = current {
+            match parent.kind() {
+                "if_statement" | "elif_clause" => {
+                    if field(parent, "condition").is_some_and(|c| self.text(c).contains(expression)) {
+                        return true;
+                    }
+                }
+                "function_definition" | "lambda" => return false,
+                _ => {}
+            }
+            current = parent.parent();
+        }
+        false
     }
 
     /// `row.column` where `row` is the comprehension's variable.
