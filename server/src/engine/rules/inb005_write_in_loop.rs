@@ -367,6 +367,15 @@ fn simple_shape<'a>(
             "the loop can `return` or `yield` before the collected rows are written".to_string(),
         );
     }
+    let extent = field(loop_node, "body").expect("has a body").byte_range();
+    let reads = model.queries.iter().any(|q| {
+        q.call.access == Access::Read
+            && extent.start <= q.call.node.start_byte()
+            && q.call.node.end_byte() <= extent.end
+    });
+    if reads {
+        return Err("the loop also queries the database, and may read the rows written in the same iteration".to_string());
+    }
     let file = model.file;
     let index = file.line_index();
     let line_start = index.line_start(index.line_of(loop_node.start_byte()));
