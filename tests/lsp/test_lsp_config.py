@@ -19,11 +19,11 @@ def watched(server, name, kind=types.FileChangeType.Changed):
 
 
 async def latest_diagnostics(server, uri, count):
-    """Waits for a publication (of the current version) with `count` diagnostics."""
+    """Waits for a publication (of the current version) with `count` INB001 diagnostics."""
     await server.wait_for(
         lambda: (latest := server.published.latest(uri)) is not None
         and latest.version == server.versions[uri]
-        and len(latest.diagnostics) == count,
+        and len([d for d in latest.diagnostics if d.code == "INB001"]) == count,
         f"{count} diagnostics",
     )
 

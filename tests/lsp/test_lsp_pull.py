@@ -24,7 +24,7 @@ async def test_document_pull_reports_unchanged_until_an_edit(lsp):
     uri = server.open("a.py", N_PLUS_ONE)
     first = await pull(server, uri)
     assert first.kind == "full"
-    assert [d.code for d in first.items] == ["INB001", "INB001"]
+    assert [d.code for d in first.items if d.code == "INB001"] == ["INB001", "INB001"]
     assert first.result_id
 
     again = await pull(server, uri, previous=first.result_id)
@@ -37,16 +37,16 @@ async def test_document_pull_reports_unchanged_until_an_edit(lsp):
     moved = await pull(server, uri, previous=first.result_id)
     assert moved.kind == "full"
     assert moved.result_id != first.result_id
-    assert [d.range.start.line for d in moved.items] == [
-        d.range.start.line + (1 if i == 1 else 0) for i, d in enumerate(first.items)
-    ]
+    before = [d.range.start.line for d in first.items if d.code == "INB001"]
+    after = [d.range.start.line for d in moved.items if d.code == "INB001"]
+    assert after == [before[0], before[1] + 1]
 
 
 async def test_a_pulling_client_gets_no_pushes(lsp):
     server = await lsp(pull=True)
     uri = server.open("a.py", N_PLUS_ONE)
     report = await pull(server, uri)
-    assert len(report.items) == 2
+    assert len([d for d in report.items if d.code == "INB001"]) == 2
     assert server.published.latest(uri) is None
 
 
@@ -67,7 +67,7 @@ async def test_workspace_pull_covers_open_and_indexed_files(lsp, tmp_path):
     by_uri = {item.uri: item for item in report.items}
     disk_uri = (tmp_path / "on_disk.py").as_uri()
     assert set(by_uri) == {disk_uri, (tmp_path / "clean.py").as_uri(), open_uri}
-    assert len(by_uri[disk_uri].items) == 2
+    assert len([d for d in by_uri[disk_uri].items if d.code == "INB001"]) == 2
     assert by_uri[open_uri].version == 1
     assert by_uri[disk_uri].version is None
 
