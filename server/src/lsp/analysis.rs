@@ -17,7 +17,12 @@ use super::{send_effects, Shared};
 
 /// Runs the engine on a snapshot and converts its diagnostics to the protocol.
 pub fn compute(snapshot: &Snapshot) -> Result<Analysis, String> {
-    let found = diagnostics::analyse(&snapshot.file, &snapshot.settings, snapshot.path.as_deref())?;
+    let found = diagnostics::analyse(
+        &snapshot.file,
+        &snapshot.settings,
+        snapshot.path.as_deref(),
+        &snapshot.models,
+    )?;
     let lsp: Vec<_> = found
         .iter()
         .map(|d| diagnostics::to_lsp(d, &snapshot.uri, &snapshot.rope, snapshot.encoding))

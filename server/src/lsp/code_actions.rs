@@ -185,12 +185,17 @@ fn fix_all(snapshot: &Snapshot) -> jsonrpc::Result<Option<TextEdit>> {
     let mut text = original.to_string();
     for _ in 0..MAX_FIX_PASSES {
         let file = SourceFile::parse(text.clone());
-        let found = diagnostics::analyse(&file, &snapshot.settings, snapshot.path.as_deref())
-            .map_err(|panic| {
-                let mut error = jsonrpc::Error::internal_error();
-                error.message = format!("inbatch failed while fixing: {panic}").into();
-                error
-            })?;
+        let found = diagnostics::analyse(
+            &file,
+            &snapshot.settings,
+            snapshot.path.as_deref(),
+            &snapshot.models,
+        )
+        .map_err(|panic| {
+            let mut error = jsonrpc::Error::internal_error();
+            error.message = format!("inbatch failed while fixing: {panic}").into();
+            error
+        })?;
         let safe = found
             .iter()
             .filter_map(|d| d.fix.as_ref())

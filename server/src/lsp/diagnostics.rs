@@ -25,6 +25,7 @@ use super::position::{self, PositionEncoding};
 use super::{analysis, testing, Shared};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
+use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 
@@ -64,13 +65,15 @@ pub fn analyse(
     file: &SourceFile,
     settings: &Settings,
     path: Option<&Path>,
+    models: &ProjectIndex,
 ) -> Result<Vec<Diagnostic>, String> {
     if path.is_some_and(|path| settings.is_excluded(path)) {
         return Ok(Vec::new());
     }
     catch_unwind(AssertUnwindSafe(|| {
         testing::before_analysis(file.text());
-        let mut diagnostics = crate::engine::check(file, settings, path);
+        let rules = settings.rules_for(path);
+        let mut diagnostics = crate::engine::check_in_project(file, settings, rules, models);
         testing::after_analysis(&mut diagnostics);
         diagnostics
     }))

@@ -169,11 +169,7 @@ impl LanguageServer for Server {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
-        let Ok(change) = self.step("didChangeWatchedFiles", |session| {
-            workspace::classify(session, &params)
-        }) else {
-            return;
-        };
+        let change = workspace::classify(&params);
         let shared = self.shared.clone();
         match change {
             WatchedChange::Configuration => {
@@ -186,9 +182,9 @@ impl LanguageServer for Server {
                 send_effects(&shared, effects).await;
                 tokio::spawn(workspace::refresh_and_reindex(shared));
             }
-            WatchedChange::Files(paths) => {
+            WatchedChange::Files { changed, deleted } => {
                 tokio::spawn(async move {
-                    workspace::reindex_files(&shared, paths).await;
+                    workspace::reindex_files(&shared, changed, deleted).await;
                     workspace::refresh_pulled_diagnostics(&shared).await;
                 });
             }

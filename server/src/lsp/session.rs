@@ -17,6 +17,7 @@ use super::diagnostics::Analysis;
 use super::document::Document;
 use super::position::PositionEncoding;
 use super::workspace::WorkspaceIndex;
+use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 
@@ -61,6 +62,8 @@ pub struct Snapshot {
     pub file: Arc<SourceFile>,
     pub path: Option<PathBuf>,
     pub settings: Arc<Settings>,
+    /// The workspace's models, as indexed when the snapshot was taken.
+    pub models: Arc<ProjectIndex>,
     pub encoding: PositionEncoding,
     pub features: ClientFeatures,
 }
@@ -216,6 +219,18 @@ impl Session {
         effects
     }
 
+    /// New workspace models: every open document is analysed again with them.
+    pub fn set_models(&mut self, models: ProjectIndex) -> Effects {
+        self.index.models = Arc::new(models);
+        let mut effects = Effects::default();
+        for (uri, open) in &mut self.documents {
+            open.analysis = None;
+            open.failure = None;
+            effects.analyse.push(uri.clone());
+        }
+        effects
+    }
+
     /// Whether a publication is still the latest word on its document.
     pub fn is_current(&self, publication: &Publication) -> bool {
         let Some(seq) = publication.seq else {
@@ -246,6 +261,7 @@ impl Session {
             file: open.document.shared_file(),
             path: open.path.clone(),
             settings: open.settings.clone(),
+            models: self.index.models.clone(),
             encoding: self.encoding,
             features: self.features,
         };
@@ -263,6 +279,7 @@ impl Session {
         let current = open.document.version() == snapshot.version
             && open.document.in_sync()
             && Arc::ptr_eq(&open.settings, &snapshot.settings)
+            && Arc::ptr_eq(&self.index.models, &snapshot.models)
             && open.analysis.is_none()
             && open.failure.is_none();
         if !current {

@@ -1,7 +1,8 @@
 //! The workspace: indexing the folders' Python files in the background (reported through
-//! `$/progress`), and following file-watch events.
+//! `$/progress`): first the models they declare, for every analysis, then their diagnostics, for
+//! `workspace/diagnostic`; and following file-watch events.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use super::position::PositionEncoding;
 use super::session::{file_path, Effects, Session};
 use super::{send_effects, Shared};
 use crate::config::CONFIG_FILE_NAMES;
+use crate::engine::index::{extract_models, may_declare_models, module_name, ProjectIndex};
 use crate::engine::settings::{Settings, DEFAULT_EXCLUDES};
 use crate::engine::source::SourceFile;
 
@@ -26,6 +28,11 @@ const BATCH: usize = 32;
 #[derive(Default)]
 pub struct WorkspaceIndex {
     pub folders: Vec<PathBuf>,
+    /// The models the workspace's files declare, as last read from disk (an open document's own
+    /// models come from its current text).
+    pub models: Arc<ProjectIndex>,
+    /// The files that declare models, so that an edit to any other file leaves `models` alone.
+    pub model_files: HashSet<PathBuf>,
     /// Diagnostics of the workspace's files as last read from disk.
     pub files: HashMap<Uri, FileReport>,
     /// Bumped by every new scan, so that a scan overtaken by a newer one stops.
@@ -52,11 +59,12 @@ pub fn analyse_file(
     path: &Path,
     settings: &Settings,
     encoding: PositionEncoding,
+    models: &ProjectIndex,
 ) -> Option<(Uri, FileReport)> {
     let uri = Uri::from_file_path(path)?;
     let text = std::fs::read_to_string(path).ok()?;
     let file = SourceFile::parse(text);
-    let found = match diagnostics::analyse(&file, settings, Some(path)) {
+    let found = match diagnostics::analyse(&file, settings, Some(path), models) {
         Ok(found) => found,
         Err(panic) => {
             tracing::error!(uri = uri.as_str(), "analysis panicked: {panic}");
@@ -76,6 +84,35 @@ pub fn analyse_file(
             result_id,
         },
     ))
+}
+
+/// Reads the models declared by `paths` into `index` (only files whose text may declare some
+/// are parsed; a file that cannot be read declares none); returns the files that declare some.
+fn read_models(
+    index: &mut ProjectIndex,
+    paths: &[PathBuf],
+    folders: &[PathBuf],
+) -> HashSet<PathBuf> {
+    let mut declaring = HashSet::new();
+    for path in paths {
+        let models = std::fs::read_to_string(path)
+            .ok()
+            .filter(|text| may_declare_models(text))
+            .map(|text| {
+                let root = folders
+                    .iter()
+                    .filter(|folder| path.starts_with(folder))
+                    .max_by_key(|folder| folder.as_os_str().len())
+                    .map_or_else(|| path.parent().unwrap_or(path).to_path_buf(), Clone::clone);
+                extract_models(&SourceFile::parse(text), &module_name(path, &root))
+            })
+            .unwrap_or_default();
+        if !models.is_empty() {
+            declaring.insert(path.clone());
+        }
+        index.replace_file(path, models);
+    }
+    declaring
 }
 
 /// The Python files under the folders, skipping version-control, tool and virtualenv folders.
@@ -139,14 +176,30 @@ pub async fn index(shared: Shared) {
     } else {
         None
     };
-    let files = tokio::task::spawn_blocking(move || python_files(&folders))
-        .await
-        .unwrap_or_default();
+    let models_folders = folders.clone();
+    let files = tokio::task::spawn_blocking(move || {
+        let files = python_files(&models_folders);
+        let mut models = ProjectIndex::new();
+        let declaring = read_models(&mut models, &files, &models_folders);
+        (files, models, declaring)
+    })
+    .await
+    .unwrap_or_default();
+    let (files, models, declaring) = files;
+    let effects = {
+        let mut session = shared.lock();
+        if session.index.generation != generation {
+            return;
+        }
+        session.index.model_files = declaring;
+        session.set_models(models)
+    };
+    send_effects(&shared, effects).await;
     let total = files.len();
     let mut done = 0;
     let mut errors = Vec::new();
     for batch in files.chunks(BATCH) {
-        let (jobs, encoding) = {
+        let (jobs, encoding, models) = {
             let mut session = shared.lock();
             if session.index.generation != generation {
                 return;
@@ -154,9 +207,9 @@ pub async fn index(shared: Shared) {
             let mut effects = Effects::default();
             let jobs = jobs_for(&mut session, batch, &mut effects);
             errors.extend(effects.messages);
-            (jobs, session.encoding)
+            (jobs, session.encoding, session.index.models.clone())
         };
-        let reports = analyse_jobs(jobs, encoding).await;
+        let reports = analyse_jobs(jobs, encoding, models).await;
         {
             let mut session = shared.lock();
             if session.index.generation != generation {
@@ -208,12 +261,16 @@ pub async fn refresh_pulled_diagnostics(shared: &Shared) {
 pub enum WatchedChange {
     /// A configuration file changed: reload everything.
     Configuration,
-    /// Python files changed on disk; re-read these (deleted ones are forgotten).
-    Files(Vec<PathBuf>),
+    /// Python files changed on disk: re-read these.
+    Files {
+        changed: Vec<PathBuf>,
+        deleted: Vec<PathBuf>,
+    },
 }
 
-pub fn classify(session: &mut Session, params: &DidChangeWatchedFilesParams) -> WatchedChange {
+pub fn classify(params: &DidChangeWatchedFilesParams) -> WatchedChange {
     let mut changed = Vec::new();
+    let mut deleted = Vec::new();
     for event in &params.changes {
         let Some(path) = file_path(&event.uri) else {
             continue;
@@ -226,22 +283,65 @@ pub fn classify(session: &mut Session, params: &DidChangeWatchedFilesParams) -> 
             return WatchedChange::Configuration;
         }
         if event.typ == FileChangeType::DELETED {
-            session.index.files.remove(&event.uri);
+            deleted.push(path);
         } else if path.extension().is_some_and(|ext| ext == "py") {
             changed.push(path);
         }
     }
-    WatchedChange::Files(changed)
+    WatchedChange::Files { changed, deleted }
 }
 
-/// Re-reads changed Python files into the index, outside the session lock.
-pub async fn reindex_files(shared: &Shared, paths: Vec<PathBuf>) {
-    let (jobs, encoding) = {
-        let mut session = shared.lock();
-        let jobs = jobs_for(&mut session, &paths, &mut Effects::default());
-        (jobs, session.encoding)
+/// Re-reads changed Python files into the index (models first, then diagnostics), outside the
+/// session lock; open documents are analysed again when the models changed.
+pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<PathBuf>) {
+    let (mut models, folders) = {
+        let session = shared.lock();
+        (
+            ProjectIndex::clone(&session.index.models),
+            session.index.folders.clone(),
+        )
     };
-    let reports = analyse_jobs(jobs, encoding).await;
+    let reread = changed.clone();
+    let models = tokio::task::spawn_blocking(move || {
+        for path in &deleted {
+            models.remove_file(path);
+        }
+        let declaring = read_models(&mut models, &reread, &folders);
+        (models, declaring, deleted)
+    })
+    .await;
+    let Ok((models, declaring, deleted)) = models else {
+        return;
+    };
+    let (jobs, encoding, models, effects) = {
+        let mut session = shared.lock();
+        for path in &deleted {
+            if let Some(uri) = Uri::from_file_path(path) {
+                session.index.files.remove(&uri);
+            }
+        }
+        let model_files = &mut session.index.model_files;
+        let mut touched = !declaring.is_empty();
+        for path in changed.iter().chain(&deleted) {
+            touched |= model_files.remove(path);
+        }
+        model_files.extend(declaring);
+        // Only a file that declares (or declared) models changes what other files see.
+        let effects = if touched {
+            session.set_models(models)
+        } else {
+            Effects::default()
+        };
+        let jobs = jobs_for(&mut session, &changed, &mut Effects::default());
+        (
+            jobs,
+            session.encoding,
+            session.index.models.clone(),
+            effects,
+        )
+    };
+    send_effects(shared, effects).await;
+    let reports = analyse_jobs(jobs, encoding, models).await;
     shared.lock().index.files.extend(reports);
 }
 
@@ -261,11 +361,12 @@ fn jobs_for(
 async fn analyse_jobs(
     jobs: Vec<(PathBuf, Arc<Settings>)>,
     encoding: PositionEncoding,
+    models: Arc<ProjectIndex>,
 ) -> Vec<(Uri, FileReport)> {
     tokio::task::spawn_blocking(move || {
         jobs.iter()
             .filter(|(path, settings)| !settings.is_excluded(path))
-            .filter_map(|(path, settings)| analyse_file(path, settings, encoding))
+            .filter_map(|(path, settings)| analyse_file(path, settings, encoding, &models))
             .collect()
     })
     .await
