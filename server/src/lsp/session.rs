@@ -276,7 +276,10 @@ impl Session {
         outcome: Result<Analysis, String>,
     ) -> Option<Result<Arc<Analysis>, String>> {
         let open = self.documents.get_mut(&snapshot.uri)?;
+        // The very text analysed, not just its version number: a document closed and opened
+        // again starts its versions anew.
         let current = open.document.version() == snapshot.version
+            && Arc::ptr_eq(&open.document.shared_file(), &snapshot.file)
             && open.document.in_sync()
             && Arc::ptr_eq(&open.settings, &snapshot.settings)
             && Arc::ptr_eq(&self.index.models, &snapshot.models)
