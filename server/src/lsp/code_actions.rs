@@ -16,13 +16,8 @@ use super::capabilities::FIX_ALL_KIND;
 use super::diagnostics::{self, Analysis, FixData};
 use super::position;
 use super::session::{content_modified, Snapshot};
-use crate::engine::fix::{apply_fixes, Applicability};
-use crate::engine::source::SourceFile;
+use crate::engine::fix::{fix_until_stable, Applicability, FixMode};
 use crate::engine::suppression::suppression_edit;
-
-/// Fix-all applies safe fixes, re-checks, and repeats while fixes apply; a fix that keeps
-/// re-creating its own diagnostic must not loop for ever.
-const MAX_FIX_PASSES: usize = 10;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
@@ -179,37 +174,38 @@ pub fn resolve(snapshot: &Snapshot, mut action: CodeAction) -> jsonrpc::Result<C
     Ok(action)
 }
 
-/// Applies safe fixes until none applies, as one edit spanning what changed.
+/// Applies safe fixes until none applies (the engine's loop, as `inbatch check --fix`), as one
+/// edit spanning what changed.
 fn fix_all(snapshot: &Snapshot) -> jsonrpc::Result<Option<TextEdit>> {
     let original = snapshot.file.text();
-    let mut text = original.to_string();
-    for _ in 0..MAX_FIX_PASSES {
-        let file = SourceFile::parse(text.clone());
-        let found = diagnostics::analyse(
-            &file,
-            &snapshot.settings,
-            snapshot.path.as_deref(),
-            &snapshot.models,
-        )
-        .map_err(|panic| {
-            let mut error = jsonrpc::Error::internal_error();
-            error.message = format!("inbatch failed while fixing: {panic}").into();
-            error
-        })?;
-        let safe = found
-            .iter()
-            .filter_map(|d| d.fix.as_ref())
-            .filter(|fix| fix.applicability == Applicability::Safe);
-        let (fixed, applied) = apply_fixes(&text, safe);
-        if applied == 0 {
-            break;
-        }
-        text = fixed;
+    let mut panicked = None;
+    let outcome = fix_until_stable(
+        original,
+        FixMode {
+            unsafe_fixes: false,
+        },
+        |file| {
+            diagnostics::analyse(
+                file,
+                &snapshot.settings,
+                snapshot.path.as_deref(),
+                &snapshot.models,
+            )
+            .unwrap_or_else(|panic| {
+                panicked = Some(panic);
+                Vec::new()
+            })
+        },
+    );
+    if let Some(reason) = panicked.or(outcome.error) {
+        let mut error = jsonrpc::Error::internal_error();
+        error.message = format!("inbatch could not fix {}: {reason}", snapshot.uri.as_str()).into();
+        return Err(error);
     }
-    if text == original {
+    if outcome.text == original {
         return Ok(None);
     }
-    let (changed, replacement) = changed_span(original, &text);
+    let (changed, replacement) = changed_span(original, &outcome.text);
     Ok(Some(TextEdit {
         range: position::range(&snapshot.rope, &changed, snapshot.encoding),
         new_text: replacement.to_string(),
