@@ -2,8 +2,9 @@
 //!
 //! No rule logic lives here. Documents are ropes plus incrementally reparsed trees
 //! ([`document`]); positions are converted in one module ([`position`]); the state sits behind
-//! one `std::sync::Mutex` ([`session`]) that handlers hold only for synchronous steps, never
-//! across an `.await`; the other modules are one protocol concern each.
+//! one `std::sync::Mutex` (`session`) that handlers hold only for synchronous steps, never
+//! across an `.await`; analyses run off the lock on snapshots (`analysis`); the other modules
+//! are one protocol concern each.
 
 mod analysis;
 mod capabilities;
