@@ -23,6 +23,7 @@ use tree_sitter::Node;
 
 use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, parses_cleanly, NameTable};
 use crate::engine::fix::{apply_fixes, Applicability, Edit, Fix};
+use crate::engine::index::ModelResolver;
 use crate::engine::orm::{Chain, QueryApi, RefContext, Segment};
 use crate::engine::semantic::{Loop, LoopKind, Query, SemanticModel};
 use crate::engine::source::{SourceFile, TextRange};
@@ -70,19 +71,19 @@ pub(super) fn build(
     lp: &Loop<'_>,
     queries: &[&Query<'_>],
     batch_size: usize,
+    models: &ModelResolver<'_>,
 ) -> Result<Fix, String> {
     let file = model.file;
     let source = file.text();
-    if lp.kind != LoopKind::For {
-        return Err(match lp.kind {
-            LoopKind::AsyncFor => "an `async for` loop's iterable cannot be read twice".to_string(),
-            LoopKind::While => "a `while` loop has no list of keys to batch".to_string(),
-            _ => "queries in comprehensions are not rewritten yet; turn it into a `for` loop first".to_string(),
-        });
-    }
     let loop_node = lp.node;
-    let (Some(target), Some(iterable), Some(body)) = (field(loop_node, "left"), field(loop_node, "right"), field(loop_node, "body")) else {
-        return Err("the loop is incomplete".to_string());
+    let (anchor, target, iterable, body) = match lp.kind {
+        LoopKind::For => match (field(loop_node, "left"), field(loop_node, "right"), field(loop_node, "body")) {
+            (Some(target), Some(iterable), Some(body)) => (loop_node, target, iterable, body),
+            _ => return Err("the loop is incomplete".to_string()),
+        },
+        LoopKind::AsyncFor => return Err("an `async for` loop's iterable cannot be read twice".to_string()),
+        LoopKind::While => return Err("a `while` loop has no list of keys to batch".to_string()),
+        _ => comprehension_parts(loop_node)?,
     };
     if let Some(method) = writing_call(body, source) {
         return Err(format!("the loop body calls `.{method}()`, which may write rows a batched read before the loop would miss"));
@@ -93,12 +94,12 @@ pub(super) fn build(
 
     let mut plans = Vec::new();
     for query in queries {
-        plans.push(plan(file, lp, &target_names, query, body)?);
+        plans.push(plan(file, lp, &target_names, query, body, models)?);
     }
 
-    let mut names = NameTable::new(file, loop_node);
-    let indent = indentation_at(file, loop_node.start_byte()).to_string();
-    let unit = body_indent_unit(file, loop_node);
+    let mut names = NameTable::new(file, anchor);
+    let indent = indentation_at(file, anchor.start_byte()).to_string();
+    let unit = body_indent_unit(file, anchor);
     let mut prelude = String::new();
     let mut edits = Vec::new();
 
@@ -175,7 +176,7 @@ pub(super) fn build(
         };
         edits.push(Edit::replace(plan.replace.clone(), lookup));
     }
-    let line_start = file.line_index().line_start(file.line_index().line_of(loop_node.start_byte()));
+    let line_start = file.line_index().line_start(file.line_index().line_of(anchor.start_byte()));
     // The prelude starts at the loop's column: the loop line's own indentation is already there.
     let prelude = prelude.strip_prefix(indent.as_str()).unwrap_or(&prelude).to_string() + &indent;
     edits.push(Edit::insert(line_start + indent.len(), prelude));
@@ -211,19 +212,46 @@ pub(super) fn build(
     Ok(fix)
 }
 
+/// A comprehension's outermost `for` clause: the prelude goes before the statement holding the
+/// comprehension, whose iterable runs once there too.
+fn comprehension_parts(clause: Node<'_>) -> Result<(Node<'_>, Node<'_>, Node<'_>, Node<'_>), String> {
+    let comprehension = clause.parent().ok_or("no comprehension")?;
+    if named_children(comprehension).find(|c| c.kind() == "for_in_clause") != Some(clause) {
+        return Err("only the outermost `for` of a comprehension is batched".to_string());
+    }
+    let (Some(target), Some(iterable)) = (field(clause, "left"), field(clause, "right")) else {
+        return Err("the comprehension is incomplete".to_string());
+    };
+    let mut statement = comprehension;
+    loop {
+        let parent = statement.parent().ok_or("the comprehension is not inside a statement")?;
+        match parent.kind() {
+            "block" | "module" => break,
+            "lambda" | "function_definition" | "class_definition" | "decorated_definition" => {
+                return Err("the comprehension is not inside a plain statement".to_string())
+            }
+            // A comprehension in a loop header or condition runs where the prelude cannot follow.
+            "for_statement" | "while_statement" | "if_statement" | "elif_clause" | "with_statement" | "try_statement" => {
+                return Err("the comprehension sits in a compound statement's header; assign it to a name first".to_string())
+            }
+            _ => statement = parent,
+        }
+    }
+    Ok((statement, target, iterable, comprehension))
+}
+
 fn plan(
     file: &SourceFile,
     lp: &Loop<'_>,
     target_names: &HashSet<String>,
     query: &Query<'_>,
     body: Node<'_>,
+    models: &ModelResolver<'_>,
 ) -> Result<Plan, String> {
     let source = file.text();
     let call = &query.call;
     let node = call.node;
-    if node.parent().is_some_and(|parent| parent.kind() == "await") {
-        return Err("async queries are not rewritten yet".to_string());
-    }
+    let awaited = awaited_expression(node, source)?;
     let chain = Chain::flatten(node, source);
     let first_call = chain.first_call().ok_or("the query has no call")?;
 
@@ -254,7 +282,12 @@ fn plan(
         .collect();
     let terminal = chain.segments.last().filter(|s| s.is_call() && TERMINAL_NAMES.contains(&s.name)).map(|s| s.name);
     let model = call.model.clone();
-    let assigned_to = assigned_name(node, source);
+    // What the loop body sees: the awaited expression (`(await session.scalars(...)).all()`).
+    let replaced = awaited.map(|a| a.outer).unwrap_or(node);
+    let assigned_to = assigned_name(replaced, source);
+    if awaited.is_some() && !matches!(call.api, QueryApi::Statement | QueryApi::SessionGet) {
+        return Err("only awaited `session.scalars(...)` and `session.get(...)` are batched".to_string());
+    }
 
     let mut imports = Vec::new();
     let (shape, batched, attribute) = match call.api {
@@ -318,13 +351,16 @@ fn plan(
             let model = model.ok_or("the model of the query is unknown")?;
             let receiver = &source[node.start_byte()..method_node(node).ok_or("no method")?.start_byte()];
             imports.push(("sqlalchemy", "select"));
-            (Shape::Optional, format!("{receiver}scalars(select({model}).where({model}.id.in_({{chunk}})))"), "id".to_string())
+            let batched = format!("{receiver}scalars(select({model}).where({model}.id.in_({{chunk}})))");
+            let batched = if awaited.is_some() { format!("(await {batched})") } else { batched };
+            (Shape::Optional, batched, "id".to_string())
         }
         QueryApi::Statement => {
             let statement_chain = condition_chain.as_ref().ok_or("no statement")?;
             let statement = statement_chain_node(statement_chain).ok_or("no statement")?;
             let session_segment = &chain.segments[first_call];
             let mut after: Vec<&str> = chain.segments[first_call + 1..].iter().map(|s| s.name).collect();
+            after.extend(awaited.and_then(|a| a.terminal));
             if session_segment.name == "execute" && after.first() == Some(&"scalars") {
                 after.remove(0);
             } else if session_segment.name == "execute" {
@@ -332,7 +368,7 @@ fn plan(
             }
             let shape = match after.as_slice() {
                 [] => {
-                    require_row_context(node, source)?;
+                    require_row_context(replaced, source)?;
                     Shape::List
                 }
                 ["all"] => Shape::List,
@@ -364,15 +400,25 @@ fn plan(
             let statement_text = splice(source, statement.byte_range(), rewrites);
             let receiver = &source[node.start_byte()..method_node(session_segment.node).ok_or("no method")?.start_byte()];
             let method = if session_segment.name == "exec" { "exec" } else { "scalars" };
-            (shape, format!("{receiver}{method}({statement_text})"), column.rsplit('.').next().unwrap_or("id").to_string())
+            let batched = format!("{receiver}{method}({statement_text})");
+            let batched = if awaited.is_some() { format!("(await {batched})") } else { batched };
+            (shape, batched, column.rsplit('.').next().unwrap_or("id").to_string())
         }
         QueryApi::DjangoManager => {
-            model.ok_or("the model of the query is unknown")?;
+            let model = model.ok_or("the model of the query is unknown")?;
             let ConditionKind::Keyword { name, others } = &condition.kind else {
                 return Err("only keyword conditions are batched for Django".to_string());
             };
             let segment = condition.segment.ok_or("no segment")?;
+            // `filter(customer=cid)` on a foreign key groups by its column, `customer_id`.
+            let foreign_key_column = models
+                .relationship(&model, name)
+                .and_then(|relationship| relationship.foreign_key_column);
             let attribute = if name == "pk" || name == "id" || name.ends_with("_id") {
+                name.clone()
+            } else if let Some(column) = foreign_key_column {
+                column
+            } else if models.model(&model).and_then(|m| m.column(name)).is_some() {
                 name.clone()
             } else {
                 return Err(format!(
@@ -446,7 +492,7 @@ fn plan(
     };
     Ok(Plan {
         key,
-        replace: node.byte_range(),
+        replace: replaced.byte_range(),
         shape,
         batched,
         attribute,
@@ -659,6 +705,36 @@ fn count_query(
         }
     };
     Ok(format!("{grouped}.group_by({column})"))
+}
+
+/// An awaited query and what surrounds it: `await q` or `(await q).all()`.
+#[derive(Clone, Copy)]
+struct Awaited<'a> {
+    outer: Node<'a>,
+    terminal: Option<&'static str>,
+}
+
+fn awaited_expression<'a>(node: Node<'a>, source: &str) -> Result<Option<Awaited<'a>>, String> {
+    let Some(await_node) = node.parent().filter(|p| p.kind() == "await") else { return Ok(None) };
+    let Some(parenthesized) = await_node.parent().filter(|p| p.kind() == "parenthesized_expression") else {
+        return Ok(Some(Awaited { outer: await_node, terminal: None }));
+    };
+    let call = parenthesized
+        .parent()
+        .filter(|p| p.kind() == "attribute")
+        .and_then(|attribute| attribute.parent().filter(|c| c.kind() == "call").map(|call| (attribute, call)));
+    let Some((attribute, call)) = call else {
+        return Ok(Some(Awaited { outer: parenthesized, terminal: None }));
+    };
+    let method = field(attribute, "attribute").map(|a| &source[a.byte_range()]).unwrap_or("");
+    let terminal = match method {
+        "all" => "all",
+        "first" => "first",
+        "one" => "one",
+        "one_or_none" => "one_or_none",
+        other => return Err(format!("`(await ...).{other}()` has no batched form")),
+    };
+    Ok(Some(Awaited { outer: call, terminal: Some(terminal) }))
 }
 
 fn statement_chain_node<'a>(chain: &Chain<'a>) -> Option<Node<'a>> {

@@ -88,7 +88,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
     for (loop_id, queries) in by_loop {
         let lp = model.loop_(loop_id);
-        let fix = batch_fix::build(model, lp, &queries, context.settings.batch_size);
+        let fix = batch_fix::build(model, lp, &queries, context.settings.batch_size, context.index);
         for query in queries {
             let on_model = query
                 .call
