@@ -524,10 +524,10 @@ impl<'a> Builder<'a, '_> {
         let mut current = node.parent();
         while let Some(parent) = current {
             match parent.kind() {
-                "if_statement" | "elif_clause" => {
-                    if field(parent, "condition").is_some_and(|c| self.text(c).contains(expression)) {
-                        return true;
-                    }
+                "if_statement" | "elif_clause"
+                    if field(parent, "condition").is_some_and(|c| self.text(c).contains(expression)) =>
+                {
+                    return true;
                 }
                 "function_definition" | "lambda" => return false,
                 _ => {}
@@ -639,6 +639,11 @@ impl<'a> Builder<'a, '_> {
 
     /// The query that produced an expression's rows, and the relationships followed since.
     fn origin_of(&self, node: Node<'a>) -> Option<Origin<'a>> {
+        // Recursive over nested expressions: guarded like the traversal.
+        stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.origin_of_nested(node))
+    }
+
+    fn origin_of_nested(&self, node: Node<'a>) -> Option<Origin<'a>> {
         match node.kind() {
             "identifier" => {
                 let name = self.text(node);
