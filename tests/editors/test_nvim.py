@@ -53,7 +53,7 @@ def cli_fixed_text(inbatch_bin: str, repo: pathlib.Path, tmp_path: pathlib.Path)
     """The CLI's `check --fix --unsafe-fixes` result for the example, or None while the CLI has no --fix."""
     target = make_project(tmp_path / "cli", repo)
     proc = subprocess.run(
-        [inbatch_bin, "check", "--fix", "--unsafe-fixes", str(target)],
+        [inbatch_bin, "check", "--select", "INB001", "--fix", "--unsafe-fixes", str(target)],
         capture_output=True,
         text=True,
         timeout=60,
