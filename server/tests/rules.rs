@@ -60,7 +60,10 @@ fn check_fixture(path: &Path) {
             )
         })
         .collect();
-    let expected: BTreeSet<(u64, String)> = expected(&text).into_iter().filter(|(_, c)| *c == code).collect();
+    let expected: BTreeSet<(u64, String)> = expected(&text)
+        .into_iter()
+        .filter(|(_, c)| *c == code)
+        .collect();
     let missing: Vec<_> = expected.difference(&found).collect();
     let unexpected: Vec<_> = found.difference(&expected).collect();
     assert!(
@@ -93,7 +96,14 @@ fn check_fixes(relative: &str, select: &str, code: &str, stem: &str, before: &Va
     std::fs::copy(common::repo_root().join(relative), &copy).unwrap();
     let copy = copy.to_str().unwrap();
     common::run(&["check", "--select", select, "--fix", "--unsafe-fixes", copy]);
-    let again = common::run(&["check", "--select", select, "--diff", "--unsafe-fixes", copy]);
+    let again = common::run(&[
+        "check",
+        "--select",
+        select,
+        "--diff",
+        "--unsafe-fixes",
+        copy,
+    ]);
     assert_eq!(
         common::stdout(&again),
         "",

@@ -40,7 +40,12 @@ pub fn check_rules(file: &SourceFile, settings: &Settings, rules: RuleSet) -> Ve
 
 /// Checks one file with the project's model index. Models the file declares itself are taken from
 /// its current text, so an unsaved edit to a model is seen at once.
-pub fn check_in_project(file: &SourceFile, settings: &Settings, rules: RuleSet, index: &ProjectIndex) -> Vec<Diagnostic> {
+pub fn check_in_project(
+    file: &SourceFile,
+    settings: &Settings,
+    rules: RuleSet,
+    index: &ProjectIndex,
+) -> Vec<Diagnostic> {
     let suppressions = Suppressions::parse(file);
     if suppressions.file_ignored || rules.is_empty() {
         return Vec::new();
@@ -56,7 +61,14 @@ pub fn check_in_project(file: &SourceFile, settings: &Settings, rules: RuleSet, 
     for entry in REGISTRY.iter().filter(|entry| rules.contains(entry.info)) {
         (entry.check)(&context, &mut diagnostics);
     }
-    rules::inb901_unused_suppression::filter_suppressed(file, &suppressions, rules, &mut diagnostics);
-    diagnostics.sort_by(|a, b| (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code)));
+    rules::inb901_unused_suppression::filter_suppressed(
+        file,
+        &suppressions,
+        rules,
+        &mut diagnostics,
+    );
+    diagnostics.sort_by(|a, b| {
+        (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code))
+    });
     diagnostics
 }

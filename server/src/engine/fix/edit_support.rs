@@ -49,7 +49,12 @@ impl NameTable {
     }
 }
 
-fn collect_identifiers(file: &SourceFile, node: Node<'_>, skip_functions: bool, taken: &mut HashSet<String>) {
+fn collect_identifiers(
+    file: &SourceFile,
+    node: Node<'_>,
+    skip_functions: bool,
+    taken: &mut HashSet<String>,
+) {
     let mut stack = vec![node];
     while let Some(node) = stack.pop() {
         if node.kind() == "identifier" {
@@ -61,7 +66,8 @@ fn collect_identifiers(file: &SourceFile, node: Node<'_>, skip_functions: bool, 
             .flatten();
         let mut cursor = node.walk();
         stack.extend(node.named_children(&mut cursor).filter(|child| {
-            !(skip_functions && child.kind() == "function_definition") && Some(*child) != module_name
+            !(skip_functions && child.kind() == "function_definition")
+                && Some(*child) != module_name
         }));
     }
 }
@@ -77,7 +83,9 @@ pub fn indentation_at(file: &SourceFile, offset: usize) -> &str {
 /// The indentation one level deeper than `statement`, as its own body uses it.
 pub fn body_indent_unit(file: &SourceFile, statement: Node<'_>) -> String {
     let outer = indentation_at(file, statement.start_byte()).len();
-    let body = statement.child_by_field_name("body").map(|body| indentation_at(file, body.start_byte()));
+    let body = statement
+        .child_by_field_name("body")
+        .map(|body| indentation_at(file, body.start_byte()));
     match body {
         Some(inner) if inner.len() > outer => inner[outer..].to_string(),
         _ => "    ".to_string(),
@@ -106,7 +114,10 @@ pub fn ensure_import(file: &SourceFile, module: &str, name: &str) -> Option<Edit
                 last_import = Some(statement);
             }
             "expression_statement"
-                if index == 0 && named_children(statement).next().is_some_and(|e| e.kind() == "string") =>
+                if index == 0
+                    && named_children(statement)
+                        .next()
+                        .is_some_and(|e| e.kind() == "string") =>
             {
                 after_header = Some(statement.end_byte());
             }
@@ -120,7 +131,9 @@ pub fn ensure_import(file: &SourceFile, module: &str, name: &str) -> Option<Edit
     };
     let standard_library = STANDARD_LIBRARY.contains(&module);
     let at = match (standard_library, first_import, last_import, after_header) {
-        (true, Some(first), _, _) => file.line_index().line_start(file.line_index().line_of(first.start_byte())),
+        (true, Some(first), _, _) => file
+            .line_index()
+            .line_start(file.line_index().line_of(first.start_byte())),
         (false, _, Some(last), _) => line_after(last.end_byte()),
         (_, _, _, Some(end)) => line_after(end),
         _ => 0,
@@ -144,7 +157,10 @@ fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str
     let names: Vec<&str> = statement
         .children_by_field_name("name", &mut cursor)
         .map(|n| match n.kind() {
-            "aliased_import" => n.child_by_field_name("alias").map(|a| file.node_text(a)).unwrap_or(""),
+            "aliased_import" => n
+                .child_by_field_name("alias")
+                .map(|a| file.node_text(a))
+                .unwrap_or(""),
             _ => file.node_text(n),
         })
         .collect();
@@ -167,11 +183,20 @@ mod tests {
         let edit = ensure_import(&file, "collections", "defaultdict").unwrap();
         assert_eq!(edit.range.start, "\"\"\"Doc.\"\"\"\n".len());
         let edit = ensure_import(&file, "sqlalchemy", "func").unwrap();
-        assert_eq!(edit.range.start, "\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n".len());
+        assert_eq!(
+            edit.range.start,
+            "\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n".len()
+        );
         let file = SourceFile::parse("from collections import defaultdict\n");
         assert!(ensure_import(&file, "collections", "defaultdict").is_none());
         let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nx = 1\n");
-        assert_eq!(ensure_import(&file, "collections", "defaultdict").unwrap().range.start, "\"\"\"Doc.\"\"\"\n".len());
+        assert_eq!(
+            ensure_import(&file, "collections", "defaultdict")
+                .unwrap()
+                .range
+                .start,
+            "\"\"\"Doc.\"\"\"\n".len()
+        );
     }
 
     #[test]

@@ -165,7 +165,11 @@ pub fn fix_until_stable(
     for _ in 0..MAX_FIX_PASSES {
         let file = super::source::SourceFile::parse(text.clone());
         let diagnostics = check(&file);
-        let fixes: Vec<&Fix> = diagnostics.iter().filter_map(|d| d.fix.as_ref()).filter(|fix| mode.allows(fix)).collect();
+        let fixes: Vec<&Fix> = diagnostics
+            .iter()
+            .filter_map(|d| d.fix.as_ref())
+            .filter(|fix| mode.allows(fix))
+            .collect();
         if fixes.is_empty() {
             break;
         }
@@ -177,7 +181,10 @@ pub fn fix_until_stable(
             return FixOutcome {
                 text: original.to_string(),
                 applied: 0,
-                error: Some("a fix produced code that does not parse; the file was left unchanged".to_string()),
+                error: Some(
+                    "a fix produced code that does not parse; the file was left unchanged"
+                        .to_string(),
+                ),
             };
         }
         text = fixed;

@@ -14,7 +14,6 @@ use std::sync::Arc;
 pub use models::{extract_models, Column, Model, ModelOrm, Relationship, RelationshipKind};
 pub use resolver::ModelResolver;
 
-
 /// Models of every indexed file, looked up by class name.
 #[derive(Debug, Default, Clone)]
 pub struct ProjectIndex {
@@ -44,7 +43,10 @@ impl ProjectIndex {
         }
         let models: Vec<Arc<Model>> = models.into_iter().map(Arc::new).collect();
         for model in &models {
-            self.by_name.entry(model.name.clone()).or_default().push(model.clone());
+            self.by_name
+                .entry(model.name.clone())
+                .or_default()
+                .push(model.clone());
         }
         self.by_file.insert(path.to_path_buf(), models);
     }
@@ -59,15 +61,22 @@ impl ProjectIndex {
         let candidates = self.by_name.get(name)?;
         let preferred = module_hint.and_then(|hint| {
             let hint = hint.trim_start_matches('.');
-            candidates.iter().find(|m| !hint.is_empty() && (m.module == hint || m.module.ends_with(&format!(".{hint}"))))
+            candidates.iter().find(|m| {
+                !hint.is_empty() && (m.module == hint || m.module.ends_with(&format!(".{hint}")))
+            })
         });
-        preferred.or_else(|| candidates.first()).map(|model| model.as_ref())
+        preferred
+            .or_else(|| candidates.first())
+            .map(|model| model.as_ref())
     }
 
     /// A relationship attribute of a model: declared on it, or the reverse accessor another model
     /// declares for it (Django `related_name`/`<model>_set`, SQLAlchemy `backref`).
     pub fn relationship(&self, model: &str, attribute: &str) -> Option<Relationship> {
-        if let Some(found) = self.model(model, None).and_then(|m| m.relationship(attribute)) {
+        if let Some(found) = self
+            .model(model, None)
+            .and_then(|m| m.relationship(attribute))
+        {
             return Some(found.clone());
         }
         for other in self.models() {
@@ -92,8 +101,12 @@ impl ProjectIndex {
                 let kind = match (other.orm, relationship.kind) {
                     (ModelOrm::Django, _) if one_to_one => RelationshipKind::Single,
                     (ModelOrm::Django, _) => RelationshipKind::Collection,
-                    (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => RelationshipKind::Single,
-                    (ModelOrm::SqlAlchemy, RelationshipKind::Single) => RelationshipKind::Collection,
+                    (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => {
+                        RelationshipKind::Single
+                    }
+                    (ModelOrm::SqlAlchemy, RelationshipKind::Single) => {
+                        RelationshipKind::Collection
+                    }
                 };
                 return Some(Relationship {
                     name: reverse,
@@ -124,9 +137,17 @@ impl ProjectIndex {
 /// Whether a file may declare models, by a cheap look at its text: only such files are parsed
 /// when the index is built for a project.
 pub fn may_declare_models(text: &str) -> bool {
-    ["Column(", "mapped_column(", "relationship(", "Mapped[", "models.Model", "Field(", "db.Model"]
-        .iter()
-        .any(|needle| text.contains(needle))
+    [
+        "Column(",
+        "mapped_column(",
+        "relationship(",
+        "Mapped[",
+        "models.Model",
+        "Field(",
+        "db.Model",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 /// The dotted module name of a file relative to a project root: `app/models.py` → `app.models`.

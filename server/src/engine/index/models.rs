@@ -73,19 +73,47 @@ impl Model {
     /// `unique` column, or a one-column unique constraint.
     pub fn is_unique(&self, name: &str) -> bool {
         let primary_keys = self.columns.iter().filter(|c| c.primary_key).count();
-        self.column(name).is_some_and(|c| c.unique || (c.primary_key && primary_keys == 1))
+        self.column(name)
+            .is_some_and(|c| c.unique || (c.primary_key && primary_keys == 1))
             || (name == "pk" && self.orm == ModelOrm::Django)
-            || self.unique_together.iter().any(|set| set.len() == 1 && set[0] == name)
+            || self
+                .unique_together
+                .iter()
+                .any(|set| set.len() == 1 && set[0] == name)
     }
 }
 
 const SQLALCHEMY_NUMERIC: &[&str] = &[
-    "Integer", "BigInteger", "SmallInteger", "Numeric", "Float", "DECIMAL", "Decimal", "NUMERIC", "FLOAT",
-    "INTEGER", "BIGINT", "REAL", "Double", "DOUBLE", "int", "float", "Money",
+    "Integer",
+    "BigInteger",
+    "SmallInteger",
+    "Numeric",
+    "Float",
+    "DECIMAL",
+    "Decimal",
+    "NUMERIC",
+    "FLOAT",
+    "INTEGER",
+    "BIGINT",
+    "REAL",
+    "Double",
+    "DOUBLE",
+    "int",
+    "float",
+    "Money",
 ];
 const DJANGO_NUMERIC: &[&str] = &[
-    "IntegerField", "BigIntegerField", "SmallIntegerField", "PositiveIntegerField", "PositiveBigIntegerField",
-    "PositiveSmallIntegerField", "DecimalField", "FloatField", "AutoField", "BigAutoField", "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+    "DecimalField",
+    "FloatField",
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
 ];
 
 /// Every model class a file declares.
@@ -118,12 +146,15 @@ fn collect_classes(file: &SourceFile, node: Node<'_>, module: &str, out: &mut Ve
 
 fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model> {
     let name = file.node_text(field(class, "name")?).to_string();
-    let bases = field(class, "superclasses").map(|b| file.node_text(b)).unwrap_or("");
+    let bases = field(class, "superclasses")
+        .map(|b| file.node_text(b))
+        .unwrap_or("");
     let body = field(class, "body")?;
     let mut model = Model {
         name,
         module: module.to_string(),
-        orm: if bases.contains("models.Model") || bases.contains("(Model") && !bases.contains("db.") {
+        orm: if bases.contains("models.Model") || bases.contains("(Model") && !bases.contains("db.")
+        {
             ModelOrm::Django
         } else {
             ModelOrm::SqlAlchemy
@@ -132,10 +163,17 @@ fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model>
         relationships: Vec::new(),
         unique_together: Vec::new(),
     };
-    let mut is_model = bases.contains("models.Model") || bases.contains("db.Model") || bases.contains("table=True");
+    let mut is_model = bases.contains("models.Model")
+        || bases.contains("db.Model")
+        || bases.contains("table=True");
     for statement in named_children(body) {
-        let Some(assignment) = named_children(statement).next().filter(|_| statement.kind() == "expression_statement") else {
-            if statement.kind() == "class_definition" && file.node_text(field(statement, "name").unwrap_or(statement)) == "Meta" {
+        let Some(assignment) = named_children(statement)
+            .next()
+            .filter(|_| statement.kind() == "expression_statement")
+        else {
+            if statement.kind() == "class_definition"
+                && file.node_text(field(statement, "name").unwrap_or(statement)) == "Meta"
+            {
                 read_django_meta(file, statement, &mut model);
             }
             continue;
@@ -143,7 +181,9 @@ fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model>
         if assignment.kind() != "assignment" {
             continue;
         }
-        let Some(left) = field(assignment, "left").filter(|l| l.kind() == "identifier") else { continue };
+        let Some(left) = field(assignment, "left").filter(|l| l.kind() == "identifier") else {
+            continue;
+        };
         let attribute = file.node_text(left).to_string();
         let annotation = field(assignment, "type").map(|t| file.node_text(t));
         let right = field(assignment, "right");
@@ -157,18 +197,26 @@ fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model>
             }
             continue;
         }
-        let callee = right.filter(|r| r.kind() == "call").and_then(|r| callee_name(r, file.text()));
+        let callee = right
+            .filter(|r| r.kind() == "call")
+            .and_then(|r| callee_name(r, file.text()));
         match (callee, annotation) {
             (Some("Column" | "mapped_column"), _) => {
                 is_model = true;
-                model.columns.push(sqlalchemy_column(file, attribute, right?, annotation));
+                model
+                    .columns
+                    .push(sqlalchemy_column(file, attribute, right?, annotation));
             }
             (Some("relationship"), _) => {
                 is_model = true;
-                model.relationships.push(sqlalchemy_relationship(file, attribute, right?, annotation));
+                model
+                    .relationships
+                    .push(sqlalchemy_relationship(file, attribute, right?, annotation));
             }
             (Some("Field"), Some(annotation)) => {
-                model.columns.push(sqlmodel_field(file, attribute, right?, annotation));
+                model
+                    .columns
+                    .push(sqlmodel_field(file, attribute, right?, annotation));
             }
             (Some("Relationship"), Some(annotation)) => {
                 let target = mapped_target(annotation);
@@ -186,7 +234,9 @@ fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model>
                     reverse_name: None,
                 });
             }
-            (Some(field_type), _) if field_type.ends_with("Field") || field_type == "ForeignKey" => {
+            (Some(field_type), _)
+                if field_type.ends_with("Field") || field_type == "ForeignKey" =>
+            {
                 if let Some(right) = right {
                     if file.node_text(right).starts_with("models.") || bases.contains("Model") {
                         model.orm = ModelOrm::Django;
@@ -249,18 +299,32 @@ fn positional<'a>(call: Node<'a>) -> Vec<Node<'a>> {
 }
 
 fn is_optional(annotation: &str) -> bool {
-    annotation.contains("Optional[") || annotation.contains("| None") || annotation.contains("None |") || annotation.contains("Union[") && annotation.contains("None")
+    annotation.contains("Optional[")
+        || annotation.contains("| None")
+        || annotation.contains("None |")
+        || annotation.contains("Union[") && annotation.contains("None")
 }
 
-fn sqlalchemy_column(file: &SourceFile, name: String, call: Node<'_>, annotation: Option<&str>) -> Column {
+fn sqlalchemy_column(
+    file: &SourceFile,
+    name: String,
+    call: Node<'_>,
+    annotation: Option<&str>,
+) -> Column {
     let primary_key = keyword(file, call, "primary_key") == Some("True");
     let mut foreign_key = None;
     let mut numeric = annotation.is_some_and(|a| SQLALCHEMY_NUMERIC.iter().any(|t| a.contains(t)));
     for argument in positional(call) {
         let text = file.node_text(argument);
         if text.starts_with("ForeignKey(") || text.contains(".ForeignKey(") {
-            foreign_key = positional(argument).first().map(|a| file.node_text(*a).trim_matches(['"', '\'']).to_string());
-        } else if SQLALCHEMY_NUMERIC.iter().any(|t| text.trim_start_matches("db.").trim_start_matches("sa.").starts_with(t)) {
+            foreign_key = positional(argument)
+                .first()
+                .map(|a| file.node_text(*a).trim_matches(['"', '\'']).to_string());
+        } else if SQLALCHEMY_NUMERIC.iter().any(|t| {
+            text.trim_start_matches("db.")
+                .trim_start_matches("sa.")
+                .starts_with(t)
+        }) {
             numeric = true;
         }
     }
@@ -297,7 +361,8 @@ fn sqlmodel_field(file: &SourceFile, name: String, call: Node<'_>, annotation: &
         nullable,
         primary_key,
         unique: keyword(file, call, "unique") == Some("True"),
-        foreign_key: keyword(file, call, "foreign_key").map(|f| f.trim_matches(['"', '\'']).to_string()),
+        foreign_key: keyword(file, call, "foreign_key")
+            .map(|f| f.trim_matches(['"', '\'']).to_string()),
         numeric: SQLALCHEMY_NUMERIC.iter().any(|t| annotation.contains(t)),
     }
 }
@@ -313,16 +378,41 @@ fn mapped_target(annotation: &str) -> Option<String> {
         .map(str::trim)
         .rfind(|part| {
             !part.is_empty()
-                && !matches!(*part, "Mapped" | "list" | "List" | "set" | "Set" | "Optional" | "None" | "WriteOnlyMapped" | "DynamicMapped")
+                && !matches!(
+                    *part,
+                    "Mapped"
+                        | "list"
+                        | "List"
+                        | "set"
+                        | "Set"
+                        | "Optional"
+                        | "None"
+                        | "WriteOnlyMapped"
+                        | "DynamicMapped"
+                )
         })
         .map(str::to_string)
 }
 
 fn is_collection_annotation(annotation: &str) -> bool {
-    ["list[", "List[", "set[", "Set[", "WriteOnlyMapped[", "DynamicMapped["].iter().any(|c| annotation.contains(c))
+    [
+        "list[",
+        "List[",
+        "set[",
+        "Set[",
+        "WriteOnlyMapped[",
+        "DynamicMapped[",
+    ]
+    .iter()
+    .any(|c| annotation.contains(c))
 }
 
-fn sqlalchemy_relationship(file: &SourceFile, name: String, call: Node<'_>, annotation: Option<&str>) -> Relationship {
+fn sqlalchemy_relationship(
+    file: &SourceFile,
+    name: String,
+    call: Node<'_>,
+    annotation: Option<&str>,
+) -> Relationship {
     let target = positional(call)
         .first()
         .map(|a| file.node_text(*a).trim_matches(['"', '\'']).to_string())
@@ -331,7 +421,9 @@ fn sqlalchemy_relationship(file: &SourceFile, name: String, call: Node<'_>, anno
     let kind = match (uselist, annotation) {
         (Some("False"), _) => RelationshipKind::Single,
         (Some("True"), _) => RelationshipKind::Collection,
-        (_, Some(annotation)) if is_collection_annotation(annotation) => RelationshipKind::Collection,
+        (_, Some(annotation)) if is_collection_annotation(annotation) => {
+            RelationshipKind::Collection
+        }
         (_, Some(_)) => RelationshipKind::Single,
         // Without an annotation, a relationship whose name is plural is most likely a collection.
         (None, None) => {
@@ -357,15 +449,33 @@ fn sqlalchemy_relationship(file: &SourceFile, name: String, call: Node<'_>, anno
 fn backref_name(file: &SourceFile, call: Node<'_>) -> Option<String> {
     let value = keyword(file, call, "backref")?;
     let name = value.strip_prefix("backref(").unwrap_or(value);
-    let name = name.split([',', ')']).next().unwrap_or("").trim().trim_matches(['"', '\'']);
+    let name = name
+        .split([',', ')'])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .trim_matches(['"', '\'']);
     (!name.is_empty()).then(|| name.to_string())
 }
 
-fn django_field(file: &SourceFile, name: String, call: Node<'_>, field_type: &str, model: &mut Model) {
+fn django_field(
+    file: &SourceFile,
+    name: String,
+    call: Node<'_>,
+    field_type: &str,
+    model: &mut Model,
+) {
     let nullable = keyword(file, call, "null") == Some("True");
     let primary_key = keyword(file, call, "primary_key") == Some("True");
     let unique = keyword(file, call, "unique") == Some("True") || primary_key;
-    let target = positional(call).first().map(|t| file.node_text(*t).trim_matches(['"', '\'']).rsplit('.').next().unwrap_or("").to_string());
+    let target = positional(call).first().map(|t| {
+        file.node_text(*t)
+            .trim_matches(['"', '\''])
+            .rsplit('.')
+            .next()
+            .unwrap_or("")
+            .to_string()
+    });
     match field_type {
         "ForeignKey" | "OneToOneField" => {
             let column = format!("{name}_id");
@@ -383,7 +493,8 @@ fn django_field(file: &SourceFile, name: String, call: Node<'_>, field_type: &st
                 kind: RelationshipKind::Single,
                 lazy: None,
                 foreign_key_column: Some(column),
-                reverse_name: keyword(file, call, "related_name").map(|r| r.trim_matches(['"', '\'']).to_string()),
+                reverse_name: keyword(file, call, "related_name")
+                    .map(|r| r.trim_matches(['"', '\'']).to_string()),
             });
         }
         "ManyToManyField" => model.relationships.push(Relationship {
@@ -392,7 +503,8 @@ fn django_field(file: &SourceFile, name: String, call: Node<'_>, field_type: &st
             kind: RelationshipKind::Collection,
             lazy: None,
             foreign_key_column: None,
-            reverse_name: keyword(file, call, "related_name").map(|r| r.trim_matches(['"', '\'']).to_string()),
+            reverse_name: keyword(file, call, "related_name")
+                .map(|r| r.trim_matches(['"', '\'']).to_string()),
         }),
         _ => model.columns.push(Column {
             name,
@@ -422,18 +534,26 @@ fn read_unique_constraints(file: &SourceFile, node: Node<'_>, model: &mut Model)
 }
 
 fn read_django_meta(file: &SourceFile, meta: Node<'_>, model: &mut Model) {
-    let Some(body) = field(meta, "body") else { return };
+    let Some(body) = field(meta, "body") else {
+        return;
+    };
     for statement in named_children(body) {
         let text = file.node_text(statement);
         if text.starts_with("unique_together") {
-            if let Some(right) = named_children(statement).next().and_then(|a| field(a, "right")) {
+            if let Some(right) = named_children(statement)
+                .next()
+                .and_then(|a| field(a, "right"))
+            {
                 let strings: Vec<String> = collect_strings(file, right);
                 if !strings.is_empty() {
                     model.unique_together.push(strings);
                 }
             }
         } else if text.starts_with("constraints") {
-            if let Some(right) = named_children(statement).next().and_then(|a| field(a, "right")) {
+            if let Some(right) = named_children(statement)
+                .next()
+                .and_then(|a| field(a, "right"))
+            {
                 read_unique_constraints(file, right, model);
             }
         }
@@ -444,7 +564,9 @@ fn collect_strings(file: &SourceFile, node: Node<'_>) -> Vec<String> {
     if node.kind() == "string" {
         return vec![file.node_text(node).trim_matches(['"', '\'']).to_string()];
     }
-    named_children(node).flat_map(|child| collect_strings(file, child)).collect()
+    named_children(node)
+        .flat_map(|child| collect_strings(file, child))
+        .collect()
 }
 
 /// Django's reverse accessors (`related_name`, or `<model>_set`) and SQLAlchemy `backref`s live on
@@ -453,7 +575,9 @@ fn attach_reverse_relationships(models: &mut [Model]) {
     let mut reverse: Vec<(String, Relationship)> = Vec::new();
     for model in models.iter() {
         for relationship in &model.relationships {
-            let Some(target) = &relationship.target else { continue };
+            let Some(target) = &relationship.target else {
+                continue;
+            };
             let one_to_one = relationship
                 .foreign_key_column
                 .as_deref()
@@ -524,7 +648,10 @@ class Payment(Base):
         assert!(!user_id.nullable && !user_id.unique);
         assert_eq!(user_id.foreign_key.as_deref(), Some("users.id"));
         let amount = payment.column("amount").unwrap();
-        assert!(amount.nullable, "a Column is nullable unless told otherwise");
+        assert!(
+            amount.nullable,
+            "a Column is nullable unless told otherwise"
+        );
         assert!(amount.numeric);
         assert!(payment.is_unique("email"));
         assert!(payment.is_unique("code"));
@@ -547,7 +674,10 @@ class Payment(Base):
 "#,
         );
         let p = &m[0];
-        assert!(!p.column("total").unwrap().nullable, "Mapped[Decimal] is NOT NULL");
+        assert!(
+            !p.column("total").unwrap().nullable,
+            "Mapped[Decimal] is NOT NULL"
+        );
         assert!(p.column("amount").unwrap().nullable);
         assert!(p.column("fee").unwrap().nullable);
         assert!(p.column("forced").unwrap().nullable);
@@ -581,14 +711,24 @@ class Hero(SQLModel, table=True):
         );
         let user = m.iter().find(|m| m.name == "User").unwrap();
         assert!(!user.column("name").unwrap().nullable);
-        assert_eq!(user.relationship("orders").unwrap().lazy.as_deref(), Some("dynamic"));
+        assert_eq!(
+            user.relationship("orders").unwrap().lazy.as_deref(),
+            Some("dynamic")
+        );
         let order = m.iter().find(|m| m.name == "Order").unwrap();
         assert!(order.column("user_id").unwrap().nullable);
-        assert_eq!(order.relationship("user").unwrap().kind, RelationshipKind::Single, "backref");
+        assert_eq!(
+            order.relationship("user").unwrap().kind,
+            RelationshipKind::Single,
+            "backref"
+        );
         let hero = m.iter().find(|m| m.name == "Hero").unwrap();
         assert!(!hero.column("id").unwrap().nullable);
         assert!(hero.column("team_id").unwrap().nullable);
-        assert_eq!(hero.column("team_id").unwrap().foreign_key.as_deref(), Some("team.id"));
+        assert_eq!(
+            hero.column("team_id").unwrap().foreign_key.as_deref(),
+            Some("team.id")
+        );
         assert!(!hero.column("age").unwrap().nullable);
     }
 
@@ -620,14 +760,33 @@ class Tag(models.Model):
         let customer_id = order.column("customer_id").unwrap();
         assert!(!customer_id.nullable && !customer_id.unique);
         assert!(order.column("total").unwrap().nullable && order.column("total").unwrap().numeric);
-        assert_eq!(order.relationship("customer").unwrap().foreign_key_column.as_deref(), Some("customer_id"));
-        assert_eq!(order.relationship("tags").unwrap().kind, RelationshipKind::Collection);
+        assert_eq!(
+            order
+                .relationship("customer")
+                .unwrap()
+                .foreign_key_column
+                .as_deref(),
+            Some("customer_id")
+        );
+        assert_eq!(
+            order.relationship("tags").unwrap().kind,
+            RelationshipKind::Collection
+        );
         let customer = m.iter().find(|m| m.name == "Customer").unwrap();
         assert!(customer.is_unique("email"));
-        assert_eq!(customer.relationship("orders").unwrap().kind, RelationshipKind::Collection);
-        assert_eq!(customer.relationship("profile").unwrap().kind, RelationshipKind::Single);
+        assert_eq!(
+            customer.relationship("orders").unwrap().kind,
+            RelationshipKind::Collection
+        );
+        assert_eq!(
+            customer.relationship("profile").unwrap().kind,
+            RelationshipKind::Single
+        );
         let tag = m.iter().find(|m| m.name == "Tag").unwrap();
-        assert_eq!(tag.relationship("order_set").unwrap().kind, RelationshipKind::Collection);
+        assert_eq!(
+            tag.relationship("order_set").unwrap().kind,
+            RelationshipKind::Collection
+        );
         assert!(tag.is_unique("name"));
     }
 

@@ -24,7 +24,11 @@ impl<'i> ModelResolver<'i> {
         };
         let mut imports = HashMap::new();
         collect_imports(file, file.root(), &mut imports);
-        ModelResolver { index, local, imports }
+        ModelResolver {
+            index,
+            local,
+            imports,
+        }
     }
 
     pub fn model(&self, name: &str) -> Option<&Model> {
@@ -48,24 +52,34 @@ impl<'i> ModelResolver<'i> {
     }
 }
 
-fn collect_imports(file: &SourceFile, node: tree_sitter::Node<'_>, out: &mut HashMap<String, (String, String)>) {
+fn collect_imports(
+    file: &SourceFile,
+    node: tree_sitter::Node<'_>,
+    out: &mut HashMap<String, (String, String)>,
+) {
     for statement in named_children(node) {
         match statement.kind() {
             "import_from_statement" => {
-                let module = field(statement, "module_name").map(|m| file.node_text(m).to_string()).unwrap_or_default();
+                let module = field(statement, "module_name")
+                    .map(|m| file.node_text(m).to_string())
+                    .unwrap_or_default();
                 let mut cursor = statement.walk();
                 for name in statement.children_by_field_name("name", &mut cursor) {
                     let (original, alias) = match name.kind() {
                         "aliased_import" => (
                             field(name, "name").map(|n| file.node_text(n)).unwrap_or(""),
-                            field(name, "alias").map(|a| file.node_text(a)).unwrap_or(""),
+                            field(name, "alias")
+                                .map(|a| file.node_text(a))
+                                .unwrap_or(""),
                         ),
                         _ => (file.node_text(name), file.node_text(name)),
                     };
                     out.insert(alias.to_string(), (module.clone(), original.to_string()));
                 }
             }
-            "if_statement" | "try_statement" | "block" | "else_clause" | "except_clause" => collect_imports(file, statement, out),
+            "if_statement" | "try_statement" | "block" | "else_clause" | "except_clause" => {
+                collect_imports(file, statement, out)
+            }
             _ => {}
         }
     }
@@ -81,18 +95,42 @@ mod tests {
     fn aliases_and_modules_pick_the_right_model() {
         let mut index = ProjectIndex::new();
         let declare = |text: &str, module: &str| extract_models(&SourceFile::parse(text), module);
-        index.replace_file(Path::new("a/models.py"), declare("class Payment(Base):\n    amount = Column(Numeric)\n", "a.models"));
+        index.replace_file(
+            Path::new("a/models.py"),
+            declare(
+                "class Payment(Base):\n    amount = Column(Numeric)\n",
+                "a.models",
+            ),
+        );
         index.replace_file(
             Path::new("b/models.py"),
-            declare("class Payment(Base):\n    amount = Column(Numeric, nullable=False)\n", "b.models"),
+            declare(
+                "class Payment(Base):\n    amount = Column(Numeric, nullable=False)\n",
+                "b.models",
+            ),
         );
         let file = SourceFile::parse("from b.models import Payment as P\n");
         let resolver = ModelResolver::new(&file, &index);
-        assert!(!resolver.model("P").unwrap().column("amount").unwrap().nullable);
+        assert!(
+            !resolver
+                .model("P")
+                .unwrap()
+                .column("amount")
+                .unwrap()
+                .nullable
+        );
         let file = SourceFile::parse("from .models import Payment\n");
         assert!(ModelResolver::new(&file, &index).model("Payment").is_some());
-        let local = SourceFile::parse("class Payment(Base):\n    id = Column(Integer, primary_key=True)\n");
+        let local =
+            SourceFile::parse("class Payment(Base):\n    id = Column(Integer, primary_key=True)\n");
         let resolver = ModelResolver::new(&local, &index);
-        assert!(resolver.model("Payment").unwrap().column("amount").is_none(), "the file's own model wins");
+        assert!(
+            resolver
+                .model("Payment")
+                .unwrap()
+                .column("amount")
+                .is_none(),
+            "the file's own model wins"
+        );
     }
 }

@@ -59,22 +59,36 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let file = model.file;
     let mut reported: HashSet<(LoopId, String, String)> = HashSet::new();
     for read in &model.reads {
-        let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else { continue };
+        let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else {
+            continue;
+        };
         let orm_model = context.index.model(&read.model).map(|m| m.orm);
         if !loads_lazily(relationship.lazy.as_deref()) {
             continue;
         }
         // `order.customer.id` is INB006's (the id is already on the row).
-        if read.then.as_deref().is_some_and(|t| t == "id" || t == "pk") && relationship.kind == RelationshipKind::Single {
+        if read.then.as_deref().is_some_and(|t| t == "id" || t == "pk")
+            && relationship.kind == RelationshipKind::Single
+        {
             continue;
         }
-        let Some(loop_id) = read.loops.iter().rev().copied().find(|&id| model.loop_(id).varying.contains(&read.object)) else {
+        let Some(loop_id) = read
+            .loops
+            .iter()
+            .rev()
+            .copied()
+            .find(|&id| model.loop_(id).varying.contains(&read.object))
+        else {
             continue;
         };
         if is_related_manager_query(model, read) {
             continue;
         }
-        let mut path = read.origin.as_ref().map(|o| o.path.clone()).unwrap_or_default();
+        let mut path = read
+            .origin
+            .as_ref()
+            .map(|o| o.path.clone())
+            .unwrap_or_default();
         path.push(read.attribute.clone());
         if let Some(origin) = &read.origin {
             if covers(&loader_options(file, origin.query), &path) {
@@ -93,11 +107,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             "`{}.{}` loads {kind} of `{}` lazily, once per `{}` of the loop: N+1 queries",
             read.object,
             read.attribute,
-            relationship.target.as_deref().unwrap_or("the related model"),
+            relationship
+                .target
+                .as_deref()
+                .unwrap_or("the related model"),
             lp.target
         );
-        let mut diagnostic = Diagnostic::new(&RULE, message, read.node.byte_range())
-            .with_related(format!("the loop over `{}` repeats the load", lp.target), lp.header.clone());
+        let mut diagnostic = Diagnostic::new(&RULE, message, read.node.byte_range()).with_related(
+            format!("the loop over `{}` repeats the load", lp.target),
+            lp.header.clone(),
+        );
         match &read.origin {
             Some(origin) => {
                 diagnostic = diagnostic.with_related("the query the fix adds the loader option to", origin.query.byte_range());
@@ -138,7 +157,8 @@ fn eager_fix(
     orm_model: Option<ModelOrm>,
 ) -> Result<Fix, String> {
     let file = model.file;
-    let at = option_insertion(file, origin.query, origin.api).ok_or("the query's shape has no place for a loader option")?;
+    let at = option_insertion(file, origin.query, origin.api)
+        .ok_or("the query's shape has no place for a loader option")?;
     let root = origin.model.clone().ok_or("the query's model is unknown")?;
     let mut edits = Vec::new();
     let option = if origin.orm == Orm::Django || orm_model == Some(ModelOrm::Django) {
@@ -146,25 +166,36 @@ fn eager_fix(
         let mut all_single = true;
         let mut current = root.clone();
         for step in path {
-            let relationship = index.relationship(&current, step).ok_or("a relationship on the path is unknown")?;
+            let relationship = index
+                .relationship(&current, step)
+                .ok_or("a relationship on the path is unknown")?;
             all_single &= relationship.kind == RelationshipKind::Single;
             current = relationship.target.clone().unwrap_or_default();
         }
-        let method = if all_single { "select_related" } else { "prefetch_related" };
+        let method = if all_single {
+            "select_related"
+        } else {
+            "prefetch_related"
+        };
         format!(".{method}(\"{}\")", path.join("__"))
     } else {
         let mut parts = Vec::new();
         let mut current = root.clone();
         let mut loaders = Vec::new();
         for step in path {
-            let relationship = index.relationship(&current, step).ok_or("a relationship on the path is unknown")?;
+            let relationship = index
+                .relationship(&current, step)
+                .ok_or("a relationship on the path is unknown")?;
             let loader = match relationship.kind {
                 RelationshipKind::Single => "joinedload",
                 RelationshipKind::Collection => "selectinload",
             };
             parts.push(format!("{loader}({current}.{step})"));
             loaders.push(loader);
-            current = relationship.target.clone().ok_or("the related model is unknown")?;
+            current = relationship
+                .target
+                .clone()
+                .ok_or("the related model is unknown")?;
         }
         loaders.sort();
         loaders.dedup();
@@ -176,7 +207,12 @@ fn eager_fix(
     edits.push(Edit::insert(at, option.clone()));
     merge_same_offset(&mut edits);
     Ok(Fix::new(
-        format!("Load `{}.{}` with the rows: `{}`", read.object, read.attribute, option.trim_start_matches('.')),
+        format!(
+            "Load `{}.{}` with the rows: `{}`",
+            read.object,
+            read.attribute,
+            option.trim_start_matches('.')
+        ),
         Applicability::Safe,
         edits,
     ))
@@ -187,7 +223,11 @@ fn merge_same_offset(edits: &mut Vec<Edit>) {
     let mut merged: Vec<Edit> = Vec::new();
     for edit in edits.drain(..) {
         match merged.last_mut() {
-            Some(last) if last.range.is_empty() && edit.range.is_empty() && last.range.start == edit.range.start => {
+            Some(last)
+                if last.range.is_empty()
+                    && edit.range.is_empty()
+                    && last.range.start == edit.range.start =>
+            {
                 last.content.push_str(&edit.content)
             }
             _ => merged.push(edit),

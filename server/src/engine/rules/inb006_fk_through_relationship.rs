@@ -45,16 +45,28 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if !matches!(read.then.as_deref(), Some("id" | "pk")) {
             continue;
         }
-        let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else { continue };
+        let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else {
+            continue;
+        };
         if relationship.kind != RelationshipKind::Single {
             continue;
         }
-        let Some(model) = context.index.model(&read.model) else { continue };
-        let column = relationship.foreign_key_column.clone().unwrap_or_else(|| format!("{}_id", read.attribute));
-        if model.column(&column).is_none_or(|c| c.foreign_key.is_none()) {
+        let Some(model) = context.index.model(&read.model) else {
+            continue;
+        };
+        let column = relationship
+            .foreign_key_column
+            .clone()
+            .unwrap_or_else(|| format!("{}_id", read.attribute));
+        if model
+            .column(&column)
+            .is_none_or(|c| c.foreign_key.is_none())
+        {
             continue;
         }
-        let Some(whole) = read.node.parent() else { continue };
+        let Some(whole) = read.node.parent() else {
+            continue;
+        };
         let replacement = format!("{}.{column}", read.object);
         let message = format!(
             "`{}` loads the `{}` row to read its key; `{replacement}` already holds it",

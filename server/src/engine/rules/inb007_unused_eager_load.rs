@@ -61,10 +61,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             .filter(|(_, origin)| origin.query == query.call.node)
             .map(|(name, _)| name.as_str())
             .collect();
-        if holders.is_empty() || rows_escape(model, scope.node, &holders) || query_escapes(query.call.node) {
+        if holders.is_empty()
+            || rows_escape(model, scope.node, &holders)
+            || query_escapes(query.call.node)
+        {
             continue;
         }
-        for option in options.iter().filter(|o| !matches!(o.loader.as_str(), "raiseload" | "noload" | "lazyload")) {
+        for option in options
+            .iter()
+            .filter(|o| !matches!(o.loader.as_str(), "raiseload" | "noload" | "lazyload"))
+        {
             let read = model.reads.iter().any(|read| {
                 read.origin.as_ref().is_some_and(|origin| {
                     origin.query == query.call.node && {
@@ -102,11 +108,24 @@ fn rows_escape(model: &SemanticModel<'_>, scope: Node<'_>, holders: &[&str]) -> 
         if node.kind() == "identifier" && holders.contains(&file.node_text(node)) {
             if let Some(parent) = node.parent() {
                 let escapes = match parent.kind() {
-                    "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair" | "set" | "keyword_argument" => true,
+                    "return_statement" | "yield" | "list" | "tuple" | "dictionary" | "pair"
+                    | "set" | "keyword_argument" => true,
                     "argument_list" => !parent
                         .parent()
                         .and_then(|call| field(call, "function"))
-                        .is_some_and(|f| matches!(file.node_text(f), "len" | "print" | "list" | "sorted" | "enumerate" | "sum" | "zip" | "reversed")),
+                        .is_some_and(|f| {
+                            matches!(
+                                file.node_text(f),
+                                "len"
+                                    | "print"
+                                    | "list"
+                                    | "sorted"
+                                    | "enumerate"
+                                    | "sum"
+                                    | "zip"
+                                    | "reversed"
+                            )
+                        }),
                     "assignment" => field(parent, "right") == Some(node),
                     _ => false,
                 };
@@ -126,7 +145,12 @@ fn query_escapes(query: Node<'_>) -> bool {
     while let Some(parent) = current.parent() {
         match parent.kind() {
             "return_statement" | "yield" | "argument_list" => return true,
-            "assignment" | "for_statement" | "expression_statement" | "block" | "function_definition" | "module" => return false,
+            "assignment"
+            | "for_statement"
+            | "expression_statement"
+            | "block"
+            | "function_definition"
+            | "module" => return false,
             _ => current = parent,
         }
     }

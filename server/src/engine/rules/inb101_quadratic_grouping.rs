@@ -2,7 +2,9 @@
 
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, NameTable};
+use crate::engine::fix::edit_support::{
+    body_indent_unit, ensure_import, indentation_at, NameTable,
+};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::{Loop, LoopKind, ScanCandidate, SemanticModel};
 use crate::engine::source::SourceFile;
@@ -54,8 +56,12 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     for scan in &model.scans {
         let Some(&loop_id) = scan.loops.iter().rev().find(|&&id| {
             let lp = model.loop_(id);
-            names_in(file, scan.key).iter().any(|n| lp.varying.contains(n))
-                && !names_in(file, scan.iterable).iter().any(|n| lp.varying.contains(n))
+            names_in(file, scan.key)
+                .iter()
+                .any(|n| lp.varying.contains(n))
+                && !names_in(file, scan.iterable)
+                    .iter()
+                    .any(|n| lp.varying.contains(n))
         }) else {
             continue;
         };
@@ -67,8 +73,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             display_code(&lp.target, 30),
             scan.attribute
         );
-        let mut diagnostic = Diagnostic::new(&RULE, message, scan.node.byte_range())
-            .with_related(format!("the loop over `{}` repeats the scan", display_code(&lp.target, 30)), lp.header.clone());
+        let mut diagnostic = Diagnostic::new(&RULE, message, scan.node.byte_range()).with_related(
+            format!(
+                "the loop over `{}` repeats the scan",
+                display_code(&lp.target, 30)
+            ),
+            lp.header.clone(),
+        );
         match index_fix(model, file, scan, lp) {
             Ok(fix) => diagnostic.fix = Some(fix),
             Err(reason) => diagnostic.no_fix_reason = Some(reason),
@@ -96,13 +107,22 @@ fn names_in(file: &SourceFile, node: tree_sitter::Node<'_>) -> Vec<String> {
     names
 }
 
-fn index_fix(model: &SemanticModel<'_>, file: &SourceFile, scan: &ScanCandidate<'_>, lp: &Loop<'_>) -> Result<Fix, String> {
+fn index_fix(
+    model: &SemanticModel<'_>,
+    file: &SourceFile,
+    scan: &ScanCandidate<'_>,
+    lp: &Loop<'_>,
+) -> Result<Fix, String> {
     if lp.kind != LoopKind::For {
         return Err("only scans inside a `for` statement are indexed automatically".to_string());
     }
     let _ = model;
     let mut names = NameTable::new(file, lp.node);
-    let index = names.fresh(&format!("{}_by_{}", scan.variable.trim_end_matches('_'), scan.attribute));
+    let index = names.fresh(&format!(
+        "{}_by_{}",
+        scan.variable.trim_end_matches('_'),
+        scan.attribute
+    ));
     let row = names.fresh("item");
     let indent = indentation_at(file, lp.node.start_byte()).to_string();
     let unit = body_indent_unit(file, lp.node);
@@ -128,7 +148,11 @@ fn index_fix(model: &SemanticModel<'_>, file: &SourceFile, scan: &ScanCandidate<
     ];
     edits.extend(ensure_import(file, "collections", "defaultdict"));
     Ok(Fix::new(
-        format!("Index `{}` by `{}` once before the loop", display_code(collection, 30), scan.attribute),
+        format!(
+            "Index `{}` by `{}` once before the loop",
+            display_code(collection, 30),
+            scan.attribute
+        ),
         Applicability::Unsafe,
         edits,
     ))

@@ -4,7 +4,9 @@ use tree_sitter::Node;
 
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, NameTable};
+use crate::engine::fix::edit_support::{
+    body_indent_unit, ensure_import, indentation_at, NameTable,
+};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::KeyedStore;
 use crate::engine::source::SourceFile;
@@ -14,7 +16,8 @@ pub static RULE: RuleInfo = RuleInfo {
     code: "INB102",
     name: "lossy-grouping",
     severity: Severity::Warning,
-    summary: "A dict of query rows keyed by a non-unique column keeps one row per key and drops the rest",
+    summary:
+        "A dict of query rows keyed by a non-unique column keeps one row per key and drops the rest",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
 };
@@ -54,7 +57,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let file = context.model.file;
     for store in &context.model.keyed_stores {
         let (unique, confident) = match context.index.model(&store.model) {
-            Some(model) if model.column(&store.key).is_some() || model.is_unique(&store.key) => (model.is_unique(&store.key), true),
+            Some(model) if model.column(&store.key).is_some() || model.is_unique(&store.key) => {
+                (model.is_unique(&store.key), true)
+            }
             // Unknown model or column: only a `*_id` key other than `id` looks like a foreign key.
             _ => (!(store.key.ends_with("_id") && store.key != "id"), false),
         };
@@ -64,7 +69,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let certainty = if confident {
             format!("`{}.{}` is not unique", store.model, store.key)
         } else {
-            format!("`{}` looks like a foreign key, so probably not unique", store.key)
+            format!(
+                "`{}` looks like a foreign key, so probably not unique",
+                store.key
+            )
         };
         let what = display_code(file.node_text(store.node), 50);
         let message = format!(
@@ -81,7 +89,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
 }
 
 fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> Result<Fix, String> {
-    let dict = store.dict.as_deref().ok_or("the dict is not bound to a name")?;
+    let dict = store
+        .dict
+        .as_deref()
+        .ok_or("the dict is not bound to a name")?;
     let mut edits = Vec::new();
     if store.node.kind() == "dictionary_comprehension" {
         let statement = store
@@ -91,11 +102,16 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
             .and_then(|p| p.parent())
             .filter(|p| p.kind() == "expression_statement")
             .ok_or("the dict comprehension is not a plain assignment")?;
-        let clause = named_children(store.node).find(|c| c.kind() == "for_in_clause").ok_or("no for clause")?;
+        let clause = named_children(store.node)
+            .find(|c| c.kind() == "for_in_clause")
+            .ok_or("no for clause")?;
         if named_children(store.node).any(|c| c.kind() == "if_clause") {
             return Err("the comprehension filters rows; rewrite it by hand".to_string());
         }
-        let (variable, iterable) = (field(clause, "left").ok_or("no target")?, field(clause, "right").ok_or("no iterable")?);
+        let (variable, iterable) = (
+            field(clause, "left").ok_or("no target")?,
+            field(clause, "right").ok_or("no iterable")?,
+        );
         let indent = indentation_at(file, statement.start_byte());
         let unit = body_indent_unit(file, statement);
         let variable = file.node_text(variable);
@@ -107,10 +123,12 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
         edits.push(Edit::replace(statement.byte_range(), replacement));
     } else {
         // `d[row.key] = row` in a loop: append instead, and start from `defaultdict(list)`.
-        let (Some(left), Some(right)) = (field(store.node, "left"), field(store.node, "right")) else {
+        let (Some(left), Some(right)) = (field(store.node, "left"), field(store.node, "right"))
+        else {
             return Err("not an assignment".to_string());
         };
-        let initial = find_initialisation(file, scope, dict).ok_or("the dict is not created as `{}` in this function")?;
+        let initial = find_initialisation(file, scope, dict)
+            .ok_or("the dict is not created as `{}` in this function")?;
         edits.push(Edit::replace(initial.byte_range(), "defaultdict(list)"));
         edits.push(Edit::replace(
             store.node.byte_range(),
@@ -120,7 +138,11 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
     // `chain` may already name something the function uses: then go through the module.
     let names = NameTable::new(file, store.node);
     let chain_is_free = !names.is_taken("chain");
-    let chain = if chain_is_free { "chain" } else { "itertools.chain" };
+    let chain = if chain_is_free {
+        "chain"
+    } else {
+        "itertools.chain"
+    };
     let mut uses_chain = false;
     for reader in readers(file, scope, dict, store.node) {
         let parent = reader.parent().ok_or("no parent")?;
@@ -134,22 +156,35 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
             ));
         }
         let call = parent.parent().expect("checked above");
-        edits.push(Edit::replace(call.byte_range(), format!("{chain}.from_iterable({})", file.node_text(call))));
+        edits.push(Edit::replace(
+            call.byte_range(),
+            format!("{chain}.from_iterable({})", file.node_text(call)),
+        ));
         uses_chain = true;
     }
     edits.extend(ensure_import(file, "collections", "defaultdict"));
     if uses_chain && chain_is_free {
         edits.extend(ensure_import(file, "itertools", "chain"));
-    } else if uses_chain && !file.text().lines().any(|line| line.trim() == "import itertools") {
+    } else if uses_chain
+        && !file
+            .text()
+            .lines()
+            .any(|line| line.trim() == "import itertools")
+    {
         if names.is_taken("itertools") {
             return Err("both `chain` and `itertools` are names in use here".to_string());
         }
-        let at = ensure_import(file, "itertools", "chain").map(|edit| edit.range.start).unwrap_or(0);
+        let at = ensure_import(file, "itertools", "chain")
+            .map(|edit| edit.range.start)
+            .unwrap_or(0);
         edits.push(Edit::insert(at, "import itertools\n"));
     }
     merge_insertions(&mut edits);
     Ok(Fix::new(
-        format!("Group every row per `{}` with `defaultdict(list)`", store.key),
+        format!(
+            "Group every row per `{}` with `defaultdict(list)`",
+            store.key
+        ),
         Applicability::Unsafe,
         edits,
     ))
@@ -161,7 +196,11 @@ fn merge_insertions(edits: &mut Vec<Edit>) {
     let mut merged: Vec<Edit> = Vec::new();
     for edit in edits.drain(..) {
         match merged.last_mut() {
-            Some(last) if last.range.is_empty() && edit.range.is_empty() && last.range.start == edit.range.start => {
+            Some(last)
+                if last.range.is_empty()
+                    && edit.range.is_empty()
+                    && last.range.start == edit.range.start =>
+            {
                 last.content.push_str(&edit.content);
             }
             _ => merged.push(edit),
@@ -180,14 +219,22 @@ fn readers<'a>(file: &SourceFile, scope: Node<'a>, name: &str, store: Node<'a>) 
         }
         if node.kind() == "identifier" && file.node_text(node) == name {
             let parent = node.parent();
-            let is_assignment_target = parent.is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node));
-            let is_store_target = parent.is_some_and(|p| p.kind() == "subscript" && p.parent().is_some_and(|a| a.kind() == "assignment" && field(a, "left") == Some(p)));
+            let is_assignment_target =
+                parent.is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node));
+            let is_store_target = parent.is_some_and(|p| {
+                p.kind() == "subscript"
+                    && p.parent()
+                        .is_some_and(|a| a.kind() == "assignment" && field(a, "left") == Some(p))
+            });
             if !is_assignment_target && !is_store_target {
                 found.push(node);
             }
         }
         let mut cursor = node.walk();
-        stack.extend(node.named_children(&mut cursor).filter(|c| c.kind() != "function_definition" || *c == scope));
+        stack.extend(
+            node.named_children(&mut cursor)
+                .filter(|c| c.kind() != "function_definition" || *c == scope),
+        );
     }
     found.sort_by_key(|n| n.start_byte());
     found
@@ -197,7 +244,9 @@ fn readers<'a>(file: &SourceFile, scope: Node<'a>, name: &str, store: Node<'a>) 
 fn find_initialisation<'a>(file: &SourceFile, scope: Node<'a>, name: &str) -> Option<Node<'a>> {
     let mut stack = vec![scope];
     while let Some(node) = stack.pop() {
-        if node.kind() == "assignment" && field(node, "left").is_some_and(|l| file.node_text(l) == name) {
+        if node.kind() == "assignment"
+            && field(node, "left").is_some_and(|l| file.node_text(l) == name)
+        {
             let right = field(node, "right")?;
             if matches!(file.node_text(right), "{}" | "dict()") {
                 return Some(right);

@@ -47,8 +47,12 @@ was meant but is a change in behaviour.
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let file = context.model.file;
     for site in &context.model.sums {
-        let Some(model) = context.index.model(&site.model) else { continue };
-        let Some(column) = model.column(&site.column) else { continue };
+        let Some(model) = context.index.model(&site.model) else {
+            continue;
+        };
+        let Some(column) = model.column(&site.column) else {
+            continue;
+        };
         if !(column.nullable && column.numeric) {
             continue;
         }
@@ -62,7 +66,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         diagnostic.fix = Some(Fix::new(
             format!("Count NULL `{}` as 0: `({element} or 0)`", site.column),
             Applicability::Unsafe,
-            vec![Edit::replace(site.element.byte_range(), format!("({element} or 0)"))],
+            vec![Edit::replace(
+                site.element.byte_range(),
+                format!("({element} or 0)"),
+            )],
         ));
         diagnostics.push(diagnostic);
     }

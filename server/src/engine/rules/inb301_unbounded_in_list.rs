@@ -109,12 +109,16 @@ fn in_lists<'a>(file: &SourceFile, node: Node<'a>, out: &mut Vec<Node<'a>>) {
                 .and_then(|f| field(f, "attribute"))
                 .is_some_and(|a| file.node_text(a) == "in_");
             if is_in {
-                if let Some(argument) = field(node, "arguments").and_then(|a| named_children(a).next()) {
+                if let Some(argument) =
+                    field(node, "arguments").and_then(|a| named_children(a).next())
+                {
                     out.push(argument);
                 }
             }
         }
-        "keyword_argument" if field(node, "name").is_some_and(|n| file.node_text(n).ends_with("__in")) => {
+        "keyword_argument"
+            if field(node, "name").is_some_and(|n| file.node_text(n).ends_with("__in")) =>
+        {
             out.extend(field(node, "value"));
         }
         "lambda" => return,
@@ -133,7 +137,11 @@ fn is_unbounded(model: &SemanticModel<'_>, query: &Query<'_>, list: Node<'_>) ->
     }
     let file = model.file;
     let name = file.node_text(list);
-    if query.loops.iter().any(|&id| model.loop_(id).varying.contains(name)) {
+    if query
+        .loops
+        .iter()
+        .any(|&id| model.loop_(id).varying.contains(name))
+    {
         return false;
     }
     let scope = model.scope_of(list);
@@ -148,13 +156,19 @@ fn is_unbounded(model: &SemanticModel<'_>, query: &Query<'_>, list: Node<'_>) ->
                 for clause in named_children(*value).filter(|c| c.kind() == "for_in_clause") {
                     sources.extend(field(clause, "right"));
                 }
-                sources.iter().any(|s| s.kind() == "identifier" && scope.parameters.contains(file.node_text(*s)))
+                sources.iter().any(|s| {
+                    s.kind() == "identifier" && scope.parameters.contains(file.node_text(*s))
+                })
             }
             "call" => {
-                let callee = field(*value, "function").map(|f| file.node_text(f)).unwrap_or("");
+                let callee = field(*value, "function")
+                    .map(|f| file.node_text(f))
+                    .unwrap_or("");
                 let argument = field(*value, "arguments").and_then(|a| named_children(a).next());
                 matches!(callee, "list" | "set" | "tuple" | "sorted")
-                    && argument.is_some_and(|a| a.kind() == "identifier" && scope.parameters.contains(file.node_text(a)))
+                    && argument.is_some_and(|a| {
+                        a.kind() == "identifier" && scope.parameters.contains(file.node_text(a))
+                    })
             }
             _ => false,
         },
@@ -162,23 +176,47 @@ fn is_unbounded(model: &SemanticModel<'_>, query: &Query<'_>, list: Node<'_>) ->
     }
 }
 
-fn chunk_fix(file: &SourceFile, query: &Query<'_>, list: Node<'_>, batch_size: usize) -> Result<Fix, String> {
+fn chunk_fix(
+    file: &SourceFile,
+    query: &Query<'_>,
+    list: Node<'_>,
+    batch_size: usize,
+) -> Result<Fix, String> {
     let node = query.call.node;
     let terminal = query.call.terminal.as_deref();
     let text = file.node_text(node);
-    let ordered_or_limited = ["order_by", "limit", "offset", "distinct", "group_by", "having", "slice"]
-        .iter()
-        .any(|method| text.contains(&format!(".{method}(")));
-    let iterated = node.parent().is_some_and(|p| matches!(p.kind(), "for_statement" | "for_in_clause") && field(p, "right") == Some(node));
+    let ordered_or_limited = [
+        "order_by", "limit", "offset", "distinct", "group_by", "having", "slice",
+    ]
+    .iter()
+    .any(|method| text.contains(&format!(".{method}(")));
+    let iterated = node.parent().is_some_and(|p| {
+        matches!(p.kind(), "for_statement" | "for_in_clause") && field(p, "right") == Some(node)
+    });
     match terminal {
         Some("all") if !ordered_or_limited => {}
         None if iterated && !ordered_or_limited => {}
-        Some(other) => return Err(format!("concatenating per-chunk results would change what `.{other}()` returns")),
-        None if ordered_or_limited => return Err("an ordered or limited query cannot be split into chunks and concatenated".to_string()),
-        None => return Err("the query object is used as such; end it with `.all()` to get a fix".to_string()),
+        Some(other) => {
+            return Err(format!(
+                "concatenating per-chunk results would change what `.{other}()` returns"
+            ))
+        }
+        None if ordered_or_limited => {
+            return Err(
+                "an ordered or limited query cannot be split into chunks and concatenated"
+                    .to_string(),
+            )
+        }
+        None => {
+            return Err(
+                "the query object is used as such; end it with `.all()` to get a fix".to_string(),
+            )
+        }
     }
     if ordered_or_limited {
-        return Err("an ordered or limited query cannot be split into chunks and concatenated".to_string());
+        return Err(
+            "an ordered or limited query cannot be split into chunks and concatenated".to_string(),
+        );
     }
     let mut names = NameTable::new(file, node);
     let keys = names.fresh("keys");

@@ -10,7 +10,14 @@ use crate::engine::syntax::{callee_name, field, named_children};
 
 /// SQLAlchemy loader functions that load a relationship with the rows (or forbid lazy loads).
 pub const EAGER_LOADERS: &[&str] = &[
-    "selectinload", "joinedload", "subqueryload", "immediateload", "raiseload", "contains_eager", "noload", "defaultload",
+    "selectinload",
+    "joinedload",
+    "subqueryload",
+    "immediateload",
+    "raiseload",
+    "contains_eager",
+    "noload",
+    "defaultload",
 ];
 
 /// One loader option as written: its relationship path and where it sits in the query.
@@ -38,12 +45,19 @@ pub fn loader_options(file: &SourceFile, query: Node<'_>) -> Vec<LoaderOption> {
     }
     for chain in &chains {
         for segment in &chain.segments {
-            let Some(arguments) = segment.arguments else { continue };
-            let arguments_list: Vec<Node<'_>> = named_children(arguments).filter(|a| a.kind() != "comment").collect();
+            let Some(arguments) = segment.arguments else {
+                continue;
+            };
+            let arguments_list: Vec<Node<'_>> = named_children(arguments)
+                .filter(|a| a.kind() != "comment")
+                .collect();
             let only_one = arguments_list.len() == 1;
-            let segment_start = field(field(segment.node, "function").unwrap_or(segment.node), "object")
-                .map(|o| o.end_byte())
-                .unwrap_or(segment.node.start_byte());
+            let segment_start = field(
+                field(segment.node, "function").unwrap_or(segment.node),
+                "object",
+            )
+            .map(|o| o.end_byte())
+            .unwrap_or(segment.node.start_byte());
             match segment.name {
                 "options" => {
                     for option in &arguments_list {
@@ -51,8 +65,17 @@ pub fn loader_options(file: &SourceFile, query: Node<'_>) -> Vec<LoaderOption> {
                         if path.is_empty() {
                             continue;
                         }
-                        let removal = if only_one { segment_start..segment.node.end_byte() } else { argument_removal(file, *option) };
-                        found.push(LoaderOption { path, range: option.byte_range(), removal, loader });
+                        let removal = if only_one {
+                            segment_start..segment.node.end_byte()
+                        } else {
+                            argument_removal(file, *option)
+                        };
+                        found.push(LoaderOption {
+                            path,
+                            range: option.byte_range(),
+                            removal,
+                            loader,
+                        });
                     }
                 }
                 "select_related" | "prefetch_related" => {
@@ -63,9 +86,15 @@ pub fn loader_options(file: &SourceFile, query: Node<'_>) -> Vec<LoaderOption> {
                         } else {
                             Some(*option)
                         };
-                        let Some(lookup) = lookup.filter(|l| l.kind() == "string") else { continue };
+                        let Some(lookup) = lookup.filter(|l| l.kind() == "string") else {
+                            continue;
+                        };
                         let text = file.node_text(lookup).trim_matches(['"', '\'']);
-                        let removal = if only_one { segment_start..segment.node.end_byte() } else { argument_removal(file, *option) };
+                        let removal = if only_one {
+                            segment_start..segment.node.end_byte()
+                        } else {
+                            argument_removal(file, *option)
+                        };
                         found.push(LoaderOption {
                             path: text.split("__").map(str::to_string).collect(),
                             range: option.byte_range(),
@@ -101,17 +130,25 @@ fn sqlalchemy_option_path(file: &SourceFile, option: Node<'_>) -> (Vec<String>, 
     let mut path = Vec::new();
     let mut loader = String::new();
     for call in calls {
-        let Some(name) = callee_name(call, source) else { continue };
+        let Some(name) = callee_name(call, source) else {
+            continue;
+        };
         if !EAGER_LOADERS.contains(&name) && name != "lazyload" {
             continue;
         }
         if loader.is_empty() {
             loader = name.to_string();
         }
-        let Some(argument) = field(call, "arguments").and_then(|a| named_children(a).next()) else { continue };
+        let Some(argument) = field(call, "arguments").and_then(|a| named_children(a).next()) else {
+            continue;
+        };
         let attribute = match argument.kind() {
             "attribute" => field(argument, "attribute").map(|a| file.node_text(a).to_string()),
-            "string" => Some(file.node_text(argument).trim_matches(['"', '\'']).to_string()),
+            "string" => Some(
+                file.node_text(argument)
+                    .trim_matches(['"', '\''])
+                    .to_string(),
+            ),
             _ => None,
         };
         path.extend(attribute);
@@ -133,16 +170,22 @@ fn argument_removal(file: &SourceFile, argument: Node<'_>) -> TextRange {
     }
     // The last argument: take the comma before it.
     let before = &text[..argument.start_byte()];
-    let start = before.trim_end().strip_suffix(',').map(str::len).unwrap_or(argument.start_byte());
+    let start = before
+        .trim_end()
+        .strip_suffix(',')
+        .map(str::len)
+        .unwrap_or(argument.start_byte());
     start..argument.end_byte()
 }
 
 /// Whether a relationship path is loaded eagerly (or deliberately not lazily) by the query's
 /// options: an option whose path starts with it.
 pub fn covers(options: &[LoaderOption], path: &[String]) -> bool {
-    options
-        .iter()
-        .any(|option| option.loader != "lazyload" && option.path.len() >= path.len() && option.path[..path.len()] == *path)
+    options.iter().any(|option| {
+        option.loader != "lazyload"
+            && option.path.len() >= path.len()
+            && option.path[..path.len()] == *path
+    })
 }
 
 /// Where to add `.options(...)` / `.select_related(...)` to a query, and on which chain.
@@ -155,7 +198,18 @@ pub fn option_insertion(file: &SourceFile, query: Node<'_>, api: QueryApi) -> Op
             // Before a trailing terminal (`.all()`, `.first()`), else at the end.
             let last = chain.segments.last()?;
             let terminal = last.is_call()
-                && matches!(last.name, "all" | "first" | "one" | "one_or_none" | "get" | "count" | "scalar" | "limit" | "offset");
+                && matches!(
+                    last.name,
+                    "all"
+                        | "first"
+                        | "one"
+                        | "one_or_none"
+                        | "get"
+                        | "count"
+                        | "scalar"
+                        | "limit"
+                        | "offset"
+                );
             Some(if terminal {
                 field(field(last.node, "function")?, "object")?.end_byte()
             } else {
@@ -164,12 +218,18 @@ pub fn option_insertion(file: &SourceFile, query: Node<'_>, api: QueryApi) -> Op
         }
         QueryApi::Statement => {
             let arguments = chain.segments[first_call].arguments?;
-            let statement = named_children(arguments).next().filter(|s| s.kind() == "call")?;
+            let statement = named_children(arguments)
+                .next()
+                .filter(|s| s.kind() == "call")?;
             Some(statement.end_byte())
         }
         QueryApi::DjangoManager => {
             // Right after `Model.objects`.
-            field(field(chain.segments[first_call].node, "function")?, "object").map(|manager| manager.end_byte())
+            field(
+                field(chain.segments[first_call].node, "function")?,
+                "object",
+            )
+            .map(|manager| manager.end_byte())
         }
         _ => None,
     }

@@ -3,21 +3,21 @@
 
 pub mod inb001_query_in_loop;
 pub mod inb002_lazy_load_in_loop;
+pub mod inb003_query_in_loop_via_call;
+pub mod inb004_loop_invariant_query;
+pub mod inb005_write_in_loop;
 pub mod inb006_fk_through_relationship;
 pub mod inb007_unused_eager_load;
-mod loader_options;
 pub mod inb101_quadratic_grouping;
 pub mod inb102_lossy_grouping;
 pub mod inb201_sum_over_nullable;
 pub mod inb301_unbounded_in_list;
-pub mod inb004_loop_invariant_query;
-pub mod inb005_write_in_loop;
 pub mod inb901_unused_suppression;
-pub mod inb003_query_in_loop_via_call;
+mod loader_options;
 
 use super::diagnostic::{Diagnostic, Severity};
-use super::semantic::SemanticModel;
 use super::index::ModelResolver;
+use super::semantic::SemanticModel;
 use super::settings::Settings;
 
 /// Whether a rule can offer a fix.

@@ -6,7 +6,10 @@ use tree_sitter::Node;
 
 use super::calls;
 use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
-use super::{header_range, AttributeRead, KeyedStore, Origin, Loop, LoopId, LoopKind, Query, ScanCandidate, ScopeRecord, SemanticModel, SumSite};
+use super::{
+    header_range, AttributeRead, KeyedStore, Loop, LoopId, LoopKind, Origin, Query, ScanCandidate,
+    ScopeRecord, SemanticModel, SumSite,
+};
 use crate::engine::index::ModelResolver;
 use crate::engine::orm::{self, continues_chain, last_component};
 use crate::engine::source::SourceFile;
@@ -48,7 +51,14 @@ pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> Sema
         reads,
         ..
     } = builder;
-    let loop_bound = loop_assignments.iter().map(|body| body.iter().flat_map(|a| a.targets.iter().cloned()).collect()).collect();
+    let loop_bound = loop_assignments
+        .iter()
+        .map(|body| {
+            body.iter()
+                .flat_map(|a| a.targets.iter().cloned())
+                .collect()
+        })
+        .collect();
     for (body, lp) in loop_assignments.iter().zip(loops.iter_mut()) {
         propagate_varying(lp, body);
     }
@@ -150,7 +160,10 @@ fn looks_like_session_name(name: &str) -> bool {
     // `db_session`, `dbsession`, `session`, but not `sessions_by_user`, `session_id` or `sessions`.
     let lower = name.to_ascii_lowercase();
     lower.ends_with("session")
-        || matches!(lower.as_str(), "sess" | "conn" | "connection" | "db_conn" | "dbconn")
+        || matches!(
+            lower.as_str(),
+            "sess" | "conn" | "connection" | "db_conn" | "dbconn"
+        )
 }
 
 /// Whether a call creates a session or connection: `Session(engine)`, `SessionLocal()`,
@@ -243,9 +256,14 @@ impl<'a> Builder<'a, '_> {
                 };
                 let Some(name) = name else { continue };
                 let name = self.text(name).to_string();
-                let annotation = field(parameter, "type").map(|t| self.text(t).trim_matches(['"', '\''])).unwrap_or("");
+                let annotation = field(parameter, "type")
+                    .map(|t| self.text(t).trim_matches(['"', '\'']))
+                    .unwrap_or("");
                 let annotated_type = last_component(annotation);
-                if !annotation.contains('[') && (annotated_type.ends_with("Session") || annotated_type.ends_with("Connection")) {
+                if !annotation.contains('[')
+                    && (annotated_type.ends_with("Session")
+                        || annotated_type.ends_with("Connection"))
+                {
                     scope.sessions.insert(name.clone());
                 }
                 if let Some(row_type) = annotation_type(annotation, self.index) {
@@ -271,7 +289,12 @@ impl<'a> Builder<'a, '_> {
     /// The row type of an expression in the current scope.
     fn row_type(&self, node: Node<'a>) -> Option<RowType> {
         let scopes = &self.scopes;
-        let names = |name: &str| scopes.iter().rev().find_map(|scope| scope.types.get(name).cloned());
+        let names = |name: &str| {
+            scopes
+                .iter()
+                .rev()
+                .find_map(|scope| scope.types.get(name).cloned())
+        };
         let env = TypeEnv {
             source: self.source,
             index: self.index,
@@ -303,7 +326,10 @@ impl<'a> Builder<'a, '_> {
         }
         // `for key, rows in by_key.items()`
         let items_of = field(right, "function")
-            .filter(|f| f.kind() == "attribute" && field(*f, "attribute").is_some_and(|a| self.text(a) == "items"))
+            .filter(|f| {
+                f.kind() == "attribute"
+                    && field(*f, "attribute").is_some_and(|a| self.text(a) == "items")
+            })
             .and_then(|f| field(f, "object"))
             .and_then(|object| self.row_type(object));
         let value_type = match items_of {
@@ -311,7 +337,10 @@ impl<'a> Builder<'a, '_> {
             Some(RowType::RowsByKey { model, .. }) => RowType::Rows(model),
             _ => return,
         };
-        if let Some(value) = named_children(left).nth(1).filter(|v| v.kind() == "identifier") {
+        if let Some(value) = named_children(left)
+            .nth(1)
+            .filter(|v| v.kind() == "identifier")
+        {
             let name = self.text(value).to_string();
             self.scope().types.insert(name, value_type);
         }
@@ -452,16 +481,22 @@ impl<'a> Builder<'a, '_> {
     fn record_call_facts(&mut self, call: Node<'a>) {
         if let Some((dict, appended, key, _)) = grouping_append(call, self.source) {
             if let Some(RowType::Row(model)) = self.row_type(appended) {
-                self.scope().types.insert(dict, RowType::RowsByKey { model, key });
+                self.scope()
+                    .types
+                    .insert(dict, RowType::RowsByKey { model, key });
             }
             return;
         }
-        let Some(function) = field(call, "function") else { return };
+        let Some(function) = field(call, "function") else {
+            return;
+        };
         if !matches!(self.text(function), "sum" | "math.fsum" | "fsum") {
             return;
         }
         // `sum(x for x in rows)` has the generator as its whole argument list.
-        let Some(arguments) = field(call, "arguments") else { return };
+        let Some(arguments) = field(call, "arguments") else {
+            return;
+        };
         let argument = if arguments.kind() == "generator_expression" {
             arguments
         } else {
@@ -480,13 +515,19 @@ impl<'a> Builder<'a, '_> {
         ) else {
             return;
         };
-        let (Some(left), Some(right)) = (field(clause, "left"), field(clause, "right")) else { return };
+        let (Some(left), Some(right)) = (field(clause, "left"), field(clause, "right")) else {
+            return;
+        };
         // `sum(p.amount for p in rows if p.amount is not None)` already keeps NULLs out.
         let element = self.text(body);
-        if named_children(comprehension).any(|c| c.kind() == "if_clause" && self.text(c).contains(element)) {
+        if named_children(comprehension)
+            .any(|c| c.kind() == "if_clause" && self.text(c).contains(element))
+        {
             return;
         }
-        let Some(RowType::Rows(model)) = self.row_type(right) else { return };
+        let Some(RowType::Rows(model)) = self.row_type(right) else {
+            return;
+        };
         if let Some(column) = self.column_of(body, left) {
             self.sums.push(SumSite {
                 call,
@@ -499,15 +540,21 @@ impl<'a> Builder<'a, '_> {
 
     /// `total += p.amount` where `p` is a row.
     fn record_running_sum(&mut self, node: Node<'a>, right: Node<'a>) {
-        let is_plus = node.child_by_field_name("operator").is_some_and(|o| self.text(o) == "+=");
+        let is_plus = node
+            .child_by_field_name("operator")
+            .is_some_and(|o| self.text(o) == "+=");
         if !is_plus || right.kind() != "attribute" {
             return;
         }
-        let Some(object) = field(right, "object") else { return };
+        let Some(object) = field(right, "object") else {
+            return;
+        };
         if self.guarded_by_condition(node, self.text(right)) {
             return;
         }
-        let Some(RowType::Row(model)) = self.row_type(object) else { return };
+        let Some(RowType::Row(model)) = self.row_type(object) else {
+            return;
+        };
         if let Some(column) = field(right, "attribute").map(|a| self.text(a).to_string()) {
             self.sums.push(SumSite {
                 call: node,
@@ -525,7 +572,8 @@ impl<'a> Builder<'a, '_> {
         while let Some(parent) = current {
             match parent.kind() {
                 "if_statement" | "elif_clause"
-                    if field(parent, "condition").is_some_and(|c| self.text(c).contains(expression)) =>
+                    if field(parent, "condition")
+                        .is_some_and(|c| self.text(c).contains(expression)) =>
                 {
                     return true;
                 }
@@ -539,24 +587,38 @@ impl<'a> Builder<'a, '_> {
 
     /// `row.column` where `row` is the comprehension's variable.
     fn column_of(&self, body: Node<'a>, variable: Node<'a>) -> Option<String> {
-        (body.kind() == "attribute" && field(body, "object").is_some_and(|o| self.text(o) == self.text(variable)))
-            .then(|| field(body, "attribute").map(|a| self.text(a).to_string()))
-            .flatten()
+        (body.kind() == "attribute"
+            && field(body, "object").is_some_and(|o| self.text(o) == self.text(variable)))
+        .then(|| field(body, "attribute").map(|a| self.text(a).to_string()))
+        .flatten()
     }
 
     /// `by_key[row.key] = row` inside a loop over rows.
     fn record_keyed_assignment(&mut self, node: Node<'a>, left: Node<'a>, right: Node<'a>) {
-        let (Some(dict), Some(key)) = (field(left, "value"), field(left, "subscript")) else { return };
-        if dict.kind() != "identifier" || key.kind() != "attribute" || right.kind() != "identifier" {
+        let (Some(dict), Some(key)) = (field(left, "value"), field(left, "subscript")) else {
+            return;
+        };
+        if dict.kind() != "identifier" || key.kind() != "attribute" || right.kind() != "identifier"
+        {
             return;
         }
         if field(key, "object").map(|o| self.text(o)) != Some(self.text(right)) {
             return;
         }
-        let Some(RowType::Row(model)) = self.row_type(right) else { return };
-        let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else { return };
+        let Some(RowType::Row(model)) = self.row_type(right) else {
+            return;
+        };
+        let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else {
+            return;
+        };
         let dict_name = self.text(dict).to_string();
-        self.scope().types.insert(dict_name.clone(), RowType::RowByKey { model: model.clone(), key: key_name.clone() });
+        self.scope().types.insert(
+            dict_name.clone(),
+            RowType::RowByKey {
+                model: model.clone(),
+                key: key_name.clone(),
+            },
+        );
         self.keyed_stores.push(KeyedStore {
             node,
             dict: Some(dict_name),
@@ -569,21 +631,33 @@ impl<'a> Builder<'a, '_> {
     /// Dict comprehensions keyed by a row attribute (INB102) and scans that filter a whole
     /// collection by a key (INB101).
     fn record_comprehension_facts(&mut self, node: Node<'a>, kind: LoopKind) {
-        let clauses: Vec<Node<'a>> = named_children(node).filter(|c| c.kind() == "for_in_clause").collect();
+        let clauses: Vec<Node<'a>> = named_children(node)
+            .filter(|c| c.kind() == "for_in_clause")
+            .collect();
         let [clause] = clauses.as_slice() else { return };
-        let (Some(left), Some(right), Some(body)) = (field(*clause, "left"), field(*clause, "right"), field(node, "body")) else {
+        let (Some(left), Some(right), Some(body)) = (
+            field(*clause, "left"),
+            field(*clause, "right"),
+            field(node, "body"),
+        ) else {
             return;
         };
         if kind == LoopKind::DictComprehension {
-            let (Some(key), Some(value)) = (field(body, "key"), field(body, "value")) else { return };
+            let (Some(key), Some(value)) = (field(body, "key"), field(body, "value")) else {
+                return;
+            };
             if self.text(value) != self.text(left) || key.kind() != "attribute" {
                 return;
             }
             if field(key, "object").map(|o| self.text(o)) != Some(self.text(left)) {
                 return;
             }
-            let Some(RowType::Rows(model)) = self.row_type(right) else { return };
-            let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else { return };
+            let Some(RowType::Rows(model)) = self.row_type(right) else {
+                return;
+            };
+            let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else {
+                return;
+            };
             let dict = node
                 .parent()
                 .filter(|p| p.kind() == "assignment")
@@ -600,13 +674,24 @@ impl<'a> Builder<'a, '_> {
             return;
         }
         // `[x for x in collection if x.attr == key]`
-        let conditions: Vec<Node<'a>> = named_children(node).filter(|c| c.kind() == "if_clause").collect();
-        let [condition] = conditions.as_slice() else { return };
-        let Some(comparison) = named_children(*condition).next().filter(|c| c.kind() == "comparison_operator") else {
+        let conditions: Vec<Node<'a>> = named_children(node)
+            .filter(|c| c.kind() == "if_clause")
+            .collect();
+        let [condition] = conditions.as_slice() else {
+            return;
+        };
+        let Some(comparison) = named_children(*condition)
+            .next()
+            .filter(|c| c.kind() == "comparison_operator")
+        else {
             return;
         };
         let mut cursor = comparison.walk();
-        let is_equality = comparison.children(&mut cursor).filter(|c| !c.is_named()).map(|c| c.kind()).eq(["=="]);
+        let is_equality = comparison
+            .children(&mut cursor)
+            .filter(|c| !c.is_named())
+            .map(|c| c.kind())
+            .eq(["=="]);
         let operands: Vec<Node<'a>> = named_children(comparison).collect();
         if !is_equality || operands.len() != 2 || left.kind() != "identifier" {
             return;
@@ -622,10 +707,20 @@ impl<'a> Builder<'a, '_> {
         } else {
             return;
         };
-        let Some(attribute_name) = field(attribute, "attribute").map(|a| self.text(a).to_string()) else { return };
-        let loops = self.scopes.last().map(|s| s.loop_stack.clone()).unwrap_or_default();
+        let Some(attribute_name) = field(attribute, "attribute").map(|a| self.text(a).to_string())
+        else {
+            return;
+        };
+        let loops = self
+            .scopes
+            .last()
+            .map(|s| s.loop_stack.clone())
+            .unwrap_or_default();
         // The comprehension's own loop is on the stack too; the scan repeats per enclosing loop.
-        let enclosing: Vec<LoopId> = loops.into_iter().filter(|id| self.loops[*id].node != *clause).collect();
+        let enclosing: Vec<LoopId> = loops
+            .into_iter()
+            .filter(|id| self.loops[*id].node != *clause)
+            .collect();
         self.scans.push(ScanCandidate {
             node,
             variable: variable.to_string(),
@@ -647,9 +742,14 @@ impl<'a> Builder<'a, '_> {
         match node.kind() {
             "identifier" => {
                 let name = self.text(node);
-                self.scopes.iter().rev().find_map(|scope| scope.origins.get(name).cloned())
+                self.scopes
+                    .iter()
+                    .rev()
+                    .find_map(|scope| scope.origins.get(name).cloned())
             }
-            "parenthesized_expression" | "await" => named_children(node).next().and_then(|inner| self.origin_of(inner)),
+            "parenthesized_expression" | "await" => named_children(node)
+                .next()
+                .and_then(|inner| self.origin_of(inner)),
             "call" | "subscript" => {
                 if !continues_chain(node) {
                     if let Some(call) = orm::recognize(node, self.source, self) {
@@ -665,7 +765,12 @@ impl<'a> Builder<'a, '_> {
                 let function = field(node, "function")?;
                 let argument = field(node, "arguments").and_then(|a| named_children(a).next());
                 match function.kind() {
-                    "identifier" if matches!(self.text(function), "list" | "sorted" | "tuple" | "reversed" | "set") => {
+                    "identifier"
+                        if matches!(
+                            self.text(function),
+                            "list" | "sorted" | "tuple" | "reversed" | "set"
+                        ) =>
+                    {
                         self.origin_of(argument?)
                     }
                     // `by_key.values()`, `rows.all()`
@@ -676,14 +781,18 @@ impl<'a> Builder<'a, '_> {
             "attribute" => {
                 let object = field(node, "object")?;
                 let mut origin = self.origin_of(object)?;
-                origin.path.push(self.text(field(node, "attribute")?).to_string());
+                origin
+                    .path
+                    .push(self.text(field(node, "attribute")?).to_string());
                 Some(origin)
             }
             "list_comprehension" | "generator_expression" | "set_comprehension" => {
                 let body = field(node, "body")?;
                 let clause = named_children(node)
                     .filter(|c| c.kind() == "for_in_clause")
-                    .find(|c| field(*c, "left").is_some_and(|left| self.text(left) == self.text(body)))?;
+                    .find(|c| {
+                        field(*c, "left").is_some_and(|left| self.text(left) == self.text(body))
+                    })?;
                 self.origin_of(field(clause, "right")?)
             }
             _ => None,
@@ -692,15 +801,23 @@ impl<'a> Builder<'a, '_> {
 
     /// `x.attr` read from a row of a known model.
     fn record_attribute_read(&mut self, node: Node<'a>) {
-        let (Some(object), Some(attribute)) = (field(node, "object"), field(node, "attribute")) else { return };
+        let (Some(object), Some(attribute)) = (field(node, "object"), field(node, "attribute"))
+        else {
+            return;
+        };
         if object.kind() != "identifier" {
             return;
         }
         // Assigning `x.attr = ...` is a write, not a load.
-        if node.parent().is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node)) {
+        if node
+            .parent()
+            .is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node))
+        {
             return;
         }
-        let Some(RowType::Row(model)) = self.row_type(object) else { return };
+        let Some(RowType::Row(model)) = self.row_type(object) else {
+            return;
+        };
         let attribute = self.text(attribute).to_string();
         if self.index.relationship(&model, &attribute).is_none() {
             return;
@@ -710,7 +827,11 @@ impl<'a> Builder<'a, '_> {
             .filter(|p| p.kind() == "attribute" && field(*p, "object") == Some(node))
             .and_then(|p| field(p, "attribute"))
             .map(|a| self.text(a).to_string());
-        let loops = self.scopes.last().map(|s| s.loop_stack.clone()).unwrap_or_default();
+        let loops = self
+            .scopes
+            .last()
+            .map(|s| s.loop_stack.clone())
+            .unwrap_or_default();
         let origin = self.origin_of(object);
         self.reads.push(AttributeRead {
             node,
@@ -726,7 +847,14 @@ impl<'a> Builder<'a, '_> {
     /// A call of a name or of a method, for function summaries (INB003) and writes (INB004/5).
     fn record_call_site(&mut self, node: Node<'a>) {
         let scope = self.scopes.last().expect("the module scope");
-        let site = calls::call_site(node, self.source, self, scope.loop_stack.clone(), scope.node, |object| self.row_type(object));
+        let site = calls::call_site(
+            node,
+            self.source,
+            self,
+            scope.loop_stack.clone(),
+            scope.node,
+            |object| self.row_type(object),
+        );
         self.calls.extend(site);
     }
 

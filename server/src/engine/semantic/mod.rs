@@ -164,9 +164,16 @@ impl<'a> SemanticModel<'a> {
     pub fn scope_of(&self, node: Node<'_>) -> &ScopeRecord<'a> {
         self.scopes
             .iter()
-            .filter(|scope| scope.node.start_byte() <= node.start_byte() && node.end_byte() <= scope.node.end_byte())
+            .filter(|scope| {
+                scope.node.start_byte() <= node.start_byte()
+                    && node.end_byte() <= scope.node.end_byte()
+            })
             .min_by_key(|scope| scope.node.end_byte() - scope.node.start_byte())
-            .unwrap_or_else(|| self.scopes.last().expect("the module record is always there"))
+            .unwrap_or_else(|| {
+                self.scopes
+                    .last()
+                    .expect("the module record is always there")
+            })
     }
 
     pub fn loop_(&self, id: LoopId) -> &Loop<'a> {

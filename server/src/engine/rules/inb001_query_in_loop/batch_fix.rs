@@ -21,7 +21,9 @@ use std::fmt::Write;
 
 use tree_sitter::Node;
 
-use crate::engine::fix::edit_support::{body_indent_unit, ensure_import, indentation_at, parses_cleanly, NameTable};
+use crate::engine::fix::edit_support::{
+    body_indent_unit, ensure_import, indentation_at, parses_cleanly, NameTable,
+};
 use crate::engine::fix::{apply_fixes, Applicability, Edit, Fix};
 use crate::engine::index::ModelResolver;
 use crate::engine::orm::{Chain, QueryApi, RefContext, Segment};
@@ -62,9 +64,20 @@ struct Plan {
 
 /// Calls in a loop body that may write, which a batched read before the loop would not see.
 const WRITING_METHODS: &[&str] = &[
-    "add", "add_all", "merge", "delete", "commit", "flush", "save", "bulk_create", "bulk_update", "execute_many",
+    "add",
+    "add_all",
+    "merge",
+    "delete",
+    "commit",
+    "flush",
+    "save",
+    "bulk_create",
+    "bulk_update",
+    "execute_many",
 ];
-const MUTATING_METHODS: &[&str] = &["append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"];
+const MUTATING_METHODS: &[&str] = &[
+    "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
+];
 
 pub(super) fn build(
     model: &SemanticModel<'_>,
@@ -77,11 +90,17 @@ pub(super) fn build(
     let source = file.text();
     let loop_node = lp.node;
     let (anchor, target, iterable, body) = match lp.kind {
-        LoopKind::For => match (field(loop_node, "left"), field(loop_node, "right"), field(loop_node, "body")) {
+        LoopKind::For => match (
+            field(loop_node, "left"),
+            field(loop_node, "right"),
+            field(loop_node, "body"),
+        ) {
             (Some(target), Some(iterable), Some(body)) => (loop_node, target, iterable, body),
             _ => return Err("the loop is incomplete".to_string()),
         },
-        LoopKind::AsyncFor => return Err("an `async for` loop's iterable cannot be read twice".to_string()),
+        LoopKind::AsyncFor => {
+            return Err("an `async for` loop's iterable cannot be read twice".to_string())
+        }
         LoopKind::While => return Err("a `while` loop has no list of keys to batch".to_string()),
         _ => comprehension_parts(loop_node)?,
     };
@@ -143,9 +162,19 @@ pub(super) fn build(
             format!("{} for {target_text} in {keys_iterable}", plan.key)
         };
         let _ = writeln!(prelude, "{indent}{keys} = list(dict.fromkeys({key_source}))  # each key once, even when repeated");
-        let _ = writeln!(prelude, "{indent}for {start} in range(0, len({keys}), {batch_size}):");
-        let _ = writeln!(prelude, "{indent}{unit}{chunk} = {keys}[{start}:{start} + {batch_size}]");
-        for (plan, grouped) in plans.iter().zip(&grouped_names).filter(|(p, _)| p.key == plan.key) {
+        let _ = writeln!(
+            prelude,
+            "{indent}for {start} in range(0, len({keys}), {batch_size}):"
+        );
+        let _ = writeln!(
+            prelude,
+            "{indent}{unit}{chunk} = {keys}[{start}:{start} + {batch_size}]"
+        );
+        for (plan, grouped) in plans
+            .iter()
+            .zip(&grouped_names)
+            .filter(|(p, _)| p.key == plan.key)
+        {
             let batched = plan.batched.replace("{chunk}", &chunk);
             let inner = format!("{indent}{unit}{unit}");
             match plan.shape {
@@ -156,8 +185,13 @@ pub(super) fn build(
                     let _ = writeln!(prelude, "{indent}{unit}for {row} in {batched}:");
                     let attribute = &plan.attribute;
                     let _ = match shape {
-                        Shape::List => writeln!(prelude, "{inner}{grouped}[{row}.{attribute}].append({row})"),
-                        Shape::First => writeln!(prelude, "{inner}{grouped}.setdefault({row}.{attribute}, {row})"),
+                        Shape::List => {
+                            writeln!(prelude, "{inner}{grouped}[{row}.{attribute}].append({row})")
+                        }
+                        Shape::First => writeln!(
+                            prelude,
+                            "{inner}{grouped}.setdefault({row}.{attribute}, {row})"
+                        ),
                         _ => writeln!(prelude, "{inner}{grouped}[{row}.{attribute}] = {row}"),
                     };
                 }
@@ -176,12 +210,21 @@ pub(super) fn build(
         };
         edits.push(Edit::replace(plan.replace.clone(), lookup));
     }
-    let line_start = file.line_index().line_start(file.line_index().line_of(anchor.start_byte()));
+    let line_start = file
+        .line_index()
+        .line_start(file.line_index().line_of(anchor.start_byte()));
     // The prelude starts at the loop's column: the loop line's own indentation is already there.
-    let prelude = prelude.strip_prefix(indent.as_str()).unwrap_or(&prelude).to_string() + &indent;
+    let prelude = prelude
+        .strip_prefix(indent.as_str())
+        .unwrap_or(&prelude)
+        .to_string()
+        + &indent;
     edits.push(Edit::insert(line_start + indent.len(), prelude));
 
-    let mut imports: Vec<(&str, &str)> = plans.iter().flat_map(|plan| plan.imports.iter().copied()).collect();
+    let mut imports: Vec<(&str, &str)> = plans
+        .iter()
+        .flat_map(|plan| plan.imports.iter().copied())
+        .collect();
     if plans.iter().any(|plan| plan.shape == Shape::List) {
         imports.push(("collections", "defaultdict"));
     }
@@ -199,7 +242,11 @@ pub(super) fn build(
         edits.push(Edit::insert(at, import_text));
     }
 
-    let what = if plans.len() == 1 { "the query" } else { "the queries" };
+    let what = if plans.len() == 1 {
+        "the query"
+    } else {
+        "the queries"
+    };
     let fix = Fix::new(
         format!("Batch {what} into one `IN` query per {batch_size} keys before the loop"),
         Applicability::Unsafe,
@@ -214,7 +261,9 @@ pub(super) fn build(
 
 /// A comprehension's outermost `for` clause: the prelude goes before the statement holding the
 /// comprehension, whose iterable runs once there too.
-fn comprehension_parts(clause: Node<'_>) -> Result<(Node<'_>, Node<'_>, Node<'_>, Node<'_>), String> {
+fn comprehension_parts(
+    clause: Node<'_>,
+) -> Result<(Node<'_>, Node<'_>, Node<'_>, Node<'_>), String> {
     let comprehension = clause.parent().ok_or("no comprehension")?;
     if named_children(comprehension).find(|c| c.kind() == "for_in_clause") != Some(clause) {
         return Err("only the outermost `for` of a comprehension is batched".to_string());
@@ -224,7 +273,9 @@ fn comprehension_parts(clause: Node<'_>) -> Result<(Node<'_>, Node<'_>, Node<'_>
     };
     let mut statement = comprehension;
     loop {
-        let parent = statement.parent().ok_or("the comprehension is not inside a statement")?;
+        let parent = statement
+            .parent()
+            .ok_or("the comprehension is not inside a statement")?;
         match parent.kind() {
             "block" | "module" => break,
             "lambda" | "function_definition" | "class_definition" | "decorated_definition" => {
@@ -261,7 +312,10 @@ fn plan(
             let arguments = chain.segments[first_call].arguments.ok_or("no statement")?;
             let statement = named_children(arguments).next().ok_or("no statement")?;
             if statement.kind() != "call" {
-                return Err("the statement is built outside the query call; build it inline to get a fix".to_string());
+                return Err(
+                    "the statement is built outside the query call; build it inline to get a fix"
+                        .to_string(),
+                );
             }
             (Some(Chain::flatten(statement, source)), 0)
         }
@@ -280,13 +334,19 @@ fn plan(
         .iter()
         .filter(|segment| segment.is_call() && TERMINAL_NAMES.contains(&segment.name))
         .collect();
-    let terminal = chain.segments.last().filter(|s| s.is_call() && TERMINAL_NAMES.contains(&s.name)).map(|s| s.name);
+    let terminal = chain
+        .segments
+        .last()
+        .filter(|s| s.is_call() && TERMINAL_NAMES.contains(&s.name))
+        .map(|s| s.name);
     let model = call.model.clone();
     // What the loop body sees: the awaited expression (`(await session.scalars(...)).all()`).
     let replaced = awaited.map(|a| a.outer).unwrap_or(node);
     let assigned_to = assigned_name(replaced, source);
     if awaited.is_some() && !matches!(call.api, QueryApi::Statement | QueryApi::SessionGet) {
-        return Err("only awaited `session.scalars(...)` and `session.get(...)` are batched".to_string());
+        return Err(
+            "only awaited `session.scalars(...)` and `session.get(...)` are batched".to_string(),
+        );
     }
 
     let mut imports = Vec::new();
@@ -322,20 +382,30 @@ fn plan(
                 }
                 ConditionKind::Comparison { column } => {
                     let column_text = source[column.byte_range()].to_string();
-                    rewrites.push((condition.node.byte_range(), format!("{column_text}.in_({{chunk}})")));
+                    rewrites.push((
+                        condition.node.byte_range(),
+                        format!("{column_text}.in_({{chunk}})"),
+                    ));
                     column_text
                 }
                 ConditionKind::Positional => {
                     // `M.query.get(key)`: select by primary key instead.
                     let segment = condition.segment.ok_or("no segment")?;
                     let method = method_node(segment.node).ok_or("no method")?;
-                    rewrites.push((method.start_byte()..segment.node.end_byte(), format!("filter({model}.id.in_({{chunk}}))")));
+                    rewrites.push((
+                        method.start_byte()..segment.node.end_byte(),
+                        format!("filter({model}.id.in_({{chunk}}))"),
+                    ));
                     format!("{model}.id")
                 }
             };
             // The batched query is read with `.all()`; the per-key terminal becomes a lookup.
-            if let Some(last) = terminals.last().filter(|_| terminal.is_some() && terminal != Some("get")) {
-                let object = field(field(last.node, "function").ok_or("no function")?, "object").ok_or("no object")?;
+            if let Some(last) = terminals
+                .last()
+                .filter(|_| terminal.is_some() && terminal != Some("get"))
+            {
+                let object = field(field(last.node, "function").ok_or("no function")?, "object")
+                    .ok_or("no object")?;
                 let all = if shape == Shape::Count { "" } else { ".all()" };
                 rewrites.push((object.end_byte()..last.node.end_byte(), all.to_string()));
             }
@@ -343,28 +413,45 @@ fn plan(
             let mut batched = splice(source, node.byte_range(), rewrites);
             if shape == Shape::Count {
                 imports.push(("sqlalchemy", "func"));
-                batched = count_query(&batched, call.api, &model, &column, &chain, first_call, source)?;
+                batched = count_query(
+                    &batched, call.api, &model, &column, &chain, first_call, source,
+                )?;
             }
-            (shape, batched, column.rsplit('.').next().unwrap_or("id").to_string())
+            (
+                shape,
+                batched,
+                column.rsplit('.').next().unwrap_or("id").to_string(),
+            )
         }
         QueryApi::SessionGet => {
             let model = model.ok_or("the model of the query is unknown")?;
-            let receiver = &source[node.start_byte()..method_node(node).ok_or("no method")?.start_byte()];
+            let receiver =
+                &source[node.start_byte()..method_node(node).ok_or("no method")?.start_byte()];
             imports.push(("sqlalchemy", "select"));
-            let batched = format!("{receiver}scalars(select({model}).where({model}.id.in_({{chunk}})))");
-            let batched = if awaited.is_some() { format!("(await {batched})") } else { batched };
+            let batched =
+                format!("{receiver}scalars(select({model}).where({model}.id.in_({{chunk}})))");
+            let batched = if awaited.is_some() {
+                format!("(await {batched})")
+            } else {
+                batched
+            };
             (Shape::Optional, batched, "id".to_string())
         }
         QueryApi::Statement => {
             let statement_chain = condition_chain.as_ref().ok_or("no statement")?;
             let statement = statement_chain_node(statement_chain).ok_or("no statement")?;
             let session_segment = &chain.segments[first_call];
-            let mut after: Vec<&str> = chain.segments[first_call + 1..].iter().map(|s| s.name).collect();
+            let mut after: Vec<&str> = chain.segments[first_call + 1..]
+                .iter()
+                .map(|s| s.name)
+                .collect();
             after.extend(awaited.and_then(|a| a.terminal));
             if session_segment.name == "execute" && after.first() == Some(&"scalars") {
                 after.remove(0);
             } else if session_segment.name == "execute" {
-                return Err("`execute()` returns rows of columns; use `scalars()` to get a fix".to_string());
+                return Err(
+                    "`execute()` returns rows of columns; use `scalars()` to get a fix".to_string(),
+                );
             }
             let shape = match after.as_slice() {
                 [] => {
@@ -375,7 +462,12 @@ fn plan(
                 ["first"] => Shape::First,
                 ["one"] => Shape::One,
                 ["one_or_none"] => Shape::Optional,
-                _ => return Err(format!("`{}` has no batched form", after.join("().") + "()")),
+                _ => {
+                    return Err(format!(
+                        "`{}` has no batched form",
+                        after.join("().") + "()"
+                    ))
+                }
             };
             if !matches!(session_segment.name, "execute" | "scalars" | "exec") {
                 return Err(format!("`{}()` has no batched form", session_segment.name));
@@ -383,26 +475,54 @@ fn plan(
             let (rewrite, column) = match &condition.kind {
                 ConditionKind::Comparison { column } => {
                     let column_text = source[column.byte_range()].to_string();
-                    ((condition.node.byte_range(), format!("{column_text}.in_({{chunk}})")), column_text)
+                    (
+                        (
+                            condition.node.byte_range(),
+                            format!("{column_text}.in_({{chunk}})"),
+                        ),
+                        column_text,
+                    )
                 }
                 ConditionKind::Keyword { name, others } => {
                     let model = model.ok_or("the model of the query is unknown")?;
                     let segment = condition.segment.ok_or("no segment")?;
                     let method = method_node(segment.node).ok_or("no method")?;
                     let filter = format!("where({model}.{name}.in_({{chunk}}))");
-                    let text = if others.is_empty() { filter } else { format!("filter_by({}).{filter}", others.join(", ")) };
-                    ((method.start_byte()..segment.node.end_byte(), text), format!("{model}.{name}"))
+                    let text = if others.is_empty() {
+                        filter
+                    } else {
+                        format!("filter_by({}).{filter}", others.join(", "))
+                    };
+                    (
+                        (method.start_byte()..segment.node.end_byte(), text),
+                        format!("{model}.{name}"),
+                    )
                 }
                 ConditionKind::Positional => return Err("unexpected positional key".to_string()),
             };
             let mut rewrites = without_comments(statement);
             rewrites.push(rewrite);
             let statement_text = splice(source, statement.byte_range(), rewrites);
-            let receiver = &source[node.start_byte()..method_node(session_segment.node).ok_or("no method")?.start_byte()];
-            let method = if session_segment.name == "exec" { "exec" } else { "scalars" };
+            let receiver = &source[node.start_byte()
+                ..method_node(session_segment.node)
+                    .ok_or("no method")?
+                    .start_byte()];
+            let method = if session_segment.name == "exec" {
+                "exec"
+            } else {
+                "scalars"
+            };
             let batched = format!("{receiver}{method}({statement_text})");
-            let batched = if awaited.is_some() { format!("(await {batched})") } else { batched };
-            (shape, batched, column.rsplit('.').next().unwrap_or("id").to_string())
+            let batched = if awaited.is_some() {
+                format!("(await {batched})")
+            } else {
+                batched
+            };
+            (
+                shape,
+                batched,
+                column.rsplit('.').next().unwrap_or("id").to_string(),
+            )
         }
         QueryApi::DjangoManager => {
             let model = model.ok_or("the model of the query is unknown")?;
@@ -425,15 +545,25 @@ fn plan(
                     "cannot tell whether `{name}` is a foreign key; filter on `{name}_id` (or the column itself) to get a fix"
                 ));
             };
-            let manager_end = field(field(chain.segments[first_call].node, "function").ok_or("no function")?, "object")
-                .ok_or("no object")?
-                .end_byte();
+            let manager_end = field(
+                field(chain.segments[first_call].node, "function").ok_or("no function")?,
+                "object",
+            )
+            .ok_or("no object")?
+            .end_byte();
             let manager = &source[node.start_byte()..manager_end];
             if segment.name == "get" {
-                if !others.is_empty() || !(name == "pk" || name == "id") || chain.segments.len() != first_call + 1 {
+                if !others.is_empty()
+                    || !(name == "pk" || name == "id")
+                    || chain.segments.len() != first_call + 1
+                {
                     return Err("only `get(pk=key)` is batched (with `in_bulk`)".to_string());
                 }
-                (Shape::InBulk, format!("{manager}.in_bulk({{chunk}})"), "pk".to_string())
+                (
+                    Shape::InBulk,
+                    format!("{manager}.in_bulk({{chunk}})"),
+                    "pk".to_string(),
+                )
             } else if segment.name == "filter" {
                 let argument = condition.node;
                 let rewrites = vec![(argument.byte_range(), format!("{name}__in={{chunk}}"))];
@@ -450,7 +580,9 @@ fn plan(
                 };
                 let mut rewrites = rewrites;
                 if let Some(last) = chain.segments.last().filter(|_| terminal.is_some()) {
-                    let object = field(field(last.node, "function").ok_or("no function")?, "object").ok_or("no object")?;
+                    let object =
+                        field(field(last.node, "function").ok_or("no function")?, "object")
+                            .ok_or("no object")?;
                     rewrites.push((object.end_byte()..last.node.end_byte(), String::new()));
                 }
                 rewrites.extend(without_comments(node));
@@ -471,21 +603,34 @@ fn plan(
             }
         }
         QueryApi::DjangoRelated => {
-            return Err("a related manager per object is fixed with `prefetch_related` (INB002)".to_string());
+            return Err(
+                "a related manager per object is fixed with `prefetch_related` (INB002)"
+                    .to_string(),
+            );
         }
-        QueryApi::FlaskDb => return Err("`db.*_or_404` aborts the request per key; batch it by hand".to_string()),
+        QueryApi::FlaskDb => {
+            return Err("`db.*_or_404` aborts the request per key; batch it by hand".to_string())
+        }
     };
 
     if shape == Shape::List {
         if let Some(name) = &assigned_to {
             if mutates(body, source, name) {
-                return Err(format!("`{name}` is modified in the loop, and a shared grouped list must not be"));
+                return Err(format!(
+                    "`{name}` is modified in the loop, and a shared grouped list must not be"
+                ));
             }
         }
     }
-    let model_name = call.model.as_deref().map(snake_case).unwrap_or_else(|| "row".to_string());
+    let model_name = call
+        .model
+        .as_deref()
+        .map(snake_case)
+        .unwrap_or_else(|| "row".to_string());
     let base_name = match (&assigned_to, shape) {
-        (Some(name), _) if shape != Shape::Count && shape != Shape::Exists => format!("{name}_by_{attribute}"),
+        (Some(name), _) if shape != Shape::Count && shape != Shape::Exists => {
+            format!("{name}_by_{attribute}")
+        }
         (_, Shape::Count) => format!("{model_name}_counts_by_{attribute}"),
         (_, Shape::Exists) => format!("{attribute}s_with_{model_name}"),
         _ => format!("{model_name}s_by_{attribute}"),
@@ -502,8 +647,21 @@ fn plan(
 }
 
 const TERMINAL_NAMES: &[&str] = &[
-    "all", "first", "one", "one_or_none", "get", "count", "exists", "scalar", "scalar_one", "scalar_one_or_none",
-    "scalars", "unique", "last", "values", "values_list",
+    "all",
+    "first",
+    "one",
+    "one_or_none",
+    "get",
+    "count",
+    "exists",
+    "scalar",
+    "scalar_one",
+    "scalar_one_or_none",
+    "scalars",
+    "unique",
+    "last",
+    "values",
+    "values_list",
 ];
 
 enum ConditionKind<'a> {
@@ -536,7 +694,9 @@ fn find_key_condition<'s, 'a>(
     let mut found: Option<KeyCondition<'s, 'a>> = None;
     if api == QueryApi::SessionGet {
         let arguments = chain.segments[from].arguments.ok_or("no arguments")?;
-        let key = named_children(arguments).nth(1).ok_or("`get` without a key")?;
+        let key = named_children(arguments)
+            .nth(1)
+            .ok_or("`get` without a key")?;
         return Ok(KeyCondition {
             kind: ConditionKind::Positional,
             node: key,
@@ -545,17 +705,23 @@ fn find_key_condition<'s, 'a>(
         });
     }
     for segment in chain.segments.iter().skip(from) {
-        let Some(arguments) = segment.arguments else { continue };
+        let Some(arguments) = segment.arguments else {
+            continue;
+        };
         for argument in named_children(arguments) {
             if !varies(argument) {
                 continue;
             }
             if found.is_some() {
-                return Err("the query uses the loop variable in more than one condition".to_string());
+                return Err(
+                    "the query uses the loop variable in more than one condition".to_string(),
+                );
             }
             let condition = match argument.kind() {
                 "keyword_argument" => {
-                    let name = field(argument, "name").map(|n| source[n.byte_range()].to_string()).unwrap_or_default();
+                    let name = field(argument, "name")
+                        .map(|n| source[n.byte_range()].to_string())
+                        .unwrap_or_default();
                     let value = field(argument, "value").ok_or("no value")?;
                     let others = named_children(arguments)
                         .filter(|other| *other != argument)
@@ -573,12 +739,22 @@ fn find_key_condition<'s, 'a>(
                 }
                 "comparison_operator" => {
                     let mut cursor = argument.walk();
-                    let operators: Vec<&str> = argument.children(&mut cursor).filter(|c| !c.is_named()).map(|c| c.kind()).collect();
+                    let operators: Vec<&str> = argument
+                        .children(&mut cursor)
+                        .filter(|c| !c.is_named())
+                        .map(|c| c.kind())
+                        .collect();
                     let operands: Vec<Node<'a>> = named_children(argument).collect();
                     if operators != ["=="] || operands.len() != 2 {
-                        return Err("only an equality with the loop variable is batched".to_string());
+                        return Err(
+                            "only an equality with the loop variable is batched".to_string()
+                        );
                     }
-                    let (column, value) = if varies(operands[1]) { (operands[0], operands[1]) } else { (operands[1], operands[0]) };
+                    let (column, value) = if varies(operands[1]) {
+                        (operands[0], operands[1])
+                    } else {
+                        (operands[1], operands[0])
+                    };
                     if varies(column) || column.kind() != "attribute" {
                         return Err("only `Model.column == key` is batched".to_string());
                     }
@@ -595,10 +771,18 @@ fn find_key_condition<'s, 'a>(
                     value: argument,
                     segment: Some(segment),
                 },
-                _ => return Err("the loop variable reaches the query in a form that is not batched".to_string()),
+                _ => {
+                    return Err(
+                        "the loop variable reaches the query in a form that is not batched"
+                            .to_string(),
+                    )
+                }
             };
             if !matches!(segment.name, "filter" | "filter_by" | "where" | "get") {
-                return Err(format!("the loop variable reaches `.{}()`, which is not a plain filter", segment.name));
+                return Err(format!(
+                    "the loop variable reaches `.{}()`, which is not a plain filter",
+                    segment.name
+                ));
             }
             found = Some(condition);
         }
@@ -644,13 +828,23 @@ fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<
         }
         "attribute" => check_key(field(node, "object").ok_or("no object")?, source, targets),
         "call" => {
-            let function = field(node, "function").map(|f| &source[f.byte_range()]).unwrap_or("");
+            let function = field(node, "function")
+                .map(|f| &source[f.byte_range()])
+                .unwrap_or("");
             if !matches!(function, "int" | "str") {
-                return Err(format!("the key calls `{function}()`, which would run twice"));
+                return Err(format!(
+                    "the key calls `{function}()`, which would run twice"
+                ));
             }
-            check_key(field(node, "arguments").ok_or("no arguments")?, source, targets)
+            check_key(
+                field(node, "arguments").ok_or("no arguments")?,
+                source,
+                targets,
+            )
         }
-        "string" | "integer" | "comment" | "string_start" | "string_end" | "string_content" => Ok(()),
+        "string" | "integer" | "comment" | "string_start" | "string_end" | "string_content" => {
+            Ok(())
+        }
         _ => named_children(node).try_for_each(|child| check_key(child, source, targets)),
     }
 }
@@ -661,11 +855,18 @@ fn require_row_context(node: Node<'_>, source: &str) -> Result<(), String> {
     let parent = node.parent().ok_or("no parent")?;
     let ok = match parent.kind() {
         "for_statement" | "for_in_clause" => field(parent, "right") == Some(node),
-        "argument_list" => parent
-            .parent()
-            .and_then(|call| field(call, "function"))
-            .is_some_and(|f| matches!(&source[f.byte_range()], "list" | "len" | "sorted" | "tuple" | "set"))
-            && named_children(parent).count() == 1,
+        "argument_list" => {
+            parent
+                .parent()
+                .and_then(|call| field(call, "function"))
+                .is_some_and(|f| {
+                    matches!(
+                        &source[f.byte_range()],
+                        "list" | "len" | "sorted" | "tuple" | "set"
+                    )
+                })
+                && named_children(parent).count() == 1
+        }
         _ => false,
     };
     if ok {
@@ -693,7 +894,11 @@ fn count_query(
             if source[arguments.byte_range()] != format!("({model})") {
                 return Err("only `session.query(Model).count()` is batched".to_string());
             }
-            format!("{}({column}, func.count()){}", &batched[..start], &batched[end..])
+            format!(
+                "{}({column}, func.count()){}",
+                &batched[..start],
+                &batched[end..]
+            )
         }
         _ => {
             let query_end = field(chain.segments[first_call].node, "function")
@@ -701,7 +906,11 @@ fn count_query(
                 .ok_or("no receiver")?
                 .end_byte()
                 - chain.root.start_byte();
-            format!("{}.with_entities({column}, func.count()){}", &batched[..query_end], &batched[query_end..])
+            format!(
+                "{}.with_entities({column}, func.count()){}",
+                &batched[..query_end],
+                &batched[query_end..]
+            )
         }
     };
     Ok(format!("{grouped}.group_by({column})"))
@@ -715,18 +924,36 @@ struct Awaited<'a> {
 }
 
 fn awaited_expression<'a>(node: Node<'a>, source: &str) -> Result<Option<Awaited<'a>>, String> {
-    let Some(await_node) = node.parent().filter(|p| p.kind() == "await") else { return Ok(None) };
-    let Some(parenthesized) = await_node.parent().filter(|p| p.kind() == "parenthesized_expression") else {
-        return Ok(Some(Awaited { outer: await_node, terminal: None }));
+    let Some(await_node) = node.parent().filter(|p| p.kind() == "await") else {
+        return Ok(None);
+    };
+    let Some(parenthesized) = await_node
+        .parent()
+        .filter(|p| p.kind() == "parenthesized_expression")
+    else {
+        return Ok(Some(Awaited {
+            outer: await_node,
+            terminal: None,
+        }));
     };
     let call = parenthesized
         .parent()
         .filter(|p| p.kind() == "attribute")
-        .and_then(|attribute| attribute.parent().filter(|c| c.kind() == "call").map(|call| (attribute, call)));
+        .and_then(|attribute| {
+            attribute
+                .parent()
+                .filter(|c| c.kind() == "call")
+                .map(|call| (attribute, call))
+        });
     let Some((attribute, call)) = call else {
-        return Ok(Some(Awaited { outer: parenthesized, terminal: None }));
+        return Ok(Some(Awaited {
+            outer: parenthesized,
+            terminal: None,
+        }));
     };
-    let method = field(attribute, "attribute").map(|a| &source[a.byte_range()]).unwrap_or("");
+    let method = field(attribute, "attribute")
+        .map(|a| &source[a.byte_range()])
+        .unwrap_or("");
     let terminal = match method {
         "all" => "all",
         "first" => "first",
@@ -734,11 +961,18 @@ fn awaited_expression<'a>(node: Node<'a>, source: &str) -> Result<Option<Awaited
         "one_or_none" => "one_or_none",
         other => return Err(format!("`(await ...).{other}()` has no batched form")),
     };
-    Ok(Some(Awaited { outer: call, terminal: Some(terminal) }))
+    Ok(Some(Awaited {
+        outer: call,
+        terminal: Some(terminal),
+    }))
 }
 
 fn statement_chain_node<'a>(chain: &Chain<'a>) -> Option<Node<'a>> {
-    chain.segments.last().map(|segment| segment.node).or(Some(chain.root))
+    chain
+        .segments
+        .last()
+        .map(|segment| segment.node)
+        .or(Some(chain.root))
 }
 
 fn method_node(call: Node<'_>) -> Option<Node<'_>> {
@@ -778,7 +1012,10 @@ fn splice(source: &str, range: TextRange, mut rewrites: Vec<(TextRange, String)>
 
 /// The comments of a node as deletions for [`splice`].
 fn without_comments(node: Node<'_>) -> Vec<(TextRange, String)> {
-    comment_ranges(node).into_iter().map(|range| (range, String::new())).collect()
+    comment_ranges(node)
+        .into_iter()
+        .map(|range| (range, String::new()))
+        .collect()
 }
 
 fn writing_call<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
@@ -799,11 +1036,14 @@ fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {
         "call" => field(node, "function").is_some_and(|f| {
             f.kind() == "attribute"
                 && field(f, "object").is_some_and(is_name)
-                && field(f, "attribute").is_some_and(|a| MUTATING_METHODS.contains(&&source[a.byte_range()]))
+                && field(f, "attribute")
+                    .is_some_and(|a| MUTATING_METHODS.contains(&&source[a.byte_range()]))
         }),
         "augmented_assignment" => field(node, "left").is_some_and(is_name),
-        "assignment" => field(node, "left").is_some_and(|l| l.kind() == "subscript" && field(l, "value").is_some_and(is_name)),
-        "delete_statement" => named_children(node).any(|c| c.kind() == "subscript" && field(c, "value").is_some_and(is_name)),
+        "assignment" => field(node, "left")
+            .is_some_and(|l| l.kind() == "subscript" && field(l, "value").is_some_and(is_name)),
+        "delete_statement" => named_children(node)
+            .any(|c| c.kind() == "subscript" && field(c, "value").is_some_and(is_name)),
         _ => false,
     };
     hit || named_children(node).any(|child| mutates(child, source, name))
@@ -814,9 +1054,18 @@ fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {
 fn is_reiterable(iterable: Node<'_>, file: &SourceFile) -> bool {
     let source = file.text();
     match iterable.kind() {
-        "list" | "tuple" | "set" | "dictionary" | "list_comprehension" | "set_comprehension" | "dictionary_comprehension" => true,
+        "list"
+        | "tuple"
+        | "set"
+        | "dictionary"
+        | "list_comprehension"
+        | "set_comprehension"
+        | "dictionary_comprehension" => true,
         "call" => field(iterable, "function").is_some_and(|f| {
-            matches!(&source[f.byte_range()], "range" | "list" | "sorted" | "tuple" | "set" | "dict")
+            matches!(
+                &source[f.byte_range()],
+                "range" | "list" | "sorted" | "tuple" | "set" | "dict"
+            )
         }),
         "identifier" => {
             let name = &source[iterable.byte_range()];
@@ -830,9 +1079,16 @@ fn is_reiterable(iterable: Node<'_>, file: &SourceFile) -> bool {
             let Some(function) = scope else { return false };
             let annotated = field(function, "parameters").is_some_and(|parameters| {
                 named_children(parameters).any(|parameter| {
-                    let has_name = named_children(parameter).next().is_some_and(|n| &source[n.byte_range()] == name);
-                    let annotation = field(parameter, "type").map(|t| &source[t.byte_range()]).unwrap_or("");
-                    has_name && COLLECTION_ANNOTATIONS.iter().any(|prefix| annotation.starts_with(prefix))
+                    let has_name = named_children(parameter)
+                        .next()
+                        .is_some_and(|n| &source[n.byte_range()] == name);
+                    let annotation = field(parameter, "type")
+                        .map(|t| &source[t.byte_range()])
+                        .unwrap_or("");
+                    has_name
+                        && COLLECTION_ANNOTATIONS
+                            .iter()
+                            .any(|prefix| annotation.starts_with(prefix))
                 })
             });
             annotated || assigned_collection(function, name, source, iterable.start_byte())
@@ -842,8 +1098,21 @@ fn is_reiterable(iterable: Node<'_>, file: &SourceFile) -> bool {
 }
 
 const COLLECTION_ANNOTATIONS: &[&str] = &[
-    "list", "List", "tuple", "Tuple", "set", "Set", "frozenset", "FrozenSet", "dict", "Dict", "Sequence",
-    "typing.List", "typing.Sequence", "abc.Sequence", "collections.abc.Sequence",
+    "list",
+    "List",
+    "tuple",
+    "Tuple",
+    "set",
+    "Set",
+    "frozenset",
+    "FrozenSet",
+    "dict",
+    "Dict",
+    "Sequence",
+    "typing.List",
+    "typing.Sequence",
+    "abc.Sequence",
+    "collections.abc.Sequence",
 ];
 
 fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) -> bool {
@@ -853,14 +1122,29 @@ fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) 
     if node.kind() == "assignment"
         && field(node, "left").is_some_and(|l| &source[l.byte_range()] == name)
         && field(node, "right").is_some_and(|r| {
-            matches!(r.kind(), "list" | "tuple" | "set" | "dictionary" | "list_comprehension" | "set_comprehension" | "dictionary_comprehension")
-                || (r.kind() == "call"
-                    && field(r, "function").is_some_and(|f| matches!(&source[f.byte_range()], "list" | "sorted" | "tuple" | "set" | "dict")))
+            matches!(
+                r.kind(),
+                "list"
+                    | "tuple"
+                    | "set"
+                    | "dictionary"
+                    | "list_comprehension"
+                    | "set_comprehension"
+                    | "dictionary_comprehension"
+            ) || (r.kind() == "call"
+                && field(r, "function").is_some_and(|f| {
+                    matches!(
+                        &source[f.byte_range()],
+                        "list" | "sorted" | "tuple" | "set" | "dict"
+                    )
+                }))
         })
     {
         return true;
     }
-    named_children(node).any(|child| child.kind() != "function_definition" && assigned_collection(child, name, source, before))
+    named_children(node).any(|child| {
+        child.kind() != "function_definition" && assigned_collection(child, name, source, before)
+    })
 }
 
 /// `OrderItem` → `order_item`.

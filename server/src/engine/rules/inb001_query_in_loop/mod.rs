@@ -77,7 +77,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if query.call.access == Access::Write || is_subquery(model, query) {
             continue;
         }
-        let Some(loop_id) = varying_loop(model, query) else { continue };
+        let Some(loop_id) = varying_loop(model, query) else {
+            continue;
+        };
         if model.runs_at_most_once(query.call.node, loop_id) {
             continue;
         }
@@ -88,7 +90,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
     for (loop_id, queries) in by_loop {
         let lp = model.loop_(loop_id);
-        let fix = batch_fix::build(model, lp, &queries, context.settings.batch_size, context.index);
+        let fix = batch_fix::build(
+            model,
+            lp,
+            &queries,
+            context.settings.batch_size,
+            context.index,
+        );
         for query in queries {
             let on_model = query
                 .call
