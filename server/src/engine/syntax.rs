@@ -138,6 +138,22 @@ pub fn display_code(code: &str, max_chars: usize) -> String {
     }
 }
 
+/// `OrderItem` → `order_item`.
+pub fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in name.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
 pub fn is_literal(node: Node<'_>) -> bool {
     matches!(
         node.kind(),

@@ -167,10 +167,35 @@ fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str
     module_matches && names.contains(&name)
 }
 
-/// Whether the text after the fix still parses at least as well as before it.
+/// Joins insertions at the same offset into one edit (two imports landing on the same line), so
+/// that the fix's edits do not overlap.
+pub fn merge_insertions(edits: &mut Vec<Edit>) {
+    edits.sort_by_key(|e| (e.range.start, e.range.end));
+    let mut merged: Vec<Edit> = Vec::new();
+    for edit in edits.drain(..) {
+        match merged.last_mut() {
+            Some(last)
+                if last.range.is_empty()
+                    && edit.range.is_empty()
+                    && last.range.start == edit.range.start =>
+            {
+                last.content.push_str(&edit.content);
+            }
+            _ => merged.push(edit),
+        }
+    }
+    *edits = merged;
+}
+
+/// Whether the text after the fix still parses at least as well as before it. Reparsed
+/// incrementally from `before`'s tree (every fix is checked, on every analysis); an error is
+/// confirmed by a fresh parse.
 pub fn parses_cleanly(before: &SourceFile, after: &str) -> bool {
-    let fixed = SourceFile::parse(after);
-    before.has_syntax_errors() || !fixed.has_syntax_errors()
+    before.has_syntax_errors()
+        || !before.reparse(after).root_node().has_error()
+        || !crate::engine::source::parse_tree(after, None)
+            .root_node()
+            .has_error()
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use models::{extract_models, Column, Model, ModelOrm, Relationship, RelationshipKind};
+pub use models::{
+    extract_models, reverse_relationship, Column, Model, ModelOrm, Relationship, RelationshipKind,
+};
 pub use resolver::ModelResolver;
 
 /// Models of every indexed file, looked up by class name.
@@ -79,46 +81,14 @@ impl ProjectIndex {
         {
             return Some(found.clone());
         }
-        for other in self.models() {
-            for relationship in &other.relationships {
-                if relationship.target.as_deref() != Some(model) {
-                    continue;
-                }
-                let one_to_one = relationship
-                    .foreign_key_column
-                    .as_deref()
-                    .and_then(|column| other.column(column))
-                    .is_some_and(|column| column.unique);
-                let reverse = match (&relationship.reverse_name, other.orm) {
-                    (Some(name), _) => name.clone(),
-                    (None, ModelOrm::Django) if one_to_one => other.name.to_ascii_lowercase(),
-                    (None, ModelOrm::Django) => format!("{}_set", other.name.to_ascii_lowercase()),
-                    (None, ModelOrm::SqlAlchemy) => continue,
-                };
-                if reverse != attribute {
-                    continue;
-                }
-                let kind = match (other.orm, relationship.kind) {
-                    (ModelOrm::Django, _) if one_to_one => RelationshipKind::Single,
-                    (ModelOrm::Django, _) => RelationshipKind::Collection,
-                    (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => {
-                        RelationshipKind::Single
-                    }
-                    (ModelOrm::SqlAlchemy, RelationshipKind::Single) => {
-                        RelationshipKind::Collection
-                    }
-                };
-                return Some(Relationship {
-                    name: reverse,
-                    target: Some(other.name.clone()),
-                    kind,
-                    lazy: None,
-                    foreign_key_column: None,
-                    reverse_name: Some(relationship.name.clone()),
-                });
-            }
-        }
-        None
+        self.models().find_map(|other| {
+            other
+                .relationships
+                .iter()
+                .filter(|relationship| relationship.target.as_deref() == Some(model))
+                .filter_map(|relationship| reverse_relationship(other, relationship))
+                .find(|reverse| reverse.name == attribute)
+        })
     }
 
     pub fn models(&self) -> impl Iterator<Item = &Model> {

@@ -569,45 +569,50 @@ fn collect_strings(file: &SourceFile, node: Node<'_>) -> Vec<String> {
         .collect()
 }
 
-/// Django's reverse accessors (`related_name`, or `<model>_set`) and SQLAlchemy `backref`s live on
-/// the target model; add them where the target is declared in the same file.
+/// The accessor a relationship creates on its target model: Django's `related_name` or
+/// `<model>_set` (or `<model>` for a one-to-one), SQLAlchemy's `backref`. `None` when it creates
+/// none (a SQLAlchemy relationship without `backref`; `back_populates` declares both sides).
+pub fn reverse_relationship(owner: &Model, relationship: &Relationship) -> Option<Relationship> {
+    let one_to_one = relationship
+        .foreign_key_column
+        .as_deref()
+        .and_then(|column| owner.column(column))
+        .is_some_and(|column| column.unique);
+    let name = match (&relationship.reverse_name, owner.orm) {
+        (Some(name), _) => name.clone(),
+        (None, ModelOrm::Django) if one_to_one => owner.name.to_ascii_lowercase(),
+        (None, ModelOrm::Django) => format!("{}_set", owner.name.to_ascii_lowercase()),
+        (None, ModelOrm::SqlAlchemy) => return None,
+    };
+    // A SQLAlchemy backref of a collection points back at one row, and vice versa; Django's
+    // reverse side of a foreign key or many-to-many is a collection.
+    let kind = match (owner.orm, relationship.kind) {
+        (ModelOrm::Django, _) if one_to_one => RelationshipKind::Single,
+        (ModelOrm::Django, _) => RelationshipKind::Collection,
+        (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => RelationshipKind::Single,
+        (ModelOrm::SqlAlchemy, RelationshipKind::Single) => RelationshipKind::Collection,
+    };
+    Some(Relationship {
+        name,
+        target: Some(owner.name.clone()),
+        kind,
+        lazy: None,
+        foreign_key_column: None,
+        reverse_name: Some(relationship.name.clone()),
+    })
+}
+
+/// Adds the reverse accessors of relationships whose target is declared in the same file.
 fn attach_reverse_relationships(models: &mut [Model]) {
     let mut reverse: Vec<(String, Relationship)> = Vec::new();
     for model in models.iter() {
         for relationship in &model.relationships {
-            let Some(target) = &relationship.target else {
-                continue;
-            };
-            let one_to_one = relationship
-                .foreign_key_column
-                .as_deref()
-                .and_then(|column| model.column(column))
-                .is_some_and(|column| column.unique);
-            let name = match (&relationship.reverse_name, model.orm) {
-                (Some(name), _) => name.clone(),
-                (None, ModelOrm::Django) if one_to_one => model.name.to_ascii_lowercase(),
-                (None, ModelOrm::Django) => format!("{}_set", model.name.to_ascii_lowercase()),
-                (None, ModelOrm::SqlAlchemy) => continue,
-            };
-            // A SQLAlchemy backref of a collection points back at one row, and vice versa.
-            let kind = match (model.orm, relationship.kind) {
-                (ModelOrm::Django, _) if one_to_one => RelationshipKind::Single,
-                (ModelOrm::Django, RelationshipKind::Single) => RelationshipKind::Collection,
-                (ModelOrm::Django, RelationshipKind::Collection) => RelationshipKind::Collection,
-                (ModelOrm::SqlAlchemy, RelationshipKind::Collection) => RelationshipKind::Single,
-                (ModelOrm::SqlAlchemy, RelationshipKind::Single) => RelationshipKind::Collection,
-            };
-            reverse.push((
-                target.clone(),
-                Relationship {
-                    name,
-                    target: Some(model.name.clone()),
-                    kind,
-                    lazy: None,
-                    foreign_key_column: None,
-                    reverse_name: None,
-                },
-            ));
+            if let (Some(target), Some(accessor)) = (
+                &relationship.target,
+                reverse_relationship(model, relationship),
+            ) {
+                reverse.push((target.clone(), accessor));
+            }
         }
     }
     for (target, relationship) in reverse {

@@ -84,18 +84,13 @@ pub(super) fn recognize<'a>(
     } else {
         Access::Read
     };
-    let terminal = chain
-        .segments
-        .last()
-        .filter(|segment| segment.is_call() && TERMINALS.contains(&segment.name))
-        .map(|segment| segment.name.to_string());
     Some(OrmCall {
+        terminal: chain.terminal(TERMINALS),
         node,
         orm: Orm::Django,
         api,
         access,
         model,
-        terminal,
         display: display_without_terminals(node, source, TERMINALS),
         refs,
     })

@@ -177,6 +177,14 @@ impl<'a> Chain<'a> {
         }
     }
 
+    /// The last method of the chain when it is one of `terminals`.
+    pub fn terminal(&self, terminals: &[&str]) -> Option<String> {
+        self.segments
+            .last()
+            .filter(|segment| segment.is_call() && terminals.contains(&segment.name))
+            .map(|segment| segment.name.to_string())
+    }
+
     /// Index of the first call segment: everything before it is the receiver (`db.session`).
     pub fn first_call(&self) -> Option<usize> {
         self.segments.iter().position(Segment::is_call)

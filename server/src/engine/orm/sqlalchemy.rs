@@ -117,18 +117,13 @@ pub(super) fn recognize<'a>(
             collect_refs(arguments, source, RefContext::Key, scope, 0, &mut refs);
         }
     }
-    let terminal = chain
-        .segments
-        .last()
-        .filter(|segment| segment.is_call() && TERMINALS.contains(&segment.name))
-        .map(|segment| segment.name.to_string());
     Some(OrmCall {
+        terminal: chain.terminal(TERMINALS),
         node,
         orm: Orm::SqlAlchemy,
         api,
         access,
         model,
-        terminal,
         display: display_without_terminals(node, source, TERMINALS),
         refs,
     })

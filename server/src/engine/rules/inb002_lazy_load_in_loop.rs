@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::loader_options::{covers, loader_options, option_insertion};
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::ensure_import;
+use crate::engine::fix::edit_support::{ensure_import, merge_insertions};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::{ModelOrm, ModelResolver, RelationshipKind};
 use crate::engine::orm::{Orm, QueryApi};
@@ -205,7 +205,7 @@ fn eager_fix(
         format!(".options({})", parts.join("."))
     };
     edits.push(Edit::insert(at, option.clone()));
-    merge_same_offset(&mut edits);
+    merge_insertions(&mut edits);
     Ok(Fix::new(
         format!(
             "Load `{}.{}` with the rows: `{}`",
@@ -216,22 +216,4 @@ fn eager_fix(
         Applicability::Safe,
         edits,
     ))
-}
-
-fn merge_same_offset(edits: &mut Vec<Edit>) {
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut merged: Vec<Edit> = Vec::new();
-    for edit in edits.drain(..) {
-        match merged.last_mut() {
-            Some(last)
-                if last.range.is_empty()
-                    && edit.range.is_empty()
-                    && last.range.start == edit.range.start =>
-            {
-                last.content.push_str(&edit.content)
-            }
-            _ => merged.push(edit),
-        }
-    }
-    *edits = merged;
 }

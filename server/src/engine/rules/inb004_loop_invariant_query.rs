@@ -249,17 +249,7 @@ fn base_name(model: Option<&str>, terminal: Option<&str>) -> String {
     let Some(model) = model else {
         return "query_result".to_string();
     };
-    let mut snake = String::new();
-    for (i, ch) in model.chars().enumerate() {
-        if ch.is_ascii_uppercase() {
-            if i > 0 {
-                snake.push('_');
-            }
-            snake.push(ch.to_ascii_lowercase());
-        } else {
-            snake.push(ch);
-        }
-    }
+    let snake = crate::engine::syntax::snake_case(model);
     match terminal {
         Some("count") => format!("{snake}_count"),
         Some("exists") => format!("{snake}_exists"),

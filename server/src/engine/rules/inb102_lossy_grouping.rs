@@ -5,7 +5,7 @@ use tree_sitter::Node;
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{
-    body_indent_unit, ensure_import, indentation_at, NameTable,
+    body_indent_unit, ensure_import, indentation_at, merge_insertions, NameTable,
 };
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::KeyedStore;
@@ -188,25 +188,6 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
         Applicability::Unsafe,
         edits,
     ))
-}
-
-/// Two imports inserted at the same offset become one edit.
-fn merge_insertions(edits: &mut Vec<Edit>) {
-    edits.sort_by_key(|e| (e.range.start, e.range.end));
-    let mut merged: Vec<Edit> = Vec::new();
-    for edit in edits.drain(..) {
-        match merged.last_mut() {
-            Some(last)
-                if last.range.is_empty()
-                    && edit.range.is_empty()
-                    && last.range.start == edit.range.start =>
-            {
-                last.content.push_str(&edit.content);
-            }
-            _ => merged.push(edit),
-        }
-    }
-    *edits = merged;
 }
 
 /// Reads of `name` in the function outside the store itself and outside assignments to it.

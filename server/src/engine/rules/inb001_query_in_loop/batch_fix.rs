@@ -29,7 +29,7 @@ use crate::engine::index::ModelResolver;
 use crate::engine::orm::{Chain, QueryApi, RefContext, Segment};
 use crate::engine::semantic::{Loop, LoopKind, Query, SemanticModel};
 use crate::engine::source::{SourceFile, TextRange};
-use crate::engine::syntax::{bound_names, comment_ranges, field, named_children};
+use crate::engine::syntax::{bound_names, comment_ranges, field, named_children, snake_case};
 
 /// What one query becomes: how rows are grouped before the loop and what replaces the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -353,19 +353,7 @@ fn plan(
     let (shape, batched, attribute) = match call.api {
         QueryApi::LegacyQuery | QueryApi::ModelQuery => {
             let model = model.ok_or("the model of the query is unknown")?;
-            let shape = match terminal {
-                None => {
-                    require_row_context(node, source)?;
-                    Shape::List
-                }
-                Some("all") => Shape::List,
-                Some("first") => Shape::First,
-                Some("one") => Shape::One,
-                Some("one_or_none") => Shape::Optional,
-                Some("get") => Shape::Optional,
-                Some("count") => Shape::Count,
-                Some(other) => return Err(format!("`.{other}()` has no batched form")),
-            };
+            let shape = terminal_shape(terminal, node, source)?;
             let mut rewrites = Vec::new();
             let column = match &condition.kind {
                 ConditionKind::Keyword { name, others } => {
@@ -567,16 +555,14 @@ fn plan(
             } else if segment.name == "filter" {
                 let argument = condition.node;
                 let rewrites = vec![(argument.byte_range(), format!("{name}__in={{chunk}}"))];
+                // A queryset's `.get()` raises where a lookup would not: not batched.
                 let shape = match terminal {
-                    None => {
-                        require_row_context(node, source)?;
-                        Shape::List
+                    Some("get") => {
+                        return Err(
+                            "`.get()` on a filtered queryset has no batched form".to_string()
+                        )
                     }
-                    Some("all") => Shape::List,
-                    Some("first") => Shape::First,
-                    Some("count") => Shape::Count,
-                    Some("exists") => Shape::Exists,
-                    Some(other) => return Err(format!("`.{other}()` has no batched form")),
+                    _ => terminal_shape(terminal, node, source)?,
                 };
                 let mut rewrites = rewrites;
                 if let Some(last) = chain.segments.last().filter(|_| terminal.is_some()) {
@@ -847,6 +833,23 @@ fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<
         }
         _ => named_children(node).try_for_each(|child| check_key(child, source, targets)),
     }
+}
+
+/// The batched shape for a query's terminal; no terminal means the rows themselves.
+fn terminal_shape(terminal: Option<&str>, node: Node<'_>, source: &str) -> Result<Shape, String> {
+    Ok(match terminal {
+        None => {
+            require_row_context(node, source)?;
+            Shape::List
+        }
+        Some("all") => Shape::List,
+        Some("first") => Shape::First,
+        Some("one") => Shape::One,
+        Some("one_or_none" | "get") => Shape::Optional,
+        Some("count") => Shape::Count,
+        Some("exists") => Shape::Exists,
+        Some(other) => return Err(format!("`.{other}()` has no batched form")),
+    })
 }
 
 /// A query without a terminal returns a query object; only where its rows are all that is read
@@ -1145,20 +1148,4 @@ fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) 
     named_children(node).any(|child| {
         child.kind() != "function_definition" && assigned_collection(child, name, source, before)
     })
-}
-
-/// `OrderItem` → `order_item`.
-fn snake_case(name: &str) -> String {
-    let mut out = String::new();
-    for (i, ch) in name.chars().enumerate() {
-        if ch.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(ch.to_ascii_lowercase());
-        } else {
-            out.push(ch);
-        }
-    }
-    out
 }
