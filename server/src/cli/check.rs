@@ -7,9 +7,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::output::{self, Checked};
+use super::project;
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
-use super::project;
 use crate::engine::fix::{fix_until_stable, FixMode};
 use crate::engine::index::ProjectIndex;
 use crate::engine::rules::RuleSet;
@@ -86,7 +86,11 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .map_err(|e| format!("cannot read standard input: {e}"))?;
         let stdin_path = cwd.join(&name);
         let text = String::from_utf8_lossy(&bytes).to_string();
-        let index = project::build_index(std::slice::from_ref(&stdin_path), &settings, Some((&stdin_path, &text)));
+        let index = project::build_index(
+            std::slice::from_ref(&stdin_path),
+            &settings,
+            Some((&stdin_path, &text)),
+        );
         match analyse_bytes(
             &name,
             bytes,
@@ -104,7 +108,10 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
     } else {
         let tasks = collect_tasks(args, &cwd, &mut resolver, &mut errors)?;
         let checked_paths: Vec<PathBuf> = tasks.iter().map(|task| task.path.clone()).collect();
-        let index_settings = tasks.first().map(|task| task.settings.clone()).unwrap_or_default();
+        let index_settings = tasks
+            .first()
+            .map(|task| task.settings.clone())
+            .unwrap_or_default();
         let index = project::build_index(&checked_paths, &index_settings, None);
         let write_fixes = args.fix && !args.diff;
         let outcomes: Vec<Result<Checked, String>> = tasks
@@ -114,7 +121,8 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 let bytes =
                     std::fs::read(&task.path).map_err(|e| format!("{}: {e}", display.display()))?;
                 let rules = overrides.rules_for(&task.settings, &task.path);
-                let checked = analyse_bytes(&display, bytes, &task.settings, rules, fixing, &index)?;
+                let checked =
+                    analyse_bytes(&display, bytes, &task.settings, rules, fixing, &index)?;
                 if write_fixes && checked.original.is_some() {
                     std::fs::write(&task.path, checked.file.text()).map_err(|e| {
                         format!("{}: cannot write the fixed file: {e}", display.display())

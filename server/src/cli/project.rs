@@ -16,10 +16,23 @@ const MAX_INDEXED_FILES: usize = 50_000;
 /// The folder a file's imports are relative to: the nearest ancestor holding `pyproject.toml`,
 /// `setup.py`, `setup.cfg` or `.git`; else the file's own folder.
 pub fn project_root(path: &Path) -> PathBuf {
-    let start = if path.is_dir() { path } else { path.parent().unwrap_or(path) };
+    let start = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
     let mut current = Some(start);
     while let Some(dir) = current {
-        if ["pyproject.toml", "setup.py", "setup.cfg", ".git", "inbatch.toml"].iter().any(|marker| dir.join(marker).exists()) {
+        if [
+            "pyproject.toml",
+            "setup.py",
+            "setup.cfg",
+            ".git",
+            "inbatch.toml",
+        ]
+        .iter()
+        .any(|marker| dir.join(marker).exists())
+        {
             return dir.to_path_buf();
         }
         current = dir.parent();
@@ -28,7 +41,11 @@ pub fn project_root(path: &Path) -> PathBuf {
 }
 
 /// Indexes the models of `checked` files and of the projects they belong to.
-pub fn build_index(checked: &[PathBuf], settings: &Settings, extra_text: Option<(&Path, &str)>) -> ProjectIndex {
+pub fn build_index(
+    checked: &[PathBuf],
+    settings: &Settings,
+    extra_text: Option<(&Path, &str)>,
+) -> ProjectIndex {
     let roots: BTreeSet<PathBuf> = checked.iter().map(|path| project_root(path)).collect();
     let mut files: BTreeSet<PathBuf> = checked.iter().cloned().collect();
     for root in &roots {
@@ -40,12 +57,17 @@ pub fn build_index(checked: &[PathBuf], settings: &Settings, extra_text: Option<
                 let settings = settings.clone();
                 move |entry| {
                     let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                    !(is_dir && entry.depth() > 0 && (settings.is_excluded(entry.path()) || entry.path().join("pyvenv.cfg").is_file()))
+                    !(is_dir
+                        && entry.depth() > 0
+                        && (settings.is_excluded(entry.path())
+                            || entry.path().join("pyvenv.cfg").is_file()))
                 }
             })
             .build();
         for entry in walker.flatten() {
-            if entry.file_type().is_some_and(|t| t.is_file()) && entry.path().extension().is_some_and(|e| e == "py") {
+            if entry.file_type().is_some_and(|t| t.is_file())
+                && entry.path().extension().is_some_and(|e| e == "py")
+            {
                 found.push(entry.into_path());
                 if found.len() > MAX_INDEXED_FILES {
                     break;
@@ -76,7 +98,10 @@ pub fn build_index(checked: &[PathBuf], settings: &Settings, extra_text: Option<
     if let Some((path, text)) = extra_text {
         if may_declare_models(text) {
             let root = project_root(path);
-            index.replace_file(path, extract_models(&SourceFile::parse(text), &module_name(path, &root)));
+            index.replace_file(
+                path,
+                extract_models(&SourceFile::parse(text), &module_name(path, &root)),
+            );
         }
     }
     index

@@ -38,11 +38,31 @@ impl RowType {
 
 /// Terminals that return one row.
 const ONE_ROW: &[&str] = &[
-    "first", "one", "one_or_none", "get", "scalar_one", "scalar_one_or_none", "get_or_404", "first_or_404",
-    "one_or_404", "last", "earliest", "latest",
+    "first",
+    "one",
+    "one_or_none",
+    "get",
+    "scalar_one",
+    "scalar_one_or_none",
+    "get_or_404",
+    "first_or_404",
+    "one_or_404",
+    "last",
+    "earliest",
+    "latest",
 ];
 /// Terminals that return no rows at all (a number, a boolean, a mapping).
-const NOT_ROWS: &[&str] = &["count", "exists", "aggregate", "values", "values_list", "scalar", "in_bulk", "delete", "update"];
+const NOT_ROWS: &[&str] = &[
+    "count",
+    "exists",
+    "aggregate",
+    "values",
+    "values_list",
+    "scalar",
+    "in_bulk",
+    "delete",
+    "update",
+];
 
 pub(crate) struct TypeEnv<'e, 'a> {
     pub source: &'a str,
@@ -55,7 +75,9 @@ pub(crate) fn infer<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType
     let text = |n: Node<'_>| &env.source[n.byte_range()];
     match node.kind() {
         "identifier" => (env.names)(text(node)),
-        "parenthesized_expression" | "await" => named_children(node).next().and_then(|inner| infer(inner, env)),
+        "parenthesized_expression" | "await" => named_children(node)
+            .next()
+            .and_then(|inner| infer(inner, env)),
         "call" | "subscript" => {
             if let Some(call) = orm::recognize(node, env.source, env.scope) {
                 return query_type(&call);
@@ -75,7 +97,9 @@ pub(crate) fn infer<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType
             let first = named_children(arguments).next();
             if function.kind() == "identifier" {
                 return match text(function) {
-                    "list" | "sorted" | "tuple" | "reversed" | "set" => first.and_then(|a| infer(a, env)).filter(|t| matches!(t, RowType::Rows(_))),
+                    "list" | "sorted" | "tuple" | "reversed" | "set" => first
+                        .and_then(|a| infer(a, env))
+                        .filter(|t| matches!(t, RowType::Rows(_))),
                     _ => None,
                 };
             }
@@ -86,8 +110,12 @@ pub(crate) fn infer<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType
                 ("values", Some(RowType::RowByKey { model, .. })) => Some(RowType::Rows(model)),
                 ("get", Some(RowType::RowByKey { model, .. })) => Some(RowType::Row(model)),
                 ("get", Some(RowType::RowsByKey { model, .. })) => Some(RowType::Rows(model)),
-                ("all" | "scalars" | "unique", Some(RowType::Rows(model))) => Some(RowType::Rows(model)),
-                ("first" | "one" | "one_or_none", Some(RowType::Rows(model))) => Some(RowType::Row(model)),
+                ("all" | "scalars" | "unique", Some(RowType::Rows(model))) => {
+                    Some(RowType::Rows(model))
+                }
+                ("first" | "one" | "one_or_none", Some(RowType::Rows(model))) => {
+                    Some(RowType::Row(model))
+                }
                 _ => None,
             }
         }
@@ -95,7 +123,9 @@ pub(crate) fn infer<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType
             // A relationship of a row: `user.sessions`, `order.customer`.
             let object = field(node, "object")?;
             let attribute = text(field(node, "attribute")?);
-            let RowType::Row(model) = infer(object, env)? else { return None };
+            let RowType::Row(model) = infer(object, env)? else {
+                return None;
+            };
             let relationship = env.index.relationship(&model, attribute)?;
             let target = relationship.target.clone()?;
             Some(match relationship.kind {
@@ -126,9 +156,14 @@ pub(crate) fn infer<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType
             let (key, value) = (field(pair, "key")?, field(pair, "value")?);
             let clause = named_children(node).find(|c| c.kind() == "for_in_clause")?;
             let (left, right) = (field(clause, "left")?, field(clause, "right")?);
-            let RowType::Rows(model) = infer(right, env)? else { return None };
+            let RowType::Rows(model) = infer(right, env)? else {
+                return None;
+            };
             let loop_name = text(left);
-            if text(value) != loop_name || key.kind() != "attribute" || field(key, "object").map(text) != Some(loop_name) {
+            if text(value) != loop_name
+                || key.kind() != "attribute"
+                || field(key, "object").map(text) != Some(loop_name)
+            {
                 return None;
             }
             let key = text(field(key, "attribute")?).to_string();
@@ -147,7 +182,12 @@ fn query_type(call: &orm::OrmCall<'_>) -> Option<RowType> {
         Some(terminal) if ONE_ROW.contains(&terminal) => Some(RowType::Row(model)),
         Some(terminal) if NOT_ROWS.contains(&terminal) => None,
         _ if call.api == orm::QueryApi::SessionGet => Some(RowType::Row(model)),
-        _ if call.orm == Orm::Django || call.terminal.is_some() || call.api != orm::QueryApi::Statement => Some(RowType::Rows(model)),
+        _ if call.orm == Orm::Django
+            || call.terminal.is_some()
+            || call.api != orm::QueryApi::Statement =>
+        {
+            Some(RowType::Rows(model))
+        }
         // `session.execute(select(M))` without `.scalars()` gives rows of tuples, not models.
         _ => None,
     }
@@ -160,19 +200,26 @@ pub(crate) fn annotation_type(annotation: &str, index: &ModelResolver<'_>) -> Op
         Some((outer, rest)) => (outer, rest.trim_end_matches(']')),
         None => ("", cleaned.as_str()),
     };
-    let inner = inner.strip_prefix("Optional[").map(|i| i.trim_end_matches(']')).unwrap_or(inner);
+    let inner = inner
+        .strip_prefix("Optional[")
+        .map(|i| i.trim_end_matches(']'))
+        .unwrap_or(inner);
     let name = inner.rsplit('.').next().unwrap_or(inner);
     index.model(name)?;
     let outer = outer.rsplit('.').next().unwrap_or(outer);
     match outer {
         "" | "Optional" => Some(RowType::Row(name.to_string())),
-        "list" | "List" | "Sequence" | "Iterable" | "QuerySet" | "set" | "Set" | "tuple" | "Collection" => Some(RowType::Rows(name.to_string())),
+        "list" | "List" | "Sequence" | "Iterable" | "QuerySet" | "set" | "Set" | "tuple"
+        | "Collection" => Some(RowType::Rows(name.to_string())),
         _ => None,
     }
 }
 
 /// `by_key[row.attr].append(row)`: the dict groups rows by `attr`.
-pub(crate) fn grouping_append<'a>(call: Node<'a>, source: &str) -> Option<(String, Node<'a>, String, Node<'a>)> {
+pub(crate) fn grouping_append<'a>(
+    call: Node<'a>,
+    source: &str,
+) -> Option<(String, Node<'a>, String, Node<'a>)> {
     if callee_name(call, source) != Some("append") {
         return None;
     }
@@ -192,5 +239,10 @@ pub(crate) fn grouping_append<'a>(call: Node<'a>, source: &str) -> Option<(Strin
         return None;
     }
     let attribute = source[field(key, "attribute")?.byte_range()].to_string();
-    Some((source[dict.byte_range()].to_string(), appended, attribute, key))
+    Some((
+        source[dict.byte_range()].to_string(),
+        appended,
+        attribute,
+        key,
+    ))
 }
