@@ -91,6 +91,15 @@ impl ProjectIndex {
         })
     }
 
+    /// Every model declared under this class name.
+    pub fn models_named(&self, name: &str) -> impl Iterator<Item = &Model> {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|model| model.as_ref())
+    }
+
     pub fn models(&self) -> impl Iterator<Item = &Model> {
         self.by_file.values().flatten().map(|model| model.as_ref())
     }

@@ -42,6 +42,20 @@ impl<'i> ModelResolver<'i> {
         }
     }
 
+    /// The model of this name that satisfies `fits`, in the same order of preference as
+    /// [`ModelResolver::model`], for when a name is ambiguous across the project.
+    pub fn model_where(&self, name: &str, fits: impl Fn(&Model) -> bool) -> Option<&Model> {
+        if let Some(model) = self.model(name).filter(|m| fits(m)) {
+            return Some(model);
+        }
+        self.index.models_named(name).find(|m| fits(m))
+    }
+
+    /// The module a name was imported from (`from app.models import Order` → `app.models`).
+    pub fn imported_from(&self, name: &str) -> Option<&str> {
+        self.imports.get(name).map(|(module, _)| module.as_str())
+    }
+
     /// A relationship of a model, reverse accessors included.
     pub fn relationship(&self, model: &str, attribute: &str) -> Option<Relationship> {
         let resolved = self.model(model)?;

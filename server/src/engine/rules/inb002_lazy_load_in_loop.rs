@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use super::loader_options::{covers, loader_options, option_insertion};
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{ensure_import, merge_insertions};
+use crate::engine::fix::edit_support::{ensure_import, merge_insertions, NameTable};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::{ModelOrm, ModelResolver, RelationshipKind};
 use crate::engine::orm::{Orm, QueryApi};
@@ -62,7 +62,6 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else {
             continue;
         };
-        let orm_model = context.index.model(&read.model).map(|m| m.orm);
         if !loads_lazily(relationship.lazy.as_deref()) {
             continue;
         }
@@ -120,7 +119,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         match &read.origin {
             Some(origin) => {
                 diagnostic = diagnostic.with_related("the query the fix adds the loader option to", origin.query.byte_range());
-                match eager_fix(model, context.index, read, &path, origin, orm_model) {
+                // One option for the deepest lazy path through this one (`orders` → `orders.items`),
+                // so that the reads along it share one fix.
+                let deepest = deepest_path(model, origin, &path);
+                match eager_fix(model, context.index, read, &deepest, origin) {
                     Ok(fix) => diagnostic.fix = Some(fix),
                     Err(reason) => diagnostic.no_fix_reason = Some(reason),
                 }
@@ -131,6 +133,21 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         }
         diagnostics.push(diagnostic);
     }
+}
+
+/// The longest relationship path read from the same query's rows that starts with `path`.
+fn deepest_path(model: &SemanticModel<'_>, origin: &Origin<'_>, path: &[String]) -> Vec<String> {
+    model
+        .reads
+        .iter()
+        .filter_map(|read| {
+            let other = read.origin.as_ref().filter(|o| o.query == origin.query)?;
+            let mut full = other.path.clone();
+            full.push(read.attribute.clone());
+            full.starts_with(path).then_some(full)
+        })
+        .max_by_key(Vec::len)
+        .unwrap_or_else(|| path.to_vec())
 }
 
 /// SQLAlchemy's `lazy=` strategies that issue a query per row on access; Django relations carry
@@ -154,14 +171,14 @@ fn eager_fix(
     read: &AttributeRead<'_>,
     path: &[String],
     origin: &Origin<'_>,
-    orm_model: Option<ModelOrm>,
 ) -> Result<Fix, String> {
     let file = model.file;
     let at = option_insertion(file, origin.query, origin.api)
         .ok_or("the query's shape has no place for a loader option")?;
     let root = origin.model.clone().ok_or("the query's model is unknown")?;
     let mut edits = Vec::new();
-    let option = if origin.orm == Orm::Django || orm_model == Some(ModelOrm::Django) {
+    // The query's own ORM decides: a model of the same name in the other ORM is irrelevant.
+    let option = if origin.orm == Orm::Django {
         // A path of single relations is a join; anything through a collection is prefetched.
         let mut all_single = true;
         let mut current = root.clone();
@@ -179,6 +196,7 @@ fn eager_fix(
         };
         format!(".{method}(\"{}\")", path.join("__"))
     } else {
+        let names = NameTable::new(file, origin.query);
         let mut parts = Vec::new();
         let mut current = root.clone();
         let mut loaders = Vec::new();
@@ -190,6 +208,32 @@ fn eager_fix(
                 RelationshipKind::Single => "joinedload",
                 RelationshipKind::Collection => "selectinload",
             };
+            if current != root {
+                // `Order.items` in a nested option needs `Order` in scope.
+                if !names.is_taken(&current) {
+                    // Import it from where the query's own model comes from, when it is declared
+                    // beside it.
+                    let root_module = index
+                        .model(&root)
+                        .map(|m| m.module.clone())
+                        .unwrap_or_default();
+                    let beside_root = index
+                        .model_where(&current, |m| {
+                            m.orm == ModelOrm::SqlAlchemy
+                                && m.relationship(step).is_some()
+                                && m.module == root_module
+                        })
+                        .is_some();
+                    let module = index
+                        .imported_from(&root)
+                        .filter(|_| beside_root)
+                        .ok_or(format!(
+                            "`{current}` is not imported here; import it to get a fix"
+                        ))?
+                        .to_string();
+                    edits.extend(ensure_import(file, &module, &current));
+                }
+            }
             parts.push(format!("{loader}({current}.{step})"));
             loaders.push(loader);
             current = relationship

@@ -67,9 +67,18 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         {
             continue;
         }
+        // Reads are only seen for relationships the model index knows: without it, say nothing.
+        let Some(query_model) = query.call.model.as_deref() else {
+            continue;
+        };
         for option in options
             .iter()
             .filter(|o| !matches!(o.loader.as_str(), "raiseload" | "noload" | "lazyload"))
+            .filter(|o| {
+                o.path
+                    .first()
+                    .is_some_and(|first| context.index.relationship(query_model, first).is_some())
+            })
         {
             let read = model.reads.iter().any(|read| {
                 read.origin.as_ref().is_some_and(|origin| {
