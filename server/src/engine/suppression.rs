@@ -207,7 +207,9 @@ fn parse_comment(comment: &str, line: usize, range: TextRange, out: &mut Suppres
 }
 
 fn strip_prefix_ignore_case<'s>(text: &'s str, prefix: &str) -> Option<&'s str> {
-    (text.len() >= prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix))
+    // `get`, not indexing: the comment may have a multi-byte character across `prefix.len()`.
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
         .then(|| &text[prefix.len()..])
 }
 

@@ -72,6 +72,11 @@ pub(crate) struct TypeEnv<'e, 'a> {
 }
 
 pub(crate) fn infer<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType> {
+    // Recursive over nested expressions: 5,000 parentheses must not overflow the stack.
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, || infer_nested(node, env))
+}
+
+fn infer_nested<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType> {
     let text = |n: Node<'_>| &env.source[n.byte_range()];
     match node.kind() {
         "identifier" => (env.names)(text(node)),

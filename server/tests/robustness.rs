@@ -1,0 +1,500 @@
+//! The bad-input matrix for the engine and the CLI, and the regression tests of crashes found by
+//! the property tests (`properties.rs`) and the fuzz targets (`fuzz/`).
+//!
+//! The language server's side of the matrix is in `tests/robustness/` (pytest, raw JSON-RPC).
+//! Invalid UTF-8 among other files is also in `cli.rs`
+//! (`invalid_utf8_file_is_named_and_others_still_checked`); here it is the file with the N+1.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{inbatch, stderr, stdout};
+use inbatch::engine::diagnostic::Diagnostic;
+use inbatch::engine::settings::Settings;
+use inbatch::engine::source::SourceFile;
+use inbatch::engine::{self};
+use inbatch::lsp::position::{self, PositionEncoding};
+use ropey::Rope;
+use serde_json::Value;
+
+const N_PLUS_ONE: &str =
+    "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
+
+/// Analyses `text`, asserting that every range (diagnostic, related, fix edit) is inside the text
+/// and on char boundaries.
+fn analyse(text: &str) -> Vec<Diagnostic> {
+    let file = SourceFile::parse(text);
+    let diagnostics = engine::check(&file, &Settings::default(), None);
+    for d in &diagnostics {
+        let mut ranges = vec![d.range.clone()];
+        ranges.extend(d.related.iter().map(|r| r.range.clone()));
+        if let Some(fix) = &d.fix {
+            ranges.extend(fix.edits.iter().map(|e| e.range.clone()));
+        }
+        for range in ranges {
+            assert!(
+                range.start <= range.end && range.end <= text.len(),
+                "{range:?} outside {} bytes",
+                text.len()
+            );
+            assert!(
+                text.is_char_boundary(range.start) && text.is_char_boundary(range.end),
+                "{range:?} not on char boundaries"
+            );
+        }
+    }
+    diagnostics
+}
+
+fn flagged<'t>(text: &'t str, diagnostics: &[Diagnostic]) -> Vec<&'t str> {
+    diagnostics.iter().map(|d| &text[d.range.clone()]).collect()
+}
+
+/// `inbatch check --format json -` on `input` (a file name for the messages).
+fn check_stdin(input: &[u8], extra: &[&str]) -> Output {
+    let mut child = inbatch()
+        .args(["check", "--format", "json", "--stdin-filename", "input.py"])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    output
+}
+
+fn json(output: &Output) -> Vec<Value> {
+    serde_json::from_str::<Value>(&stdout(output))
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(output)))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// (row, column) of each finding, 1-based, columns in characters.
+fn locations(output: &Output) -> Vec<(u64, u64)> {
+    json(output)
+        .iter()
+        .map(|d| {
+            (
+                d["location"]["row"].as_u64().unwrap(),
+                d["location"]["column"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- regressions of found crashes
+
+/// Found by `engine_survives_python_shaped_strings`: a `noqa`/`inbatch` comment whose first four
+/// bytes after `#` end inside a multi-byte character (`# café, noqa`) panicked in
+/// `strip_prefix_ignore_case` (string slicing off a char boundary), in the CLI and the server.
+#[test]
+fn regression_multibyte_comment_before_noqa() {
+    for text in [
+        "x = 1  # café, noqa\n",
+        "a#0\u{11d50}# noqa: INB001",
+        "<l\u{105b4}2# inbatch: ignore[INB001]",
+        "#abcé noqa\n",
+        "#\u{1F389} inbatch: ignore[INB001]\n",
+    ] {
+        analyse(text);
+    }
+    let text = format!("{}  # café: noqa\n", N_PLUS_ONE.trim_end());
+    assert_eq!(analyse(&text).len(), 1);
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+}
+
+// ---------------------------------------------------------------------------- the input matrix
+
+#[test]
+fn empty_file() {
+    assert!(analyse("").is_empty());
+    let output = check_stdin(b"", &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(json(&output).is_empty());
+}
+
+#[test]
+fn only_comments() {
+    let text = "# one\n#two\n   # three\n#";
+    assert!(analyse(text).is_empty());
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // Suppression comments with nothing to suppress: no INB001, no panic.
+    let text = "# noqa\n# inbatch: ignore[INB001]\n# inbatch: ignore-file\n";
+    assert!(analyse(text).iter().all(|d| d.rule.code != "INB001"));
+}
+
+#[test]
+fn nul_bytes() {
+    // NUL before, inside and after the loop; in a string and as a statement of its own.
+    for text in [
+        format!("\0\n{N_PLUS_ONE}"),
+        format!("{N_PLUS_ONE}\0"),
+        N_PLUS_ONE.replace("print(", "x = '\0'; print("),
+        N_PLUS_ONE.replace("uid))", "uid\0))"),
+        "\0\0\0".to_string(),
+    ] {
+        analyse(&text);
+        let output = check_stdin(text.as_bytes(), &[]);
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{:?}: {}",
+            text,
+            stderr(&output)
+        );
+        json(&output);
+    }
+    // NUL after the loop changes nothing before it.
+    let text = format!("{N_PLUS_ONE}\0\n");
+    assert_eq!(analyse(&text).len(), 1);
+}
+
+#[test]
+fn invalid_utf8_in_the_flagged_file_names_it_exit_2_and_others_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bad = N_PLUS_ONE.as_bytes().to_vec();
+    bad.splice(30..30, [0xff, 0xfe, 0xc3]);
+    std::fs::write(dir.path().join("bad.py"), &bad).unwrap();
+    std::fs::write(dir.path().join("latin1.py"), b"# caf\xe9\nx = 1\n").unwrap();
+    std::fs::write(dir.path().join("good.py"), N_PLUS_ONE).unwrap();
+    let output = inbatch()
+        .current_dir(dir.path())
+        .args(["check", "--format", "json", "."])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let err = stderr(&output);
+    assert!(err.contains("bad.py") && err.contains("latin1.py"), "{err}");
+    assert!(err.lines().all(|l| !l.contains("panicked")), "{err}");
+    let files: Vec<String> = json(&output)
+        .iter()
+        .map(|d| d["filename"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(files, ["good.py"]);
+    // The same bytes on standard input: named by --stdin-filename, exit 2.
+    let output = check_stdin(&bad, &[]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("input.py"), "{}", stderr(&output));
+}
+
+#[test]
+fn byte_order_mark() {
+    let text = format!("\u{feff}{N_PLUS_ONE}");
+    let diagnostics = analyse(&text);
+    assert_eq!(flagged(&text, &diagnostics), ["session.get(User, uid)"]);
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert_eq!(locations(&output), [(3, 15)]);
+}
+
+#[test]
+fn crlf_line_endings() {
+    let text = N_PLUS_ONE.replace('\n', "\r\n");
+    let diagnostics = analyse(&text);
+    assert_eq!(flagged(&text, &diagnostics), ["session.get(User, uid)"]);
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert_eq!(locations(&output), [(3, 15)]);
+    // Mixed endings in one file.
+    let mixed = N_PLUS_ONE.replacen('\n', "\r\n", 1);
+    assert_eq!(analyse(&mixed).len(), 1);
+}
+
+#[test]
+fn lone_cr_line_endings() {
+    // Python reads a lone CR as a line break; whatever tree-sitter makes of it, nothing panics,
+    // every range is valid, and a finding is placed on the row the line index gives.
+    let text = N_PLUS_ONE.replace('\n', "\r");
+    let diagnostics = analyse(&text);
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert!(matches!(output.status.code(), Some(0 | 1)));
+    for (row, _) in locations(&output) {
+        assert!(row <= 3, "row {row} past the file's three lines");
+    }
+    let rope = Rope::from_str(&text);
+    for d in &diagnostics {
+        let start = position::position(&rope, d.range.start, PositionEncoding::Utf16);
+        assert!(start.line <= 2);
+    }
+    let mixed = N_PLUS_ONE.replacen('\n', "\r", 1);
+    analyse(&mixed);
+}
+
+#[test]
+fn tabs_for_indentation() {
+    let text = N_PLUS_ONE.replace("        ", "\t\t").replace("    ", "\t");
+    let diagnostics = analyse(&text);
+    assert_eq!(flagged(&text, &diagnostics), ["session.get(User, uid)"]);
+    let output = check_stdin(text.as_bytes(), &[]);
+    // Columns count characters: a tab is one.
+    assert_eq!(locations(&output), [(3, 9)]);
+}
+
+fn ten_megabytes() -> String {
+    let unit = "def f_{i}(session, ids):\n    total = 0\n    for uid in ids:\n        \
+                row = session.get(User, uid)  # a comment to make the line longer\n        \
+                total += row.amount if row else 0\n    return total\n\n\n";
+    let mut text = String::with_capacity(10_500_000);
+    let mut i = 0;
+    while text.len() < 10 * 1024 * 1024 {
+        text.push_str(&unit.replace("{i}", &i.to_string()));
+        i += 1;
+    }
+    text
+}
+
+#[test]
+fn ten_megabyte_file_finishes() {
+    let text = ten_megabytes();
+    let functions = text.matches("def f_").count();
+    let started = Instant::now();
+    let output = check_stdin(text.as_bytes(), &["--statistics"]);
+    let cli = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let statistics = stdout(&output);
+    assert!(statistics.contains(&functions.to_string()), "{statistics}");
+    eprintln!("10 MB ({functions} functions): CLI (debug build) {cli:?}");
+    // A debug build on a shared machine; a bound that still catches a quadratic step.
+    assert!(cli < Duration::from_secs(300), "CLI took {cli:?}");
+}
+
+const DEPTH: usize = 5_000;
+/// Calls, subscripts and comprehensions nested 5,000 deep no longer overflow the stack, but the
+/// engine's upward parent walks (`syntax::in_error_region`, each `Node::parent` itself walking down
+/// from the root) make them cubic: minutes at 800 deep. Until that is fixed they run shallower.
+const SLOW_DEPTH: usize = 300;
+
+/// Texts nested deep: brackets, calls, comprehensions, lambdas, operators, blocks, loops.
+fn deep_texts() -> Vec<(&'static str, String)> {
+    let q = "session.get(User, uid)";
+    let mut blocks = String::from("def f(session, ids):\n for uid in ids:\n");
+    for level in 0..DEPTH {
+        blocks.push_str(&" ".repeat(level + 2));
+        blocks.push_str("if uid:\n");
+    }
+    blocks.push_str(&" ".repeat(DEPTH + 2));
+    blocks.push_str(q);
+    blocks.push('\n');
+    let mut loops = String::from("def f(session, ids):\n");
+    for level in 0..DEPTH {
+        loops.push_str(&" ".repeat(level + 1));
+        loops.push_str(&format!("for uid in ids{level}:\n"));
+    }
+    loops.push_str(&" ".repeat(DEPTH + 1));
+    loops.push_str(q);
+    loops.push('\n');
+    let wrap = |open: &str, close: &str, depth: usize| {
+        format!(
+            "for uid in ids:\n    x = {}{q}{}\n",
+            open.repeat(depth),
+            close.repeat(depth)
+        )
+    };
+    vec![
+        ("parentheses", wrap("(", ")", DEPTH)),
+        ("lists", wrap("[", "]", DEPTH)),
+        ("lambdas", wrap("lambda: ", "", DEPTH)),
+        ("not", wrap("not ", "", DEPTH)),
+        ("unclosed", wrap("(", "", DEPTH)),
+        (
+            "attributes",
+            format!(
+                "for uid in ids:\n    x = a{}.get(uid)\n",
+                ".b".repeat(DEPTH)
+            ),
+        ),
+        (
+            "operators",
+            format!("for uid in ids:\n    x = {q}{}\n", " + uid".repeat(DEPTH)),
+        ),
+        ("blocks", blocks),
+        ("loops", loops),
+        ("calls", wrap("f(", ")", SLOW_DEPTH)),
+        ("comprehensions", wrap("[x for x in ", "]", SLOW_DEPTH)),
+        (
+            "subscripts",
+            format!(
+                "for uid in ids:\n    x = {q}{}\n",
+                "[uid]".repeat(SLOW_DEPTH)
+            ),
+        ),
+    ]
+}
+
+/// Found by this matrix: 5,000 nested parentheses overflowed the stack in
+/// `semantic::types::infer`, 5,000 attributes and comprehensions in `Builder::origin_of` (both
+/// recursive, unguarded); both now grow their stack with `stacker` like the traversal.
+#[test]
+fn five_thousand_deep_nesting_in_the_engine() {
+    // The CLI's main thread has 8 MiB of stack; so does this test's.
+    on_stack(8 << 20, deep_nesting_in_the_engine);
+}
+
+/// A thread of tokio's default 2 MiB (where the server's analyses run) still overflows: the INB001
+/// fix builder (`rules/inb001_query_in_loop/batch_fix.rs`, a recursive walk over `named_children`)
+/// is not guarded by `stacker`, and a stack overflow aborts the process, past `catch_unwind`.
+/// Reported to the engine owner; run with `--ignored` once it is guarded.
+#[test]
+#[ignore = "batch_fix.rs recursion overflows a 2 MiB stack at 5,000-deep parentheses"]
+fn five_thousand_deep_nesting_on_a_two_megabyte_stack() {
+    on_stack(2 << 20, deep_nesting_in_the_engine);
+}
+
+fn on_stack(bytes: usize, run: fn()) {
+    std::thread::Builder::new()
+        .stack_size(bytes)
+        .spawn(run)
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+fn deep_nesting_in_the_engine() {
+    for (name, text) in deep_texts() {
+        let started = Instant::now();
+        let diagnostics = analyse(&text);
+        eprintln!(
+            "{name}: {} bytes, {} findings, {:?}",
+            text.len(),
+            diagnostics.len(),
+            started.elapsed()
+        );
+        if matches!(name, "parentheses" | "lists" | "calls") {
+            assert!(!diagnostics.is_empty(), "{name}: the query is still found");
+        }
+    }
+}
+
+#[test]
+fn five_thousand_deep_nesting_in_the_cli() {
+    for (name, text) in deep_texts()
+        .into_iter()
+        .filter(|(name, _)| matches!(*name, "parentheses" | "attributes" | "blocks" | "calls"))
+    {
+        let output = check_stdin(text.as_bytes(), &["--unsafe-fixes", "--diff"]);
+        assert!(
+            matches!(output.status.code(), Some(0 | 1)),
+            "{name}: exit {:?}, {}",
+            output.status.code(),
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn astral_identifiers_and_strings_before_a_flagged_call() {
+    // 𝔲𝔦𝔡 is three astral characters (4 UTF-8 bytes, 2 UTF-16 units each); 🎉 likewise.
+    let prefix = "𝔲𝔦𝔡 = \"🎉é🎉\"; ";
+    let text = format!(
+        "def f(session, ids):\n    for 𝔲𝔦𝔡 in ids:\n        {prefix}print(session.get(User, 𝔲𝔦𝔡))\n"
+    );
+    let diagnostics = analyse(&text);
+    assert_eq!(flagged(&text, &diagnostics), ["session.get(User, 𝔲𝔦𝔡)"]);
+    let start = diagnostics[0].range.start;
+    let line_start = text[..start].rfind('\n').unwrap() + 1;
+    let before = &text[line_start..start];
+    assert_eq!(before, format!("        {prefix}print("));
+    // CLI: characters.
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert_eq!(locations(&output), [(3, before.chars().count() as u64 + 1)]);
+    // Server: UTF-8 bytes and UTF-16 units, through the server's position module.
+    let rope = Rope::from_str(&text);
+    let utf8 = position::position(&rope, start, PositionEncoding::Utf8);
+    let utf16 = position::position(&rope, start, PositionEncoding::Utf16);
+    assert_eq!((utf8.line, utf8.character as usize), (2, before.len()));
+    assert_eq!(
+        (utf16.line, utf16.character as usize),
+        (2, before.encode_utf16().count())
+    );
+    assert_ne!(utf8.character, utf16.character);
+    let end = position::range(&rope, &diagnostics[0].range, PositionEncoding::Utf16).end;
+    let flagged_units = "session.get(User, 𝔲𝔦𝔡)".encode_utf16().count();
+    assert_eq!(end.character - utf16.character, flagged_units as u32);
+}
+
+#[test]
+fn syntax_error_in_the_middle_of_a_loop() {
+    let text = "\
+def f(session, ids):
+    for uid in ids:
+        before = session.get(User, uid)
+        broken = (uid +
+        after = session.get(Order, uid)
+
+
+def g(session, ids):
+    for uid in ids:
+        print(session.get(User, uid))
+";
+    let file = SourceFile::parse(text);
+    assert!(file.has_syntax_errors());
+    let diagnostics = analyse(text);
+    // The function after the broken one is still checked.
+    let rows: Vec<usize> = diagnostics
+        .iter()
+        .map(|d| file.line_index().line_of(d.range.start))
+        .collect();
+    assert!(rows.contains(&9), "{rows:?}");
+    // No flagged range sits in an ERROR region.
+    for d in &diagnostics {
+        let node = file
+            .root()
+            .descendant_for_byte_range(d.range.start, d.range.end)
+            .unwrap();
+        let mut current = Some(node);
+        while let Some(n) = current {
+            assert!(
+                !n.is_error(),
+                "{:?} flagged inside an ERROR",
+                &text[d.range.clone()]
+            );
+            current = n.parent();
+        }
+    }
+    let output = check_stdin(text.as_bytes(), &[]);
+    assert_eq!(output.status.code(), Some(1));
+}
+
+fn fixture(path: &str) -> String {
+    std::fs::read_to_string(common::repo_root().join(path)).unwrap()
+}
+
+#[test]
+fn half_typed_code_at_every_prefix_of_a_fixture() {
+    // Every char-boundary prefix of the README's example, as if typed one character at a time.
+    let text = fixture("examples/analytics/n_plus_one.py");
+    let mut prefixes = 0;
+    for (at, _) in text.char_indices().chain([(text.len(), ' ')]) {
+        analyse(&text[..at]);
+        prefixes += 1;
+    }
+    assert!(prefixes > 300);
+    // Every line-prefix (and every 13th character) of each rule fixture.
+    for name in [
+        "loop_forms",
+        "sqlalchemy_20",
+        "django_managers",
+        "dependence",
+        "syntax_errors",
+    ] {
+        let text = fixture(&format!("tests/fixtures/rules/INB001/{name}.py"));
+        for (at, _) in text
+            .char_indices()
+            .filter(|(i, c)| *c == '\n' || *c == '(' || *c == ':' || i % 13 == 0)
+        {
+            analyse(&text[..at]);
+        }
+    }
+}
