@@ -112,17 +112,30 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .first()
             .map(|task| task.settings.clone())
             .unwrap_or_default();
-        let index = project::build_index(&checked_paths, &index_settings, None);
         let write_fixes = args.fix && !args.diff;
-        let outcomes: Vec<Result<Checked, String>> = tasks
+        // Each file is read and parsed once: the model index reads the same trees the rules do.
+        let loaded: Vec<Result<SourceFile, String>> = tasks
             .par_iter()
             .map(|task| {
+                let display = display_path(&task.path, &cwd);
+                let bytes = std::fs::read(&task.path).map_err(|e| format!("{display}: {e}"))?;
+                decode(Path::new(&display), bytes).map(SourceFile::parse)
+            })
+            .collect();
+        let parsed: Vec<(&Path, &SourceFile)> = tasks
+            .iter()
+            .zip(&loaded)
+            .filter_map(|(task, file)| Some((task.path.as_path(), file.as_ref().ok()?)))
+            .collect();
+        let index = project::build_index_parsed(&checked_paths, &parsed, &index_settings);
+        drop(parsed);
+        let outcomes: Vec<Result<Checked, String>> = tasks
+            .into_par_iter()
+            .zip(loaded)
+            .map(|(task, file)| {
                 let display = PathBuf::from(display_path(&task.path, &cwd));
-                let bytes =
-                    std::fs::read(&task.path).map_err(|e| format!("{}: {e}", display.display()))?;
                 let rules = overrides.rules_for(&task.settings, &task.path);
-                let checked =
-                    analyse_bytes(&display, bytes, &task.settings, rules, fixing, &index)?;
+                let checked = analyse_file(&display, file?, &task.settings, rules, fixing, &index)?;
                 if write_fixes && checked.original.is_some() {
                     std::fs::write(&task.path, checked.file.text()).map_err(|e| {
                         format!("{}: cannot write the fixed file: {e}", display.display())
@@ -212,18 +225,34 @@ fn analyse_bytes(
     fixing: Option<FixMode>,
     index: &ProjectIndex,
 ) -> Result<Checked, String> {
-    let text = String::from_utf8(bytes).map_err(|e| {
+    let file = SourceFile::parse(decode(display, bytes)?);
+    analyse_file(display, file, settings, rules, fixing, index)
+}
+
+fn decode(display: &Path, bytes: Vec<u8>) -> Result<String, String> {
+    String::from_utf8(bytes).map_err(|e| {
         format!(
             "{}: not valid UTF-8 (invalid byte at offset {}); the file was not checked",
             display.display(),
             e.utf8_error().valid_up_to()
         )
-    })?;
+    })
+}
+
+/// Analyses and (with `--fix`/`--diff`) fixes one parsed file.
+fn analyse_file(
+    display: &Path,
+    file: SourceFile,
+    settings: &Settings,
+    rules: RuleSet,
+    fixing: Option<FixMode>,
+    index: &ProjectIndex,
+) -> Result<Checked, String> {
     let mut original = None;
     let mut fixes_applied = 0;
-    let mut analysed = text;
+    let mut file = file;
     if let Some(mode) = fixing {
-        let outcome = fix_until_stable(&analysed, mode, |file| {
+        let outcome = fix_until_stable(file.text(), mode, |file| {
             engine::check_in_project(file, settings, rules, index)
         });
         if let Some(error) = outcome.error {
@@ -231,10 +260,10 @@ fn analyse_bytes(
         }
         if outcome.applied > 0 {
             fixes_applied = outcome.applied;
-            original = Some(std::mem::replace(&mut analysed, outcome.text));
+            original = Some(file.text().to_string());
+            file = SourceFile::parse(outcome.text);
         }
     }
-    let file = SourceFile::parse(analysed);
     let diagnostics = engine::check_in_project(&file, settings, rules, index);
     Ok(Checked {
         path: display.to_path_buf(),

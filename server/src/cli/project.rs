@@ -1,7 +1,7 @@
 //! Building the model index for a run of `inbatch check`: the checked files plus every file of
 //! their projects that may declare models (a cheap text test decides which files are parsed).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -21,6 +21,10 @@ pub fn project_root(path: &Path) -> PathBuf {
     } else {
         path.parent().unwrap_or(path)
     };
+    root_of_folder(start)
+}
+
+fn root_of_folder(start: &Path) -> PathBuf {
     let mut current = Some(start);
     while let Some(dir) = current {
         if [
@@ -40,15 +44,62 @@ pub fn project_root(path: &Path) -> PathBuf {
     start.to_path_buf()
 }
 
+/// [`project_root`] of many files, looking each folder up once.
+#[derive(Default)]
+struct Roots(HashMap<PathBuf, PathBuf>);
+
+impl Roots {
+    fn of_file(&mut self, path: &Path) -> PathBuf {
+        let folder = path.parent().unwrap_or(path);
+        if let Some(root) = self.0.get(folder) {
+            return root.clone();
+        }
+        let root = root_of_folder(folder);
+        self.0.insert(folder.to_path_buf(), root.clone());
+        root
+    }
+}
+
 /// Indexes the models of `checked` files and of the projects they belong to.
 pub fn build_index(
     checked: &[PathBuf],
     settings: &Settings,
     extra_text: Option<(&Path, &str)>,
 ) -> ProjectIndex {
-    let roots: BTreeSet<PathBuf> = checked.iter().map(|path| project_root(path)).collect();
+    let mut index = build_index_parsed(checked, &[], settings);
+    if let Some((path, text)) = extra_text {
+        if may_declare_models(text) {
+            let root = project_root(path);
+            index.replace_file(
+                path,
+                extract_models(&SourceFile::parse(text), &module_name(path, &root)),
+            );
+        }
+    }
+    index
+}
+
+/// Indexes the models of `checked` files and of the projects they belong to. `parsed` holds the
+/// checked files the caller has already read and parsed (sorted by path): their trees are used
+/// as they are, so a file is never read or parsed twice in one run.
+pub fn build_index_parsed(
+    checked: &[PathBuf],
+    parsed: &[(&Path, &SourceFile)],
+    settings: &Settings,
+) -> ProjectIndex {
+    let mut roots = Roots::default();
+    let project_roots: BTreeSet<PathBuf> = checked
+        .iter()
+        .map(|path| {
+            if path.is_dir() {
+                project_root(path)
+            } else {
+                roots.of_file(path)
+            }
+        })
+        .collect();
     let mut files: BTreeSet<PathBuf> = checked.iter().cloned().collect();
-    for root in &roots {
+    for root in &project_roots {
         let mut found = Vec::new();
         let walker = ignore::WalkBuilder::new(root)
             .hidden(false)
@@ -78,31 +129,34 @@ pub fn build_index(
             files.extend(found);
         }
     }
-    let files: Vec<PathBuf> = files.into_iter().collect();
+    let files: Vec<(PathBuf, String)> = files
+        .into_iter()
+        .map(|path| {
+            let module = module_name(&path, &roots.of_file(&path));
+            (path, module)
+        })
+        .collect();
     let extracted: Vec<(PathBuf, Vec<crate::engine::index::Model>)> = files
-        .par_iter()
-        .filter_map(|path| {
-            let text = std::fs::read_to_string(path).ok()?;
+        .into_par_iter()
+        .filter_map(|(path, module)| {
+            if let Ok(at) = parsed.binary_search_by(|(parsed_path, _)| (*parsed_path).cmp(&path)) {
+                let file = parsed[at].1;
+                if !may_declare_models(file.text()) {
+                    return None;
+                }
+                return Some((path, extract_models(file, &module)));
+            }
+            let text = std::fs::read_to_string(&path).ok()?;
             if !may_declare_models(&text) {
                 return None;
             }
-            let root = project_root(path);
-            let models = extract_models(&SourceFile::parse(text), &module_name(path, &root));
-            Some((path.clone(), models))
+            let models = extract_models(&SourceFile::parse(text), &module);
+            Some((path, models))
         })
         .collect();
     let mut index = ProjectIndex::new();
     for (path, models) in extracted {
         index.replace_file(&path, models);
-    }
-    if let Some((path, text)) = extra_text {
-        if may_declare_models(text) {
-            let root = project_root(path);
-            index.replace_file(
-                path,
-                extract_models(&SourceFile::parse(text), &module_name(path, &root)),
-            );
-        }
     }
     index
 }
