@@ -79,6 +79,9 @@ fuzz_target!(|data: &[u8]| {
         version += 1;
         // A reversed range (same line order but clamped differently) may be refused: the
         // document then waits for a full text, which is part of the contract, not a failure.
+        if std::env::var_os("INBATCH_FUZZ_TRACE").is_some() {
+            eprintln!("version {version}: {changes:?}");
+        }
         let _ = document.apply_changes(&changes, version, encoding);
         if !document.in_sync() {
             return;

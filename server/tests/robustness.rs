@@ -116,6 +116,88 @@ fn regression_multibyte_comment_before_noqa() {
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }
 
+/// Found by the `incremental_edits` fuzz target on a seed: after these edits (an inserted `"""`,
+/// then a lone `\r`), tree-sitter's incremental reparse recovered from the syntax error differently
+/// from a fresh parse, so the server could disagree with `inbatch check`. A document with syntax
+/// errors is now parsed afresh (`lsp/document.rs`). Replayed from every fixture, both encodings.
+#[test]
+fn regression_incremental_error_recovery_matches_a_fresh_parse() {
+    use inbatch::lsp::document::Document;
+    use tower_lsp_server::ls_types::{Position, Range, TextDocumentContentChangeEvent};
+
+    let fixtures = [
+        "tests/fixtures/rules/INB001/async_and_sqlmodel.py",
+        "tests/fixtures/rules/INB001/dependence.py",
+        "tests/fixtures/rules/INB001/django_managers.py",
+        "tests/fixtures/rules/INB001/flask_model_query.py",
+        "tests/fixtures/rules/INB001/loop_forms.py",
+        "tests/fixtures/rules/INB001/negatives.py",
+        "tests/fixtures/rules/INB001/sqlalchemy_20.py",
+        "tests/fixtures/rules/INB001/sqlalchemy_legacy.py",
+        "tests/fixtures/rules/INB001/suppressed.py",
+        "tests/fixtures/rules/INB001/syntax_errors.py",
+        "tests/fixtures/fixes/several_queries/original.py",
+        "tests/fixtures/fixes/spec_example/original.py",
+        "examples/analytics/n_plus_one.py",
+    ];
+    for path in fixtures {
+        for encoding in [PositionEncoding::Utf8, PositionEncoding::Utf16] {
+            let mut document = Document::new(fixture(path), 0);
+            for (version, edits) in REGRESSION_EDITS.iter().enumerate() {
+                let changes: Vec<_> = edits
+                    .iter()
+                    .map(|&(a, b, c, d, text)| TextDocumentContentChangeEvent {
+                        range: Some(Range::new(Position::new(a, b), Position::new(c, d))),
+                        range_length: None,
+                        text: text.to_string(),
+                    })
+                    .collect();
+                let _ = document.apply_changes(&changes, version as i32 + 1, encoding);
+                if !document.in_sync() {
+                    break;
+                }
+                let fresh = SourceFile::parse(document.file().text().to_string());
+                assert_eq!(
+                    document.file().tree().root_node().to_sexp(),
+                    fresh.tree().root_node().to_sexp(),
+                    "{path} {encoding:?} version {}",
+                    version + 1
+                );
+                assert_eq!(document.file().root().to_sexp(), fresh.root().to_sexp());
+            }
+        }
+    }
+}
+
+const REGRESSION_EDITS: &[&[(u32, u32, u32, u32, &str)]] = &[
+    &[
+        (3, 43, 20, 32, "[session.get(M, i) for i in ids]"),
+        (37, 40, 49, 32, "\t"),
+    ],
+    &[
+        (30, 49, 32, 41, "x"),
+    ],
+    &[
+        (32, 22, 80, 8, ")"),
+        (32, 45, 49, 58, "two queries per user id.\"\"\"\n\nfrom .models import Payment, Session\n\n\ndef get_user_analytics(user_ids: list[int]) -> dict[int, dict]:\n    result = {}\n    for uid in user_ids:\n        sessions = Sess"),
+    ],
+    &[
+        (30, 49, 46, 52, "\"\"\""),
+    ],
+    &[
+        (21, 44, 40, 46, "ter_by(user_id=uid).all()\n        payments = Payment.query.filter_by(user_id=uid).all()\n        result[uid] "),
+    ],
+    &[
+        (10, 32, 32, 1, "          \"session_count\": len(sessions),\n            \"total_revenue\": sum(p.amount for p in payments),\n        }\n   "),
+        (20, 55, 32, 53, "\r"),
+    ],
+    &[
+        (20, 54, 32, 53, ""),
+        (0, 0, 0, 0, ""),
+        (0, 0, 0, 0, ""),
+    ],
+];
+
 // ---------------------------------------------------------------------------- the input matrix
 
 #[test]
