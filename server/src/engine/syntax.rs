@@ -1,11 +1,33 @@
 //! Small helpers over tree-sitter nodes shared by the semantic model and the ORM recognisers.
 
-use tree_sitter::Node;
+use tree_sitter::{Node, TreeCursor};
 
-pub fn named_children<'a>(node: Node<'a>) -> impl Iterator<Item = Node<'a>> {
+/// The named children of a node, walked with one cursor (no `Vec` per call: the traversal calls
+/// this for every node of every file).
+pub fn named_children<'a>(node: Node<'a>) -> NamedChildren<'a> {
     let mut cursor = node.walk();
-    let children: Vec<Node<'a>> = node.named_children(&mut cursor).collect();
-    children.into_iter()
+    let done = !cursor.goto_first_child();
+    NamedChildren { cursor, done }
+}
+
+pub struct NamedChildren<'a> {
+    cursor: TreeCursor<'a>,
+    done: bool,
+}
+
+impl<'a> Iterator for NamedChildren<'a> {
+    type Item = Node<'a>;
+
+    fn next(&mut self) -> Option<Node<'a>> {
+        while !self.done {
+            let node = self.cursor.node();
+            self.done = !self.cursor.goto_next_sibling();
+            if node.is_named() {
+                return Some(node);
+            }
+        }
+        None
+    }
 }
 
 pub fn field<'a>(node: Node<'a>, name: &str) -> Option<Node<'a>> {
