@@ -169,7 +169,10 @@ fn regression_incremental_error_recovery_matches_a_fresh_parse() {
     }
 }
 
-const REGRESSION_EDITS: &[&[(u32, u32, u32, u32, &str)]] = &[
+/// An LSP change: start line and character, end line and character, new text.
+type Change = (u32, u32, u32, u32, &'static str);
+
+const REGRESSION_EDITS: &[&[Change]] = &[
     &[
         (3, 43, 20, 32, "[session.get(M, i) for i in ids]"),
         (37, 40, 49, 32, "\t"),
