@@ -427,12 +427,10 @@ fn five_thousand_deep_nesting_in_the_engine() {
     on_stack(8 << 20, deep_nesting_in_the_engine);
 }
 
-/// A thread of tokio's default 2 MiB (where the server's analyses run) still overflows: the INB001
-/// fix builder (`rules/inb001_query_in_loop/batch_fix.rs`, a recursive walk over `named_children`)
-/// is not guarded by `stacker`, and a stack overflow aborts the process, past `catch_unwind`.
-/// Reported to the engine owner; run with `--ignored` once it is guarded.
+/// A thread of tokio's default 2 MiB, where the server's analyses run: every recursive walk of the
+/// engine grows its stack on the heap (`syntax::with_stack`), since an overflow would abort the
+/// process past `catch_unwind`.
 #[test]
-#[ignore = "batch_fix.rs recursion overflows a 2 MiB stack at 5,000-deep parentheses"]
 fn five_thousand_deep_nesting_on_a_two_megabyte_stack() {
     on_stack(2 << 20, deep_nesting_in_the_engine);
 }

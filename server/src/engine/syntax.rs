@@ -99,6 +99,12 @@ pub fn callee_name<'s>(call: Node<'_>, source: &'s str) -> Option<&'s str> {
     }
 }
 
+/// Runs a recursive tree walk with room to recurse: past the red zone the stack continues on the
+/// heap, so 5,000-deep nesting cannot overflow a thread's stack.
+pub fn with_stack<R>(walk: impl FnOnce() -> R) -> R {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, walk)
+}
+
 /// The byte ranges of the comments inside a node.
 pub fn comment_ranges(node: Node<'_>) -> Vec<std::ops::Range<usize>> {
     let mut comments = Vec::new();
@@ -120,13 +126,15 @@ pub fn code_without_comments(node: Node<'_>, source: &str) -> String {
 }
 
 fn collect_comments(node: Node<'_>, out: &mut Vec<std::ops::Range<usize>>) {
-    for child in named_children(node) {
-        if child.kind() == "comment" {
-            out.push(child.byte_range());
-        } else if child.named_child_count() > 0 {
-            collect_comments(child, out);
+    crate::engine::syntax::with_stack(|| {
+        for child in named_children(node) {
+            if child.kind() == "comment" {
+                out.push(child.byte_range());
+            } else if child.named_child_count() > 0 {
+                collect_comments(child, out);
+            }
         }
-    }
+    })
 }
 
 /// Collapses runs of whitespace and shortens long code for messages.

@@ -102,31 +102,33 @@ fn limit_phrase(database: Option<Database>) -> String {
 
 /// The arguments of `.in_(...)` and the values of `__in=` inside a query.
 fn in_lists<'a>(file: &SourceFile, node: Node<'a>, out: &mut Vec<Node<'a>>) {
-    match node.kind() {
-        "call" => {
-            let is_in = field(node, "function")
-                .filter(|f| f.kind() == "attribute")
-                .and_then(|f| field(f, "attribute"))
-                .is_some_and(|a| file.node_text(a) == "in_");
-            if is_in {
-                if let Some(argument) =
-                    field(node, "arguments").and_then(|a| named_children(a).next())
-                {
-                    out.push(argument);
+    crate::engine::syntax::with_stack(|| {
+        match node.kind() {
+            "call" => {
+                let is_in = field(node, "function")
+                    .filter(|f| f.kind() == "attribute")
+                    .and_then(|f| field(f, "attribute"))
+                    .is_some_and(|a| file.node_text(a) == "in_");
+                if is_in {
+                    if let Some(argument) =
+                        field(node, "arguments").and_then(|a| named_children(a).next())
+                    {
+                        out.push(argument);
+                    }
                 }
             }
+            "keyword_argument"
+                if field(node, "name").is_some_and(|n| file.node_text(n).ends_with("__in")) =>
+            {
+                out.extend(field(node, "value"));
+            }
+            "lambda" => return,
+            _ => {}
         }
-        "keyword_argument"
-            if field(node, "name").is_some_and(|n| file.node_text(n).ends_with("__in")) =>
-        {
-            out.extend(field(node, "value"));
+        for child in named_children(node) {
+            in_lists(file, child, out);
         }
-        "lambda" => return,
-        _ => {}
-    }
-    for child in named_children(node) {
-        in_lists(file, child, out);
-    }
+    })
 }
 
 /// A list is unbounded when it is a parameter of the function (or a name built from one without a

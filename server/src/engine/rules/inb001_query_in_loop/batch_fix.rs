@@ -788,22 +788,24 @@ fn find_key_condition<'s, 'a>(
 }
 
 fn node_varies(node: Node<'_>, source: &str, lp: &Loop<'_>) -> bool {
-    if node.kind() == "identifier" && lp.varying.contains(&source[node.byte_range()]) {
-        return true;
-    }
-    if node.kind() == "keyword_argument" {
-        return field(node, "value").is_some_and(|value| node_varies(value, source, lp));
-    }
-    if node.kind() == "attribute" {
-        return field(node, "object").is_some_and(|object| node_varies(object, source, lp));
-    }
-    named_children(node).any(|child| node_varies(child, source, lp))
+    crate::engine::syntax::with_stack(|| {
+        if node.kind() == "identifier" && lp.varying.contains(&source[node.byte_range()]) {
+            return true;
+        }
+        if node.kind() == "keyword_argument" {
+            return field(node, "value").is_some_and(|value| node_varies(value, source, lp));
+        }
+        if node.kind() == "attribute" {
+            return field(node, "object").is_some_and(|object| node_varies(object, source, lp));
+        }
+        named_children(node).any(|child| node_varies(child, source, lp))
+    })
 }
 
 /// The key must read only the loop target (`uid`, `u.id`, `row["id"]`), with no calls but
 /// `int`/`str`, so that computing it once more before the loop changes nothing.
 fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<(), String> {
-    match node.kind() {
+    crate::engine::syntax::with_stack(|| match node.kind() {
         "identifier" => {
             let name = &source[node.byte_range()];
             if targets.contains(name) {
@@ -832,7 +834,7 @@ fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<
             Ok(())
         }
         _ => named_children(node).try_for_each(|child| check_key(child, source, targets)),
-    }
+    })
 }
 
 /// The batched shape for a query's terminal; no terminal means the rows themselves.
@@ -1022,34 +1024,38 @@ fn without_comments(node: Node<'_>) -> Vec<(TextRange, String)> {
 }
 
 fn writing_call<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
-    if node.kind() == "call" {
-        if let Some(method) = method_node(node) {
-            let name = &source[method.byte_range()];
-            if WRITING_METHODS.contains(&name) {
-                return Some(name);
+    crate::engine::syntax::with_stack(|| {
+        if node.kind() == "call" {
+            if let Some(method) = method_node(node) {
+                let name = &source[method.byte_range()];
+                if WRITING_METHODS.contains(&name) {
+                    return Some(name);
+                }
             }
         }
-    }
-    named_children(node).find_map(|child| writing_call(child, source))
+        named_children(node).find_map(|child| writing_call(child, source))
+    })
 }
 
 fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {
-    let is_name = |n: Node<'_>| n.kind() == "identifier" && &source[n.byte_range()] == name;
-    let hit = match node.kind() {
-        "call" => field(node, "function").is_some_and(|f| {
-            f.kind() == "attribute"
-                && field(f, "object").is_some_and(is_name)
-                && field(f, "attribute")
-                    .is_some_and(|a| MUTATING_METHODS.contains(&&source[a.byte_range()]))
-        }),
-        "augmented_assignment" => field(node, "left").is_some_and(is_name),
-        "assignment" => field(node, "left")
-            .is_some_and(|l| l.kind() == "subscript" && field(l, "value").is_some_and(is_name)),
-        "delete_statement" => named_children(node)
-            .any(|c| c.kind() == "subscript" && field(c, "value").is_some_and(is_name)),
-        _ => false,
-    };
-    hit || named_children(node).any(|child| mutates(child, source, name))
+    crate::engine::syntax::with_stack(|| {
+        let is_name = |n: Node<'_>| n.kind() == "identifier" && &source[n.byte_range()] == name;
+        let hit = match node.kind() {
+            "call" => field(node, "function").is_some_and(|f| {
+                f.kind() == "attribute"
+                    && field(f, "object").is_some_and(is_name)
+                    && field(f, "attribute")
+                        .is_some_and(|a| MUTATING_METHODS.contains(&&source[a.byte_range()]))
+            }),
+            "augmented_assignment" => field(node, "left").is_some_and(is_name),
+            "assignment" => field(node, "left")
+                .is_some_and(|l| l.kind() == "subscript" && field(l, "value").is_some_and(is_name)),
+            "delete_statement" => named_children(node)
+                .any(|c| c.kind() == "subscript" && field(c, "value").is_some_and(is_name)),
+            _ => false,
+        };
+        hit || named_children(node).any(|child| mutates(child, source, name))
+    })
 }
 
 /// Whether iterating the expression twice gives the same items: literals, `range()`, names bound
@@ -1119,33 +1125,36 @@ const COLLECTION_ANNOTATIONS: &[&str] = &[
 ];
 
 fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) -> bool {
-    if node.start_byte() >= before {
-        return false;
-    }
-    if node.kind() == "assignment"
-        && field(node, "left").is_some_and(|l| &source[l.byte_range()] == name)
-        && field(node, "right").is_some_and(|r| {
-            matches!(
-                r.kind(),
-                "list"
-                    | "tuple"
-                    | "set"
-                    | "dictionary"
-                    | "list_comprehension"
-                    | "set_comprehension"
-                    | "dictionary_comprehension"
-            ) || (r.kind() == "call"
-                && field(r, "function").is_some_and(|f| {
-                    matches!(
-                        &source[f.byte_range()],
-                        "list" | "sorted" | "tuple" | "set" | "dict"
-                    )
-                }))
+    crate::engine::syntax::with_stack(|| {
+        if node.start_byte() >= before {
+            return false;
+        }
+        if node.kind() == "assignment"
+            && field(node, "left").is_some_and(|l| &source[l.byte_range()] == name)
+            && field(node, "right").is_some_and(|r| {
+                matches!(
+                    r.kind(),
+                    "list"
+                        | "tuple"
+                        | "set"
+                        | "dictionary"
+                        | "list_comprehension"
+                        | "set_comprehension"
+                        | "dictionary_comprehension"
+                ) || (r.kind() == "call"
+                    && field(r, "function").is_some_and(|f| {
+                        matches!(
+                            &source[f.byte_range()],
+                            "list" | "sorted" | "tuple" | "set" | "dict"
+                        )
+                    }))
+            })
+        {
+            return true;
+        }
+        named_children(node).any(|child| {
+            child.kind() != "function_definition"
+                && assigned_collection(child, name, source, before)
         })
-    {
-        return true;
-    }
-    named_children(node).any(|child| {
-        child.kind() != "function_definition" && assigned_collection(child, name, source, before)
     })
 }
