@@ -100,17 +100,87 @@ impl SourceFile {
         {
             suffix -= 1;
         }
-        let edit = InputEdit {
-            start_byte: prefix,
-            old_end_byte: old.len() - suffix,
-            new_end_byte: new.len() - suffix,
-            start_position: point_at(old, prefix),
-            old_end_position: point_at(old, old.len() - suffix),
-            new_end_position: point_at(new, new.len() - suffix),
-        };
         let mut tree = self.tree.clone();
-        tree.edit(&edit);
+        // Front to back: before each hunk, the edited tree's text is already `after`'s.
+        for (old_range, new_range) in
+            hunks(old, new, prefix, old.len() - suffix, new.len() - suffix)
+        {
+            let start_position = point_at(new, new_range.start);
+            tree.edit(&InputEdit {
+                start_byte: new_range.start,
+                old_end_byte: new_range.start + old_range.len(),
+                new_end_byte: new_range.end,
+                start_position,
+                old_end_position: advance(start_position, &old[old_range]),
+                new_end_position: point_at(new, new_range.end),
+            });
+        }
         parse_tree(after, Some(&tree))
+    }
+}
+
+/// The changed byte ranges (old, new) between a common prefix and suffix. A fix often touches two
+/// places far apart (an import at the top, the loop below): one edit spanning both would make
+/// tree-sitter reparse everything in between, so a large span is split along a line diff.
+fn hunks(
+    old: &[u8],
+    new: &[u8],
+    prefix: usize,
+    old_end: usize,
+    new_end: usize,
+) -> Vec<(TextRange, TextRange)> {
+    let whole = vec![(prefix..old_end, prefix..new_end)];
+    if (old_end - prefix) + (new_end - prefix) < 8192 {
+        return whole;
+    }
+    let (old_lines, old_offsets) = lines(old, prefix, old_end);
+    let (new_lines, new_offsets) = lines(new, prefix, new_end);
+    let mut hunks: Vec<(TextRange, TextRange)> = Vec::new();
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &old_lines, &new_lines) {
+        let (tag, old_lines, new_lines) = op.as_tag_tuple();
+        if tag == similar::DiffTag::Equal {
+            continue;
+        }
+        let old_range = old_offsets[old_lines.start]..old_offsets[old_lines.end];
+        let new_range = new_offsets[new_lines.start]..new_offsets[new_lines.end];
+        match hunks.last_mut() {
+            Some(last) if last.0.end == old_range.start && last.1.end == new_range.start => {
+                last.0.end = old_range.end;
+                last.1.end = new_range.end;
+            }
+            _ => hunks.push((old_range, new_range)),
+        }
+    }
+    if hunks.is_empty() || hunks.len() > 16 {
+        return whole;
+    }
+    hunks
+}
+
+/// The lines of `text[start..end]` and the byte offset where each starts (plus `end`).
+fn lines(text: &[u8], start: usize, end: usize) -> (Vec<&[u8]>, Vec<usize>) {
+    let lines: Vec<&[u8]> = text[start..end].split_inclusive(|&b| b == b'\n').collect();
+    let mut offsets = Vec::with_capacity(lines.len() + 1);
+    let mut offset = start;
+    offsets.push(offset);
+    for line in &lines {
+        offset += line.len();
+        offsets.push(offset);
+    }
+    (lines, offsets)
+}
+
+/// A point moved past `text`.
+fn advance(start: Point, text: &[u8]) -> Point {
+    match text.iter().rposition(|&b| b == b'\n') {
+        Some(last) => Point {
+            row: start.row + text.iter().filter(|&&b| b == b'\n').count(),
+            column: text.len() - last - 1,
+        },
+        None => Point {
+            row: start.row,
+            column: start.column + text.len(),
+        },
     }
 }
 
@@ -343,6 +413,28 @@ mod tests {
                 incremental.root_node().to_sexp(),
                 fresh.root_node().to_sexp(),
                 "{after:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn reparse_of_edits_far_apart_matches_a_fresh_parse() {
+        let body: String = (0..400)
+            .map(|i| format!("def f{i}(xs):\n    for x in xs:\n        g(x, {i})  # é\n"))
+            .collect();
+        let file = SourceFile::parse(body.clone());
+        let fixed = format!(
+            "import os\n{}",
+            body.replace("g(x, 300)", "h(\n  [x for x in xs], 300)")
+        );
+        for after in [
+            fixed.clone(),
+            fixed.replace("h(\n", "h(("),
+            format!("{body}x = (\n"),
+        ] {
+            assert_eq!(
+                file.reparse(&after).root_node().to_sexp(),
+                parse_tree(&after, None).root_node().to_sexp()
             );
         }
     }
