@@ -82,7 +82,7 @@ pub fn dotted_path(node: Node<'_>, source: &str) -> Option<String> {
         "attribute" => {
             let object = field(node, "object")?;
             let attribute = field(node, "attribute")?;
-            let base = dotted_path(object, source)?;
+            let base = with_stack(|| dotted_path(object, source))?;
             Some(format!("{base}.{}", &source[attribute.byte_range()]))
         }
         _ => None,
@@ -190,11 +190,13 @@ pub fn is_literal(node: Node<'_>) -> bool {
         "integer" | "float" | "string" | "true" | "false" | "none" | "concatenated_string"
     ) && !has_interpolation(node)
         || matches!(node.kind(), "list" | "tuple" | "dictionary" | "set")
-            && named_children(node).all(|child| child.kind() != "comment" && is_literal(child))
+            && with_stack(|| {
+                named_children(node).all(|child| child.kind() != "comment" && is_literal(child))
+            })
 }
 
 fn has_interpolation(node: Node<'_>) -> bool {
-    node.kind() == "interpolation" || named_children(node).any(has_interpolation)
+    node.kind() == "interpolation" || with_stack(|| named_children(node).any(has_interpolation))
 }
 
 #[cfg(test)]
