@@ -12,6 +12,7 @@ mod code_actions;
 mod config;
 mod diagnostics;
 pub mod document;
+mod framing;
 mod hover;
 mod inlay_hints;
 mod logging;
@@ -77,9 +78,12 @@ async fn serve(session: Arc<Mutex<Session>>) {
     );
     let (service, socket) =
         LspService::new(move |client| server::Server::new(Shared::new(client, session)));
-    tower_lsp_server::Server::new(tokio::io::stdin(), tokio::io::stdout(), socket)
-        .serve(service)
-        .await;
+    // The guard stands between stdio and tower-lsp-server, so that a malformed message gets an
+    // error reply instead of ending the session.
+    framing::guard(tokio::io::stdin(), tokio::io::stdout(), |input, output| {
+        tower_lsp_server::Server::new(input, output, socket).serve(service)
+    })
+    .await;
 }
 
 /// What handlers and background tasks share.
