@@ -151,6 +151,89 @@ fn inb003_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB003", "*.py", check_fixture);
 }
 
+/// A folder under `tests/fixtures/rules/INB003/` is one project (a `setup.cfg` marks its root):
+/// its files are checked together, so that calls are followed from one file into another. Every
+/// line marked `# expect: CODE` in any of its files must be exactly the flagged ones (INB003 and
+/// INB901, which judges the suppressions of cross-file findings), and the text output, which
+/// shows the locations in other files, is a snapshot.
+fn check_project_fixture(dir: &Path) {
+    let relative = dir
+        .strip_prefix(common::repo_root())
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let case = dir.file_name().unwrap().to_str().unwrap().to_string();
+    let select = "INB003,INB901";
+    let output = common::run(&["check", "--select", select, "--format", "json", &relative]);
+    let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
+    let found: BTreeSet<(String, u64, String)> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["filename"].as_str().unwrap().to_string(),
+                d["location"]["row"].as_u64().unwrap(),
+                d["code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected_lines = BTreeSet::new();
+    for file in python_files(dir) {
+        let name = file
+            .strip_prefix(common::repo_root())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (row, code) in expected(&text) {
+            expected_lines.insert((name.clone(), row, code));
+        }
+    }
+    let missing: Vec<_> = expected_lines.difference(&found).collect();
+    let unexpected: Vec<_> = found.difference(&expected_lines).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "{relative}: missing {missing:?}, unexpected {unexpected:?}"
+    );
+    let rendered = common::run(&["check", "--select", select, "--no-color", &relative]);
+    insta::assert_snapshot!(
+        format!("INB003__project__{case}"),
+        common::stdout(&rendered)
+    );
+}
+
+fn python_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(python_files(&path));
+        } else if path.extension().is_some_and(|e| e == "py") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    files
+}
+
+#[test]
+fn inb003_project_fixtures() {
+    let root = common::repo_root().join("tests/fixtures/rules/INB003");
+    let mut cases: Vec<_> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 5, "the multi-file cases are there");
+    for case in cases {
+        check_project_fixture(&case);
+    }
+}
+
 #[test]
 fn inb004_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB004", "*.py", check_fixture);

@@ -6,16 +6,18 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use super::calls;
 use super::output::{self, Checked};
 use super::project;
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
 use crate::engine::fix::{fix_until_stable, FixMode};
+use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::ProjectIndex;
-use crate::engine::rules::RuleSet;
+use crate::engine::rules::{inb003_query_in_loop_via_call, RuleSet};
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
-use crate::engine::{self};
+use crate::engine::{self, FileOrigin};
 
 /// A file to analyse with the settings that apply to it.
 struct Task {
@@ -129,29 +131,121 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .collect();
         let index = project::build_index_parsed(&checked_paths, &parsed, &index_settings);
         drop(parsed);
-        let outcomes: Vec<Result<Checked, String>> = tasks
+        // INB003 follows calls into other files: each check also returns its file's summary,
+        // and only the files whose loop calls turn out to reach a query through another file are
+        // checked again, with the project's summaries.
+        let follow_calls = tasks.iter().any(|task| {
+            overrides
+                .rules_for(&task.settings, &task.path)
+                .contains(&inb003_query_in_loop_via_call::RULE)
+        });
+        let mut modules = calls::Modules::default();
+        let origins: Vec<Option<(Arc<Path>, String)>> = tasks
+            .iter()
+            .map(|task| {
+                follow_calls.then(|| {
+                    let display: Arc<Path> = Arc::from(Path::new(&display_path(&task.path, &cwd)));
+                    (display, modules.module(&task.path))
+                })
+            })
+            .collect();
+        let task_settings: Vec<(PathBuf, Arc<Settings>)> = tasks
+            .iter()
+            .map(|task| (task.path.clone(), task.settings.clone()))
+            .collect();
+        let no_calls = CallIndex::new();
+        let outcomes: Vec<Result<(Checked, Option<FileSummary>, usize), String>> = tasks
             .into_par_iter()
             .zip(loaded)
-            .map(|(task, file)| {
+            .zip(origins.par_iter())
+            .enumerate()
+            .map(|(position, ((task, file), origin))| {
                 let display = PathBuf::from(display_path(&task.path, &cwd));
                 let rules = overrides.rules_for(&task.settings, &task.path);
-                let checked = analyse_file(&display, file?, &task.settings, rules, fixing, &index)?;
+                let file = file?;
+                let origin = origin.as_ref().map(|(path, module)| FileOrigin {
+                    path: path.clone(),
+                    module: module.clone(),
+                    calls: &no_calls,
+                });
+                let (checked, summary) = analyse_file(
+                    &display,
+                    file,
+                    &task.settings,
+                    rules,
+                    fixing,
+                    &index,
+                    origin.as_ref(),
+                )?;
                 if write_fixes && checked.original.is_some() {
                     std::fs::write(&task.path, checked.file.text()).map_err(|e| {
                         format!("{}: cannot write the fixed file: {e}", display.display())
                     })?;
                 }
-                Ok(checked)
+                Ok((checked, summary, position))
             })
             .collect();
         let mut checked = Vec::with_capacity(outcomes.len());
+        let mut summaries = Vec::new();
         for outcome in outcomes {
             match outcome {
-                Ok(result) => checked.push(result),
+                Ok((result, summary, position)) => {
+                    checked.push((result, position));
+                    summaries.extend(summary);
+                }
                 Err(error) => errors.push(error),
             }
         }
-        checked
+        if follow_calls {
+            let calls =
+                calls::build_index(summaries, &mut modules, &index_settings, &index, &|path| {
+                    display_path(path, &cwd)
+                });
+            for (result, position) in &mut checked {
+                let Some((path, module)) = &origins[*position] else {
+                    continue;
+                };
+                if !calls.reaches_pending(path) {
+                    continue;
+                }
+                let (absolute, settings) = &task_settings[*position];
+                let origin = FileOrigin {
+                    path: path.clone(),
+                    module: module.clone(),
+                    calls: &calls,
+                };
+                let rules = overrides.rules_for(settings, absolute);
+                let file = SourceFile::parse(result.file.text().to_string());
+                match analyse_file(
+                    &result.path,
+                    file,
+                    settings,
+                    rules,
+                    fixing,
+                    &index,
+                    Some(&origin),
+                ) {
+                    Ok((again, _)) => {
+                        if again.original.is_some() && write_fixes {
+                            if let Err(e) = std::fs::write(absolute, again.file.text()) {
+                                errors.push(format!(
+                                    "{}: cannot write the fixed file: {e}",
+                                    result.path.display()
+                                ));
+                            }
+                        }
+                        result.diagnostics = again.diagnostics;
+                        if again.original.is_some() {
+                            result.fixes_applied += again.fixes_applied;
+                            result.original = result.original.take().or(again.original);
+                            result.file = again.file;
+                        }
+                    }
+                    Err(error) => errors.push(error),
+                }
+            }
+        }
+        checked.into_iter().map(|(result, _)| result).collect()
     };
     results.sort_by(|a, b| a.path.cmp(&b.path));
     errors.sort();
@@ -226,7 +320,7 @@ fn analyse_bytes(
     index: &ProjectIndex,
 ) -> Result<Checked, String> {
     let file = SourceFile::parse(decode(display, bytes)?);
-    analyse_file(display, file, settings, rules, fixing, index)
+    analyse_file(display, file, settings, rules, fixing, index, None).map(|(checked, _)| checked)
 }
 
 fn decode(display: &Path, bytes: Vec<u8>) -> Result<String, String> {
@@ -247,13 +341,14 @@ fn analyse_file(
     rules: RuleSet,
     fixing: Option<FixMode>,
     index: &ProjectIndex,
-) -> Result<Checked, String> {
+    origin: Option<&FileOrigin<'_>>,
+) -> Result<(Checked, Option<FileSummary>), String> {
     let mut original = None;
     let mut fixes_applied = 0;
     let mut file = file;
     if let Some(mode) = fixing {
         let outcome = fix_until_stable(file.text(), mode, |file| {
-            engine::check_in_project(file, settings, rules, index)
+            engine::check_file(file, settings, rules, index, origin).diagnostics
         });
         if let Some(error) = outcome.error {
             return Err(format!("{}: {error}", display.display()));
@@ -264,14 +359,17 @@ fn analyse_file(
             file = SourceFile::parse(outcome.text);
         }
     }
-    let diagnostics = engine::check_in_project(&file, settings, rules, index);
-    Ok(Checked {
-        path: display.to_path_buf(),
-        file,
-        diagnostics,
-        original,
-        fixes_applied,
-    })
+    let checked = engine::check_file(&file, settings, rules, index, origin);
+    Ok((
+        Checked {
+            path: display.to_path_buf(),
+            file,
+            diagnostics: checked.diagnostics,
+            original,
+            fixes_applied,
+        },
+        checked.summary,
+    ))
 }
 
 fn collect_tasks(

@@ -8,7 +8,7 @@
 use std::fmt::Write;
 
 use super::location::location;
-use super::output::Checked;
+use super::output::{other_location, Checked};
 use crate::engine::diagnostic::Severity;
 
 pub fn github(results: &[Checked]) -> String {
@@ -23,6 +23,22 @@ pub fn github(results: &[Checked]) -> String {
                 &checked.file,
                 diagnostic.range.end.max(diagnostic.range.start),
             );
+            // An annotation has one location: the other files' locations go into its message.
+            let mut message = diagnostic.message.clone();
+            for related in &diagnostic.related {
+                if let Some(other) = &related.file {
+                    let start = other_location(&other.start);
+                    let path = other.path.to_string_lossy().replace('\\', "/");
+                    let _ = write!(
+                        message,
+                        "\n{}:{}:{}: {}",
+                        path.strip_prefix("./").unwrap_or(&path),
+                        start.row,
+                        start.column,
+                        related.message
+                    );
+                }
+            }
             let command = match diagnostic.severity() {
                 Severity::Warning => "warning",
                 Severity::Information => "notice",
@@ -36,7 +52,7 @@ pub fn github(results: &[Checked]) -> String {
                 end.row,
                 end.column,
                 escape_property(diagnostic.rule.code),
-                escape_data(&diagnostic.message),
+                escape_data(&message),
             );
         }
     }

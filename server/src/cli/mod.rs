@@ -1,5 +1,6 @@
 //! The command-line shell: argument parsing and dispatch. No rule logic lives here.
 
+mod calls;
 mod check;
 mod github;
 mod location;

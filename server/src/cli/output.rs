@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::location::{location, Location};
 use super::OutputFormat;
-use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::diagnostic::{Diagnostic, FilePosition, Severity};
 use crate::engine::fix::Fix;
 use crate::engine::source::SourceFile;
 
@@ -78,19 +78,38 @@ pub fn text(results: &[Checked], color: bool) -> String {
                         .span(clamp(source, &diagnostic.range))
                         .label(code),
                 );
+            // A location in another file is a note with its path: that file's text is not here.
+            let mut elsewhere = Vec::new();
             for related in &diagnostic.related {
-                snippet = snippet.annotation(
-                    AnnotationKind::Context
-                        .span(clamp(source, &related.range))
-                        .label(&related.message),
-                );
+                match &related.file {
+                    None => {
+                        snippet = snippet.annotation(
+                            AnnotationKind::Context
+                                .span(clamp(source, &related.range))
+                                .label(&related.message),
+                        );
+                    }
+                    Some(other) => {
+                        let start = other_location(&other.start);
+                        elsewhere.push(format!(
+                            "{}:{}:{}: {}",
+                            other.path.display(),
+                            start.row,
+                            start.column,
+                            related.message
+                        ));
+                    }
+                }
             }
             let help = help_line(diagnostic);
-            let message = &[level(diagnostic.severity())
+            let mut group = level(diagnostic.severity())
                 .primary_title(&diagnostic.message)
                 .id(code)
-                .element(snippet)
-                .element(Level::HELP.message(&help))];
+                .element(snippet);
+            for note in &elsewhere {
+                group = group.element(Level::NOTE.message(note));
+            }
+            let message = &[group.element(Level::HELP.message(&help))];
             let _ = writeln!(out, "{}\n", renderer.render(message));
         }
     }
@@ -112,6 +131,14 @@ pub fn text(results: &[Checked], color: bool) -> String {
         }
     }
     out
+}
+
+/// A position in another file, computed by the engine there: 1-based row, character column.
+pub fn other_location(position: &FilePosition) -> Location {
+    Location {
+        row: position.line + 1,
+        column: position.chars + 1,
+    }
 }
 
 fn help_line(diagnostic: &Diagnostic) -> String {
@@ -230,11 +257,19 @@ pub fn json(results: &[Checked]) -> String {
                 related: diagnostic
                     .related
                     .iter()
-                    .map(|related| JsonRelated {
-                        message: &related.message,
-                        filename: filename.clone(),
-                        location: location(&checked.file, related.range.start),
-                        end_location: location(&checked.file, related.range.end),
+                    .map(|related| match &related.file {
+                        None => JsonRelated {
+                            message: &related.message,
+                            filename: filename.clone(),
+                            location: location(&checked.file, related.range.start),
+                            end_location: location(&checked.file, related.range.end),
+                        },
+                        Some(other) => JsonRelated {
+                            message: &related.message,
+                            filename: other.path.display().to_string(),
+                            location: other_location(&other.start),
+                            end_location: other_location(&other.end),
+                        },
                     })
                     .collect(),
                 fix: diagnostic

@@ -11,7 +11,7 @@ use std::path::{Component, Path};
 use serde_json::{json, Value};
 
 use super::location::location;
-use super::output::Checked;
+use super::output::{other_location, Checked};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
 use crate::engine::rules::{self, RuleInfo};
@@ -153,10 +153,26 @@ fn result(
                 .iter()
                 .enumerate()
                 .map(|(id, related)| {
+                    let physical = match &related.file {
+                        None => physical_location(uri, file, &related.range),
+                        Some(other) => {
+                            let start = other_location(&other.start);
+                            let end = other_location(&other.end);
+                            json!({
+                                "artifactLocation": artifact_uri(&other.path),
+                                "region": {
+                                    "startLine": start.row,
+                                    "startColumn": start.column,
+                                    "endLine": end.row,
+                                    "endColumn": end.column,
+                                },
+                            })
+                        }
+                    };
                     json!({
                         "id": id,
                         "message": { "text": related.message },
-                        "physicalLocation": physical_location(uri, file, &related.range),
+                        "physicalLocation": physical,
                     })
                 })
                 .collect(),

@@ -1,5 +1,8 @@
 //! What the engine reports: diagnostics in byte offsets, with optional fixes.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use super::fix::Fix;
 use super::rules::RuleInfo;
 use super::source::TextRange;
@@ -19,11 +22,35 @@ impl Severity {
     }
 }
 
-/// A secondary location: the loop header of an N+1, the query a fix edits.
+/// A secondary location: the loop header of an N+1, the query a fix edits, the query in a helper
+/// of another file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Related {
     pub message: String,
+    /// Byte offsets in the diagnostic's file, or in `file` when that is set.
     pub range: TextRange,
+    /// Another file the location is in, with its positions computed there: the shells show it
+    /// without reading that file.
+    pub file: Option<OtherFile>,
+}
+
+/// A range in another file than the diagnostic's.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct OtherFile {
+    /// As the shell gave it for that file (the CLI's display path, the server's absolute path).
+    pub path: Arc<Path>,
+    pub start: FilePosition,
+    pub end: FilePosition,
+}
+
+/// A position as each shell needs it: a 0-based line and the column in UTF-8 bytes, UTF-16 code
+/// units and characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FilePosition {
+    pub line: usize,
+    pub utf8: usize,
+    pub utf16: usize,
+    pub chars: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +84,7 @@ impl Diagnostic {
         self.related.push(Related {
             message: message.into(),
             range,
+            file: None,
         });
         self
     }

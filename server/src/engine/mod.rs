@@ -16,10 +16,13 @@ pub mod suppression;
 pub mod syntax;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use diagnostic::Diagnostic;
+use index::calls::{CallIndex, FileSummary, Imports};
 use index::{ModelResolver, ProjectIndex};
 use rules::{Context, RuleSet, REGISTRY};
+use semantic::calls::{self, Project};
 use semantic::SemanticModel;
 use settings::Settings;
 use source::SourceFile;
@@ -46,16 +49,66 @@ pub fn check_in_project(
     rules: RuleSet,
     index: &ProjectIndex,
 ) -> Vec<Diagnostic> {
+    check_file(file, settings, rules, index, None).diagnostics
+}
+
+/// Where a checked file sits among the project's files, for following calls into other files.
+pub struct FileOrigin<'p> {
+    /// The file's path as the shell will show (CLI) or address (server) it.
+    pub path: Arc<Path>,
+    /// Its module name ([`index::module_name`]), for relative imports and for the files that
+    /// import it.
+    pub module: String,
+    /// The summaries of the project's other files.
+    pub calls: &'p CallIndex,
+}
+
+/// A file's diagnostics and, when checked with a [`FileOrigin`], the summary of its functions
+/// for the project.
+pub struct FileCheck {
+    pub diagnostics: Vec<Diagnostic>,
+    pub summary: Option<FileSummary>,
+}
+
+/// Checks one file; with an origin, calls into the project's other files are followed and the
+/// file's own summary is returned, from the same semantic model.
+pub fn check_file(
+    file: &SourceFile,
+    settings: &Settings,
+    rules: RuleSet,
+    index: &ProjectIndex,
+    origin: Option<&FileOrigin<'_>>,
+) -> FileCheck {
     let suppressions = Suppressions::parse(file);
     if suppressions.file_ignored || rules.is_empty() {
-        return Vec::new();
+        return FileCheck {
+            diagnostics: Vec::new(),
+            summary: None,
+        };
     }
     let models = ModelResolver::new(file, index);
     let model = SemanticModel::build(file, &models);
+    let imports = origin.map(|origin| {
+        let package = origin
+            .path
+            .file_name()
+            .is_some_and(|name| name == "__init__.py");
+        Imports::collect(file, &origin.module, package)
+    });
+    let project = origin
+        .zip(imports.as_ref())
+        .map(|(origin, imports)| Project {
+            imports,
+            index: origin.calls,
+        });
+    let summaries = (origin.is_some()
+        || rules.contains(&rules::inb003_query_in_loop_via_call::RULE))
+    .then(|| calls::summaries(&model, settings.max_call_depth, project));
     let context = Context {
         model: &model,
         settings,
         index: &models,
+        summaries: summaries.as_ref(),
     };
     let mut diagnostics = Vec::new();
     for entry in REGISTRY.iter().filter(|entry| rules.contains(entry.info)) {
@@ -70,5 +123,13 @@ pub fn check_in_project(
     diagnostics.sort_by(|a, b| {
         (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code))
     });
-    diagnostics
+    let summary = origin.zip(summaries.as_ref()).zip(imports.as_ref()).map(
+        |((origin, summaries), imports)| {
+            summaries.export(&model, &origin.path, &origin.module, imports)
+        },
+    );
+    FileCheck {
+        diagnostics,
+        summary,
+    }
 }

@@ -1,9 +1,11 @@
 //! The project index: what the rules need to know beyond one file. Built per file (pure) and
 //! merged, so an edited file replaces only its own entries.
 //!
-//! Today it holds the ORM models (columns, nullability, uniqueness, foreign keys, relationships
-//! and their loading strategy), read from source, never by importing it.
+//! It holds the ORM models (columns, nullability, uniqueness, foreign keys, relationships and
+//! their loading strategy), read from source, never by importing it; and, in [`calls`], the
+//! function summaries that let INB003 follow a call into another file.
 
+pub mod calls;
 mod models;
 mod resolver;
 

@@ -1,9 +1,9 @@
 //! INB003 query-in-loop-via-call.
 
 use super::{Context, FixAvailability, RuleInfo};
-use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::diagnostic::{Diagnostic, Related, Severity};
 use crate::engine::orm::{Access, RefContext};
-use crate::engine::semantic::calls::{collect_identifiers, summaries, Callee};
+use crate::engine::semantic::calls::{collect_identifiers, Callee};
 use crate::engine::semantic::LoopKind;
 use crate::engine::syntax::display_code;
 
@@ -19,10 +19,14 @@ pub static RULE: RuleInfo = RuleInfo {
 const DOCUMENTATION: &str = r#"## What it does
 Flags a call inside a loop whose argument depends on the loop variable, when the called function
 uses that parameter as a key of an ORM query: directly, or by passing it on to further functions
-(up to `max-call-depth` calls deep, 3 by default). Calls are resolved by name to functions of the
-same file: module-level functions called by name, and methods called as `self.method(...)` or
-`cls.method(...)` from their class. A call that cannot be resolved is skipped, never guessed. The
-related information points at each call on the way and at the query.
+(up to `max-call-depth` hops, 3 by default). Calls are followed across files through imports:
+module-level functions called by name (`load_stats(uid)`, defined in the same file or imported
+with `from .helpers import load_stats`, also under an alias), functions of an imported module
+(`import app.helpers as h; h.load_stats(uid)`, `from app import helpers;
+helpers.load_stats(uid)`), and methods called as `self.method(...)` or `cls.method(...)` from
+their own class. A call that cannot be resolved (a method of another object, a module outside the
+project, a name the caller rebinds) is skipped, never guessed. The related information points at
+each call on the way and at the query, in whichever file they are.
 
 ## Why is this bad?
 It is the same N+1 as INB001, hidden behind a helper: a loop over N keys runs N queries, and nothing
@@ -62,15 +66,19 @@ There is no fix: the batched helper has to be written, and where its results go 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
     let source = model.file.text();
-    let summaries = summaries(model, context.settings.max_call_depth);
-    if summaries.reaches.iter().all(Vec::is_empty) {
+    let Some(summaries) = context.summaries else {
+        return;
+    };
+    if summaries.reaches.iter().all(Vec::is_empty)
+        && summaries.external.iter().all(|f| f.reaches.is_empty())
+    {
         return;
     }
-    for call in &model.calls {
+    for (index, call) in model.calls.iter().enumerate() {
         if call.loops.is_empty() {
             continue;
         }
-        let reaching = summaries.reaching_arguments(model, call, |_| true);
+        let reaching = summaries.reaching_arguments(model, index, |_| true);
         // The innermost loop whose varying names reach a querying parameter.
         let found = call.loops.iter().rev().find_map(|&id| {
             let varying = &model.loop_(id).varying;
@@ -117,19 +125,21 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             lp.header.clone(),
         );
         for hop in &reach.path[..reach.path.len() - 1] {
-            diagnostic = diagnostic.with_related(
-                format!("`{}` calls `{}`", hop.function, hop.display),
-                hop.range.clone(),
-            );
+            diagnostic.related.push(Related {
+                message: format!("`{}` calls `{}`", hop.function, hop.display),
+                range: hop.range.clone(),
+                file: hop.file.clone(),
+            });
         }
-        diagnostic = diagnostic.with_related(
-            format!(
+        diagnostic.related.push(Related {
+            message: format!(
                 "the query in `{}`: `{}`",
                 query.function,
                 display_code(&query.display, 60)
             ),
-            query.range.clone(),
-        );
+            range: query.range.clone(),
+            file: query.file.clone(),
+        });
         let keys = if lp.kind == LoopKind::While {
             "the keys".to_string()
         } else {

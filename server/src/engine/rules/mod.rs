@@ -17,6 +17,7 @@ mod loader_options;
 
 use super::diagnostic::{Diagnostic, Severity};
 use super::index::ModelResolver;
+use super::semantic::calls::Summaries;
 use super::semantic::SemanticModel;
 use super::settings::Settings;
 
@@ -55,6 +56,9 @@ pub struct Context<'m, 'a> {
     pub model: &'m SemanticModel<'a>,
     pub settings: &'m Settings,
     pub index: &'m ModelResolver<'m>,
+    /// The file's function summaries (with the project's, when checked in one), computed when
+    /// INB003 runs or the project asks for them.
+    pub summaries: Option<&'m Summaries<'a>>,
 }
 
 pub type CheckFn = fn(&Context<'_, '_>, &mut Vec<Diagnostic>);

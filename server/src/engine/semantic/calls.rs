@@ -3,15 +3,23 @@
 //! The builder records every call whose callee is a plain name (`load_stats(uid)`) or a method of
 //! a dotted receiver (`self.load(uid)`, `session.commit()`, `order.save()`), with the loops around
 //! it. From those, [`summaries`] computes for each function which of its parameters reach an ORM
-//! query as a key: directly, or through calls to further functions of the same file, up to a
+//! query as a key: directly, or through calls to further functions of the same file or, with the
+//! project's summaries ([`crate::engine::index::calls`]), of the modules it imports, up to a
 //! depth, cycles safe. A call that cannot be resolved to a definition is skipped, never guessed.
 
 use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
 
 use tree_sitter::Node;
 
 use super::types::RowType;
 use super::{LoopId, SemanticModel};
+use crate::engine::diagnostic::OtherFile;
+use crate::engine::index::calls::{
+    self as index_calls, ArgSlot, CallEdge, CallIndex, CallTarget, FileSummary, FunctionSummary,
+    Imports, PendingCall, ResolvedFunction,
+};
 use crate::engine::orm::{self, RefContext};
 use crate::engine::source::TextRange;
 use crate::engine::syntax::{dotted_path, field, named_children};
@@ -100,15 +108,18 @@ impl FunctionDef<'_> {
 /// One step from a parameter to a query: a call to a further function, or the query itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop {
+    /// Byte offsets in the file being checked, or in `file` when the hop is in another file.
     pub range: TextRange,
     /// `load_stats(uid)` for a call, the query as displayed for a query.
     pub display: String,
     /// The function the hop sits in.
     pub function: String,
+    /// Set when the hop is in another file (from the project's summaries).
+    pub file: Option<OtherFile>,
 }
 
 /// A parameter of a function that reaches a query as a key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reach {
     pub parameter: usize,
     /// The calls taken, then the query; the last hop is always the query.
@@ -117,59 +128,83 @@ pub struct Reach {
     pub model: Option<String>,
 }
 
+/// What a call resolves to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A function of the file, by index into [`Summaries::functions`].
+    Local(usize),
+    /// A module-level function of another module; `known` indexes [`Summaries::external`] when
+    /// the project's summaries have it.
+    Imported {
+        module: String,
+        name: String,
+        known: Option<usize>,
+    },
+}
+
+/// The project around the file: its imports and the summaries of the other files.
+#[derive(Clone, Copy)]
+pub struct Project<'p> {
+    pub imports: &'p Imports,
+    pub index: &'p CallIndex,
+}
+
 /// Per function (index into [`functions`]), the parameters that reach a query.
 pub struct Summaries<'a> {
     pub functions: Vec<FunctionDef<'a>>,
     pub reaches: Vec<Vec<Reach>>,
+    /// Functions of other modules that calls of the file resolve to, as the project has them.
+    pub external: Vec<ResolvedFunction>,
+    /// Per call of the model (same index), what it calls and the function it sits in.
+    targets: Vec<Option<(Target, Option<usize>)>>,
 }
 
 impl<'a> Summaries<'a> {
-    /// The function a call resolves to in this file: a module-level function for a plain name
-    /// (unless the caller binds that name itself), a method of the caller's class for
-    /// `self.method(...)` / `cls.method(...)`.
-    pub fn resolve(&self, model: &SemanticModel<'a>, call: &CallSite<'a>) -> Option<usize> {
-        let source = model.file.text();
-        match &call.callee {
-            Callee::Name(name) => {
-                let caller = model.scope_of(call.node);
-                if caller.parameters.contains(name) || caller.values.contains_key(name) {
-                    return None;
-                }
-                self.functions
-                    .iter()
-                    .position(|f| f.class.is_none() && &f.name == name && is_module_level(f.node))
+    /// What the `index`th call of the model resolves to: a module-level function of the file for
+    /// a plain name (unless the caller binds that name itself), a method of the caller's class
+    /// for `self.method(...)` / `cls.method(...)`, or a function imported from another module
+    /// (`from m import f`, `import m as h; h.f(...)`).
+    pub fn target(&self, index: usize) -> Option<&Target> {
+        self.targets.get(index)?.as_ref().map(|(target, _)| target)
+    }
+
+    /// The parameters and reaches of a target, when known.
+    fn callee(&self, target: &Target) -> Option<(&[String], usize, &[Reach])> {
+        match target {
+            Target::Local(index) => {
+                let function = &self.functions[*index];
+                Some((
+                    &function.parameters,
+                    usize::from(function.is_method()),
+                    &self.reaches[*index],
+                ))
             }
-            Callee::Method { receiver, method } if receiver == "self" || receiver == "cls" => {
-                let class = enclosing_class(call.scope, source)?;
-                self.functions
-                    .iter()
-                    .position(|f| f.class.as_deref() == Some(class) && &f.name == method)
+            Target::Imported { known, .. } => {
+                let function = &self.external[(*known)?];
+                Some((&function.parameters, 0, &function.reaches))
             }
-            Callee::Method { .. } => None,
         }
     }
 
-    /// The reaches of the function a call resolves to whose parameter receives an argument
-    /// accepted by `takes` (the argument's expression).
+    /// The reaches of the function the `index`th call resolves to whose parameter receives an
+    /// argument accepted by `takes` (the argument's expression).
     pub fn reaching_arguments(
         &self,
         model: &SemanticModel<'a>,
-        call: &CallSite<'a>,
+        index: usize,
         mut takes: impl FnMut(Node<'a>) -> bool,
     ) -> Vec<(Node<'a>, &Reach)> {
-        let Some(target) = self.resolve(model, call) else {
+        let Some((parameters, offset, reaches)) = self.target(index).and_then(|t| self.callee(t))
+        else {
             return Vec::new();
         };
-        let function = &self.functions[target];
+        let call = &model.calls[index];
         let mut found = Vec::new();
-        for (argument, parameter) in bind_arguments(call, function, model.file.text()) {
+        for (argument, parameter) in bind_arguments(call, parameters, offset, model.file.text()) {
             if !takes(argument) {
                 continue;
             }
-            if let Some(reach) = self.reaches[target]
-                .iter()
-                .find(|r| r.parameter == parameter)
-            {
+            if let Some(reach) = reaches.iter().find(|r| r.parameter == parameter) {
                 found.push((argument, reach));
             }
         }
@@ -178,8 +213,14 @@ impl<'a> Summaries<'a> {
 }
 
 /// Every function of the file and which of its parameters reach a query, through at most
-/// `max_depth` calls.
-pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'a> {
+/// `max_depth` hops (calls, then the query), following calls into other files when `project`
+/// is given.
+pub fn summaries<'a>(
+    model: &SemanticModel<'a>,
+    max_depth: usize,
+    project: Option<Project<'_>>,
+) -> Summaries<'a> {
+    let max_depth = max_depth.max(1);
     let source = model.file.text();
     let functions: Vec<FunctionDef<'a>> = model
         .scopes
@@ -187,10 +228,42 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
         .filter(|scope| scope.node.kind() == "function_definition")
         .filter_map(|scope| function_def(scope.node, source))
         .collect();
+    let by_node: HashMap<usize, usize> = functions
+        .iter()
+        .enumerate()
+        .map(|(index, f)| (f.node.id(), index))
+        .collect();
     let mut summaries = Summaries {
         reaches: vec![Vec::new(); functions.len()],
         functions,
+        external: Vec::new(),
+        targets: Vec::new(),
     };
+    let function_of = |node: Node<'a>| by_node.get(&model.scope_of(node).node.id()).copied();
+    summaries.targets = resolve_targets(model, &summaries.functions, project, &function_of);
+    let mut external: HashMap<(String, String), usize> = HashMap::new();
+    for (target, _) in summaries.targets.iter_mut().flatten() {
+        let Target::Imported {
+            module,
+            name,
+            known,
+        } = target
+        else {
+            continue;
+        };
+        let Some(project) = project else {
+            continue;
+        };
+        let key = (module.clone(), name.clone());
+        *known = match external.get(&key) {
+            Some(index) => Some(*index),
+            None => project.index.function(module, name).map(|function| {
+                summaries.external.push(function);
+                external.insert(key, summaries.external.len() - 1);
+                summaries.external.len() - 1
+            }),
+        };
+    }
     // Names each function derives from each parameter (`key = uid`, `k = str(uid)`).
     let derived: Vec<Vec<HashSet<String>>> = summaries
         .functions
@@ -204,10 +277,6 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
                 .collect()
         })
         .collect();
-    let function_of = |node: Node<'a>| {
-        let scope = model.scope_of(node).node;
-        summaries.functions.iter().position(|f| f.node == scope)
-    };
     // Direct reaches: a query in the function reads a parameter as a key.
     for query in &model.queries {
         if query.call.access != orm::Access::Read {
@@ -233,6 +302,7 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
                         range: query.call.node.byte_range(),
                         display: query.call.display.clone(),
                         function: summaries.functions[index].name.clone(),
+                        file: None,
                     }],
                     model: query.call.model.clone(),
                 });
@@ -240,20 +310,20 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
         }
     }
     // Through calls: each round adds one more hop; a bounded number of rounds ends cycles.
-    for _ in 1..max_depth.max(1) {
+    for _ in 1..max_depth {
         let mut added = Vec::new();
-        for call in &model.calls {
-            let Some(caller) = function_of(call.node) else {
+        for (call, resolved) in model.calls.iter().zip(&summaries.targets) {
+            let Some((target, Some(caller))) = resolved else {
                 continue;
             };
-            let Some(target) = summaries.resolve(model, call) else {
+            let caller = *caller;
+            let Some((parameters, offset, reaches)) = summaries.callee(target) else {
                 continue;
             };
-            for (argument, parameter) in bind_arguments(call, &summaries.functions[target], source)
-            {
-                let Some(reach) = summaries.reaches[target]
+            for (argument, parameter) in bind_arguments(call, parameters, offset, source) {
+                let Some(reach) = reaches
                     .iter()
-                    .find(|r| r.parameter == parameter)
+                    .find(|r| r.parameter == parameter && r.path.len() < max_depth)
                 else {
                     continue;
                 };
@@ -272,14 +342,7 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
                     if known {
                         continue;
                     }
-                    let mut path = vec![Hop {
-                        range: call.node.byte_range(),
-                        display: crate::engine::syntax::display_code(
-                            &source[call.node.byte_range()],
-                            60,
-                        ),
-                        function: summaries.functions[caller].name.clone(),
-                    }];
+                    let mut path = vec![call_hop(call, source, &summaries.functions[caller])];
                     path.extend(reach.path.iter().cloned());
                     added.push((
                         caller,
@@ -300,6 +363,207 @@ pub fn summaries<'a>(model: &SemanticModel<'a>, max_depth: usize) -> Summaries<'
         }
     }
     summaries
+}
+
+fn call_hop(call: &CallSite<'_>, source: &str, caller: &FunctionDef<'_>) -> Hop {
+    Hop {
+        range: call.node.byte_range(),
+        display: crate::engine::syntax::display_code(&source[call.node.byte_range()], 60),
+        function: caller.name.clone(),
+        file: None,
+    }
+}
+
+/// Resolves every call of the model once, with the function it sits in.
+fn resolve_targets<'a>(
+    model: &SemanticModel<'a>,
+    functions: &[FunctionDef<'a>],
+    project: Option<Project<'_>>,
+    function_of: &dyn Fn(Node<'a>) -> Option<usize>,
+) -> Vec<Option<(Target, Option<usize>)>> {
+    let source = model.file.text();
+    let module_functions: HashMap<&str, usize> = functions
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, f)| f.class.is_none() && is_module_level(f.node))
+        .map(|(index, f)| (f.name.as_str(), index))
+        .collect();
+    let module_record = model.scopes.last();
+    // A name the module rebinds (`load = cached(load)`) is not surely the import any more.
+    let module_binds = |name: &str| module_record.is_some_and(|m| m.values.contains_key(name));
+    model
+        .calls
+        .iter()
+        .map(|call| {
+            let target = match &call.callee {
+                Callee::Name(name) => {
+                    let local = module_functions.get(name.as_str()).copied();
+                    let imported = if local.is_none() && !module_binds(name) {
+                        project.and_then(|p| p.imports.function(name))
+                    } else {
+                        None
+                    };
+                    if local.is_none() && imported.is_none() {
+                        return None;
+                    }
+                    let caller = model.scope_of(call.node);
+                    if caller.parameters.contains(name) || caller.values.contains_key(name) {
+                        return None;
+                    }
+                    match (local, imported) {
+                        (Some(index), _) => Target::Local(index),
+                        (None, Some((module, name))) => Target::Imported {
+                            module: module.to_string(),
+                            name: name.to_string(),
+                            known: None,
+                        },
+                        (None, None) => return None,
+                    }
+                }
+                Callee::Method { receiver, method } if receiver == "self" || receiver == "cls" => {
+                    let class = enclosing_class(call.scope, source)?;
+                    let index = functions
+                        .iter()
+                        .position(|f| f.class.as_deref() == Some(class) && &f.name == method)?;
+                    Target::Local(index)
+                }
+                Callee::Method { receiver, method } => {
+                    let module = project?.imports.module(receiver)?;
+                    let head = receiver.split('.').next().unwrap_or(receiver);
+                    let caller = model.scope_of(call.node);
+                    if caller.parameters.contains(head)
+                        || caller.values.contains_key(head)
+                        || module_binds(head)
+                    {
+                        return None;
+                    }
+                    Target::Imported {
+                        module,
+                        name: method.clone(),
+                        known: None,
+                    }
+                }
+            };
+            Some((target, function_of(call.node)))
+        })
+        .collect()
+}
+
+impl Summaries<'_> {
+    /// The file's summary for the project: its functions with located reaches, the calls that
+    /// pass their parameters on, and the loop calls whose loop-dependent arguments reach no query
+    /// in this file (they may through another).
+    pub fn export(
+        &self,
+        model: &SemanticModel<'_>,
+        path: &Arc<Path>,
+        module: &str,
+        imports: &Imports,
+    ) -> FileSummary {
+        let file = model.file;
+        let source = file.text();
+        let locate_hop = |hop: &Hop| -> Hop {
+            match &hop.file {
+                Some(_) => hop.clone(),
+                None => Hop {
+                    file: Some(index_calls::locate(file, path, &hop.range)),
+                    ..hop.clone()
+                },
+            }
+        };
+        let locate_reach = |reach: &Reach| Reach {
+            parameter: reach.parameter,
+            path: reach.path.iter().map(locate_hop).collect(),
+            model: reach.model.clone(),
+        };
+        let mut functions: Vec<FunctionSummary> = self
+            .functions
+            .iter()
+            .zip(&self.reaches)
+            .map(|(function, reaches)| FunctionSummary {
+                name: function.name.clone(),
+                class: function.class.clone(),
+                module_level: is_module_level(function.node),
+                parameters: function.parameters.clone(),
+                reaches: reaches.iter().map(locate_reach).collect(),
+                calls: Vec::new(),
+            })
+            .collect();
+        let mut derived: HashMap<usize, Vec<HashSet<String>>> = HashMap::new();
+        let mut pending = Vec::new();
+        for (index, (call, resolved)) in model.calls.iter().zip(&self.targets).enumerate() {
+            let Some((target, caller)) = resolved else {
+                continue;
+            };
+            let project_target = match target {
+                Target::Local(index) => CallTarget::Local(*index),
+                Target::Imported { module, name, .. } => CallTarget::Imported {
+                    module: module.clone(),
+                    name: name.clone(),
+                },
+            };
+            let slots = argument_slots(call, source);
+            if !call.loops.is_empty() && self.reaching_arguments(model, index, |_| true).is_empty()
+            {
+                let varying = |argument: Node<'_>| {
+                    let mut names = Vec::new();
+                    collect_identifiers(argument, source, &mut names);
+                    call.loops.iter().any(|&id| {
+                        let varying = &model.loop_(id).varying;
+                        names.iter().any(|name| varying.contains(name))
+                    })
+                };
+                let arguments: Vec<ArgSlot> = slots
+                    .iter()
+                    .filter(|(argument, _)| varying(*argument))
+                    .map(|(_, slot)| slot.clone())
+                    .collect();
+                if !arguments.is_empty() {
+                    pending.push(PendingCall {
+                        target: project_target.clone(),
+                        arguments,
+                    });
+                }
+            }
+            let Some(caller) = *caller else {
+                continue;
+            };
+            let names_of_caller = derived.entry(caller).or_insert_with(|| {
+                let function = &self.functions[caller];
+                let record = model.scope_of(function.body());
+                function
+                    .parameters
+                    .iter()
+                    .map(|p| derived_names(p, &record.values, source))
+                    .collect()
+            });
+            let mut arguments = Vec::new();
+            for (argument, slot) in &slots {
+                let mut names = Vec::new();
+                collect_identifiers(*argument, source, &mut names);
+                for (parameter, derived_names) in names_of_caller.iter().enumerate() {
+                    if names.iter().any(|name| derived_names.contains(name)) {
+                        arguments.push((slot.clone(), parameter));
+                    }
+                }
+            }
+            if !arguments.is_empty() {
+                functions[caller].calls.push(CallEdge {
+                    target: project_target,
+                    hop: locate_hop(&call_hop(call, source, &self.functions[caller])),
+                    arguments,
+                });
+            }
+        }
+        FileSummary {
+            path: path.clone(),
+            module: module.to_string(),
+            imports: imports.clone(),
+            functions,
+            pending,
+        }
+    }
 }
 
 impl<'a> FunctionDef<'a> {
@@ -357,18 +621,36 @@ fn is_module_level(function: Node<'_>) -> bool {
 }
 
 /// Pairs a call's arguments with the callee's parameter indices: positional by position
-/// (after `self` for a method), keywords by name. Splats end the pairing.
+/// (after `offset` bound parameters, `self` for a method), keywords by name. Splats end the
+/// pairing.
 fn bind_arguments<'a>(
     call: &CallSite<'a>,
-    function: &FunctionDef<'_>,
+    parameters: &[String],
+    offset: usize,
     source: &str,
 ) -> Vec<(Node<'a>, usize)> {
+    let mut bound = Vec::new();
+    for (argument, slot) in argument_slots(call, source) {
+        let index = match slot {
+            ArgSlot::Position(position) => {
+                Some(position + offset).filter(|index| *index < parameters.len())
+            }
+            ArgSlot::Keyword(name) => parameters.iter().position(|p| *p == name),
+        };
+        if let Some(index) = index {
+            bound.push((argument, index));
+        }
+    }
+    bound
+}
+
+/// A call's arguments with their slots; splats end the list.
+fn argument_slots<'a>(call: &CallSite<'a>, source: &str) -> Vec<(Node<'a>, ArgSlot)> {
     let Some(arguments) = field(call.node, "arguments") else {
         return Vec::new();
     };
-    let offset = usize::from(function.is_method());
-    let mut bound = Vec::new();
-    let mut position = offset;
+    let mut slots = Vec::new();
+    let mut position = 0;
     for argument in named_children(arguments) {
         match argument.kind() {
             "keyword_argument" => {
@@ -378,21 +660,17 @@ fn bind_arguments<'a>(
                 let Some(value) = field(argument, "value") else {
                     continue;
                 };
-                if let Some(index) = function.parameters.iter().position(|p| p == name) {
-                    bound.push((value, index));
-                }
+                slots.push((value, ArgSlot::Keyword(name.to_string())));
             }
             "list_splat" | "dictionary_splat" => break,
             "comment" => {}
             _ => {
-                if position < function.parameters.len() {
-                    bound.push((argument, position));
-                }
+                slots.push((argument, ArgSlot::Position(position)));
                 position += 1;
             }
         }
     }
-    bound
+    slots
 }
 
 /// The parameter and every name assigned (last assignment, flow-insensitively) from it.

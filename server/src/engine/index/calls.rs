@@ -1,0 +1,573 @@
+//! Function summaries across files.
+//!
+//! Each checked file exports a [`FileSummary`] as plain data: for its functions, which parameters
+//! reach an ORM query (the hop path located so that a shell can show it without the file's text),
+//! and which calls pass parameters on to functions imported from other modules (edges, resolved
+//! here, never by name alone). [`CallIndex`] holds the summaries of a project, replaced per file,
+//! and resolves the edges up to `max-call-depth`: a call into another file is then seen by INB003
+//! like a call into the same file.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::engine::diagnostic::{FilePosition, OtherFile};
+use crate::engine::semantic::calls::Reach;
+use crate::engine::source::SourceFile;
+use crate::engine::syntax::{field, named_children};
+
+/// A name a module binds by importing: `from m import n as local` (`name` is `Some(n)`), or
+/// `import m as local` / `import m` (`name` is `None`; for `import a.b`, `local` is `a.b`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    pub local: String,
+    /// The absolute module.
+    pub module: String,
+    pub name: Option<String>,
+}
+
+/// The imports of one file, with relative modules made absolute.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imports(pub Vec<Import>);
+
+impl Imports {
+    /// Reads the module-level imports (also under `if`/`try`) of a file whose module is `module`;
+    /// `package` when the file is a package's `__init__.py`. Relative imports that climb above
+    /// the project are dropped.
+    pub fn collect(file: &SourceFile, module: &str, package: bool) -> Imports {
+        let mut imports = Vec::new();
+        collect(file, file.root(), module, package, &mut imports);
+        Imports(imports)
+    }
+
+    /// The module and name a plain-name call `name(...)` refers to, when `name` was imported
+    /// with `from m import name`.
+    pub fn function(&self, name: &str) -> Option<(&str, &str)> {
+        self.0
+            .iter()
+            .rev()
+            .find(|import| import.local == name)
+            .and_then(|import| Some((import.module.as_str(), import.name.as_deref()?)))
+    }
+
+    /// The module a dotted receiver `h`, `app.helpers` or `helpers` names through `import m as
+    /// h`, `import app.helpers` or `from app import helpers`.
+    pub fn module(&self, receiver: &str) -> Option<String> {
+        self.0.iter().rev().find_map(|import| {
+            let rest = if receiver == import.local {
+                ""
+            } else {
+                receiver
+                    .strip_prefix(import.local.as_str())
+                    .filter(|rest| rest.starts_with('.'))?
+            };
+            let base = match &import.name {
+                Some(name) => format!("{}.{name}", import.module),
+                None => import.module.clone(),
+            };
+            Some(format!("{base}{rest}"))
+        })
+    }
+
+    pub fn modules(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(|import| import.module.as_str())
+    }
+}
+
+fn collect(
+    file: &SourceFile,
+    node: tree_sitter::Node<'_>,
+    module: &str,
+    package: bool,
+    out: &mut Vec<Import>,
+) {
+    for statement in named_children(node) {
+        match statement.kind() {
+            "import_from_statement" => {
+                let Some(written) = field(statement, "module_name").map(|m| file.node_text(m))
+                else {
+                    continue;
+                };
+                let Some(from) = absolute_module(written, module, package) else {
+                    continue;
+                };
+                let mut cursor = statement.walk();
+                for name in statement.children_by_field_name("name", &mut cursor) {
+                    let (original, local) = match name.kind() {
+                        "aliased_import" => (
+                            field(name, "name").map(|n| file.node_text(n)),
+                            field(name, "alias").map(|a| file.node_text(a)),
+                        ),
+                        _ => (Some(file.node_text(name)), Some(file.node_text(name))),
+                    };
+                    if let (Some(original), Some(local)) = (original, local) {
+                        out.push(Import {
+                            local: local.to_string(),
+                            module: from.clone(),
+                            name: Some(original.to_string()),
+                        });
+                    }
+                }
+            }
+            "import_statement" => {
+                let mut cursor = statement.walk();
+                for name in statement.children_by_field_name("name", &mut cursor) {
+                    let (dotted, local) = match name.kind() {
+                        "aliased_import" => (
+                            field(name, "name").map(|n| file.node_text(n)),
+                            field(name, "alias").map(|a| file.node_text(a)),
+                        ),
+                        _ => (Some(file.node_text(name)), Some(file.node_text(name))),
+                    };
+                    if let (Some(dotted), Some(local)) = (dotted, local) {
+                        out.push(Import {
+                            local: local.to_string(),
+                            module: dotted.to_string(),
+                            name: None,
+                        });
+                    }
+                }
+            }
+            "if_statement" | "try_statement" | "block" | "else_clause" | "except_clause"
+            | "finally_clause" => collect(file, statement, module, package, out),
+            _ => {}
+        }
+    }
+}
+
+/// `.helpers` in module `app.views` → `app.helpers`; `..core` climbs one more package; an
+/// absolute module is returned as written.
+pub fn absolute_module(written: &str, module: &str, package: bool) -> Option<String> {
+    let dots = written.len() - written.trim_start_matches('.').len();
+    if dots == 0 {
+        return Some(written.to_string());
+    }
+    let mut parts: Vec<&str> = module.split('.').filter(|p| !p.is_empty()).collect();
+    // The package a relative import starts from: the module itself for an `__init__.py`.
+    if !package && parts.pop().is_none() {
+        return None;
+    }
+    for _ in 1..dots {
+        parts.pop()?;
+    }
+    let rest = &written[dots..];
+    if !rest.is_empty() {
+        parts.push(rest);
+    }
+    Some(parts.join("."))
+}
+
+/// Which argument of a call: by position (after `self` for a method) or by keyword.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgSlot {
+    Position(usize),
+    Keyword(String),
+}
+
+/// What a call in a summary calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallTarget {
+    /// A function of the same file, by index into [`FileSummary::functions`].
+    Local(usize),
+    /// A function of another module, as imported (the module is absolute).
+    Imported { module: String, name: String },
+}
+
+/// A call that passes some of the caller's parameters on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallEdge {
+    pub target: CallTarget,
+    /// The call, located.
+    pub hop: crate::engine::semantic::calls::Hop,
+    /// The argument slots and the caller's parameter each one derives from.
+    pub arguments: Vec<(ArgSlot, usize)>,
+}
+
+/// A function or method of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSummary {
+    pub name: String,
+    pub class: Option<String>,
+    /// Defined at module level: the only functions other files can import.
+    pub module_level: bool,
+    pub parameters: Vec<String>,
+    /// Parameters that reach a query within the file (every hop located).
+    pub reaches: Vec<Reach>,
+    pub calls: Vec<CallEdge>,
+}
+
+impl FunctionSummary {
+    /// The parameter a slot binds, as [`crate::engine::semantic::calls`] binds arguments.
+    pub fn bind(&self, slot: &ArgSlot) -> Option<usize> {
+        match slot {
+            ArgSlot::Position(position) => {
+                let index = position + usize::from(self.class.is_some());
+                (index < self.parameters.len()).then_some(index)
+            }
+            ArgSlot::Keyword(name) => self.parameters.iter().position(|p| p == name),
+        }
+    }
+}
+
+/// A call in a loop, with loop-dependent arguments, that the file's own summaries did not show
+/// to reach a query: the project's summaries may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingCall {
+    pub target: CallTarget,
+    pub arguments: Vec<ArgSlot>,
+}
+
+/// What a file tells the project about its functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileSummary {
+    pub path: Arc<Path>,
+    pub module: String,
+    pub imports: Imports,
+    pub functions: Vec<FunctionSummary>,
+    pub pending: Vec<PendingCall>,
+}
+
+impl FileSummary {
+    fn module_function(&self, name: &str) -> Option<usize> {
+        self.functions
+            .iter()
+            .position(|f| f.module_level && f.class.is_none() && f.name == name)
+    }
+}
+
+/// A function as the project resolves it: its parameters and every parameter that reaches a
+/// query, in its own file or through others.
+#[derive(Debug, Clone)]
+pub struct ResolvedFunction {
+    pub module: String,
+    pub name: String,
+    pub parameters: Vec<String>,
+    pub reaches: Vec<Reach>,
+}
+
+/// The summaries of a project's files, and the reaches resolved across them.
+#[derive(Debug, Clone, Default)]
+pub struct CallIndex {
+    files: HashMap<PathBuf, Arc<FileSummary>>,
+    modules: HashMap<String, PathBuf>,
+    /// Per file, per function (as in its summary), the reaches across files.
+    resolved: HashMap<PathBuf, Vec<Vec<Reach>>>,
+    max_depth: usize,
+}
+
+impl CallIndex {
+    pub fn new() -> CallIndex {
+        CallIndex::default()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn file(&self, path: &Path) -> Option<&Arc<FileSummary>> {
+        self.files.get(path)
+    }
+
+    pub fn has_module(&self, module: &str) -> bool {
+        self.modules.contains_key(module)
+    }
+
+    /// Replaces a file's summary; false when it is the same as before. Call [`CallIndex::resolve`]
+    /// after a batch of replacements.
+    pub fn replace_file(&mut self, summary: FileSummary) -> bool {
+        let path = summary.path.to_path_buf();
+        if self.files.get(&path).is_some_and(|old| **old == summary) {
+            return false;
+        }
+        self.remove_file(&path);
+        self.modules.insert(summary.module.clone(), path.clone());
+        self.files.insert(path, Arc::new(summary));
+        true
+    }
+
+    pub fn remove_file(&mut self, path: &Path) -> bool {
+        let Some(old) = self.files.remove(path) else {
+            return false;
+        };
+        if self.modules.get(&old.module).is_some_and(|p| p == path) {
+            self.modules.remove(&old.module);
+        }
+        self.resolved.remove(path);
+        true
+    }
+
+    /// The file of a module: by its exact name, else the one module whose name ends with
+    /// `.module` (a `src/` layout), else none.
+    fn module_file(&self, module: &str) -> Option<&Arc<FileSummary>> {
+        if let Some(path) = self.modules.get(module) {
+            return self.files.get(path);
+        }
+        let suffix = format!(".{module}");
+        let mut found = self
+            .modules
+            .iter()
+            .filter(|(name, _)| name.ends_with(&suffix));
+        let first = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        self.files.get(first.1)
+    }
+
+    /// The module-level function `name` of `module`, following re-exports
+    /// (`from .impl import load_stats` in a package's `__init__.py`) a few levels deep.
+    fn locate(&self, module: &str, name: &str) -> Option<(&PathBuf, usize)> {
+        let mut module = module.to_string();
+        let mut name = name.to_string();
+        for _ in 0..4 {
+            let file = self.module_file(&module)?;
+            if let Some(index) = file.module_function(&name) {
+                let path = self.modules.get(&file.module)?;
+                return Some((path, index));
+            }
+            let import = file.imports.0.iter().find(|i| i.local == name)?;
+            let next_name = import.name.clone()?;
+            module = import.module.clone();
+            name = next_name;
+        }
+        None
+    }
+
+    /// A module-level function of another module, with its reaches across the project.
+    pub fn function(&self, module: &str, name: &str) -> Option<ResolvedFunction> {
+        let (path, index) = self.locate(module, name)?;
+        let file = &self.files[path];
+        let function = &file.functions[index];
+        let reaches = self
+            .resolved
+            .get(path)
+            .map_or_else(|| function.reaches.clone(), |all| all[index].clone());
+        Some(ResolvedFunction {
+            module: file.module.clone(),
+            name: function.name.clone(),
+            parameters: function.parameters.clone(),
+            reaches,
+        })
+    }
+
+    /// Resolves every edge, up to `max_depth` hops per path, cycles safe: a parameter keeps the
+    /// first (shortest) path found to a query.
+    pub fn resolve(&mut self, max_depth: usize) {
+        self.max_depth = max_depth;
+        let mut resolved: HashMap<PathBuf, Vec<Vec<Reach>>> = self
+            .files
+            .iter()
+            .map(|(path, file)| {
+                let reaches = file.functions.iter().map(|f| f.reaches.clone()).collect();
+                (path.clone(), reaches)
+            })
+            .collect();
+        // Each edge with its target located once.
+        let mut edges: Vec<(PathBuf, usize, &CallEdge, PathBuf, usize)> = Vec::new();
+        for (path, file) in &self.files {
+            for (caller, function) in file.functions.iter().enumerate() {
+                for edge in &function.calls {
+                    let target = match &edge.target {
+                        CallTarget::Local(index) => Some((path.clone(), *index)),
+                        CallTarget::Imported { module, name } => self
+                            .locate(module, name)
+                            .map(|(path, index)| (path.clone(), index)),
+                    };
+                    if let Some((target_path, target_index)) = target {
+                        edges.push((path.clone(), caller, edge, target_path, target_index));
+                    }
+                }
+            }
+        }
+        for _ in 1..max_depth.max(1) {
+            let mut added: Vec<(PathBuf, usize, Reach)> = Vec::new();
+            for (path, caller, edge, target_path, target_index) in &edges {
+                let target = &self.files[target_path].functions[*target_index];
+                for (slot, caller_parameter) in &edge.arguments {
+                    let Some(parameter) = target.bind(slot) else {
+                        continue;
+                    };
+                    let Some(reach) = resolved[target_path][*target_index]
+                        .iter()
+                        .find(|r| r.parameter == parameter && r.path.len() < max_depth)
+                    else {
+                        continue;
+                    };
+                    let known = resolved[path][*caller]
+                        .iter()
+                        .any(|r| r.parameter == *caller_parameter)
+                        || added.iter().any(|(p, c, r)| {
+                            p == path && c == caller && r.parameter == *caller_parameter
+                        });
+                    if known {
+                        continue;
+                    }
+                    let mut hops = vec![edge.hop.clone()];
+                    hops.extend(reach.path.iter().cloned());
+                    added.push((
+                        path.clone(),
+                        *caller,
+                        Reach {
+                            parameter: *caller_parameter,
+                            path: hops,
+                            model: reach.model.clone(),
+                        },
+                    ));
+                }
+            }
+            if added.is_empty() {
+                break;
+            }
+            for (path, caller, reach) in added {
+                if let Some(reaches) = resolved.get_mut(&path) {
+                    reaches[caller].push(reach);
+                }
+            }
+        }
+        self.resolved = resolved;
+    }
+
+    /// Whether a file's pending calls reach a query now that the project is resolved: only then
+    /// does a check with the project's summaries report more than the file's own check did.
+    pub fn reaches_pending(&self, path: &Path) -> bool {
+        let Some(file) = self.files.get(path) else {
+            return false;
+        };
+        file.pending.iter().any(|call| {
+            let target = match &call.target {
+                CallTarget::Local(index) => Some((path, *index)),
+                CallTarget::Imported { module, name } => self
+                    .locate(module, name)
+                    .map(|(path, index)| (path.as_path(), index)),
+            };
+            let Some((target_path, index)) = target else {
+                return false;
+            };
+            let function = &self.files[target_path].functions[index];
+            let reaches = self
+                .resolved
+                .get(target_path)
+                .map_or(&function.reaches, |all| &all[index]);
+            call.arguments.iter().any(|slot| {
+                function
+                    .bind(slot)
+                    .is_some_and(|parameter| reaches.iter().any(|r| r.parameter == parameter))
+            })
+        })
+    }
+
+    /// Modules imported by pending calls and edges that no summary provides yet.
+    pub fn missing_modules(&self) -> HashSet<String> {
+        let mut missing = HashSet::new();
+        for file in self.files.values() {
+            let targets = file.pending.iter().map(|call| &call.target).chain(
+                file.functions
+                    .iter()
+                    .flat_map(|f| f.calls.iter().map(|e| &e.target)),
+            );
+            for target in targets {
+                if let CallTarget::Imported { module, .. } = target {
+                    if self.module_file(module).is_none() {
+                        missing.insert(module.clone());
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    /// The files whose imports reach `module`, directly or through other files' imports.
+    pub fn dependents(&self, module: &str) -> HashSet<PathBuf> {
+        let mut found: HashSet<PathBuf> = HashSet::new();
+        let mut modules = vec![module.to_string()];
+        let mut seen: HashSet<String> = HashSet::from([module.to_string()]);
+        while let Some(current) = modules.pop() {
+            for (path, file) in &self.files {
+                let imports_it = file.imports.0.iter().any(|import| {
+                    import.module == current
+                        || import
+                            .name
+                            .as_ref()
+                            .is_some_and(|name| format!("{}.{name}", import.module) == current)
+                });
+                if imports_it && found.insert(path.clone()) && seen.insert(file.module.clone()) {
+                    modules.push(file.module.clone());
+                }
+            }
+        }
+        found
+    }
+}
+
+/// A location in a file, for a shell that will not read that file's text.
+pub fn locate(file: &SourceFile, path: &Arc<Path>, range: &std::ops::Range<usize>) -> OtherFile {
+    OtherFile {
+        path: path.clone(),
+        start: position(file, range.start),
+        end: position(file, range.end),
+    }
+}
+
+fn position(file: &SourceFile, offset: usize) -> FilePosition {
+    let text = file.text();
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let (line, utf8) = file.line_index().line_col(offset);
+    let before = &text[offset - utf8..offset];
+    FilePosition {
+        line,
+        utf8,
+        utf16: before.encode_utf16().count(),
+        chars: before.chars().count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_modules() {
+        assert_eq!(
+            absolute_module(".helpers", "app.views", false).as_deref(),
+            Some("app.helpers")
+        );
+        assert_eq!(
+            absolute_module(".helpers", "app", true).as_deref(),
+            Some("app.helpers")
+        );
+        assert_eq!(
+            absolute_module("..core.db", "app.api.views", false).as_deref(),
+            Some("app.core.db")
+        );
+        assert_eq!(
+            absolute_module(".", "app.views", false).as_deref(),
+            Some("app")
+        );
+        assert_eq!(absolute_module("..x", "views", false), None);
+        assert_eq!(
+            absolute_module("app.helpers", "views", false).as_deref(),
+            Some("app.helpers")
+        );
+    }
+
+    #[test]
+    fn imports_name_functions_and_modules() {
+        let file = SourceFile::parse(
+            "from .helpers import load_stats as ls\nimport app.db as d\nimport app.core\nfrom app import services\n",
+        );
+        let imports = Imports::collect(&file, "app.views", false);
+        assert_eq!(imports.function("ls"), Some(("app.helpers", "load_stats")));
+        assert_eq!(imports.function("load_stats"), None);
+        assert_eq!(imports.module("d").as_deref(), Some("app.db"));
+        assert_eq!(imports.module("app.core").as_deref(), Some("app.core"));
+        assert_eq!(imports.module("services").as_deref(), Some("app.services"));
+        assert_eq!(imports.module("other"), None);
+    }
+}
