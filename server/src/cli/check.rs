@@ -154,7 +154,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .map(|task| (task.path.clone(), task.settings.clone()))
             .collect();
         let no_calls = CallIndex::new();
-        let outcomes: Vec<Result<(Checked, Option<FileSummary>, usize), String>> = tasks
+        let outcomes: Vec<Outcome> = tasks
             .into_par_iter()
             .zip(loaded)
             .zip(origins.par_iter())
@@ -309,6 +309,9 @@ fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
     }
     Ok(set)
 }
+
+/// A checked file with its function summary and its task's position, or why it was not checked.
+type Outcome = Result<(Checked, Option<FileSummary>, usize), String>;
 
 /// Reads, analyses and (with `--fix`/`--diff`) fixes one file's bytes.
 fn analyse_bytes(

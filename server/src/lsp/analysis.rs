@@ -17,12 +17,13 @@ use super::{send_effects, Shared};
 
 /// Runs the engine on a snapshot and converts its diagnostics to the protocol.
 pub fn compute(snapshot: &Snapshot) -> Result<Analysis, String> {
-    let found = diagnostics::analyse(
+    let checked = diagnostics::analyse_with_summary(
         &snapshot.file,
         &snapshot.settings,
         snapshot.path.as_deref(),
         &snapshot.models,
     )?;
+    let found = checked.diagnostics;
     let lsp: Vec<_> = found
         .iter()
         .map(|d| diagnostics::to_lsp(d, &snapshot.uri, &snapshot.rope, snapshot.encoding))
@@ -33,6 +34,7 @@ pub fn compute(snapshot: &Snapshot) -> Result<Analysis, String> {
         result_id: diagnostics::result_id(&lsp),
         diagnostics: found,
         lsp,
+        summary: checked.summary,
     })
 }
 
@@ -50,7 +52,7 @@ fn settle(
     outcome: Result<Analysis, String>,
 ) -> (Option<Result<Arc<Analysis>, String>>, Effects) {
     let stored = session.store(snapshot, outcome);
-    let effects = match &stored {
+    let mut effects = match &stored {
         Some(Ok(analysis)) if !snapshot.features.pull_diagnostics => Effects {
             publications: vec![Publication {
                 uri: snapshot.uri.clone(),
@@ -69,6 +71,8 @@ fn settle(
         },
         _ => Effects::default(),
     };
+    // A changed function summary makes the documents that import it go again.
+    effects.analyse.extend(session.take_dependents());
     (stored, effects)
 }
 

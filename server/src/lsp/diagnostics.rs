@@ -6,6 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
@@ -25,9 +26,11 @@ use super::position::{self, PositionEncoding};
 use super::{analysis, testing, Shared};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
+use crate::engine::index::calls::FileSummary;
 use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
+use crate::engine::{FileCheck, FileOrigin};
 
 /// Where the documentation of each rule is published.
 pub const RULE_DOCS_URL: &str = "https://inbatch.dev/rules/";
@@ -42,6 +45,8 @@ pub struct Analysis {
     pub diagnostics: Vec<Diagnostic>,
     pub lsp: Vec<lsp::Diagnostic>,
     pub result_id: String,
+    /// The document's function summary, for the workspace's call index.
+    pub summary: Option<FileSummary>,
 }
 
 /// A fix as it travels in a diagnostic's `data` and a code action's `data`: already converted,
@@ -67,15 +72,34 @@ pub fn analyse(
     path: Option<&Path>,
     models: &ProjectIndex,
 ) -> Result<Vec<Diagnostic>, String> {
+    analyse_with_summary(file, settings, path, models).map(|checked| checked.diagnostics)
+}
+
+/// [`analyse`], following calls into the workspace's other files (through the summaries in
+/// `models.calls`) and returning the file's own summary, when the document has a path.
+pub fn analyse_with_summary(
+    file: &SourceFile,
+    settings: &Settings,
+    path: Option<&Path>,
+    models: &ProjectIndex,
+) -> Result<FileCheck, String> {
     if path.is_some_and(|path| settings.is_excluded(path)) {
-        return Ok(Vec::new());
+        return Ok(FileCheck {
+            diagnostics: Vec::new(),
+            summary: None,
+        });
     }
     catch_unwind(AssertUnwindSafe(|| {
         testing::before_analysis(file.text());
         let rules = settings.rules_for(path);
-        let mut diagnostics = crate::engine::check_in_project(file, settings, rules, models);
-        testing::after_analysis(&mut diagnostics);
-        diagnostics
+        let origin = path.map(|path| FileOrigin {
+            path: Arc::from(path),
+            module: models.module_of(path),
+            calls: &models.calls,
+        });
+        let mut checked = crate::engine::check_file(file, settings, rules, models, origin.as_ref());
+        testing::after_analysis(&mut checked.diagnostics);
+        checked
     }))
     .map_err(|payload| panic_message(payload.as_ref()))
 }
@@ -114,9 +138,18 @@ pub fn to_lsp(
     let related = diagnostic
         .related
         .iter()
-        .map(|related| DiagnosticRelatedInformation {
-            location: Location::new(uri.clone(), position::range(rope, &related.range, encoding)),
-            message: related.message.clone(),
+        .filter_map(|related| {
+            let location = match &related.file {
+                None => Location::new(uri.clone(), position::range(rope, &related.range, encoding)),
+                Some(other) => Location::new(
+                    Uri::from_file_path(&other.path)?,
+                    position::other_file_range(other, encoding),
+                ),
+            };
+            Some(DiagnosticRelatedInformation {
+                location,
+                message: related.message.clone(),
+            })
         })
         .collect::<Vec<_>>();
     let data = diagnostic.fix.as_ref().map(|fix| {

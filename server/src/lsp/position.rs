@@ -10,6 +10,7 @@
 use ropey::Rope;
 use tower_lsp_server::ls_types::{Position, PositionEncodingKind, Range};
 
+use crate::engine::diagnostic::{FilePosition, OtherFile};
 use crate::engine::source::TextRange;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -75,6 +76,19 @@ pub fn position(rope: &Rope, offset: usize, encoding: PositionEncoding) -> Posit
         }
     };
     Position::new(to_u32(line), to_u32(character))
+}
+
+/// The range of a location in another file, from the positions the engine computed there (the
+/// server may not have that file's text).
+pub fn other_file_range(other: &OtherFile, encoding: PositionEncoding) -> Range {
+    let convert = |position: &FilePosition| {
+        let character = match encoding {
+            PositionEncoding::Utf8 => position.utf8,
+            PositionEncoding::Utf16 => position.utf16,
+        };
+        Position::new(to_u32(position.line), to_u32(character))
+    };
+    Range::new(convert(&other.start), convert(&other.end))
 }
 
 pub fn range(rope: &Rope, range: &TextRange, encoding: PositionEncoding) -> Range {

@@ -17,6 +17,7 @@ use super::diagnostics::Analysis;
 use super::document::Document;
 use super::position::PositionEncoding;
 use super::workspace::WorkspaceIndex;
+use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
@@ -36,6 +37,9 @@ pub struct Session {
     next_seq: u64,
     /// Configuration errors already shown, so that each is shown once per configuration.
     shown_errors: HashSet<String>,
+    /// Open documents to analyse again because a file they import changed its function summary
+    /// (see [`Session::take_dependents`]).
+    dependents: Vec<Uri>,
 }
 
 pub struct OpenDocument {
@@ -124,6 +128,7 @@ impl Session {
             pending_messages: Vec::new(),
             next_seq: 0,
             shown_errors: HashSet::new(),
+            dependents: Vec::new(),
         }
     }
 
@@ -231,6 +236,54 @@ impl Session {
         effects
     }
 
+    /// Puts a document's function summary (from its current text) into the workspace's call
+    /// index; when it changed, the open documents whose imports reach its module are analysed
+    /// again, and only those.
+    pub fn replace_summary(&mut self, uri: &Uri, summary: FileSummary, max_depth: usize) {
+        let module = summary.module.clone();
+        let Some(calls) = self.index.models.calls.with_file(summary, max_depth) else {
+            return;
+        };
+        let dependents = calls.dependents(&module);
+        let mut models = ProjectIndex::clone(&self.index.models);
+        models.calls = Arc::new(calls);
+        self.index.models = Arc::new(models);
+        for (other, open) in &mut self.documents {
+            if other == uri || !open.path.as_ref().is_some_and(|p| dependents.contains(p)) {
+                continue;
+            }
+            open.analysis = None;
+            open.failure = None;
+            self.dependents.push(other.clone());
+        }
+    }
+
+    /// A new call index after files changed on disk: the open documents whose imports reach one
+    /// of `modules` are analysed again.
+    pub fn set_calls(&mut self, calls: CallIndex, modules: &[String]) -> Effects {
+        let dependents: HashSet<PathBuf> = modules
+            .iter()
+            .flat_map(|module| calls.dependents(module))
+            .collect();
+        let mut models = ProjectIndex::clone(&self.index.models);
+        models.calls = Arc::new(calls);
+        self.index.models = Arc::new(models);
+        let mut effects = Effects::default();
+        for (uri, open) in &mut self.documents {
+            if open.path.as_ref().is_some_and(|p| dependents.contains(p)) {
+                open.analysis = None;
+                open.failure = None;
+                effects.analyse.push(uri.clone());
+            }
+        }
+        effects
+    }
+
+    /// The documents [`Session::replace_summary`] marked for analysis since the last call.
+    pub fn take_dependents(&mut self) -> Vec<Uri> {
+        std::mem::take(&mut self.dependents)
+    }
+
     /// Whether a publication is still the latest word on its document.
     pub fn is_current(&self, publication: &Publication) -> bool {
         let Some(seq) = publication.seq else {
@@ -292,8 +345,13 @@ impl Session {
             Ok(mut analysis) => {
                 self.next_seq += 1;
                 analysis.seq = self.next_seq;
+                let summary = analysis.summary.take();
+                let max_depth = open.settings.max_call_depth;
                 let analysis = Arc::new(analysis);
                 open.analysis = Some(analysis.clone());
+                if let Some(summary) = summary {
+                    self.replace_summary(&snapshot.uri, summary, max_depth);
+                }
                 Some(Ok(analysis))
             }
             Err(panic) => {

@@ -18,6 +18,7 @@ use super::position::PositionEncoding;
 use super::session::{file_path, Effects, Session};
 use super::{send_effects, Shared};
 use crate::config::CONFIG_FILE_NAMES;
+use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::{extract_models, may_declare_models, module_name, ProjectIndex};
 use crate::engine::settings::{Settings, DEFAULT_EXCLUDES};
 use crate::engine::source::SourceFile;
@@ -60,17 +61,18 @@ pub fn analyse_file(
     settings: &Settings,
     encoding: PositionEncoding,
     models: &ProjectIndex,
-) -> Option<(Uri, FileReport)> {
+) -> Option<(Uri, FileReport, Option<FileSummary>)> {
     let uri = Uri::from_file_path(path)?;
     let text = std::fs::read_to_string(path).ok()?;
     let file = SourceFile::parse(text);
-    let found = match diagnostics::analyse(&file, settings, Some(path), models) {
-        Ok(found) => found,
-        Err(panic) => {
-            tracing::error!(uri = uri.as_str(), "analysis panicked: {panic}");
-            return None;
-        }
-    };
+    let (found, summary) =
+        match diagnostics::analyse_with_summary(&file, settings, Some(path), models) {
+            Ok(checked) => (checked.diagnostics, checked.summary),
+            Err(panic) => {
+                tracing::error!(uri = uri.as_str(), "analysis panicked: {panic}");
+                return None;
+            }
+        };
     let rope = Rope::from_str(file.text());
     let lsp: Vec<lsp::Diagnostic> = found
         .iter()
@@ -83,6 +85,7 @@ pub fn analyse_file(
             diagnostics: lsp,
             result_id,
         },
+        summary,
     ))
 }
 
@@ -185,19 +188,23 @@ pub async fn index(shared: Shared) {
     })
     .await
     .unwrap_or_default();
-    let (files, models, declaring) = files;
+    let (files, mut models, declaring) = files;
+    models.roots = folders.clone();
     let effects = {
         let mut session = shared.lock();
         if session.index.generation != generation {
             return;
         }
         session.index.model_files = declaring;
+        models.calls = session.index.models.calls.clone();
         session.set_models(models)
     };
     send_effects(&shared, effects).await;
     let total = files.len();
     let mut done = 0;
     let mut errors = Vec::new();
+    let mut summaries = Vec::new();
+    let mut max_depth = 0;
     for batch in files.chunks(BATCH) {
         let (jobs, encoding, models) = {
             let mut session = shared.lock();
@@ -209,13 +216,19 @@ pub async fn index(shared: Shared) {
             errors.extend(effects.messages);
             (jobs, session.encoding, session.index.models.clone())
         };
+        for (_, settings) in &jobs {
+            max_depth = max_depth.max(settings.max_call_depth);
+        }
         let reports = analyse_jobs(jobs, encoding, models).await;
         {
             let mut session = shared.lock();
             if session.index.generation != generation {
                 return;
             }
-            session.index.files.extend(reports);
+            for (uri, report, summary) in reports {
+                session.index.files.insert(uri, report);
+                summaries.extend(summary);
+            }
         }
         done += batch.len();
         if let Some(progress) = &progress {
@@ -239,7 +252,65 @@ pub async fn index(shared: Shared) {
             .await;
     }
     tracing::info!("indexed {total} files");
+    set_calls(&shared, generation, summaries, max_depth).await;
     refresh_pulled_diagnostics(&shared).await;
+}
+
+/// After a scan: the call index of every file read from disk, open documents' own summaries
+/// (from their current text) taking precedence. Open documents are analysed again with it, and
+/// the files whose loop calls reach a query through another file are re-read.
+async fn set_calls(
+    shared: &Shared,
+    generation: u64,
+    summaries: Vec<FileSummary>,
+    max_depth: usize,
+) {
+    let (jobs, encoding, models, effects) = {
+        let mut session = shared.lock();
+        if session.index.generation != generation {
+            return;
+        }
+        let mut calls = CallIndex::new();
+        let open: HashSet<PathBuf> = session
+            .documents
+            .values()
+            .filter_map(|open| open.path.clone())
+            .collect();
+        for summary in summaries {
+            if !open.contains(summary.path.as_ref()) {
+                calls.replace_file(summary);
+            }
+        }
+        for path in &open {
+            if let Some(summary) = session.index.models.calls.file(path) {
+                calls.replace_file(FileSummary::clone(summary));
+            }
+        }
+        calls.resolve(max_depth.max(1));
+        let pending: Vec<PathBuf> = calls
+            .paths()
+            .filter(|path| !open.contains(*path) && calls.reaches_pending(path))
+            .cloned()
+            .collect();
+        let mut models = ProjectIndex::clone(&session.index.models);
+        models.calls = Arc::new(calls);
+        let effects = session.set_models(models);
+        let jobs = jobs_for(&mut session, &pending, &mut Effects::default());
+        (
+            jobs,
+            session.encoding,
+            session.index.models.clone(),
+            effects,
+        )
+    };
+    send_effects(shared, effects).await;
+    let reports = analyse_jobs(jobs, encoding, models).await;
+    let mut session = shared.lock();
+    if session.index.generation == generation {
+        for (uri, report, _) in reports {
+            session.index.files.insert(uri, report);
+        }
+    }
 }
 
 /// After a configuration change: open documents first (a pulling client asks again at once),
@@ -315,6 +386,9 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
     };
     let (jobs, encoding, models, effects) = {
         let mut session = shared.lock();
+        let mut models = models;
+        models.calls = session.index.models.calls.clone();
+        models.roots = session.index.models.roots.clone();
         for path in &deleted {
             if let Some(uri) = Uri::from_file_path(path) {
                 session.index.files.remove(&uri);
@@ -341,8 +415,45 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
         )
     };
     send_effects(shared, effects).await;
+    let max_depth = jobs
+        .iter()
+        .map(|(_, settings)| settings.max_call_depth)
+        .max()
+        .unwrap_or(1);
     let reports = analyse_jobs(jobs, encoding, models).await;
-    shared.lock().index.files.extend(reports);
+    let effects = {
+        let mut session = shared.lock();
+        let open: HashSet<PathBuf> = session
+            .documents
+            .values()
+            .filter_map(|open| open.path.clone())
+            .collect();
+        let mut calls = session.index.models.calls.unresolved_copy();
+        let mut changed_modules = Vec::new();
+        for path in &deleted {
+            if let Some(old) = calls.file(path) {
+                changed_modules.push(old.module.clone());
+            }
+            calls.remove_file(path);
+        }
+        for (uri, report, summary) in reports {
+            session.index.files.insert(uri, report);
+            // An open document's summary comes from its current text, not from the disk.
+            if let Some(summary) = summary.filter(|s| !open.contains(s.path.as_ref())) {
+                let module = summary.module.clone();
+                if calls.replace_file(summary) {
+                    changed_modules.push(module);
+                }
+            }
+        }
+        if changed_modules.is_empty() {
+            Effects::default()
+        } else {
+            calls.resolve(max_depth);
+            session.set_calls(calls, &changed_modules)
+        }
+    };
+    send_effects(shared, effects).await;
 }
 
 /// Each path with its settings, resolved under the session lock.
@@ -362,7 +473,7 @@ async fn analyse_jobs(
     jobs: Vec<(PathBuf, Arc<Settings>)>,
     encoding: PositionEncoding,
     models: Arc<ProjectIndex>,
-) -> Vec<(Uri, FileReport)> {
+) -> Vec<(Uri, FileReport, Option<FileSummary>)> {
     tokio::task::spawn_blocking(move || {
         jobs.iter()
             .filter(|(path, settings)| !settings.is_excluded(path))

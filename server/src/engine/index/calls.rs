@@ -250,6 +250,8 @@ pub struct ResolvedFunction {
 pub struct CallIndex {
     files: HashMap<PathBuf, Arc<FileSummary>>,
     modules: HashMap<String, PathBuf>,
+    /// Module names by their last part, for the suffix lookup of [`CallIndex::module_file`].
+    by_last: HashMap<String, Vec<String>>,
     /// Per file, per function (as in its summary), the reaches across files.
     resolved: HashMap<PathBuf, Vec<Vec<Reach>>>,
     max_depth: usize,
@@ -266,6 +268,38 @@ impl CallIndex {
 
     pub fn len(&self) -> usize {
         self.files.len()
+    }
+
+    /// A copy with `summary` in place of its file's, resolved again; `None` when the summary is
+    /// the one already there (the server calls this after each analysis of an open document).
+    pub fn with_file(&self, summary: FileSummary, max_depth: usize) -> Option<CallIndex> {
+        if self
+            .files
+            .get(summary.path.as_ref())
+            .is_some_and(|old| **old == summary)
+        {
+            return None;
+        }
+        let mut copy = self.unresolved_copy();
+        copy.replace_file(summary);
+        copy.resolve(max_depth);
+        Some(copy)
+    }
+
+    /// A copy without the resolved reaches (they are computed again anyway).
+    pub fn unresolved_copy(&self) -> CallIndex {
+        CallIndex {
+            files: self.files.clone(),
+            modules: self.modules.clone(),
+            by_last: self.by_last.clone(),
+            resolved: HashMap::new(),
+            max_depth: self.max_depth,
+        }
+    }
+
+    /// The files indexed.
+    pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
+        self.files.keys()
     }
 
     pub fn file(&self, path: &Path) -> Option<&Arc<FileSummary>> {
@@ -285,6 +319,10 @@ impl CallIndex {
         }
         self.remove_file(&path);
         self.modules.insert(summary.module.clone(), path.clone());
+        self.by_last
+            .entry(last_part(&summary.module).to_string())
+            .or_default()
+            .push(summary.module.clone());
         self.files.insert(path, Arc::new(summary));
         true
     }
@@ -295,6 +333,9 @@ impl CallIndex {
         };
         if self.modules.get(&old.module).is_some_and(|p| p == path) {
             self.modules.remove(&old.module);
+            if let Some(list) = self.by_last.get_mut(last_part(&old.module)) {
+                list.retain(|m| *m != old.module);
+            }
         }
         self.resolved.remove(path);
         true
@@ -308,14 +349,15 @@ impl CallIndex {
         }
         let suffix = format!(".{module}");
         let mut found = self
-            .modules
+            .by_last
+            .get(last_part(module))?
             .iter()
-            .filter(|(name, _)| name.ends_with(&suffix));
+            .filter(|name| name.ends_with(&suffix));
         let first = found.next()?;
         if found.next().is_some() {
             return None;
         }
-        self.files.get(first.1)
+        self.files.get(self.modules.get(first)?)
     }
 
     /// The module-level function `name` of `module`, following re-exports
@@ -501,6 +543,10 @@ impl CallIndex {
         }
         found
     }
+}
+
+fn last_part(module: &str) -> &str {
+    module.rsplit('.').next().unwrap_or(module)
 }
 
 /// A location in a file, for a shell that will not read that file's text.

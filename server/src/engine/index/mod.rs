@@ -18,11 +18,17 @@ pub use models::{
 };
 pub use resolver::ModelResolver;
 
-/// Models of every indexed file, looked up by class name.
+/// Models of every indexed file, looked up by class name; and the function summaries the server
+/// keeps for its workspace.
 #[derive(Debug, Default, Clone)]
 pub struct ProjectIndex {
     by_file: HashMap<PathBuf, Vec<Arc<Model>>>,
     by_name: HashMap<String, Vec<Arc<Model>>>,
+    /// Function summaries of the workspace's files, resolved across them (the server's; a run
+    /// of `inbatch check` passes its own through [`crate::engine::FileOrigin`]).
+    pub calls: Arc<calls::CallIndex>,
+    /// The folders module names are relative to (the workspace folders).
+    pub roots: Vec<PathBuf>,
 }
 
 impl ProjectIndex {
@@ -57,6 +63,17 @@ impl ProjectIndex {
 
     pub fn remove_file(&mut self, path: &Path) {
         self.replace_file(path, Vec::new());
+    }
+
+    /// The module name of a file: relative to the innermost root holding it, else to its folder.
+    pub fn module_of(&self, path: &Path) -> String {
+        let root = self
+            .roots
+            .iter()
+            .filter(|root| path.starts_with(root))
+            .max_by_key(|root| root.as_os_str().len())
+            .map_or_else(|| path.parent().unwrap_or(path), PathBuf::as_path);
+        module_name(path, root)
     }
 
     /// The model a class name refers to. With several models of one name, the one whose module

@@ -157,6 +157,8 @@ pub struct Summaries<'a> {
     pub external: Vec<ResolvedFunction>,
     /// Per call of the model (same index), what it calls and the function it sits in.
     targets: Vec<Option<(Target, Option<usize>)>>,
+    /// Per function, per parameter, the names derived from it (`key = uid`, `k = str(uid)`).
+    derived: Vec<Vec<HashSet<String>>>,
 }
 
 impl<'a> Summaries<'a> {
@@ -238,6 +240,7 @@ pub fn summaries<'a>(
         functions,
         external: Vec::new(),
         targets: Vec::new(),
+        derived: Vec::new(),
     };
     let function_of = |node: Node<'a>| by_node.get(&model.scope_of(node).node.id()).copied();
     summaries.targets = resolve_targets(model, &summaries.functions, project, &function_of);
@@ -265,7 +268,7 @@ pub fn summaries<'a>(
         };
     }
     // Names each function derives from each parameter (`key = uid`, `k = str(uid)`).
-    let derived: Vec<Vec<HashSet<String>>> = summaries
+    summaries.derived = summaries
         .functions
         .iter()
         .map(|function| {
@@ -285,7 +288,7 @@ pub fn summaries<'a>(
         let Some(index) = function_of(query.call.node) else {
             continue;
         };
-        for (parameter, names) in derived[index].iter().enumerate() {
+        for (parameter, names) in summaries.derived[index].iter().enumerate() {
             let reads = query
                 .call
                 .refs
@@ -329,7 +332,9 @@ pub fn summaries<'a>(
                 };
                 let mut names = Vec::new();
                 collect_identifiers(argument, source, &mut names);
-                for (caller_parameter, derived_names) in derived[caller].iter().enumerate() {
+                for (caller_parameter, derived_names) in
+                    summaries.derived[caller].iter().enumerate()
+                {
                     if !names.iter().any(|name| derived_names.contains(name)) {
                         continue;
                     }
@@ -389,6 +394,16 @@ fn resolve_targets<'a>(
         .filter(|(_, f)| f.class.is_none() && is_module_level(f.node))
         .map(|(index, f)| (f.name.as_str(), index))
         .collect();
+    // The first names of what the file imports: a method call on anything else is no module's.
+    let imported_heads: HashSet<&str> = project
+        .map(|p| {
+            p.imports
+                .0
+                .iter()
+                .map(|import| import.local.split('.').next().unwrap_or(&import.local))
+                .collect()
+        })
+        .unwrap_or_default();
     let module_record = model.scopes.last();
     // A name the module rebinds (`load = cached(load)`) is not surely the import any more.
     let module_binds = |name: &str| module_record.is_some_and(|m| m.values.contains_key(name));
@@ -429,8 +444,11 @@ fn resolve_targets<'a>(
                     Target::Local(index)
                 }
                 Callee::Method { receiver, method } => {
-                    let module = project?.imports.module(receiver)?;
                     let head = receiver.split('.').next().unwrap_or(receiver);
+                    if !imported_heads.contains(head) {
+                        return None;
+                    }
+                    let module = project?.imports.module(receiver)?;
                     let caller = model.scope_of(call.node);
                     if caller.parameters.contains(head)
                         || caller.values.contains_key(head)
@@ -490,7 +508,6 @@ impl Summaries<'_> {
                 calls: Vec::new(),
             })
             .collect();
-        let mut derived: HashMap<usize, Vec<HashSet<String>>> = HashMap::new();
         let mut pending = Vec::new();
         for (index, (call, resolved)) in model.calls.iter().zip(&self.targets).enumerate() {
             let Some((target, caller)) = resolved else {
@@ -529,15 +546,7 @@ impl Summaries<'_> {
             let Some(caller) = *caller else {
                 continue;
             };
-            let names_of_caller = derived.entry(caller).or_insert_with(|| {
-                let function = &self.functions[caller];
-                let record = model.scope_of(function.body());
-                function
-                    .parameters
-                    .iter()
-                    .map(|p| derived_names(p, &record.values, source))
-                    .collect()
-            });
+            let names_of_caller = &self.derived[caller];
             let mut arguments = Vec::new();
             for (argument, slot) in &slots {
                 let mut names = Vec::new();

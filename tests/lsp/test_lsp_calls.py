@@ -1,0 +1,76 @@
+"""INB003 across files in the server: a loop in one open document calling a helper of another
+finds the helper's query through the workspace's function summaries, and an unsaved edit to the
+helper updates the caller's diagnostics."""
+
+import textwrap
+
+import pytest
+from lsp_client import position_of
+
+pytestmark = pytest.mark.asyncio
+
+HELPERS = textwrap.dedent(
+    """\
+    from models import Stat
+
+
+    def load_stats(user_id):
+        return {"ü": session.get(Stat, user_id)}
+    """
+)
+
+# The helper no longer queries with its parameter.
+HELPERS_WITHOUT_QUERY = HELPERS.replace("session.get(Stat, user_id)", "user_id")
+
+VIEWS = textwrap.dedent(
+    """\
+    from helpers import load_stats
+
+
+    def report(user_ids):
+        return [load_stats(uid) for uid in user_ids]
+    """
+)
+
+MODELS = textwrap.dedent(
+    """\
+    from sqlalchemy.orm import Mapped, mapped_column
+
+
+    class Stat(Base):
+        __tablename__ = "stats"
+        id: Mapped[int] = mapped_column(primary_key=True)
+    """
+)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8"])
+async def test_editing_a_helper_updates_its_callers_diagnostics(lsp, tmp_path, encoding):
+    for name, text in [("helpers.py", HELPERS), ("views.py", VIEWS), ("models.py", MODELS)]:
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    server = await lsp(encodings=[encoding])
+    helpers = server.open("helpers.py", HELPERS)
+    views = server.open("views.py", VIEWS)
+
+    def inb003():
+        latest = server.published.latest(views)
+        return [d for d in latest.diagnostics if d.code == "INB003"] if latest else []
+
+    await server.wait_for(lambda: len(inb003()) == 1, "INB003 on the call in views.py")
+    diagnostic = inb003()[0]
+    assert diagnostic.range.start == position_of(VIEWS, "load_stats(uid)", encoding)
+    in_helpers = [r for r in diagnostic.related_information or [] if r.location.uri == helpers]
+    assert len(in_helpers) == 1, diagnostic.related_information
+    query = in_helpers[0]
+    assert "the query in `load_stats`" in query.message
+    assert query.location.range.start == position_of(HELPERS, "session.get", encoding)
+    assert query.location.range.end == position_of(HELPERS, "}", encoding)
+
+    # Unsaved: the helper stops querying, and the caller's finding goes away.
+    server.replace_all(helpers, HELPERS_WITHOUT_QUERY)
+    await server.wait_for(lambda: server.published.latest(views) is not None and not inb003(),
+                          "no INB003 in views.py once the helper no longer queries")
+
+    # Back: it returns.
+    server.replace_all(helpers, HELPERS)
+    await server.wait_for(lambda: len(inb003()) == 1, "INB003 again in views.py")
