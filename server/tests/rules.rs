@@ -71,6 +71,29 @@ fn check_fixture(path: &Path) {
         "{relative}: missing {missing:?}, unexpected {unexpected:?}"
     );
 
+    // Concise lines build no fixes: they must report exactly the diagnostics JSON does.
+    let concise = common::run(&["check", "--select", &select, "--format", "concise", &relative]);
+    let concise: Vec<String> = common::stdout(&concise)
+        .lines()
+        .filter(|line| line.starts_with(relative.as_str()))
+        .map(str::to_string)
+        .collect();
+    let from_json: Vec<String> = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{relative}:{}:{}: {} {}",
+                d["location"]["row"],
+                d["location"]["column"],
+                d["code"].as_str().unwrap(),
+                d["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(concise, from_json, "{relative}: concise output differs");
+
     let rendered = common::run(&["check", "--select", &select, "--no-color", &relative]);
     let stem = path.file_stem().unwrap().to_str().unwrap().to_string();
     insta::assert_snapshot!(format!("{code}__{stem}"), common::stdout(&rendered));

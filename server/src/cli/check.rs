@@ -13,10 +13,11 @@ use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
 use crate::engine::fix::{fix_until_stable, FixMode};
 use crate::engine::index::calls::{CallIndex, FileSummary};
-use crate::engine::index::ProjectIndex;
+use crate::engine::index::{may_declare_models, ProjectIndex};
 use crate::engine::rules::{inb003_query_in_loop_via_call, RuleSet};
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
+use crate::engine::Fixes;
 use crate::engine::{self, FileOrigin};
 
 /// A file to analyse with the settings that apply to it.
@@ -67,9 +68,19 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .transpose()?,
         ignore: selectors(&args.ignore, "--ignore")?,
     };
-    let fixing = (args.fix || args.diff).then_some(FixMode {
-        unsafe_fixes: args.unsafe_fixes,
-    });
+    let fixing = Fixing {
+        apply: (args.fix || args.diff).then_some(FixMode {
+            unsafe_fixes: args.unsafe_fixes,
+        }),
+        // Concise lines and GitHub annotations show no fix: the rewrites are not built for them.
+        shown: if !args.statistics
+            && matches!(args.format, OutputFormat::Concise | OutputFormat::Github)
+        {
+            Fixes::Skip
+        } else {
+            Fixes::Build
+        },
+    };
 
     let mut errors: Vec<String> = Vec::new();
     let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-")
@@ -115,22 +126,36 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .map(|task| task.settings.clone())
             .unwrap_or_default();
         let write_fixes = args.fix && !args.diff;
-        // Each file is read and parsed once: the model index reads the same trees the rules do.
-        let loaded: Vec<Result<SourceFile, String>> = tasks
+        // Each file is read and parsed once. Files that may declare models are parsed first, for
+        // the model index, and their trees are checked as they are; the others are parsed when
+        // checked, and every tree is dropped once its file is checked, so the run never holds
+        // the whole project's trees.
+        let loaded: Vec<Result<Loaded, String>> = tasks
             .par_iter()
             .map(|task| {
                 let display = display_path(&task.path, &cwd);
                 let bytes = std::fs::read(&task.path).map_err(|e| format!("{display}: {e}"))?;
-                decode(Path::new(&display), bytes).map(SourceFile::parse)
+                let text = decode(Path::new(&display), bytes)?;
+                Ok(if may_declare_models(&text) {
+                    Loaded::Parsed(SourceFile::parse(text))
+                } else {
+                    Loaded::Read(text)
+                })
             })
             .collect();
-        let parsed: Vec<(&Path, &SourceFile)> = tasks
+        let read: Vec<(&Path, Option<&SourceFile>)> = tasks
             .iter()
             .zip(&loaded)
-            .filter_map(|(task, file)| Some((task.path.as_path(), file.as_ref().ok()?)))
+            .filter_map(|(task, loaded)| {
+                let tree = match loaded.as_ref().ok()? {
+                    Loaded::Parsed(file) => Some(file),
+                    Loaded::Read(_) => None,
+                };
+                Some((task.path.as_path(), tree))
+            })
             .collect();
-        let index = project::build_index_parsed(&checked_paths, &parsed, &index_settings);
-        drop(parsed);
+        let index = project::build_index_parsed(&checked_paths, &read, &index_settings);
+        drop(read);
         // INB003 follows calls into other files: each check also returns its file's summary,
         // and only the files whose loop calls turn out to reach a query through another file are
         // checked again, with the project's summaries.
@@ -159,10 +184,10 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .zip(loaded)
             .zip(origins.par_iter())
             .enumerate()
-            .map(|(position, ((task, file), origin))| {
+            .map(|(position, ((task, loaded), origin))| {
                 let display = PathBuf::from(display_path(&task.path, &cwd));
                 let rules = overrides.rules_for(&task.settings, &task.path);
-                let file = file?;
+                let file = loaded?.into_parsed();
                 let origin = origin.as_ref().map(|(path, module)| FileOrigin {
                     path: path.clone(),
                     module: module.clone(),
@@ -310,6 +335,28 @@ fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
     Ok(set)
 }
 
+/// Whether fixes are applied, and whether the reported diagnostics carry theirs.
+#[derive(Debug, Clone, Copy)]
+struct Fixing {
+    apply: Option<FixMode>,
+    shown: Fixes,
+}
+
+/// A checked file as first read: parsed already when the model index needed its tree.
+enum Loaded {
+    Read(String),
+    Parsed(SourceFile),
+}
+
+impl Loaded {
+    fn into_parsed(self) -> SourceFile {
+        match self {
+            Loaded::Read(text) => SourceFile::parse(text),
+            Loaded::Parsed(file) => file,
+        }
+    }
+}
+
 /// A checked file with its function summary and its task's position, or why it was not checked.
 type Outcome = Result<(Checked, Option<FileSummary>, usize), String>;
 
@@ -319,7 +366,7 @@ fn analyse_bytes(
     bytes: Vec<u8>,
     settings: &Settings,
     rules: RuleSet,
-    fixing: Option<FixMode>,
+    fixing: Fixing,
     index: &ProjectIndex,
 ) -> Result<Checked, String> {
     let file = SourceFile::parse(decode(display, bytes)?);
@@ -342,14 +389,14 @@ fn analyse_file(
     file: SourceFile,
     settings: &Settings,
     rules: RuleSet,
-    fixing: Option<FixMode>,
+    fixing: Fixing,
     index: &ProjectIndex,
     origin: Option<&FileOrigin<'_>>,
 ) -> Result<(Checked, Option<FileSummary>), String> {
     let mut original = None;
     let mut fixes_applied = 0;
     let mut file = file;
-    if let Some(mode) = fixing {
+    if let Some(mode) = fixing.apply {
         let outcome = fix_until_stable(file.text(), mode, |file| {
             engine::check_file(file, settings, rules, index, origin).diagnostics
         });
@@ -362,11 +409,11 @@ fn analyse_file(
             file = SourceFile::parse(outcome.text);
         }
     }
-    let checked = engine::check_file(&file, settings, rules, index, origin);
+    let checked = engine::check_file_with(&file, settings, rules, index, origin, fixing.shown);
     Ok((
         Checked {
             path: display.to_path_buf(),
-            file,
+            file: file.into(),
             diagnostics: checked.diagnostics,
             original,
             fixes_applied,

@@ -2,7 +2,31 @@
 
 use serde::Serialize;
 
-use crate::engine::source::SourceFile;
+use crate::engine::source::{LineIndex, SourceFile};
+
+/// A checked file's text and line index: what output needs, without the tree (a project's trees
+/// are dropped as soon as each file is checked).
+pub struct SourceText {
+    text: String,
+    line_index: LineIndex,
+}
+
+impl SourceText {
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub fn line_index(&self) -> &LineIndex {
+        &self.line_index
+    }
+}
+
+impl From<SourceFile> for SourceText {
+    fn from(file: SourceFile) -> SourceText {
+        let (text, line_index) = file.into_text();
+        SourceText { text, line_index }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Location {
@@ -10,7 +34,7 @@ pub struct Location {
     pub column: usize,
 }
 
-pub fn location(file: &SourceFile, offset: usize) -> Location {
+pub fn location(file: &SourceText, offset: usize) -> Location {
     let text = file.text();
     let offset = floor_char_boundary(text, offset.min(text.len()));
     let (line, _) = file.line_index().line_col(offset);

@@ -7,17 +7,16 @@ use std::path::PathBuf;
 use annotate_snippets::{AnnotationKind, Level, Renderer, Snippet};
 use serde::Serialize;
 
-use super::location::{location, Location};
+use super::location::{location, Location, SourceText};
 use super::OutputFormat;
 use crate::engine::diagnostic::{Diagnostic, FilePosition, Severity};
 use crate::engine::fix::Fix;
-use crate::engine::source::SourceFile;
 
 /// One checked file: the path as shown to the user, its parsed source and what was found.
 pub struct Checked {
     pub path: PathBuf,
     /// The file as analysed: after fixes, when fixes were applied.
-    pub file: SourceFile,
+    pub file: SourceText,
     /// Diagnostics left in `file`.
     pub diagnostics: Vec<Diagnostic>,
     /// The text before fixes, when fixes changed it.
@@ -225,7 +224,7 @@ struct JsonEdit<'a> {
     end_location: Location,
 }
 
-fn json_fix<'a>(fix: &'a Fix, file: &SourceFile) -> JsonFix<'a> {
+fn json_fix<'a>(fix: &'a Fix, file: &SourceText) -> JsonFix<'a> {
     JsonFix {
         applicability: fix.applicability.as_str(),
         message: &fix.message,

@@ -79,12 +79,12 @@ pub fn build_index(
     index
 }
 
-/// Indexes the models of `checked` files and of the projects they belong to. `parsed` holds the
-/// checked files the caller has already read and parsed (sorted by path): their trees are used
-/// as they are, so a file is never read or parsed twice in one run.
+/// Indexes the models of `checked` files and of the projects they belong to. `read` holds the
+/// checked files the caller has already read (sorted by path), with their tree when their text
+/// may declare models and `None` when it cannot: a file is never read or parsed twice in one run.
 pub fn build_index_parsed(
     checked: &[PathBuf],
-    parsed: &[(&Path, &SourceFile)],
+    read: &[(&Path, Option<&SourceFile>)],
     settings: &Settings,
 ) -> ProjectIndex {
     let mut roots = Roots::default();
@@ -139,11 +139,8 @@ pub fn build_index_parsed(
     let extracted: Vec<(PathBuf, Vec<crate::engine::index::Model>)> = files
         .into_par_iter()
         .filter_map(|(path, module)| {
-            if let Ok(at) = parsed.binary_search_by(|(parsed_path, _)| (*parsed_path).cmp(&path)) {
-                let file = parsed[at].1;
-                if !may_declare_models(file.text()) {
-                    return None;
-                }
+            if let Ok(at) = read.binary_search_by(|(read_path, _)| (*read_path).cmp(&path)) {
+                let file = read[at].1?;
                 return Some((path, extract_models(file, &module)));
             }
             let text = std::fs::read_to_string(&path).ok()?;

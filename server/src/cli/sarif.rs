@@ -10,12 +10,12 @@ use std::path::{Component, Path};
 
 use serde_json::{json, Value};
 
-use super::location::location;
+use super::location::{location, SourceText};
 use super::output::{other_location, Checked};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
 use crate::engine::rules::{self, RuleInfo};
-use crate::engine::source::{SourceFile, TextRange};
+use crate::engine::source::TextRange;
 
 pub const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
@@ -134,7 +134,7 @@ fn sentence(text: &str) -> String {
 fn result(
     diagnostic: &Diagnostic,
     rule_index: Option<usize>,
-    file: &SourceFile,
+    file: &SourceText,
     uri: &Value,
 ) -> Value {
     let mut result = json!({
@@ -192,7 +192,7 @@ fn result(
     result
 }
 
-fn sarif_fix(fix: &Fix, file: &SourceFile, uri: &Value) -> Value {
+fn sarif_fix(fix: &Fix, file: &SourceText, uri: &Value) -> Value {
     json!({
         "description": { "text": format!("{} ({} fix)", fix.message, fix.applicability.as_str()) },
         "artifactChanges": [{
@@ -205,14 +205,14 @@ fn sarif_fix(fix: &Fix, file: &SourceFile, uri: &Value) -> Value {
     })
 }
 
-fn physical_location(uri: &Value, file: &SourceFile, range: &TextRange) -> Value {
+fn physical_location(uri: &Value, file: &SourceText, range: &TextRange) -> Value {
     json!({
         "artifactLocation": uri,
         "region": region(file, range),
     })
 }
 
-fn region(file: &SourceFile, range: &TextRange) -> Value {
+fn region(file: &SourceText, range: &TextRange) -> Value {
     let start = location(file, range.start);
     let end = location(file, range.end.max(range.start));
     json!({

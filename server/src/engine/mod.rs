@@ -21,6 +21,7 @@ use std::sync::Arc;
 use diagnostic::Diagnostic;
 use index::calls::{CallIndex, FileSummary, Imports};
 use index::{ModelResolver, ProjectIndex};
+pub use rules::Fixes;
 use rules::{Context, RuleSet, REGISTRY};
 use semantic::calls::{self, Project};
 use semantic::SemanticModel;
@@ -52,6 +53,17 @@ pub fn check_in_project(
     check_file(file, settings, rules, index, None).diagnostics
 }
 
+/// [`check_in_project`], building fixes or not.
+pub fn check_in_project_with(
+    file: &SourceFile,
+    settings: &Settings,
+    rules: RuleSet,
+    index: &ProjectIndex,
+    fixes: Fixes,
+) -> Vec<Diagnostic> {
+    check_file_with(file, settings, rules, index, None, fixes).diagnostics
+}
+
 /// Where a checked file sits among the project's files, for following calls into other files.
 pub struct FileOrigin<'p> {
     /// The file's path as the shell will show (CLI) or address (server) it.
@@ -78,6 +90,18 @@ pub fn check_file(
     rules: RuleSet,
     index: &ProjectIndex,
     origin: Option<&FileOrigin<'_>>,
+) -> FileCheck {
+    check_file_with(file, settings, rules, index, origin, Fixes::Build)
+}
+
+/// [`check_file`], building fixes or not.
+pub fn check_file_with(
+    file: &SourceFile,
+    settings: &Settings,
+    rules: RuleSet,
+    index: &ProjectIndex,
+    origin: Option<&FileOrigin<'_>>,
+    fixes: Fixes,
 ) -> FileCheck {
     let suppressions = Suppressions::parse(file);
     if suppressions.file_ignored || rules.is_empty() {
@@ -109,6 +133,7 @@ pub fn check_file(
         settings,
         index: &models,
         summaries: summaries.as_ref(),
+        fixes,
     };
     let mut diagnostics = Vec::new();
     for entry in REGISTRY.iter().filter(|entry| rules.contains(entry.info)) {

@@ -65,6 +65,11 @@ impl SourceFile {
         &self.line_index
     }
 
+    /// The text and its line index, dropping the trees.
+    pub fn into_text(self) -> (String, LineIndex) {
+        (self.text, self.line_index)
+    }
+
     /// The source text a node covers.
     pub fn node_text(&self, node: Node<'_>) -> &str {
         &self.text[node.byte_range()]

@@ -395,9 +395,12 @@ pub fn recognize<'a>(
 
 /// True when `node` is followed by `.attr` or `[...]`: it is then not the end of its chain.
 pub fn continues_chain(node: Node<'_>) -> bool {
-    let Some(parent) = node.parent() else {
-        return false;
-    };
+    node.parent()
+        .is_some_and(|parent| continues_chain_in(node, parent))
+}
+
+/// [`continues_chain`] with the parent known.
+pub fn continues_chain_in(node: Node<'_>, parent: Node<'_>) -> bool {
     match parent.kind() {
         "attribute" => field(parent, "object") == Some(node),
         "subscript" => field(parent, "value") == Some(node) && is_slice_subscript(parent),

@@ -122,14 +122,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 // One option for the deepest lazy path through this one (`orders` → `orders.items`),
                 // so that the reads along it share one fix.
                 let deepest = deepest_path(model, origin, &path);
-                match eager_fix(model, context.index, read, &deepest, origin) {
-                    Ok(fix) => diagnostic.fix = Some(fix),
-                    Err(reason) => diagnostic.no_fix_reason = Some(reason),
-                }
+                context.offer_fix(&mut diagnostic, || {
+                    eager_fix(model, context.index, read, &deepest, origin)
+                });
             }
-            None => {
-                diagnostic.no_fix_reason = Some("the rows do not come from a query in this function; load the relationship where they are queried".to_string())
-            }
+            None => context.offer_fix(&mut diagnostic, || {
+                Err("the rows do not come from a query in this function; load the relationship where they are queried".to_string())
+            }),
         }
         diagnostics.push(diagnostic);
     }

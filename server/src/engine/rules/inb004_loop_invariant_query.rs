@@ -132,10 +132,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, query.call.node.byte_range())
             .with_related("the loop the query can move out of", lp.header.clone());
-        match hoist(model, query, outermost) {
-            Ok(fix) => diagnostic.fix = Some(fix),
-            Err(reason) => diagnostic.no_fix_reason = Some(reason),
-        }
+        context.offer_fix(&mut diagnostic, || hoist(model, query, outermost));
         diagnostics.push(diagnostic);
     }
 }

@@ -147,7 +147,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 display_code(&model.loop_(id).target, 40),
                 display_code(&model.loop_(id).iterable, 40)
             );
-            let fix = match &row {
+            let fix = || match &row {
                 SavedRow::Loaded(model_name) => {
                     bulk_update_fix(model, call, id, receiver, model_name)
                 }
@@ -157,7 +157,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             };
             push(
                 diagnostics,
-                model,
+                context,
                 message,
                 call.node.byte_range(),
                 id,
@@ -185,10 +185,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 display_code(&model.loop_(id).iterable, 40),
                 if method == "commit" { " and transaction" } else { "" }
             );
-            let fix = move_after_loop(model, call, add, id);
+            let fix = || move_after_loop(model, call, add, id);
             push(
                 diagnostics,
-                model,
+                context,
                 message,
                 call.node.byte_range(),
                 id,
@@ -206,7 +206,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         }
         let chain = Chain::flatten(query.call.node, source);
         let lp = model.loop_(id);
-        let (message, fix) = match (query.call.orm, query.call.api) {
+        let (message, fix): (String, Box<dyn FnOnce() -> Result<Fix, String>>) = match (
+            query.call.orm,
+            query.call.api,
+        ) {
             (Orm::Django, QueryApi::DjangoManager)
                 if chain
                     .segments
@@ -221,7 +224,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                         display_code(&lp.target, 40),
                         display_code(&lp.iterable, 40)
                     ),
-                    create_fix(model, query.call.node, &chain, id),
+                    Box::new(|| create_fix(model, query.call.node, &chain, id)),
                 )
             }
             (Orm::SqlAlchemy, QueryApi::Statement) => {
@@ -239,18 +242,20 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                         display_code(&lp.target, 40),
                         display_code(&lp.iterable, 40)
                     ),
-                    if kind == "insert" {
-                        insert_fix(model, query.call.node, &chain, statement, id)
-                    } else {
-                        Err("an UPDATE per row becomes one executemany `update(M)` with primary keys; not rewritten automatically".to_string())
-                    },
+                    Box::new(move || {
+                        if kind == "insert" {
+                            insert_fix(model, query.call.node, &chain, statement, id)
+                        } else {
+                            Err("an UPDATE per row becomes one executemany `update(M)` with primary keys; not rewritten automatically".to_string())
+                        }
+                    }),
                 )
             }
             _ => continue,
         };
         push(
             diagnostics,
-            model,
+            context,
             message,
             query.call.node.byte_range(),
             id,
@@ -262,23 +267,20 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
 
 fn push(
     diagnostics: &mut Vec<Diagnostic>,
-    model: &SemanticModel<'_>,
+    context: &Context<'_, '_>,
     message: String,
     range: TextRange,
     id: LoopId,
-    fix: Result<Fix, String>,
+    fix: impl FnOnce() -> Result<Fix, String>,
     add: Option<TextRange>,
 ) {
-    let lp = model.loop_(id);
+    let lp = context.model.loop_(id);
     let mut diagnostic = Diagnostic::new(&RULE, message, range)
         .with_related("the loop repeats the write", lp.header.clone());
     if let Some(add) = add {
         diagnostic = diagnostic.with_related("the row added in this iteration", add);
     }
-    match fix {
-        Ok(fix) => diagnostic.fix = Some(fix),
-        Err(reason) => diagnostic.no_fix_reason = Some(reason),
-    }
+    context.offer_fix(&mut diagnostic, fix);
     diagnostics.push(diagnostic);
 }
 

@@ -74,11 +74,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             read.attribute
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, whole.byte_range());
-        diagnostic.fix = Some(Fix::new(
-            format!("Use `{replacement}`"),
-            Applicability::Safe,
-            vec![Edit::replace(whole.byte_range(), replacement.clone())],
-        ));
+        context.offer_fix(&mut diagnostic, || {
+            Ok(Fix::new(
+                format!("Use `{replacement}`"),
+                Applicability::Safe,
+                vec![Edit::replace(whole.byte_range(), replacement.clone())],
+            ))
+        });
         diagnostics.push(diagnostic);
     }
 }

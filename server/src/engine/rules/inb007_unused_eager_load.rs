@@ -98,11 +98,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 option.path.join(".")
             );
             let mut diagnostic = Diagnostic::new(&RULE, message, option.range.clone());
-            diagnostic.fix = Some(Fix::new(
-                "Remove the unused loader option",
-                Applicability::Unsafe,
-                vec![Edit::delete(option.removal.clone())],
-            ));
+            context.offer_fix(&mut diagnostic, || {
+                Ok(Fix::new(
+                    "Remove the unused loader option",
+                    Applicability::Unsafe,
+                    vec![Edit::delete(option.removal.clone())],
+                ))
+            });
             diagnostics.push(diagnostic);
         }
     }

@@ -80,10 +80,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             ),
             lp.header.clone(),
         );
-        match index_fix(model, file, scan, lp) {
-            Ok(fix) => diagnostic.fix = Some(fix),
-            Err(reason) => diagnostic.no_fix_reason = Some(reason),
-        }
+        context.offer_fix(&mut diagnostic, || index_fix(model, file, scan, lp));
         diagnostics.push(diagnostic);
     }
 }

@@ -80,10 +80,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             store.model, store.key
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, store.node.byte_range());
-        match grouping_fix(file, context.model.scope_of(store.node).node, store) {
-            Ok(fix) => diagnostic.fix = Some(fix),
-            Err(reason) => diagnostic.no_fix_reason = Some(reason),
-        }
+        context.offer_fix(&mut diagnostic, || {
+            grouping_fix(file, context.model.scope_of(store.node).node, store)
+        });
         diagnostics.push(diagnostic);
     }
 }

@@ -63,14 +63,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             site.model, site.column
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, site.call.byte_range());
-        diagnostic.fix = Some(Fix::new(
-            format!("Count NULL `{}` as 0: `({element} or 0)`", site.column),
-            Applicability::Unsafe,
-            vec![Edit::replace(
-                site.element.byte_range(),
-                format!("({element} or 0)"),
-            )],
-        ));
+        context.offer_fix(&mut diagnostic, || {
+            Ok(Fix::new(
+                format!("Count NULL `{}` as 0: `({element} or 0)`", site.column),
+                Applicability::Unsafe,
+                vec![Edit::replace(
+                    site.element.byte_range(),
+                    format!("({element} or 0)"),
+                )],
+            ))
+        });
         diagnostics.push(diagnostic);
     }
 }

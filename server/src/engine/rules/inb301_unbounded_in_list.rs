@@ -70,10 +70,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 limit_phrase(context.settings.database)
             );
             let mut diagnostic = Diagnostic::new(&RULE, message, list.byte_range());
-            match chunk_fix(file, query, list, context.settings.batch_size) {
-                Ok(fix) => diagnostic.fix = Some(fix),
-                Err(reason) => diagnostic.no_fix_reason = Some(reason),
-            }
+            context.offer_fix(&mut diagnostic, || {
+                chunk_fix(file, query, list, context.settings.batch_size)
+            });
             diagnostics.push(diagnostic);
         }
     }

@@ -16,6 +16,7 @@ pub mod inb901_unused_suppression;
 mod loader_options;
 
 use super::diagnostic::{Diagnostic, Severity};
+use super::fix::Fix;
 use super::index::ModelResolver;
 use super::semantic::calls::Summaries;
 use super::semantic::SemanticModel;
@@ -59,6 +60,34 @@ pub struct Context<'m, 'a> {
     /// The file's function summaries (with the project's, when checked in one), computed when
     /// INB003 runs or the project asks for them.
     pub summaries: Option<&'m Summaries<'a>>,
+    pub fixes: Fixes,
+}
+
+/// Whether a check builds fixes. Building and verifying a rewrite costs more than finding the
+/// problem, so output that shows no fix (concise lines, an editor's diagnostics until a code
+/// action or hover asks) skips it. Diagnostics are the same either way; only `fix` and
+/// `no_fix_reason` stay empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fixes {
+    Build,
+    Skip,
+}
+
+impl Context<'_, '_> {
+    /// Gives `diagnostic` its fix, or the reason it has none, unless this check skips fixes.
+    pub fn offer_fix(
+        &self,
+        diagnostic: &mut Diagnostic,
+        build: impl FnOnce() -> Result<Fix, String>,
+    ) {
+        if self.fixes == Fixes::Skip {
+            return;
+        }
+        match build() {
+            Ok(fix) => diagnostic.fix = Some(fix),
+            Err(reason) => diagnostic.no_fix_reason = Some(reason),
+        }
+    }
 }
 
 pub type CheckFn = fn(&Context<'_, '_>, &mut Vec<Diagnostic>);

@@ -1,8 +1,9 @@
 //! The single traversal that builds the [`SemanticModel`].
 
+use std::cmp::Reverse;
 use std::collections::{HashMap, HashSet};
 
-use tree_sitter::Node;
+use tree_sitter::{Node, TreeCursor};
 
 use super::calls;
 use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
@@ -11,10 +12,10 @@ use super::{
     ScopeRecord, SemanticModel, SumSite,
 };
 use crate::engine::index::ModelResolver;
-use crate::engine::orm::{self, continues_chain, last_component};
+use crate::engine::orm::{self, continues_chain, continues_chain_in, last_component};
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{
-    bound_names, callee_name, dotted_path, field, in_error_region, is_literal, named_children,
+    bound_names, callee_name, dotted_path, field, is_literal, named_children,
 };
 
 /// Stack space kept free before recursing deeper; deeper trees continue on a heap-allocated stack.
@@ -35,6 +36,9 @@ pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> Sema
         scans: Vec::new(),
         calls: Vec::new(),
         reads: Vec::new(),
+        ancestors: Vec::new(),
+        errors_on_path: 0,
+        cursors: Vec::new(),
     };
     builder.visit(file.root());
     let module_scope = builder.scopes.pop().expect("the module scope");
@@ -62,6 +66,7 @@ pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> Sema
     for (body, lp) in loop_assignments.iter().zip(loops.iter_mut()) {
         propagate_varying(lp, body);
     }
+    let (scope_order, scope_parent) = scope_nesting(&records);
     SemanticModel {
         file,
         reads,
@@ -73,7 +78,30 @@ pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> Sema
         scans,
         calls,
         loop_bound,
+        scope_order,
+        scope_parent,
     }
+}
+
+/// The records by start, outer first (on equal ranges the later record, which encloses: the
+/// module comes last), and each record's enclosing record.
+fn scope_nesting(records: &[ScopeRecord<'_>]) -> (Vec<usize>, Vec<Option<usize>>) {
+    let range = |at: usize| records[at].node.byte_range();
+    let mut order: Vec<usize> = (0..records.len()).collect();
+    order.sort_by_key(|&at| (range(at).start, Reverse(range(at).end), Reverse(at)));
+    let mut parent = vec![None; records.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for &at in &order {
+        while open
+            .last()
+            .is_some_and(|&top| range(top).end < range(at).end)
+        {
+            open.pop();
+        }
+        parent[at] = open.last().copied();
+        open.push(at);
+    }
+    (order, parent)
 }
 
 /// `targets = f(sources)` somewhere inside a loop body.
@@ -137,6 +165,14 @@ struct Builder<'a, 'i> {
     scans: Vec<ScanCandidate<'a>>,
     calls: Vec<calls::CallSite<'a>>,
     reads: Vec<AttributeRead<'a>>,
+    /// The path from the root to the node being visited, itself included: `Node::parent` walks
+    /// down from the root every time, so the walk keeps the path instead.
+    ancestors: Vec<Node<'a>>,
+    /// How many nodes of `ancestors` are ERROR nodes.
+    errors_on_path: usize,
+    /// Cursors for walking children, one per level in use: a new cursor allocates, and the walk
+    /// goes through every node of the file.
+    cursors: Vec<TreeCursor<'a>>,
 }
 
 impl<'a> orm::Scope<'a> for Builder<'a, '_> {
@@ -202,13 +238,67 @@ impl<'a> Builder<'a, '_> {
     }
 
     fn visit(&mut self, node: Node<'a>) {
+        let is_error = node.is_error();
+        self.ancestors.push(node);
+        self.errors_on_path += usize::from(is_error);
         stacker::maybe_grow(STACK_RED_ZONE, STACK_GROWTH, || self.visit_node(node));
+        self.errors_on_path -= usize::from(is_error);
+        self.ancestors.pop();
+    }
+
+    /// Visits `node`, a child of `parent`, a child of the node being visited.
+    fn visit_grandchild(&mut self, parent: Node<'a>, node: Node<'a>) {
+        self.ancestors.push(parent);
+        self.visit(node);
+        self.ancestors.pop();
+    }
+
+    /// The parent of the node being visited.
+    fn parent(&self) -> Option<Node<'a>> {
+        let parent = self
+            .ancestors
+            .len()
+            .checked_sub(2)
+            .map(|at| self.ancestors[at]);
+        debug_assert_eq!(
+            parent,
+            self.ancestors.last().and_then(|node| node.parent()),
+            "the visit skipped a level of the tree"
+        );
+        parent
+    }
+
+    /// The enclosing nodes of the node being visited, innermost first.
+    fn enclosing(&self) -> impl Iterator<Item = Node<'a>> + '_ {
+        self.ancestors.iter().rev().skip(1).copied()
+    }
+
+    /// [`crate::engine::syntax::in_error_region`] for the node being visited.
+    fn visiting_error_region(&self, node: Node<'a>) -> bool {
+        debug_assert_eq!(self.ancestors.last(), Some(&node));
+        node.has_error() || node.is_missing() || self.errors_on_path > 0
     }
 
     fn visit_children(&mut self, node: Node<'a>) {
-        for child in named_children(node) {
-            self.visit(child);
+        let mut cursor = match self.cursors.pop() {
+            Some(mut cursor) => {
+                cursor.reset(node);
+                cursor
+            }
+            None => node.walk(),
+        };
+        if cursor.goto_first_child() {
+            loop {
+                let child = cursor.node();
+                if child.is_named() {
+                    self.visit(child);
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
+            }
         }
+        self.cursors.push(cursor);
     }
 
     fn visit_node(&mut self, node: Node<'a>) {
@@ -406,11 +496,11 @@ impl<'a> Builder<'a, '_> {
                     else {
                         continue;
                     };
-                    self.visit(right);
+                    self.visit_grandchild(clause, right);
                     self.type_loop_target(left, right);
                     opened.push(self.open_loop(kind, clause, left, right));
                 }
-                "if_clause" => self.visit_children(clause),
+                "if_clause" => self.visit(clause),
                 _ => {}
             }
         }
@@ -462,7 +552,7 @@ impl<'a> Builder<'a, '_> {
             let expression = named_children(value).next();
             let alias = field(value, "alias");
             if let Some(expression) = expression {
-                self.visit(expression);
+                self.visit_grandchild(value, expression);
                 if let Some(alias) = alias {
                     let target = named_children(alias).next().unwrap_or(alias);
                     if target.kind() == "identifier" && creates_session(expression, self.source) {
@@ -540,9 +630,7 @@ impl<'a> Builder<'a, '_> {
 
     /// `total += p.amount` where `p` is a row.
     fn record_running_sum(&mut self, node: Node<'a>, right: Node<'a>) {
-        let is_plus = node
-            .child_by_field_name("operator")
-            .is_some_and(|o| self.text(o) == "+=");
+        let is_plus = field(node, "operator").is_some_and(|o| self.text(o) == "+=");
         if !is_plus || right.kind() != "attribute" {
             return;
         }
@@ -568,8 +656,8 @@ impl<'a> Builder<'a, '_> {
     /// Whether an `if` around `node` (inside its function) tests `expression`, as in
     /// `if p.amount is not None: total += p.amount`.
     fn guarded_by_condition(&self, node: Node<'a>, expression: &str) -> bool {
-        let mut current = node.parent();
-        while let Some(parent) = current {
+        debug_assert_eq!(self.ancestors.last(), Some(&node));
+        for parent in self.enclosing() {
             match parent.kind() {
                 "if_statement" | "elif_clause"
                     if field(parent, "condition")
@@ -580,7 +668,6 @@ impl<'a> Builder<'a, '_> {
                 "function_definition" | "lambda" => return false,
                 _ => {}
             }
-            current = parent.parent();
         }
         false
     }
@@ -658,7 +745,7 @@ impl<'a> Builder<'a, '_> {
             let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else {
                 return;
             };
-            let dict = node
+            let dict = self
                 .parent()
                 .filter(|p| p.kind() == "assignment")
                 .and_then(|p| field(p, "left"))
@@ -809,10 +896,8 @@ impl<'a> Builder<'a, '_> {
             return;
         }
         // Assigning `x.attr = ...` is a write, not a load.
-        if node
-            .parent()
-            .is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node))
-        {
+        let parent = self.parent();
+        if parent.is_some_and(|p| p.kind() == "assignment" && field(p, "left") == Some(node)) {
             return;
         }
         let Some(RowType::Row(model)) = self.row_type(object) else {
@@ -822,8 +907,7 @@ impl<'a> Builder<'a, '_> {
         if self.index.relationship(&model, &attribute).is_none() {
             return;
         }
-        let then = node
-            .parent()
+        let then = parent
             .filter(|p| p.kind() == "attribute" && field(*p, "object") == Some(node))
             .and_then(|p| field(p, "attribute"))
             .map(|a| self.text(a).to_string());
@@ -859,7 +943,11 @@ impl<'a> Builder<'a, '_> {
     }
 
     fn record_query(&mut self, node: Node<'a>) {
-        if continues_chain(node) || in_error_region(node) {
+        if self
+            .parent()
+            .is_some_and(|parent| continues_chain_in(node, parent))
+            || self.visiting_error_region(node)
+        {
             return;
         }
         if let Some(call) = orm::recognize(node, self.source, self) {

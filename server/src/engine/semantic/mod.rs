@@ -15,7 +15,7 @@ use tree_sitter::Node;
 use super::index::ModelResolver;
 use super::orm::OrmCall;
 use super::source::{SourceFile, TextRange};
-use super::syntax::field;
+use super::syntax::{field, named_children, path_between};
 
 pub type LoopId = usize;
 
@@ -153,6 +153,10 @@ pub struct SemanticModel<'a> {
     /// Per loop (by [`LoopId`]), every name and dotted path its body assigns, its own targets and
     /// those of nested loops included.
     pub loop_bound: Vec<HashSet<String>>,
+    /// Indices of `scopes` by start (outer first on a tie), and each record's enclosing record:
+    /// [`SemanticModel::scope_of`] then costs a binary search and a walk up the nesting.
+    scope_order: Vec<usize>,
+    scope_parent: Vec<Option<usize>>,
 }
 
 impl<'a> SemanticModel<'a> {
@@ -162,18 +166,21 @@ impl<'a> SemanticModel<'a> {
 
     /// The innermost function (or module) record that encloses `node`.
     pub fn scope_of(&self, node: Node<'_>) -> &ScopeRecord<'a> {
+        // The last record starting at or before `node` is the innermost enclosing one or nested
+        // in it (scopes nest), so the answer is it or one of its ancestors.
+        let starts_before = self
+            .scope_order
+            .partition_point(|&at| self.scopes[at].node.start_byte() <= node.start_byte());
+        let mut candidate = starts_before.checked_sub(1).map(|at| self.scope_order[at]);
+        while let Some(at) = candidate {
+            if node.end_byte() <= self.scopes[at].node.end_byte() {
+                return &self.scopes[at];
+            }
+            candidate = self.scope_parent[at];
+        }
         self.scopes
-            .iter()
-            .filter(|scope| {
-                scope.node.start_byte() <= node.start_byte()
-                    && node.end_byte() <= scope.node.end_byte()
-            })
-            .min_by_key(|scope| scope.node.end_byte() - scope.node.start_byte())
-            .unwrap_or_else(|| {
-                self.scopes
-                    .last()
-                    .expect("the module record is always there")
-            })
+            .last()
+            .expect("the module record is always there")
     }
 
     pub fn loop_(&self, id: LoopId) -> &Loop<'a> {
@@ -189,9 +196,14 @@ impl<'a> SemanticModel<'a> {
         } else {
             loop_node
         };
+        // Walked down from the loop: `Node::parent` and `next_named_sibling` would each walk
+        // down from the root.
+        let Some(path) = path_between(loop_statement, node) else {
+            return false;
+        };
         let mut crossed_inner_loop = false;
-        let mut current = node;
-        while let Some(parent) = current.parent() {
+        for pair in path.windows(2).rev() {
+            let (parent, current) = (pair[0], pair[1]);
             if parent == loop_statement {
                 return false;
             }
@@ -202,17 +214,17 @@ impl<'a> SemanticModel<'a> {
                 _ => {}
             }
             if parent.kind() == "block" {
-                let mut sibling = current.next_named_sibling();
-                while let Some(statement) = sibling {
+                let following = named_children(parent)
+                    .skip_while(|statement| *statement != current)
+                    .skip(1);
+                for statement in following {
                     match statement.kind() {
                         "return_statement" | "raise_statement" => return true,
                         "break_statement" if !crossed_inner_loop => return true,
                         _ => {}
                     }
-                    sibling = statement.next_named_sibling();
                 }
             }
-            current = parent;
         }
         false
     }

@@ -90,14 +90,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
     for (loop_id, queries) in by_loop {
         let lp = model.loop_(loop_id);
-        let fix = batch_fix::build(
-            model,
-            lp,
-            &queries,
-            context.settings.batch_size,
-            context.index,
-        );
-        for query in queries {
+        // One rewrite serves every query of the loop: built once, when fixes are built.
+        let mut fix = None;
+        for query in &queries {
             let on_model = query
                 .call
                 .model
@@ -111,10 +106,18 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             );
             let mut diagnostic = Diagnostic::new(&RULE, message, query.call.node.byte_range())
                 .with_related(loop_phrase(lp), lp.header.clone());
-            match &fix {
-                Ok(fix) => diagnostic.fix = Some(fix.clone()),
-                Err(reason) => diagnostic.no_fix_reason = Some(reason.clone()),
-            }
+            context.offer_fix(&mut diagnostic, || {
+                fix.get_or_insert_with(|| {
+                    batch_fix::build(
+                        model,
+                        lp,
+                        &queries,
+                        context.settings.batch_size,
+                        context.index,
+                    )
+                })
+                .clone()
+            });
             diagnostics.push(diagnostic);
         }
     }
