@@ -72,7 +72,9 @@ fn check_fixture(path: &Path) {
     );
 
     // Concise lines build no fixes: they must report exactly the diagnostics JSON does.
-    let concise = common::run(&["check", "--select", &select, "--format", "concise", &relative]);
+    let concise = common::run(&[
+        "check", "--select", &select, "--format", "concise", &relative,
+    ]);
     let concise: Vec<String> = common::stdout(&concise)
         .lines()
         .filter(|line| line.starts_with(relative.as_str()))

@@ -6,7 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tower_lsp_server::jsonrpc;
 use tower_lsp_server::ls_types::{MessageType, Uri};
@@ -14,6 +14,7 @@ use tower_lsp_server::ls_types::{MessageType, Uri};
 use super::diagnostics::{self, Analysis};
 use super::session::{analysis_failed, content_modified, Effects, Publication, Session, Snapshot};
 use super::{send_effects, Shared};
+use crate::engine::Fixes;
 
 /// Runs the engine on a snapshot and converts its diagnostics to the protocol.
 pub fn compute(snapshot: &Snapshot) -> Result<Analysis, String> {
@@ -22,6 +23,7 @@ pub fn compute(snapshot: &Snapshot) -> Result<Analysis, String> {
         &snapshot.settings,
         snapshot.path.as_deref(),
         &snapshot.models,
+        Fixes::Skip,
     )?;
     let found = checked.diagnostics;
     let lsp: Vec<_> = found
@@ -35,6 +37,7 @@ pub fn compute(snapshot: &Snapshot) -> Result<Analysis, String> {
         diagnostics: found,
         lsp,
         summary: checked.summary,
+        fixed: OnceLock::new(),
     })
 }
 
@@ -123,6 +126,37 @@ fn run(shared: Shared, uri: Uri) -> Pin<Box<dyn Future<Output = ()> + Send>> {
             send_effects(&shared, effects).await;
         }
     })
+}
+
+/// [`current`] with the diagnostics' fixes built (once per analysis, off the async threads), for
+/// code actions and hover.
+pub async fn with_fixes(shared: &Shared, uri: &Uri) -> jsonrpc::Result<(Snapshot, Arc<Analysis>)> {
+    let (snapshot, analysis) = current(shared, uri).await?;
+    if analysis.fixed.get().is_none() {
+        let (snapshot, analysis) = (snapshot.clone(), analysis.clone());
+        let built = tokio::task::spawn_blocking(move || {
+            analysis.fixed.get_or_init(|| {
+                diagnostics::analyse(
+                    &snapshot.file,
+                    &snapshot.settings,
+                    snapshot.path.as_deref(),
+                    &snapshot.models,
+                    Fixes::Build,
+                )
+            });
+        })
+        .await;
+        if let Err(error) = built {
+            return Err(analysis_failed(
+                uri,
+                &format!("building fixes failed: {error}"),
+            ));
+        }
+    }
+    if let Some(Err(panic)) = analysis.fixed.get() {
+        return Err(analysis_failed(uri, panic));
+    }
+    Ok((snapshot, analysis))
 }
 
 /// The analysis of the document's current version, for a request: the stored one, or one made

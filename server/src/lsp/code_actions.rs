@@ -18,6 +18,7 @@ use super::position;
 use super::session::{content_modified, Snapshot};
 use crate::engine::fix::{fix_until_stable, Applicability, FixMode};
 use crate::engine::suppression::suppression_edit;
+use crate::engine::Fixes;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
@@ -66,10 +67,11 @@ pub fn code_actions(
     if wants(&CodeActionKind::QUICKFIX) {
         let mut ignored_lines = HashSet::new();
         let index = snapshot.file.line_index();
-        for (diagnostic, lsp_diagnostic) in analysis.diagnostics.iter().zip(&analysis.lsp) {
+        for diagnostic in analysis.fixed_diagnostics() {
             if diagnostic.range.start > end || diagnostic.range.end < start {
                 continue;
             }
+            let lsp_diagnostic = diagnostics::to_lsp(diagnostic, uri, rope, encoding);
             if let Some(fix) = &diagnostic.fix {
                 let title = match fix.applicability {
                     Applicability::Safe => fix.message.clone(),
@@ -104,7 +106,7 @@ pub fn code_actions(
             }
         }
     }
-    let any_safe_fix = analysis.diagnostics.iter().any(|d| {
+    let any_safe_fix = analysis.fixed_diagnostics().iter().any(|d| {
         d.fix
             .as_ref()
             .is_some_and(|f| f.applicability == Applicability::Safe)
@@ -190,6 +192,7 @@ fn fix_all(snapshot: &Snapshot) -> jsonrpc::Result<Option<TextEdit>> {
                 &snapshot.settings,
                 snapshot.path.as_deref(),
                 &snapshot.models,
+                Fixes::Build,
             )
             .unwrap_or_else(|panic| {
                 panicked = Some(panic);

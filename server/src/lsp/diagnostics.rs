@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
@@ -30,7 +30,7 @@ use crate::engine::index::calls::FileSummary;
 use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
-use crate::engine::{FileCheck, FileOrigin};
+use crate::engine::{FileCheck, FileOrigin, Fixes};
 
 /// Where the documentation of each rule is published.
 pub const RULE_DOCS_URL: &str = "https://inbatch.dev/rules/";
@@ -47,9 +47,23 @@ pub struct Analysis {
     pub result_id: String,
     /// The document's function summary, for the workspace's call index.
     pub summary: Option<FileSummary>,
+    /// The same diagnostics with their fixes, built on the first code action or hover that needs
+    /// them: building and verifying rewrites costs more than the analysis, and most versions of
+    /// a document being typed are never asked for one.
+    pub fixed: OnceLock<Result<Vec<Diagnostic>, String>>,
 }
 
-/// A fix as it travels in a diagnostic's `data` and a code action's `data`: already converted,
+impl Analysis {
+    /// The diagnostics with their fixes, once [`analysis::with_fixes`] has built them.
+    pub fn fixed_diagnostics(&self) -> &[Diagnostic] {
+        match self.fixed.get() {
+            Some(Ok(diagnostics)) => diagnostics,
+            _ => &self.diagnostics,
+        }
+    }
+}
+
+/// A fix as it travels in a code action's `data`: already converted,
 /// so that a resolve needs nothing but the request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -59,11 +73,6 @@ pub struct FixData {
     pub edits: Vec<TextEdit>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct DiagnosticData {
-    fix: FixData,
-}
-
 /// Runs the engine, containing any panic: the error names what panicked so that the caller can
 /// log it with the document and answer the request with an error.
 pub fn analyse(
@@ -71,8 +80,9 @@ pub fn analyse(
     settings: &Settings,
     path: Option<&Path>,
     models: &ProjectIndex,
+    fixes: Fixes,
 ) -> Result<Vec<Diagnostic>, String> {
-    analyse_with_summary(file, settings, path, models).map(|checked| checked.diagnostics)
+    analyse_with_summary(file, settings, path, models, fixes).map(|checked| checked.diagnostics)
 }
 
 /// [`analyse`], following calls into the workspace's other files (through the summaries in
@@ -82,6 +92,7 @@ pub fn analyse_with_summary(
     settings: &Settings,
     path: Option<&Path>,
     models: &ProjectIndex,
+    fixes: Fixes,
 ) -> Result<FileCheck, String> {
     if path.is_some_and(|path| settings.is_excluded(path)) {
         return Ok(FileCheck {
@@ -97,7 +108,8 @@ pub fn analyse_with_summary(
             module: models.module_of(path),
             calls: &models.calls,
         });
-        let mut checked = crate::engine::check_file(file, settings, rules, models, origin.as_ref());
+        let mut checked =
+            crate::engine::check_file_with(file, settings, rules, models, origin.as_ref(), fixes);
         testing::after_analysis(&mut checked.diagnostics);
         checked
     }))
@@ -152,12 +164,6 @@ pub fn to_lsp(
             })
         })
         .collect::<Vec<_>>();
-    let data = diagnostic.fix.as_ref().map(|fix| {
-        serde_json::to_value(DiagnosticData {
-            fix: fix_data(fix, rope, encoding),
-        })
-        .expect("fix data is plain JSON")
-    });
     lsp::Diagnostic {
         range: position::range(rope, &diagnostic.range, encoding),
         severity: Some(match diagnostic.severity() {
@@ -173,7 +179,8 @@ pub fn to_lsp(
         related_information: (!related.is_empty()).then_some(related),
         // An unused suppression is code that does nothing: editors fade it.
         tags: (code == "INB901").then(|| vec![DiagnosticTag::UNNECESSARY]),
-        data,
+        // Fixes are built when a code action asks (see `Analysis::fixed`), not per version.
+        data: None,
     }
 }
 

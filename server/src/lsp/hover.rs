@@ -15,13 +15,13 @@ pub fn hover(snapshot: &Snapshot, analysis: &Analysis, params: &HoverParams) -> 
         params.text_document_position_params.position,
         snapshot.encoding,
     );
-    let diagnostic = analysis
-        .diagnostics
+    let diagnostics = analysis.fixed_diagnostics();
+    let diagnostic = diagnostics
         .iter()
         .find(|d| d.range.start <= offset && offset <= d.range.end)?;
     let markdown = hover::markdown(
         diagnostic,
-        &analysis.diagnostics,
+        diagnostics,
         snapshot.file.text(),
         snapshot.settings.batch_size,
     );

@@ -193,7 +193,7 @@ impl LanguageServer for Server {
 
     async fn hover(&self, params: HoverParams) -> jsonrpc::Result<Option<Hover>> {
         let uri = &params.text_document_position_params.text_document.uri;
-        let (snapshot, analysis) = analysis::current(&self.shared, uri).await?;
+        let (snapshot, analysis) = analysis::with_fixes(&self.shared, uri).await?;
         contained("hover", || Ok(hover::hover(&snapshot, &analysis, &params)))
     }
 
@@ -212,7 +212,7 @@ impl LanguageServer for Server {
         params: CodeActionParams,
     ) -> jsonrpc::Result<Option<CodeActionResponse>> {
         let uri = &params.text_document.uri;
-        let (snapshot, analysis) = analysis::current(&self.shared, uri).await?;
+        let (snapshot, analysis) = analysis::with_fixes(&self.shared, uri).await?;
         let actions = off_thread("codeAction", move || {
             let actions = code_actions::code_actions(&snapshot, &analysis, &params);
             if snapshot.features.code_action_resolve {

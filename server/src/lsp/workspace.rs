@@ -22,6 +22,7 @@ use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::{extract_models, may_declare_models, module_name, ProjectIndex};
 use crate::engine::settings::{Settings, DEFAULT_EXCLUDES};
 use crate::engine::source::SourceFile;
+use crate::engine::Fixes;
 
 /// Files analysed between two progress reports and two takes of the session lock.
 const BATCH: usize = 32;
@@ -66,7 +67,7 @@ pub fn analyse_file(
     let text = std::fs::read_to_string(path).ok()?;
     let file = SourceFile::parse(text);
     let (found, summary) =
-        match diagnostics::analyse_with_summary(&file, settings, Some(path), models) {
+        match diagnostics::analyse_with_summary(&file, settings, Some(path), models, Fixes::Skip) {
             Ok(checked) => (checked.diagnostics, checked.summary),
             Err(panic) => {
                 tracing::error!(uri = uri.as_str(), "analysis panicked: {panic}");
