@@ -28,7 +28,11 @@ pub struct Import {
 
 /// The imports of one file, with relative modules made absolute.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Imports(pub Vec<Import>);
+pub struct Imports {
+    pub list: Vec<Import>,
+    /// The last import of each local name, by index into `list`.
+    by_local: HashMap<String, usize>,
+}
 
 impl Imports {
     /// Reads the module-level imports (also under `if`/`try`) of a file whose module is `module`;
@@ -37,23 +41,28 @@ impl Imports {
     pub fn collect(file: &SourceFile, module: &str, package: bool) -> Imports {
         let mut imports = Vec::new();
         collect(file, file.root(), module, package, &mut imports);
-        Imports(imports)
+        let by_local = imports
+            .iter()
+            .enumerate()
+            .map(|(index, import): (usize, &Import)| (import.local.clone(), index))
+            .collect();
+        Imports {
+            list: imports,
+            by_local,
+        }
     }
 
     /// The module and name a plain-name call `name(...)` refers to, when `name` was imported
     /// with `from m import name`.
     pub fn function(&self, name: &str) -> Option<(&str, &str)> {
-        self.0
-            .iter()
-            .rev()
-            .find(|import| import.local == name)
-            .and_then(|import| Some((import.module.as_str(), import.name.as_deref()?)))
+        let import = &self.list[*self.by_local.get(name)?];
+        Some((import.module.as_str(), import.name.as_deref()?))
     }
 
     /// The module a dotted receiver `h`, `app.helpers` or `helpers` names through `import m as
     /// h`, `import app.helpers` or `from app import helpers`.
     pub fn module(&self, receiver: &str) -> Option<String> {
-        self.0.iter().rev().find_map(|import| {
+        self.list.iter().rev().find_map(|import| {
             let rest = if receiver == import.local {
                 ""
             } else {
@@ -70,7 +79,7 @@ impl Imports {
     }
 
     pub fn modules(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(|import| import.module.as_str())
+        self.list.iter().map(|import| import.module.as_str())
     }
 }
 
@@ -371,7 +380,7 @@ impl CallIndex {
                 let path = self.modules.get(&file.module)?;
                 return Some((path, index));
             }
-            let import = file.imports.0.iter().find(|i| i.local == name)?;
+            let import = file.imports.list.iter().rev().find(|i| i.local == name)?;
             let next_name = import.name.clone()?;
             module = import.module.clone();
             name = next_name;
@@ -529,7 +538,7 @@ impl CallIndex {
         let mut seen: HashSet<String> = HashSet::from([module.to_string()]);
         while let Some(current) = modules.pop() {
             for (path, file) in &self.files {
-                let imports_it = file.imports.0.iter().any(|import| {
+                let imports_it = file.imports.list.iter().any(|import| {
                     import.module == current
                         || import
                             .name

@@ -398,7 +398,7 @@ fn resolve_targets<'a>(
     let imported_heads: HashSet<&str> = project
         .map(|p| {
             p.imports
-                .0
+                .list
                 .iter()
                 .map(|import| import.local.split('.').next().unwrap_or(&import.local))
                 .collect()
@@ -495,24 +495,16 @@ impl Summaries<'_> {
             path: reach.path.iter().map(locate_hop).collect(),
             model: reach.model.clone(),
         };
-        let mut functions: Vec<FunctionSummary> = self
-            .functions
-            .iter()
-            .zip(&self.reaches)
-            .map(|(function, reaches)| FunctionSummary {
-                name: function.name.clone(),
-                class: function.class.clone(),
-                module_level: is_module_level(function.node),
-                parameters: function.parameters.clone(),
-                reaches: reaches.iter().map(locate_reach).collect(),
-                calls: Vec::new(),
-            })
-            .collect();
+        let mut edges: Vec<Vec<(CallTarget, Hop, Vec<(ArgSlot, usize)>)>> =
+            vec![Vec::new(); self.functions.len()];
         let mut pending = Vec::new();
         for (index, (call, resolved)) in model.calls.iter().zip(&self.targets).enumerate() {
             let Some((target, caller)) = resolved else {
                 continue;
             };
+            if call.loops.is_empty() && caller.is_none() {
+                continue;
+            }
             let project_target = match target {
                 Target::Local(index) => CallTarget::Local(*index),
                 Target::Imported { module, name, .. } => CallTarget::Imported {
@@ -521,21 +513,21 @@ impl Summaries<'_> {
                 },
             };
             let slots = argument_slots(call, source);
+            let mut names = Vec::new();
             if !call.loops.is_empty() && self.reaching_arguments(model, index, |_| true).is_empty()
             {
-                let varying = |argument: Node<'_>| {
-                    let mut names = Vec::new();
-                    collect_identifiers(argument, source, &mut names);
-                    call.loops.iter().any(|&id| {
+                let mut arguments = Vec::new();
+                for (argument, slot) in &slots {
+                    names.clear();
+                    collect_identifiers(*argument, source, &mut names);
+                    let varies = call.loops.iter().any(|&id| {
                         let varying = &model.loop_(id).varying;
                         names.iter().any(|name| varying.contains(name))
-                    })
-                };
-                let arguments: Vec<ArgSlot> = slots
-                    .iter()
-                    .filter(|(argument, _)| varying(*argument))
-                    .map(|(_, slot)| slot.clone())
-                    .collect();
+                    });
+                    if varies {
+                        arguments.push(slot.clone());
+                    }
+                }
                 if !arguments.is_empty() {
                     pending.push(PendingCall {
                         target: project_target.clone(),
@@ -549,7 +541,7 @@ impl Summaries<'_> {
             let names_of_caller = &self.derived[caller];
             let mut arguments = Vec::new();
             for (argument, slot) in &slots {
-                let mut names = Vec::new();
+                names.clear();
                 collect_identifiers(*argument, source, &mut names);
                 for (parameter, derived_names) in names_of_caller.iter().enumerate() {
                     if names.iter().any(|name| derived_names.contains(name)) {
@@ -558,13 +550,57 @@ impl Summaries<'_> {
                 }
             }
             if !arguments.is_empty() {
-                functions[caller].calls.push(CallEdge {
-                    target: project_target,
-                    hop: locate_hop(&call_hop(call, source, &self.functions[caller])),
-                    arguments,
-                });
+                let hop = call_hop(call, source, &self.functions[caller]);
+                edges[caller].push((project_target, hop, arguments));
             }
         }
+        // Only functions that reach a query or pass a parameter on can ever reach one: the
+        // others are left out, and the calls to them with them.
+        let mut kept: Vec<Option<usize>> = vec![None; self.functions.len()];
+        let mut next = 0;
+        for (index, slot) in kept.iter_mut().enumerate() {
+            if !self.reaches[index].is_empty() || !edges[index].is_empty() {
+                *slot = Some(next);
+                next += 1;
+            }
+        }
+        let remap = |target: CallTarget| match target {
+            CallTarget::Local(index) => kept[index].map(CallTarget::Local),
+            imported => Some(imported),
+        };
+        let mut functions = Vec::with_capacity(next);
+        for (index, edges) in edges.into_iter().enumerate() {
+            if kept[index].is_none() {
+                continue;
+            }
+            let function = &self.functions[index];
+            functions.push(FunctionSummary {
+                name: function.name.clone(),
+                class: function.class.clone(),
+                module_level: is_module_level(function.node),
+                parameters: function.parameters.clone(),
+                reaches: self.reaches[index].iter().map(locate_reach).collect(),
+                calls: edges
+                    .into_iter()
+                    .filter_map(|(target, hop, arguments)| {
+                        Some(CallEdge {
+                            target: remap(target)?,
+                            hop: locate_hop(&hop),
+                            arguments,
+                        })
+                    })
+                    .collect(),
+            });
+        }
+        let pending = pending
+            .into_iter()
+            .filter_map(|call| {
+                Some(PendingCall {
+                    target: remap(call.target)?,
+                    arguments: call.arguments,
+                })
+            })
+            .collect();
         FileSummary {
             path: path.clone(),
             module: module.to_string(),
