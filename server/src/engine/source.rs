@@ -31,7 +31,7 @@ impl SourceFile {
     /// Wraps a tree the caller already parsed (the language server reparses incrementally).
     pub fn from_tree(text: String, tree: Tree) -> SourceFile {
         let line_index = LineIndex::new(&text);
-        let analysis_tree = if tree.root_node().has_error() {
+        let analysis_tree = if tree.root_node().has_error() || may_nest_too_deep(&text) {
             repair(&text, &tree)
         } else {
             None
@@ -207,12 +207,19 @@ fn point_at(text: &[u8], offset: usize) -> Point {
 /// (a line starting at column 0, decorators kept with their definition) that overlaps an error is
 /// parsed on its own; those that still fail are replaced by spaces, byte for byte, so that offsets
 /// stay valid for the original text, and the result is parsed again. `None` when nothing changes.
+///
+/// Statements nested deeper than [`MAX_NESTING`] are blanked the same way: CPython refuses them
+/// (200 nested brackets, 100 indentation levels, about 3,000 levels in its compiler), and walks
+/// over them would cost time for nothing.
 fn repair(text: &str, tree: &Tree) -> Option<Tree> {
+    let check_depth = may_nest_too_deep(text);
+    let unusable =
+        |node: Node<'_>| node.has_error() || (check_depth && nests_deeper_than(node, MAX_NESTING));
     let root = tree.root_node();
     let mut cursor = root.walk();
     let broken: Vec<TextRange> = root
         .children(&mut cursor)
-        .filter(|child| child.is_error() || child.has_error())
+        .filter(|child| child.is_error() || unusable(*child))
         .map(|child| child.byte_range())
         .collect();
     if broken.is_empty() {
@@ -227,9 +234,7 @@ fn repair(text: &str, tree: &Tree) -> Option<Tree> {
         if !overlaps_error {
             continue;
         }
-        let chunk_parses = !parse_tree(&text[chunk.clone()], None)
-            .root_node()
-            .has_error();
+        let chunk_parses = !unusable(parse_tree(&text[chunk.clone()], None).root_node());
         if !chunk_parses {
             for byte in &mut blanked[chunk] {
                 if !matches!(*byte, b'\n' | b'\r') {
@@ -245,6 +250,65 @@ fn repair(text: &str, tree: &Tree) -> Option<Tree> {
     let blanked =
         String::from_utf8(blanked).expect("only whole statements are blanked, with ASCII spaces");
     Some(parse_tree(&blanked, None))
+}
+
+/// Tree levels beyond which a statement is not analysed (see [`repair`]); real code stays far below.
+pub const MAX_NESTING: usize = 1_000;
+
+/// A cheap look at the text for what could nest deeper than [`MAX_NESTING`]: many open brackets,
+/// deep indentation, or a very long line (`a.b.b.b...`, `x + x + ...`). Only then are the trees
+/// measured.
+fn may_nest_too_deep(text: &str) -> bool {
+    const LIMIT: usize = 200;
+    let mut brackets: usize = 0;
+    for line in text.as_bytes().split(|&b| b == b'\n') {
+        if line.len() > 4 * LIMIT {
+            return true;
+        }
+        let indent = line
+            .iter()
+            .take_while(|&&b| b == b' ' || b == b'\t')
+            .count();
+        if indent > LIMIT {
+            return true;
+        }
+        for &byte in line {
+            match byte {
+                b'(' | b'[' | b'{' => brackets += 1,
+                b')' | b']' | b'}' => brackets = brackets.saturating_sub(1),
+                _ => {}
+            }
+        }
+        if brackets > LIMIT {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether the subtree of `node` is more than `limit` levels deep (one cursor, no recursion).
+fn nests_deeper_than(node: Node<'_>, limit: usize) -> bool {
+    let mut cursor = node.walk();
+    let mut depth = 0;
+    loop {
+        if depth > limit {
+            return true;
+        }
+        if cursor.goto_first_child() {
+            depth += 1;
+            continue;
+        }
+        loop {
+            if depth == 0 {
+                return false;
+            }
+            if cursor.goto_next_sibling() {
+                break;
+            }
+            cursor.goto_parent();
+            depth -= 1;
+        }
+    }
 }
 
 /// Byte ranges of top-level statements: each starts on a line beginning at column 0 with something

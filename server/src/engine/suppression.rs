@@ -3,7 +3,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::fix::Edit;
-use super::source::{SourceFile, TextRange};
+use super::source::{LineIndex, SourceFile, TextRange};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineSuppression {
@@ -49,22 +49,22 @@ impl Suppressions {
         suppressions
     }
 
-    pub fn is_suppressed(&self, diagnostic: &Diagnostic, file: &SourceFile) -> bool {
-        if self.file_ignored {
-            return true;
-        }
-        let index = file.line_index();
+    /// The line suppressions that silence `diagnostic`: on its first or last line, bare or naming
+    /// its rule (case-insensitively).
+    pub fn suppressing<'s>(
+        &'s self,
+        diagnostic: &Diagnostic,
+        index: &LineIndex,
+    ) -> impl Iterator<Item = &'s LineSuppression> {
         let first = index.line_of(diagnostic.range.start);
         let last = index.line_of(diagnostic.range.end);
-        self.lines
-            .iter()
-            .filter(|s| s.line == first || s.line == last)
-            .any(|s| match &s.codes {
-                None => true,
-                Some(codes) => codes
-                    .iter()
-                    .any(|code| code.eq_ignore_ascii_case(diagnostic.rule.code)),
-            })
+        let code = diagnostic.rule.code;
+        self.lines.iter().filter(move |s| {
+            (s.line == first || s.line == last)
+                && s.codes
+                    .as_ref()
+                    .is_none_or(|codes| codes.iter().any(|c| c.eq_ignore_ascii_case(code)))
+        })
     }
 }
 

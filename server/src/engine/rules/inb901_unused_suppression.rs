@@ -64,25 +64,12 @@ pub fn filter_suppressed(
     // (line, code) pairs that suppressed something.
     let mut used: HashSet<(usize, String)> = HashSet::new();
     diagnostics.retain(|diagnostic| {
-        let first = index.line_of(diagnostic.range.start);
-        let last = index.line_of(diagnostic.range.end);
         let mut suppressed = false;
-        for suppression in suppressions
-            .lines
-            .iter()
-            .filter(|s| s.line == first || s.line == last)
-        {
-            match &suppression.codes {
-                None => suppressed = true,
-                Some(codes) => {
-                    if codes
-                        .iter()
-                        .any(|code| code.eq_ignore_ascii_case(diagnostic.rule.code))
-                    {
-                        suppressed = true;
-                        used.insert((suppression.line, diagnostic.rule.code.to_string()));
-                    }
-                }
+        for suppression in suppressions.suppressing(diagnostic, index) {
+            suppressed = true;
+            // A bare `# noqa` is never reported unused: only listed codes are tracked.
+            if suppression.codes.is_some() {
+                used.insert((suppression.line, diagnostic.rule.code.to_string()));
             }
         }
         !suppressed
