@@ -227,6 +227,8 @@ fn repair(text: &str, tree: &Tree) -> Option<Tree> {
     }
     let mut blanked = text.as_bytes().to_vec();
     let mut changed = false;
+    // The blanking as edits of the tree, so that the statements between are not parsed again.
+    let mut edited = tree.clone();
     for chunk in top_level_chunks(text) {
         let overlaps_error = broken
             .iter()
@@ -236,6 +238,18 @@ fn repair(text: &str, tree: &Tree) -> Option<Tree> {
         }
         let chunk_parses = !unusable(parse_tree(&text[chunk.clone()], None).root_node());
         if !chunk_parses {
+            let (start, end) = (
+                point_at(text.as_bytes(), chunk.start),
+                point_at(text.as_bytes(), chunk.end),
+            );
+            edited.edit(&InputEdit {
+                start_byte: chunk.start,
+                old_end_byte: chunk.end,
+                new_end_byte: chunk.end,
+                start_position: start,
+                old_end_position: end,
+                new_end_position: end,
+            });
             for byte in &mut blanked[chunk] {
                 if !matches!(*byte, b'\n' | b'\r') {
                     *byte = b' ';
@@ -249,6 +263,12 @@ fn repair(text: &str, tree: &Tree) -> Option<Tree> {
     }
     let blanked =
         String::from_utf8(blanked).expect("only whole statements are blanked, with ASCII spaces");
+    // An incremental parse that recovers from nothing is the tree a fresh parse gives; error
+    // recovery may differ between the two, so a tree with errors is parsed afresh.
+    let incremental = parse_tree(&blanked, Some(&edited));
+    if !incremental.root_node().has_error() {
+        return Some(incremental);
+    }
     Some(parse_tree(&blanked, None))
 }
 
