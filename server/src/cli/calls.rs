@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::project::project_root;
+use super::project::has_marker;
 use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::{module_name, ProjectIndex};
 use crate::engine::rules::{inb003_query_in_loop_via_call, RuleSet};
@@ -17,19 +17,32 @@ use crate::engine::{self, FileOrigin};
 /// Module names of files, with each folder's project root looked up once.
 #[derive(Default)]
 pub struct Modules {
-    roots: HashMap<PathBuf, PathBuf>,
+    roots: HashMap<PathBuf, Option<PathBuf>>,
 }
 
 impl Modules {
-    /// The root a file's absolute imports start from ([`project_root`]).
+    /// The root a file's absolute imports start from, as [`super::project::project_root`]
+    /// finds it: the nearest folder with a project marker. Each folder is looked at once.
     pub fn root(&mut self, path: &Path) -> PathBuf {
         let folder = path.parent().unwrap_or(path);
-        if let Some(root) = self.roots.get(folder) {
-            return root.clone();
+        self.root_of_folder(folder)
+            .unwrap_or_else(|| folder.to_path_buf())
+    }
+
+    /// The nearest folder at or above `folder` holding a marker, if any.
+    fn root_of_folder(&mut self, folder: &Path) -> Option<PathBuf> {
+        if let Some(found) = self.roots.get(folder) {
+            return found.clone();
         }
-        let root = project_root(path);
-        self.roots.insert(folder.to_path_buf(), root.clone());
-        root
+        let found = if has_marker(folder) {
+            Some(folder.to_path_buf())
+        } else {
+            folder
+                .parent()
+                .and_then(|parent| self.root_of_folder(parent))
+        };
+        self.roots.insert(folder.to_path_buf(), found.clone());
+        found
     }
 
     pub fn module(&mut self, path: &Path) -> String {
@@ -38,7 +51,7 @@ impl Modules {
     }
 
     fn all_roots(&self) -> Vec<PathBuf> {
-        let mut roots: Vec<PathBuf> = self.roots.values().cloned().collect();
+        let mut roots: Vec<PathBuf> = self.roots.values().flatten().cloned().collect();
         roots.sort();
         roots.dedup();
         roots

@@ -27,21 +27,25 @@ pub fn project_root(path: &Path) -> PathBuf {
 fn root_of_folder(start: &Path) -> PathBuf {
     let mut current = Some(start);
     while let Some(dir) = current {
-        if [
-            "pyproject.toml",
-            "setup.py",
-            "setup.cfg",
-            ".git",
-            "inbatch.toml",
-        ]
-        .iter()
-        .any(|marker| dir.join(marker).exists())
-        {
+        if has_marker(dir) {
             return dir.to_path_buf();
         }
         current = dir.parent();
     }
     start.to_path_buf()
+}
+
+/// Whether a folder holds a file that marks a project's root.
+pub fn has_marker(dir: &Path) -> bool {
+    [
+        "pyproject.toml",
+        "setup.py",
+        "setup.cfg",
+        ".git",
+        "inbatch.toml",
+    ]
+    .iter()
+    .any(|marker| dir.join(marker).exists())
 }
 
 /// [`project_root`] of many files, looking each folder up once.

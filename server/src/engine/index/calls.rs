@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::diagnostic::{FilePosition, OtherFile};
-use crate::engine::semantic::calls::Reach;
+use crate::engine::semantic::calls::{FastMap, Reach};
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{field, named_children};
 
@@ -31,7 +31,7 @@ pub struct Import {
 pub struct Imports {
     pub list: Vec<Import>,
     /// The last import of each local name, by index into `list`.
-    by_local: HashMap<String, usize>,
+    by_local: FastMap<String, usize>,
 }
 
 impl Imports {
@@ -409,50 +409,51 @@ impl CallIndex {
     /// first (shortest) path found to a query.
     pub fn resolve(&mut self, max_depth: usize) {
         self.max_depth = max_depth;
-        let mut resolved: HashMap<PathBuf, Vec<Vec<Reach>>> = self
-            .files
+        // Files by number while resolving: no path is hashed in the rounds.
+        let paths: Vec<&PathBuf> = self.files.keys().collect();
+        let ids: HashMap<&PathBuf, usize> =
+            paths.iter().enumerate().map(|(i, p)| (*p, i)).collect();
+        let files: Vec<&FileSummary> = paths.iter().map(|path| &*self.files[*path]).collect();
+        let mut resolved: Vec<Vec<Vec<Reach>>> = files
             .iter()
-            .map(|(path, file)| {
-                let reaches = file.functions.iter().map(|f| f.reaches.clone()).collect();
-                (path.clone(), reaches)
-            })
+            .map(|file| file.functions.iter().map(|f| f.reaches.clone()).collect())
             .collect();
-        // Each edge with its target located once.
-        let mut edges: Vec<(PathBuf, usize, &CallEdge, PathBuf, usize)> = Vec::new();
-        for (path, file) in &self.files {
+        // Each edge with its target located once: (file, caller, edge, target file, target).
+        let mut edges: Vec<(usize, usize, &CallEdge, usize, usize)> = Vec::new();
+        for (file_id, file) in files.iter().enumerate() {
             for (caller, function) in file.functions.iter().enumerate() {
                 for edge in &function.calls {
                     let target = match &edge.target {
-                        CallTarget::Local(index) => Some((path.clone(), *index)),
+                        CallTarget::Local(index) => Some((file_id, *index)),
                         CallTarget::Imported { module, name } => self
                             .locate(module, name)
-                            .map(|(path, index)| (path.clone(), index)),
+                            .and_then(|(path, index)| Some((*ids.get(path)?, index))),
                     };
-                    if let Some((target_path, target_index)) = target {
-                        edges.push((path.clone(), caller, edge, target_path, target_index));
+                    if let Some((target_file, target_index)) = target {
+                        edges.push((file_id, caller, edge, target_file, target_index));
                     }
                 }
             }
         }
         for _ in 1..max_depth.max(1) {
-            let mut added: Vec<(PathBuf, usize, Reach)> = Vec::new();
-            for (path, caller, edge, target_path, target_index) in &edges {
-                let target = &self.files[target_path].functions[*target_index];
+            let mut added: Vec<(usize, usize, Reach)> = Vec::new();
+            for &(file, caller, edge, target_file, target_index) in &edges {
+                let target = &files[target_file].functions[target_index];
                 for (slot, caller_parameter) in &edge.arguments {
                     let Some(parameter) = target.bind(slot) else {
                         continue;
                     };
-                    let Some(reach) = resolved[target_path][*target_index]
+                    let Some(reach) = resolved[target_file][target_index]
                         .iter()
                         .find(|r| r.parameter == parameter && r.path.len() < max_depth)
                     else {
                         continue;
                     };
-                    let known = resolved[path][*caller]
+                    let known = resolved[file][caller]
                         .iter()
                         .any(|r| r.parameter == *caller_parameter)
-                        || added.iter().any(|(p, c, r)| {
-                            p == path && c == caller && r.parameter == *caller_parameter
+                        || added.iter().any(|(f, c, r)| {
+                            *f == file && *c == caller && r.parameter == *caller_parameter
                         });
                     if known {
                         continue;
@@ -460,8 +461,8 @@ impl CallIndex {
                     let mut hops = vec![edge.hop.clone()];
                     hops.extend(reach.path.iter().cloned());
                     added.push((
-                        path.clone(),
-                        *caller,
+                        file,
+                        caller,
                         Reach {
                             parameter: *caller_parameter,
                             path: hops,
@@ -473,12 +474,12 @@ impl CallIndex {
             if added.is_empty() {
                 break;
             }
-            for (path, caller, reach) in added {
-                if let Some(reaches) = resolved.get_mut(&path) {
-                    reaches[caller].push(reach);
-                }
+            for (file, caller, reach) in added {
+                resolved[file][caller].push(reach);
             }
         }
+        let resolved: HashMap<PathBuf, Vec<Vec<Reach>>> =
+            paths.into_iter().cloned().zip(resolved).collect();
         self.resolved = resolved;
     }
 

@@ -7,7 +7,9 @@
 //! project's summaries ([`crate::engine::index::calls`]), of the modules it imports, up to a
 //! depth, cycles safe. A call that cannot be resolved to a definition is skipped, never guessed.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -96,6 +98,8 @@ pub struct FunctionDef<'a> {
     pub class: Option<String>,
     /// Parameter names in order (`self` included for methods).
     pub parameters: Vec<String>,
+    /// A statement of the module (decorated or not): other modules can import it.
+    pub module_level: bool,
 }
 
 impl FunctionDef<'_> {
@@ -133,14 +137,25 @@ pub struct Reach {
 pub enum Target {
     /// A function of the file, by index into [`Summaries::functions`].
     Local(usize),
-    /// A module-level function of another module; `known` indexes [`Summaries::external`] when
-    /// the project's summaries have it.
-    Imported {
-        module: String,
-        name: String,
-        known: Option<usize>,
-    },
+    /// A module-level function of another module, by index into [`Summaries::imported`].
+    Imported(usize),
 }
+
+/// A function of another module that calls of the file name: each is kept once per file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedTarget {
+    pub module: String,
+    pub name: String,
+    /// Its index in [`Summaries::external`] when the project's summaries have it.
+    pub known: Option<usize>,
+}
+
+/// A call's target and the function (index into [`Summaries::functions`]) it sits in.
+type Resolved = (Target, Option<usize>);
+
+/// A call passing parameters on, before export: its target, the call (index into the model's
+/// calls) and each argument's slot with the caller's parameter it derives from.
+type PendingEdge = (CallTarget, usize, Vec<(ArgSlot, usize)>);
 
 /// The project around the file: its imports and the summaries of the other files.
 #[derive(Clone, Copy)]
@@ -155,13 +170,22 @@ pub struct Summaries<'a> {
     pub reaches: Vec<Vec<Reach>>,
     /// Functions of other modules that calls of the file resolve to, as the project has them.
     pub external: Vec<ResolvedFunction>,
+    /// The functions of other modules the file's calls name.
+    pub imported: Vec<ImportedTarget>,
     /// Per call of the model (same index), what it calls and the function it sits in.
-    targets: Vec<Option<(Target, Option<usize>)>>,
-    /// Per function, per parameter, the names derived from it (`key = uid`, `k = str(uid)`).
-    derived: Vec<Vec<HashSet<String>>>,
+    targets: Vec<Option<Resolved>>,
+    /// Per function, per parameter, the names derived from it (`key = uid`, `k = str(uid)`),
+    /// computed for the functions that need them.
+    derived: Vec<OnceCell<Vec<FastSet<String>>>>,
 }
 
 impl<'a> Summaries<'a> {
+    /// The names each parameter of a function derives, computed once.
+    fn derived(&self, model: &SemanticModel<'a>, function: usize) -> &[FastSet<String>] {
+        self.derived[function]
+            .get_or_init(|| derive_parameters(&self.functions[function], model, model.file.text()))
+    }
+
     /// What the `index`th call of the model resolves to: a module-level function of the file for
     /// a plain name (unless the caller binds that name itself), a method of the caller's class
     /// for `self.method(...)` / `cls.method(...)`, or a function imported from another module
@@ -181,8 +205,8 @@ impl<'a> Summaries<'a> {
                     &self.reaches[*index],
                 ))
             }
-            Target::Imported { known, .. } => {
-                let function = &self.external[(*known)?];
+            Target::Imported(index) => {
+                let function = &self.external[self.imported[*index].known?];
                 Some((&function.parameters, 0, &function.reaches))
             }
         }
@@ -224,13 +248,20 @@ pub fn summaries<'a>(
 ) -> Summaries<'a> {
     let max_depth = max_depth.max(1);
     let source = model.file.text();
+    // The module's statements, to tell module-level functions by position (`Node::parent` walks
+    // down from the root).
+    let statements: Vec<Node<'a>> = named_children(model.file.root()).collect();
     let functions: Vec<FunctionDef<'a>> = model
         .scopes
         .iter()
         .filter(|scope| scope.node.kind() == "function_definition")
-        .filter_map(|scope| function_def(scope.node, source))
+        .filter_map(|scope| {
+            let mut function = function_def(scope.node, source)?;
+            function.module_level = is_module_level(function.node, &statements);
+            Some(function)
+        })
         .collect();
-    let by_node: HashMap<usize, usize> = functions
+    let by_node: FastMap<usize, usize> = functions
         .iter()
         .enumerate()
         .map(|(index, f)| (f.node.id(), index))
@@ -239,46 +270,28 @@ pub fn summaries<'a>(
         reaches: vec![Vec::new(); functions.len()],
         functions,
         external: Vec::new(),
+        imported: Vec::new(),
         targets: Vec::new(),
         derived: Vec::new(),
     };
     let function_of = |node: Node<'a>| by_node.get(&model.scope_of(node).node.id()).copied();
-    summaries.targets = resolve_targets(model, &summaries.functions, project, &function_of);
-    let mut external: HashMap<(String, String), usize> = HashMap::new();
-    for (target, _) in summaries.targets.iter_mut().flatten() {
-        let Target::Imported {
-            module,
-            name,
-            known,
-        } = target
-        else {
-            continue;
-        };
-        let Some(project) = project else {
-            continue;
-        };
-        let key = (module.clone(), name.clone());
-        *known = match external.get(&key) {
-            Some(index) => Some(*index),
-            None => project.index.function(module, name).map(|function| {
-                summaries.external.push(function);
-                external.insert(key, summaries.external.len() - 1);
-                summaries.external.len() - 1
-            }),
-        };
+    let (targets, imported) = resolve_targets(model, &summaries.functions, project, &function_of);
+    summaries.targets = targets;
+    summaries.imported = imported;
+    if let Some(project) = project {
+        for target in &mut summaries.imported {
+            target.known = project
+                .index
+                .function(&target.module, &target.name)
+                .map(|function| {
+                    summaries.external.push(function);
+                    summaries.external.len() - 1
+                });
+        }
     }
     // Names each function derives from each parameter (`key = uid`, `k = str(uid)`).
-    summaries.derived = summaries
-        .functions
-        .iter()
-        .map(|function| {
-            let record = model.scope_of(function.body());
-            function
-                .parameters
-                .iter()
-                .map(|p| derived_names(p, &record.values, source))
-                .collect()
-        })
+    summaries.derived = (0..summaries.functions.len())
+        .map(|_| OnceCell::new())
         .collect();
     // Direct reaches: a query in the function reads a parameter as a key.
     for query in &model.queries {
@@ -288,16 +301,26 @@ pub fn summaries<'a>(
         let Some(index) = function_of(query.call.node) else {
             continue;
         };
-        for (parameter, names) in summaries.derived[index].iter().enumerate() {
-            let reads = query
-                .call
-                .refs
-                .iter()
-                .any(|r| r.context == RefContext::Key && names.contains(&r.name));
-            if reads
-                && !summaries.reaches[index]
+        if !query.call.refs.iter().any(|r| r.context == RefContext::Key) {
+            continue;
+        }
+        let reached: Vec<usize> = summaries
+            .derived(model, index)
+            .iter()
+            .enumerate()
+            .filter(|(_, names)| {
+                query
+                    .call
+                    .refs
                     .iter()
-                    .any(|r| r.parameter == parameter)
+                    .any(|r| r.context == RefContext::Key && names.contains(&r.name))
+            })
+            .map(|(parameter, _)| parameter)
+            .collect();
+        for parameter in reached {
+            if !summaries.reaches[index]
+                .iter()
+                .any(|r| r.parameter == parameter)
             {
                 summaries.reaches[index].push(Reach {
                     parameter,
@@ -333,7 +356,7 @@ pub fn summaries<'a>(
                 let mut names = Vec::new();
                 collect_identifiers(argument, source, &mut names);
                 for (caller_parameter, derived_names) in
-                    summaries.derived[caller].iter().enumerate()
+                    summaries.derived(model, caller).iter().enumerate()
                 {
                     if !names.iter().any(|name| derived_names.contains(name)) {
                         continue;
@@ -385,17 +408,33 @@ fn resolve_targets<'a>(
     functions: &[FunctionDef<'a>],
     project: Option<Project<'_>>,
     function_of: &dyn Fn(Node<'a>) -> Option<usize>,
-) -> Vec<Option<(Target, Option<usize>)>> {
+) -> (Vec<Option<Resolved>>, Vec<ImportedTarget>) {
+    let mut imported_targets: Vec<ImportedTarget> = Vec::new();
+    // A file names few functions of other modules: a scan finds them without allocating.
+    let mut intern = |module: &str, name: &str| -> usize {
+        if let Some(index) = imported_targets
+            .iter()
+            .position(|t| t.module == module && t.name == name)
+        {
+            return index;
+        }
+        imported_targets.push(ImportedTarget {
+            module: module.to_string(),
+            name: name.to_string(),
+            known: None,
+        });
+        imported_targets.len() - 1
+    };
     let source = model.file.text();
-    let module_functions: HashMap<&str, usize> = functions
+    let module_functions: FastMap<&str, usize> = functions
         .iter()
         .enumerate()
         .rev()
-        .filter(|(_, f)| f.class.is_none() && is_module_level(f.node))
+        .filter(|(_, f)| f.class.is_none() && f.module_level)
         .map(|(index, f)| (f.name.as_str(), index))
         .collect();
     // The first names of what the file imports: a method call on anything else is no module's.
-    let imported_heads: HashSet<&str> = project
+    let imported_heads: FastSet<&str> = project
         .map(|p| {
             p.imports
                 .list
@@ -407,15 +446,17 @@ fn resolve_targets<'a>(
     let module_record = model.scopes.last();
     // A name the module rebinds (`load = cached(load)`) is not surely the import any more.
     let module_binds = |name: &str| module_record.is_some_and(|m| m.values.contains_key(name));
-    model
+    let targets = model
         .calls
         .iter()
         .map(|call| {
             let target = match &call.callee {
                 Callee::Name(name) => {
                     let local = module_functions.get(name.as_str()).copied();
-                    let imported = if local.is_none() && !module_binds(name) {
-                        project.and_then(|p| p.imports.function(name))
+                    let imported = if local.is_none() {
+                        project
+                            .and_then(|p| p.imports.function(name))
+                            .filter(|_| !module_binds(name))
                     } else {
                         None
                     };
@@ -428,11 +469,7 @@ fn resolve_targets<'a>(
                     }
                     match (local, imported) {
                         (Some(index), _) => Target::Local(index),
-                        (None, Some((module, name))) => Target::Imported {
-                            module: module.to_string(),
-                            name: name.to_string(),
-                            known: None,
-                        },
+                        (None, Some((module, name))) => Target::Imported(intern(module, name)),
                         (None, None) => return None,
                     }
                 }
@@ -456,16 +493,13 @@ fn resolve_targets<'a>(
                     {
                         return None;
                     }
-                    Target::Imported {
-                        module,
-                        name: method.clone(),
-                        known: None,
-                    }
+                    Target::Imported(intern(&module, method))
                 }
             };
             Some((target, function_of(call.node)))
         })
-        .collect()
+        .collect();
+    (targets, imported_targets)
 }
 
 impl Summaries<'_> {
@@ -495,8 +529,8 @@ impl Summaries<'_> {
             path: reach.path.iter().map(locate_hop).collect(),
             model: reach.model.clone(),
         };
-        let mut edges: Vec<Vec<(CallTarget, Hop, Vec<(ArgSlot, usize)>)>> =
-            vec![Vec::new(); self.functions.len()];
+        // Per function: the target, the call (by index) and its arguments' slots and parameters.
+        let mut edges: Vec<Vec<PendingEdge>> = vec![Vec::new(); self.functions.len()];
         let mut pending = Vec::new();
         for (index, (call, resolved)) in model.calls.iter().zip(&self.targets).enumerate() {
             let Some((target, caller)) = resolved else {
@@ -505,24 +539,21 @@ impl Summaries<'_> {
             if call.loops.is_empty() && caller.is_none() {
                 continue;
             }
-            let project_target = match target {
+            let project_target = || match target {
                 Target::Local(index) => CallTarget::Local(*index),
-                Target::Imported { module, name, .. } => CallTarget::Imported {
-                    module: module.clone(),
-                    name: name.clone(),
+                Target::Imported(index) => CallTarget::Imported {
+                    module: self.imported[*index].module.clone(),
+                    name: self.imported[*index].name.clone(),
                 },
             };
             let slots = argument_slots(call, source);
-            let mut names = Vec::new();
             if !call.loops.is_empty() && self.reaching_arguments(model, index, |_| true).is_empty()
             {
                 let mut arguments = Vec::new();
                 for (argument, slot) in &slots {
-                    names.clear();
-                    collect_identifiers(*argument, source, &mut names);
                     let varies = call.loops.iter().any(|&id| {
                         let varying = &model.loop_(id).varying;
-                        names.iter().any(|name| varying.contains(name))
+                        reads_any(*argument, source, &|name| varying.contains(name))
                     });
                     if varies {
                         arguments.push(slot.clone());
@@ -530,7 +561,7 @@ impl Summaries<'_> {
                 }
                 if !arguments.is_empty() {
                     pending.push(PendingCall {
-                        target: project_target.clone(),
+                        target: project_target(),
                         arguments,
                     });
                 }
@@ -538,20 +569,17 @@ impl Summaries<'_> {
             let Some(caller) = *caller else {
                 continue;
             };
-            let names_of_caller = &self.derived[caller];
+            let names_of_caller = self.derived(model, caller);
             let mut arguments = Vec::new();
             for (argument, slot) in &slots {
-                names.clear();
-                collect_identifiers(*argument, source, &mut names);
                 for (parameter, derived_names) in names_of_caller.iter().enumerate() {
-                    if names.iter().any(|name| derived_names.contains(name)) {
+                    if reads_any(*argument, source, &|name| derived_names.contains(name)) {
                         arguments.push((slot.clone(), parameter));
                     }
                 }
             }
             if !arguments.is_empty() {
-                let hop = call_hop(call, source, &self.functions[caller]);
-                edges[caller].push((project_target, hop, arguments));
+                edges[caller].push((project_target(), index, arguments));
             }
         }
         // Only functions that reach a query or pass a parameter on can ever reach one: the
@@ -577,15 +605,15 @@ impl Summaries<'_> {
             functions.push(FunctionSummary {
                 name: function.name.clone(),
                 class: function.class.clone(),
-                module_level: is_module_level(function.node),
+                module_level: function.module_level,
                 parameters: function.parameters.clone(),
                 reaches: self.reaches[index].iter().map(locate_reach).collect(),
                 calls: edges
                     .into_iter()
-                    .filter_map(|(target, hop, arguments)| {
+                    .filter_map(|(target, call, arguments)| {
                         Some(CallEdge {
                             target: remap(target)?,
-                            hop: locate_hop(&hop),
+                            hop: locate_hop(&call_hop(&model.calls[call], source, function)),
                             arguments,
                         })
                     })
@@ -641,6 +669,7 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
         name,
         class,
         parameters,
+        module_level: false,
     })
 }
 
@@ -657,12 +686,16 @@ fn enclosing_class<'s>(function: Node<'_>, source: &'s str) -> Option<&'s str> {
     None
 }
 
-fn is_module_level(function: Node<'_>) -> bool {
-    let mut parent = function.parent();
-    if parent.is_some_and(|p| p.kind() == "decorated_definition") {
-        parent = parent.and_then(|p| p.parent());
-    }
-    parent.is_some_and(|p| p.kind() == "module")
+/// Whether a function is one of the module's `statements` (in order), or the definition of a
+/// decorated one.
+fn is_module_level(function: Node<'_>, statements: &[Node<'_>]) -> bool {
+    let after = statements.partition_point(|s| s.start_byte() <= function.start_byte());
+    let Some(statement) = after.checked_sub(1).map(|at| statements[at]) else {
+        return false;
+    };
+    statement == function
+        || (statement.kind() == "decorated_definition"
+            && field(statement, "definition") == Some(function))
 }
 
 /// Pairs a call's arguments with the callee's parameter indices: positional by position
@@ -718,28 +751,108 @@ fn argument_slots<'a>(call: &CallSite<'a>, source: &str) -> Vec<(Node<'a>, ArgSl
     slots
 }
 
-/// The parameter and every name assigned (last assignment, flow-insensitively) from it.
-fn derived_names(
-    parameter: &str,
-    values: &HashMap<String, Node<'_>>,
+/// For each parameter, the parameter and every name assigned (last assignment,
+/// flow-insensitively) from it or from a name derived from it. What each assignment reads is
+/// collected once for all the parameters.
+fn derive_parameters(
+    function: &FunctionDef<'_>,
+    model: &SemanticModel<'_>,
     source: &str,
-) -> HashSet<String> {
-    let mut names: HashSet<String> = HashSet::from([parameter.to_string()]);
-    loop {
-        let before = names.len();
-        for (name, value) in values {
-            if names.contains(name) {
-                continue;
-            }
+) -> Vec<FastSet<String>> {
+    if function.parameters.is_empty() {
+        return Vec::new();
+    }
+    let record = model.scope_of(function.body());
+    let reads: Vec<(&String, Vec<String>)> = record
+        .values
+        .iter()
+        .map(|(name, value)| {
             let mut read = Vec::new();
             collect_identifiers(*value, source, &mut read);
-            if read.iter().any(|r| names.contains(r)) {
-                names.insert(name.clone());
+            (name, read)
+        })
+        .collect();
+    function
+        .parameters
+        .iter()
+        .map(|parameter| {
+            let mut names: FastSet<String> = FastSet::default();
+            names.insert(parameter.clone());
+            loop {
+                let before = names.len();
+                for (name, read) in &reads {
+                    if !names.contains(name.as_str())
+                        && read.iter().any(|r| names.contains(r.as_str()))
+                    {
+                        names.insert((*name).clone());
+                    }
+                }
+                if names.len() == before {
+                    return names;
+                }
             }
+        })
+        .collect()
+}
+
+/// Whether an expression reads a name or dotted path accepted by `accepts` (as
+/// [`collect_identifiers`] collects them, without allocating for plain names).
+fn reads_any(node: Node<'_>, source: &str, accepts: &dyn Fn(&str) -> bool) -> bool {
+    let mut stack = vec![node];
+    while let Some(node) = stack.pop() {
+        match node.kind() {
+            "identifier" => {
+                if accepts(&source[node.byte_range()]) {
+                    return true;
+                }
+            }
+            "attribute" => {
+                let text = &source[node.byte_range()];
+                let plain = text
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+                let accepted = if plain {
+                    accepts(text)
+                } else {
+                    dotted_path(node, source).is_some_and(|path| accepts(&path))
+                };
+                if accepted {
+                    return true;
+                }
+                stack.extend(field(node, "object"));
+            }
+            "keyword_argument" => stack.extend(field(node, "value")),
+            "lambda" | "comment" | "string" => {}
+            _ => stack.extend(named_children(node)),
         }
-        if names.len() == before {
-            return names;
+    }
+    false
+}
+
+/// A `HashMap` with a cheap hasher for the small per-file maps keyed by names and node ids.
+pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
+
+/// FNV-1a: short keys, no untrusted input worth SipHash's protection here.
+#[derive(Debug, Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
+        self.0 = hash;
     }
 }
 
