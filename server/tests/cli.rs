@@ -471,3 +471,60 @@ fn usage_errors_exit_2() {
     assert_eq!(run(&["check", "--format", "yaml"]).status.code(), Some(2));
     assert_eq!(run(&["frobnicate"]).status.code(), Some(2));
 }
+
+/// INB003 follows a loop's call into another file; the text output shows where the query is in
+/// that file (path, row, character column), whether that file is checked too or only imported.
+#[test]
+fn text_output_shows_the_query_in_another_file() {
+    let dir = temp_project(&[
+        ("pyproject.toml", b"[project]\nname = 'app'\n"),
+        ("app/__init__.py", b""),
+        (
+            "app/helpers.py",
+            "from app.models import Stat\n\n\ndef load_stats(user_id):\n    return {\"é\": session.get(Stat, user_id)}\n".as_bytes(),
+        ),
+        (
+            "app/views.py",
+            b"from .helpers import load_stats as ls\n\n\ndef report(user_ids):\n    for uid in user_ids:\n        ls(uid)\n",
+        ),
+    ]);
+    for paths in [&["."][..], &["app/views.py"][..]] {
+        let mut args = vec!["--select", "INB003", "--no-color"];
+        args.extend(paths);
+        let output = check_in(dir.path(), &args);
+        let text = stdout(&output);
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(text.contains(" --> app/views.py:6:9"), "{text}");
+        assert!(
+            text.contains(
+                "= note: app/helpers.py:5:18: the query in `load_stats`: `session.get(Stat, user_id)`"
+            ),
+            "{paths:?}: {text}"
+        );
+        assert!(text.contains("Found 1 diagnostic."), "{text}");
+    }
+    let output = check_in(dir.path(), &["--select", "INB003", "--format", "json", "."]);
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let related = &json[0]["related"];
+    let query = related
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["filename"] == "app/helpers.py")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(query["location"]["row"], 5);
+    assert_eq!(query["location"]["column"], 18);
+    let output = check_in(
+        dir.path(),
+        &["--select", "INB003", "--format", "sarif", "."],
+    );
+    let sarif: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let locations = &sarif["runs"][0]["results"][0]["relatedLocations"];
+    assert!(
+        locations.as_array().unwrap().iter().any(|l| {
+            l["physicalLocation"]["artifactLocation"]["uri"] == "app/helpers.py"
+                && l["physicalLocation"]["region"]["startColumn"] == 18
+        }),
+        "{sarif:#}"
+    );
+}
