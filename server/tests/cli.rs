@@ -528,3 +528,29 @@ fn text_output_shows_the_query_in_another_file() {
         "{sarif:#}"
     );
 }
+
+/// `--fix` waits for the project's summaries: the unused-suppression fix keeps a `# noqa: INB003`
+/// that suppresses a finding through another file, and removes one that suppresses nothing.
+#[test]
+fn fix_keeps_a_suppression_of_a_finding_through_another_file() {
+    let dir = temp_project(&[
+        ("pyproject.toml", b"[project]\nname = 'app'\n"),
+        ("app/__init__.py", b""),
+        (
+            "app/helpers.py",
+            b"def load_stats(user_id):\n    return session.get(Stat, user_id)\n",
+        ),
+        (
+            "app/views.py",
+            b"from app.helpers import load_stats\n\n\ndef report(user_ids):\n    for uid in user_ids:\n        load_stats(uid)  # noqa: INB003\n        print(uid)  # noqa: INB003\n",
+        ),
+    ]);
+    let output = check_in(dir.path(), &["--fix", "."]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let views = std::fs::read_to_string(dir.path().join("app/views.py")).unwrap();
+    assert!(
+        views.contains("load_stats(uid)  # noqa: INB003\n"),
+        "{views}"
+    );
+    assert!(views.contains("        print(uid)\n"), "{views}");
+}

@@ -158,7 +158,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         drop(read);
         // INB003 follows calls into other files: each check also returns its file's summary,
         // and only the files whose loop calls turn out to reach a query through another file are
-        // checked again, with the project's summaries.
+        // checked again, with the project's summaries (every file, when fixing).
         let follow_calls = tasks.iter().any(|task| {
             overrides
                 .rules_for(&task.settings, &task.path)
@@ -179,6 +179,17 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .map(|task| (task.path.clone(), task.settings.clone()))
             .collect();
         let no_calls = CallIndex::new();
+        // Fixes wait for the project's summaries: INB901 must not remove a `# noqa: INB003`
+        // that suppresses a finding only the summaries of other files show.
+        let fix_after_resolving = follow_calls && fixing.apply.is_some();
+        let first_pass = if fix_after_resolving {
+            Fixing {
+                apply: None,
+                shown: Fixes::Skip,
+            }
+        } else {
+            fixing
+        };
         let outcomes: Vec<Outcome> = tasks
             .into_par_iter()
             .zip(loaded)
@@ -198,7 +209,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                     file,
                     &task.settings,
                     rules,
-                    fixing,
+                    first_pass,
                     &index,
                     origin.as_ref(),
                 )?;
@@ -226,49 +237,51 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 calls::build_index(summaries, &mut modules, &index_settings, &index, &|path| {
                     display_path(path, &cwd)
                 });
-            for (result, position) in &mut checked {
-                let Some((path, module)) = &origins[*position] else {
-                    continue;
-                };
-                if !calls.reaches_pending(path) {
-                    continue;
-                }
-                let (absolute, settings) = &task_settings[*position];
-                let origin = FileOrigin {
-                    path: path.clone(),
-                    module: module.clone(),
-                    calls: &calls,
-                };
-                let rules = overrides.rules_for(settings, absolute);
-                let file = SourceFile::parse(result.file.text().to_string());
-                match analyse_file(
-                    &result.path,
-                    file,
-                    settings,
-                    rules,
-                    fixing,
-                    &index,
-                    Some(&origin),
-                ) {
-                    Ok((again, _)) => {
-                        if again.original.is_some() && write_fixes {
-                            if let Err(e) = std::fs::write(absolute, again.file.text()) {
-                                errors.push(format!(
+            let again: Vec<String> = checked
+                .par_iter_mut()
+                .filter_map(|(result, position)| {
+                    let (path, module) = origins[*position].as_ref()?;
+                    if !fix_after_resolving && !calls.reaches_pending(path) {
+                        return None;
+                    }
+                    let (absolute, settings) = &task_settings[*position];
+                    let origin = FileOrigin {
+                        path: path.clone(),
+                        module: module.clone(),
+                        calls: &calls,
+                    };
+                    let rules = overrides.rules_for(settings, absolute);
+                    let file = SourceFile::parse(result.file.text().to_string());
+                    let (again, _) = match analyse_file(
+                        &result.path,
+                        file,
+                        settings,
+                        rules,
+                        fixing,
+                        &index,
+                        Some(&origin),
+                    ) {
+                        Ok(again) => again,
+                        Err(error) => return Some(error),
+                    };
+                    result.diagnostics = again.diagnostics;
+                    if again.original.is_some() {
+                        result.fixes_applied += again.fixes_applied;
+                        result.original = result.original.take().or(again.original);
+                        result.file = again.file;
+                        if write_fixes {
+                            if let Err(e) = std::fs::write(absolute, result.file.text()) {
+                                return Some(format!(
                                     "{}: cannot write the fixed file: {e}",
                                     result.path.display()
                                 ));
                             }
                         }
-                        result.diagnostics = again.diagnostics;
-                        if again.original.is_some() {
-                            result.fixes_applied += again.fixes_applied;
-                            result.original = result.original.take().or(again.original);
-                            result.file = again.file;
-                        }
                     }
-                    Err(error) => errors.push(error),
-                }
-            }
+                    None
+                })
+                .collect();
+            errors.extend(again);
         }
         checked.into_iter().map(|(result, _)| result).collect()
     };
