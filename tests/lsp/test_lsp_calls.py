@@ -74,3 +74,10 @@ async def test_editing_a_helper_updates_its_callers_diagnostics(lsp, tmp_path, e
     # Back: it returns.
     server.replace_all(helpers, HELPERS)
     await server.wait_for(lambda: len(inb003()) == 1, "INB003 again in views.py")
+
+    # Unsaved again, then closed without saving: the helper on disk queries, and so the caller's
+    # finding comes back.
+    server.replace_all(helpers, HELPERS_WITHOUT_QUERY)
+    await server.wait_for(lambda: not inb003(), "no INB003 while the unsaved helper is open")
+    server.close(helpers)
+    await server.wait_for(lambda: len(inb003()) == 1, "INB003 back once the buffer is closed")

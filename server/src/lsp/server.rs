@@ -141,10 +141,25 @@ impl LanguageServer for Server {
     async fn did_save(&self, _: DidSaveTextDocumentParams) {}
 
     async fn did_close(&self, params: DidCloseTextDocumentParams) {
-        self.notify("didClose", |session| {
-            session.close(&params.text_document.uri)
-        })
-        .await;
+        let uri = params.text_document.uri;
+        self.notify("didClose", |session| session.close(&uri)).await;
+        // The workspace's summary of the file came from the closed buffer: read it from disk
+        // again, so that other files no longer see unsaved text.
+        let indexed = file_path(&uri).filter(|path| {
+            let session = self.shared.lock();
+            session.index.models.calls.file(path).is_some()
+        });
+        if let Some(path) = indexed {
+            let shared = self.shared.clone();
+            tokio::spawn(async move {
+                let (changed, deleted) = if path.is_file() {
+                    (vec![path], Vec::new())
+                } else {
+                    (Vec::new(), vec![path])
+                };
+                workspace::reindex_files(&shared, changed, deleted).await;
+            });
+        }
     }
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
