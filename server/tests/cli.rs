@@ -2,14 +2,8 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::Stdio;
-
-use common::{inbatch, run, stderr, stdout};
+use common::{check_in, check_stdin, run, stderr, stdout, N_PLUS_ONE};
 use serde_json::Value;
-
-const N_PLUS_ONE: &str =
-    "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
 
 fn temp_project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -21,26 +15,16 @@ fn temp_project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     dir
 }
 
-fn check_in(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
-    inbatch()
-        .current_dir(dir)
-        .arg("check")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+/// `inbatch check --format concise <args>` from the repository root.
+fn check_concise(args: &[&str]) -> std::process::Output {
+    let mut full = vec!["check", "--format", "concise"];
+    full.extend_from_slice(args);
+    run(&full)
 }
 
 #[test]
 fn examples_report_the_two_filter_by_queries_and_exit_1() {
-    let output = run(&[
-        "check",
-        "--select",
-        "INB001",
-        "--format",
-        "concise",
-        "examples/",
-    ]);
+    let output = check_concise(&["--select", "INB001", "examples/"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
@@ -238,14 +222,7 @@ fn clean_files_exit_0() {
 fn select_and_ignore() {
     let ignored = run(&["check", "--ignore", "INB", "examples/"]);
     assert_eq!(ignored.status.code(), Some(0));
-    let selected = run(&[
-        "check",
-        "--select",
-        "INB0",
-        "--format",
-        "concise",
-        "examples/",
-    ]);
+    let selected = check_concise(&["--select", "INB0", "examples/"]);
     assert_eq!(selected.status.code(), Some(1));
     assert_eq!(stdout(&selected).lines().count(), 2);
     let unknown = run(&["check", "--select", "XYZ9", "examples/"]);
@@ -255,26 +232,10 @@ fn select_and_ignore() {
 
 #[test]
 fn stdin_with_filename() {
-    let mut child = inbatch()
-        .args([
-            "check",
-            "--format",
-            "json",
-            "--stdin-filename",
-            "pkg/view.py",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(N_PLUS_ONE.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = check_stdin(
+        &["--format", "json", "--stdin-filename", "pkg/view.py", "-"],
+        N_PLUS_ONE.as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(json[0]["filename"], "pkg/view.py");
@@ -283,12 +244,9 @@ fn stdin_with_filename() {
 
 #[test]
 fn missing_path_is_reported_and_other_files_still_checked() {
-    let output = run(&[
-        "check",
+    let output = check_concise(&[
         "--select",
         "INB001",
-        "--format",
-        "concise",
         "does/not/exist.py",
         "examples/analytics/n_plus_one.py",
     ]);

@@ -2,8 +2,13 @@
 // Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+
+/// One loop with one `session.get` keyed by the loop variable: a single INB001 at row 3.
+pub const N_PLUS_ONE: &str =
+    "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
 
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,6 +29,40 @@ pub fn run(args: &[&str]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("the inbatch binary runs")
+}
+
+/// `inbatch check <args>` run in `dir`, with nothing on standard input.
+pub fn check_in(dir: &Path, args: &[&str]) -> Output {
+    inbatch()
+        .current_dir(dir)
+        .arg("check")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the inbatch binary runs")
+}
+
+/// `inbatch check <args>` with `input` on standard input (`args` name `-` or `--stdin-filename`).
+/// The input is written from a thread while the output is read, so an input larger than the
+/// pipe's buffer cannot deadlock against an output larger than its own.
+pub fn check_stdin(args: &[&str], input: &[u8]) -> Output {
+    let mut child = inbatch()
+        .arg("check")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the inbatch binary runs");
+    let mut stdin = child.stdin.take().expect("standard input is piped");
+    let input = input.to_vec();
+    // The binary may exit before reading all of its input (a usage error): not this helper's failure.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let output = child.wait_with_output().expect("the inbatch binary runs");
+    writer.join().expect("the writer thread does not panic");
+    output
 }
 
 pub fn stdout(output: &Output) -> String {

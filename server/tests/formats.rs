@@ -3,24 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Output;
 
-use common::{inbatch, run, stderr, stdout};
+use common::{check_in, check_stdin, run, stderr, stdout, N_PLUS_ONE};
 use serde_json::Value;
-
-const N_PLUS_ONE: &str =
-    "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
-
-fn check_in(dir: &Path, args: &[&str]) -> Output {
-    inbatch()
-        .current_dir(dir)
-        .arg("check")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn sarif_of(output: &Output) -> Value {
     serde_json::from_str(&stdout(output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(output)))
@@ -207,27 +193,10 @@ fn sarif_columns_count_characters() {
 
 #[test]
 fn sarif_reads_standard_input() {
-    let mut child = inbatch()
-        .args([
-            "check",
-            "--format",
-            "sarif",
-            "--stdin-filename",
-            "pkg/mod.py",
-            "-",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(N_PLUS_ONE.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = check_stdin(
+        &["--format", "sarif", "--stdin-filename", "pkg/mod.py", "-"],
+        N_PLUS_ONE.as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let log = sarif_of(&output);
     assert_eq!(

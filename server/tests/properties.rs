@@ -343,35 +343,7 @@ proptest! {
     }
 }
 
-/// The byte offset of an LSP position computed the slow, obvious way (lines end at `\n`, `\r\n`
-/// or a lone `\r`; out-of-range positions clamp; a column inside a character rounds down).
-fn naive_offset(text: &str, position: Position, encoding: PositionEncoding) -> usize {
-    let bytes = text.as_bytes();
-    let mut line_starts = vec![0];
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-            line_starts.push(i + 1);
-        }
-    }
-    let Some(&start) = line_starts.get(position.line as usize) else {
-        return text.len();
-    };
-    let mut units = 0;
-    for (i, c) in text[start..].char_indices() {
-        if c == '\n' || c == '\r' {
-            return start + i;
-        }
-        let width = match encoding {
-            PositionEncoding::Utf8 => c.len_utf8(),
-            PositionEncoding::Utf16 => c.len_utf16(),
-        };
-        if units + width > position.character as usize {
-            return start + i;
-        }
-        units += width;
-    }
-    text.len()
-}
+include!("oracles/naive_offset.rs");
 
 #[derive(Debug, Clone)]
 struct EditSpec {
@@ -562,52 +534,36 @@ fn identifier() -> impl Strategy<Value = String> {
     })
 }
 
-fn loop_case() -> impl Strategy<Value = LoopCase> {
-    (
-        "[A-Z][a-z]{0,6}",
-        identifier(),
-        identifier(),
-        identifier(),
-        identifier(),
-        identifier(),
-        0..QUERY_SHAPES,
-        0..3usize,
-        0..4usize,
-        prop::sample::select(&["    ", "  ", "\t", "        "][..]),
-        1..4usize,
-        any::<bool>(),
-    )
-        .prop_map(
-            |(
-                model,
-                column,
-                var,
-                iterable,
-                result,
-                function,
-                shape,
-                key,
-                form,
-                indent,
-                queries,
-                tail,
-            )| {
-                LoopCase {
-                    model,
-                    column,
-                    var,
-                    iterable,
-                    result,
-                    function,
-                    shape,
-                    key,
-                    form,
-                    indent,
-                    queries,
-                    tail,
-                }
-            },
-        )
+prop_compose! {
+    fn loop_case()(
+        model in "[A-Z][a-z]{0,6}",
+        column in identifier(),
+        var in identifier(),
+        iterable in identifier(),
+        result in identifier(),
+        function in identifier(),
+        shape in 0..QUERY_SHAPES,
+        key in 0..3usize,
+        form in 0..4usize,
+        indent in prop::sample::select(&["    ", "  ", "\t", "        "][..]),
+        queries in 1..4usize,
+        tail in any::<bool>(),
+    ) -> LoopCase {
+        LoopCase {
+            model,
+            column,
+            var,
+            iterable,
+            result,
+            function,
+            shape,
+            key,
+            form,
+            indent,
+            queries,
+            tail,
+        }
+    }
 }
 
 const QUERY_SHAPES: usize = 16;

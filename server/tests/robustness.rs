@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
-use common::{inbatch, stderr, stdout};
+use common::{check_in, stderr, stdout, N_PLUS_ONE};
 use inbatch::engine::diagnostic::Diagnostic;
 use inbatch::engine::settings::Settings;
 use inbatch::engine::source::SourceFile;
@@ -19,9 +18,6 @@ use inbatch::engine::{self};
 use inbatch::lsp::position::{self, PositionEncoding};
 use ropey::Rope;
 use serde_json::Value;
-
-const N_PLUS_ONE: &str =
-    "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
 
 /// Analyses `text`, asserting that every range (diagnostic, related, fix edit) is inside the text
 /// and on char boundaries.
@@ -53,24 +49,12 @@ fn flagged<'t>(text: &'t str, diagnostics: &[Diagnostic]) -> Vec<&'t str> {
     diagnostics.iter().map(|d| &text[d.range.clone()]).collect()
 }
 
-/// `inbatch check --format json -` on `input` (a file name for the messages).
+/// `inbatch check --format json --stdin-filename input.py <extra>` on `input`: no `-`, the file
+/// name alone says to read standard input.
 fn check_stdin(input: &[u8], extra: &[&str]) -> Output {
-    let mut child = inbatch()
-        .args(["check", "--format", "json", "--stdin-filename", "input.py"])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    output
+    let mut args = vec!["--format", "json", "--stdin-filename", "input.py"];
+    args.extend_from_slice(extra);
+    common::check_stdin(&args, input)
 }
 
 fn json(output: &Output) -> Vec<Value> {
@@ -255,12 +239,7 @@ fn invalid_utf8_in_the_flagged_file_names_it_exit_2_and_others_are_checked() {
     std::fs::write(dir.path().join("bad.py"), &bad).unwrap();
     std::fs::write(dir.path().join("latin1.py"), b"# caf\xe9\nx = 1\n").unwrap();
     std::fs::write(dir.path().join("good.py"), N_PLUS_ONE).unwrap();
-    let output = inbatch()
-        .current_dir(dir.path())
-        .args(["check", "--format", "json", "."])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = check_in(dir.path(), &["--format", "json", "."]);
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(err.contains("bad.py") && err.contains("latin1.py"), "{err}");

@@ -168,35 +168,7 @@ mod tests {
 
     const START: &str = "from app import Session\n\ndef f(user_ids):\n    for uid in user_ids:  # 🎉 é\r\n        rows = Session.query.filter_by(user_id=uid).all()\n    return rows\n";
 
-    /// The position of a byte offset computed the slow, obvious way, as an oracle for the
-    /// rope-based conversion.
-    fn naive_offset(text: &str, position: Position, encoding: PositionEncoding) -> usize {
-        let mut line_starts = vec![0];
-        let bytes = text.as_bytes();
-        for (i, &b) in bytes.iter().enumerate() {
-            if b == b'\n' || (b == b'\r' && bytes.get(i + 1) != Some(&b'\n')) {
-                line_starts.push(i + 1);
-            }
-        }
-        let Some(&start) = line_starts.get(position.line as usize) else {
-            return text.len();
-        };
-        let mut units = 0;
-        for (i, c) in text[start..].char_indices() {
-            if c == '\n' || c == '\r' {
-                return start + i;
-            }
-            let width = match encoding {
-                PositionEncoding::Utf8 => c.len_utf8(),
-                PositionEncoding::Utf16 => c.len_utf16(),
-            };
-            if units + width > position.character as usize {
-                return start + i;
-            }
-            units += width;
-        }
-        text.len()
-    }
+    include!("../../tests/oracles/naive_offset.rs");
 
     fn random_position(rng: &mut XorShift, text: &str) -> Position {
         let lines = text.split('\n').count() as u32;
