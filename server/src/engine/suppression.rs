@@ -257,6 +257,7 @@ mod tests {
     fn ignore_file() {
         assert!(parse("# inbatch: ignore-file\n").file_ignored);
     }
+
     fn suppress(text: &str, needle: &str) -> Option<String> {
         let file = SourceFile::parse(text);
         let start = text.find(needle).unwrap();
@@ -268,26 +269,24 @@ mod tests {
 
     #[test]
     fn suppression_edit_appends_or_extends() {
-        assert_eq!(
-            suppress("for u in us:\n    q(u)   \n", "q(u)").unwrap(),
-            "for u in us:\n    q(u)  # noqa: INB001\n"
-        );
-        assert_eq!(
-            suppress("q(u)  # noqa: E501\n", "q(u)").unwrap(),
-            "q(u)  # noqa: E501, INB001\n"
-        );
-        assert_eq!(
-            suppress("q(u)  # noqa: E501 -- by design\n", "q(u)").unwrap(),
-            "q(u)  # noqa: E501, INB001 -- by design\n"
-        );
-        assert_eq!(
-            suppress("q(u)  # inbatch: ignore[INB002]\n", "q(u)").unwrap(),
-            "q(u)  # inbatch: ignore[INB002, INB001]\n"
-        );
-        assert_eq!(
-            suppress("q(u)  # why: slow\n", "q(u)").unwrap(),
-            "q(u)  # why: slow  # noqa: INB001\n"
-        );
+        for (text, fixed) in [
+            (
+                "for u in us:\n    q(u)   \n",
+                "for u in us:\n    q(u)  # noqa: INB001\n",
+            ),
+            ("q(u)  # noqa: E501\n", "q(u)  # noqa: E501, INB001\n"),
+            (
+                "q(u)  # noqa: E501 -- by design\n",
+                "q(u)  # noqa: E501, INB001 -- by design\n",
+            ),
+            (
+                "q(u)  # inbatch: ignore[INB002]\n",
+                "q(u)  # inbatch: ignore[INB002, INB001]\n",
+            ),
+            ("q(u)  # why: slow\n", "q(u)  # why: slow  # noqa: INB001\n"),
+        ] {
+            assert_eq!(suppress(text, "q(u)").as_deref(), Some(fixed), "{text:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! INB003 query-in-loop-via-call.
 
+use super::inb001_query_in_loop::iteration_phrase;
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Related, Severity};
 use crate::engine::orm::{Access, RefContext};
@@ -114,7 +115,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let message = format!(
             "`{}` runs a query{on_model} once per {}: `{callee}` uses `{}` as a query key",
             display_code(&source[call.node.byte_range()], 60),
-            iteration(lp),
+            iteration_phrase(lp),
             display_code(&source[argument.byte_range()], 40),
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, call.node.byte_range()).with_related(
@@ -168,15 +169,4 @@ fn holds_flagged_query(context: &Context<'_, '_>, call: tree_sitter::Node<'_>, i
                 .iter()
                 .any(|r| r.context == RefContext::Key && varying.contains(&r.name))
     })
-}
-
-fn iteration(lp: &crate::engine::semantic::Loop<'_>) -> String {
-    match lp.kind {
-        LoopKind::While => format!("iteration of `while {}`", display_code(&lp.target, 40)),
-        _ => format!(
-            "`{}` of `{}`",
-            display_code(&lp.target, 40),
-            display_code(&lp.iterable, 40)
-        ),
-    }
 }

@@ -147,14 +147,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 display_code(&model.loop_(id).target, 40),
                 display_code(&model.loop_(id).iterable, 40)
             );
-            let fix = || match &row {
-                SavedRow::Loaded(model_name) => {
-                    bulk_update_fix(model, call, id, receiver, model_name)
-                }
-                SavedRow::Created(model_name) => {
-                    bulk_create_fix(model, call, id, receiver, model_name)
-                }
-            };
+            let fix = || save_fix(model, call, id, receiver, &row);
             push(
                 diagnostics,
                 context,
@@ -421,23 +414,48 @@ fn reads_generated_key(node: Node<'_>, name: &str, source: &str) -> bool {
     named_children(node).any(|child| reads_generated_key(child, name, source))
 }
 
-fn collect_edits(
+/// The fix that starts an empty `list` before the loop, appends `item` to it in place of the
+/// write, and runs `after` once after the loop.
+fn collect_fix(message: String, shape: &Shape<'_>, list: &str, item: &str, after: String) -> Fix {
+    Fix::new(
+        message,
+        Applicability::Unsafe,
+        vec![
+            Edit::insert(
+                shape.loop_node.start_byte() - (shape.indent.len()),
+                format!("{}{list} = []\n", shape.indent),
+            ),
+            Edit::replace(
+                shape.statement.byte_range(),
+                format!("{list}.append({item})"),
+            ),
+            Edit::insert(
+                shape.after,
+                format!("{}{}{after}\n", shape.lead, shape.indent),
+            ),
+        ],
+    )
+}
+
+/// Collects the new `class` rows built by `item` and inserts them with one `bulk_create` after
+/// the loop.
+fn bulk_create_collected(
+    model: &SemanticModel<'_>,
+    write: Node<'_>,
     shape: &Shape<'_>,
-    list: &str,
-    replace: (TextRange, String),
-    after: String,
-) -> Vec<Edit> {
-    vec![
-        Edit::insert(
-            shape.loop_node.start_byte() - (shape.indent.len()),
-            format!("{}{list} = []\n", shape.indent),
+    class: &str,
+    item: &str,
+) -> Fix {
+    let list = plural_name(model, write, "new_", class);
+    collect_fix(
+        format!(
+            "Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"
         ),
-        Edit::replace(replace.0, replace.1),
-        Edit::insert(
-            shape.after,
-            format!("{}{}{after}\n", shape.lead, shape.indent),
-        ),
-    ]
+        shape,
+        &list,
+        item,
+        format!("{class}.objects.bulk_create({list})"),
+    )
 }
 
 fn plural_name(model: &SemanticModel<'_>, node: Node<'_>, prefix: &str, class: &str) -> String {
@@ -479,23 +497,30 @@ fn create_fix(
     let class_node = field(manager.node, "object").ok_or("no model")?;
     let class = &source[class_node.byte_range()];
     let arguments = &source[create.arguments.ok_or("no arguments")?.byte_range()];
-    let list = plural_name(model, node, "new_", class);
-    let edits = collect_edits(
+    Ok(bulk_create_collected(
+        model,
+        node,
         &shape,
-        &list,
-        (
-            shape.statement.byte_range(),
-            format!("{list}.append({class}{arguments})"),
-        ),
-        format!("{class}.objects.bulk_create({list})"),
-    );
-    Ok(Fix::new(
-        format!(
-            "Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"
-        ),
-        Applicability::Unsafe,
-        edits,
+        class,
+        &format!("{class}{arguments}"),
     ))
+}
+
+/// `row.save()` in the loop → one `bulk_update` of the loaded rows or `bulk_create` of the new ones.
+fn save_fix(
+    model: &SemanticModel<'_>,
+    call: &CallSite<'_>,
+    id: LoopId,
+    receiver: &str,
+    row: &SavedRow,
+) -> Result<Fix, String> {
+    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
+        return Err("`save(...)` has arguments".to_string());
+    }
+    match row {
+        SavedRow::Loaded(class) => bulk_update_fix(model, call, id, receiver, class),
+        SavedRow::Created(class) => bulk_create_fix(model, call, id, receiver, class),
+    }
 }
 
 /// `row.field = ...; row.save()` over query rows → `bulk_update(rows, fields=[...])`.
@@ -506,9 +531,6 @@ fn bulk_update_fix(
     receiver: &str,
     class: &str,
 ) -> Result<Fix, String> {
-    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
-        return Err("`save(...)` has arguments".to_string());
-    }
     let prefix = format!("{receiver}.");
     let mut fields: Vec<&str> = model.loop_bound[id]
         .iter()
@@ -526,19 +548,12 @@ fn bulk_update_fix(
         .map(|f| format!("\"{f}\""))
         .collect::<Vec<_>>()
         .join(", ");
-    let edits = collect_edits(
+    Ok(collect_fix(
+        format!("Collect the changed `{class}` rows and write them with one `bulk_update` after the loop"),
         &shape,
         &list,
-        (
-            shape.statement.byte_range(),
-            format!("{list}.append({receiver})"),
-        ),
+        receiver,
         format!("{class}.objects.bulk_update({list}, fields=[{fields}])"),
-    );
-    Ok(Fix::new(
-        format!("Collect the changed `{class}` rows and write them with one `bulk_update` after the loop"),
-        Applicability::Unsafe,
-        edits,
     ))
 }
 
@@ -550,31 +565,14 @@ fn bulk_create_fix(
     receiver: &str,
     class: &str,
 ) -> Result<Fix, String> {
-    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
-        return Err("`save(...)` has arguments".to_string());
-    }
     let shape = simple_shape(model, call.node, id)?;
     if reads_generated_key(shape.loop_node, receiver, model.file.text()) {
         return Err(format!(
             "the loop reads `{receiver}.id`/`{receiver}.pk`, which `bulk_create` may not set"
         ));
     }
-    let list = plural_name(model, call.node, "new_", class);
-    let edits = collect_edits(
-        &shape,
-        &list,
-        (
-            shape.statement.byte_range(),
-            format!("{list}.append({receiver})"),
-        ),
-        format!("{class}.objects.bulk_create({list})"),
-    );
-    Ok(Fix::new(
-        format!(
-            "Collect the new `{class}` rows and insert them with one `bulk_create` after the loop"
-        ),
-        Applicability::Unsafe,
-        edits,
+    Ok(bulk_create_collected(
+        model, call.node, &shape, class, receiver,
     ))
 }
 
@@ -713,18 +711,11 @@ fn insert_fix<'a>(
         "if {list}:\n{}{unit}{awaited}{session}.execute({table}, {list})",
         shape.indent
     );
-    let edits = collect_edits(
+    Ok(collect_fix(
+        format!("Collect the rows and insert them with one `{session}.execute({table}, rows)` after the loop"),
         &shape,
         &list,
-        (
-            shape.statement.byte_range(),
-            format!("{list}.append({{{}}})", pairs.join(", ")),
-        ),
+        &format!("{{{}}}", pairs.join(", ")),
         after,
-    );
-    Ok(Fix::new(
-        format!("Collect the rows and insert them with one `{session}.execute({table}, rows)` after the loop"),
-        Applicability::Unsafe,
-        edits,
     ))
 }

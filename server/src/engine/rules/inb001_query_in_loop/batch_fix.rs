@@ -357,15 +357,11 @@ fn plan(
             let mut rewrites = Vec::new();
             let column = match &condition.kind {
                 ConditionKind::Keyword { name, others } => {
-                    let segment = condition.segment.ok_or("no segment")?;
-                    let method = method_node(segment.node).ok_or("no method")?;
-                    let batched_filter = format!("filter({model}.{name}.in_({{chunk}}))");
-                    let text = if others.is_empty() {
-                        batched_filter
-                    } else {
-                        format!("filter_by({}).{batched_filter}", others.join(", "))
-                    };
-                    rewrites.push((method.start_byte()..segment.node.end_byte(), text));
+                    rewrites.push(keyword_rewrite(
+                        &condition,
+                        others,
+                        format!("filter({model}.{name}.in_({{chunk}}))"),
+                    )?);
                     format!("{model}.{name}")
                 }
                 ConditionKind::Comparison { column } => {
@@ -378,10 +374,8 @@ fn plan(
                 }
                 ConditionKind::Positional => {
                     // `M.query.get(key)`: select by primary key instead.
-                    let segment = condition.segment.ok_or("no segment")?;
-                    let method = method_node(segment.node).ok_or("no method")?;
                     rewrites.push((
-                        method.start_byte()..segment.node.end_byte(),
+                        condition.method_call_range()?,
                         format!("filter({model}.id.in_({{chunk}}))"),
                     ));
                     format!("{model}.id")
@@ -473,16 +467,12 @@ fn plan(
                 }
                 ConditionKind::Keyword { name, others } => {
                     let model = model.ok_or("the model of the query is unknown")?;
-                    let segment = condition.segment.ok_or("no segment")?;
-                    let method = method_node(segment.node).ok_or("no method")?;
-                    let filter = format!("where({model}.{name}.in_({{chunk}}))");
-                    let text = if others.is_empty() {
-                        filter
-                    } else {
-                        format!("filter_by({}).{filter}", others.join(", "))
-                    };
                     (
-                        (method.start_byte()..segment.node.end_byte(), text),
+                        keyword_rewrite(
+                            &condition,
+                            others,
+                            format!("where({model}.{name}.in_({{chunk}}))"),
+                        )?,
                         format!("{model}.{name}"),
                     )
                 }
@@ -665,6 +655,31 @@ struct KeyCondition<'s, 'a> {
     node: Node<'a>,
     value: Node<'a>,
     segment: Option<&'s Segment<'a>>,
+}
+
+impl KeyCondition<'_, '_> {
+    /// From the name of the key's method to the end of its call: `filter_by(user_id=uid)` in
+    /// `M.query.filter_by(user_id=uid)`.
+    fn method_call_range(&self) -> Result<TextRange, String> {
+        let segment = self.segment.ok_or("no segment")?;
+        let method = method_node(segment.node).ok_or("no method")?;
+        Ok(method.start_byte()..segment.node.end_byte())
+    }
+}
+
+/// Replaces the key's `filter_by(col=key, ...)` with `batched`, which selects by `{chunk}`; the
+/// keyword arguments other than the key stay in a `filter_by` before it.
+fn keyword_rewrite(
+    condition: &KeyCondition<'_, '_>,
+    others: &[String],
+    batched: String,
+) -> Result<(TextRange, String), String> {
+    let text = if others.is_empty() {
+        batched
+    } else {
+        format!("filter_by({}).{batched}", others.join(", "))
+    };
+    Ok((condition.method_call_range()?, text))
 }
 
 fn find_key_condition<'s, 'a>(
@@ -1063,13 +1078,7 @@ fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {
 fn is_reiterable(iterable: Node<'_>, file: &SourceFile) -> bool {
     let source = file.text();
     match iterable.kind() {
-        "list"
-        | "tuple"
-        | "set"
-        | "dictionary"
-        | "list_comprehension"
-        | "set_comprehension"
-        | "dictionary_comprehension" => true,
+        kind if builds_collection(kind) => true,
         "call" => field(iterable, "function").is_some_and(|f| {
             matches!(
                 &source[f.byte_range()],
@@ -1124,6 +1133,20 @@ const COLLECTION_ANNOTATIONS: &[&str] = &[
     "collections.abc.Sequence",
 ];
 
+/// Node kinds that build a new list, tuple, set or dict: a literal or a comprehension.
+fn builds_collection(kind: &str) -> bool {
+    matches!(
+        kind,
+        "list"
+            | "tuple"
+            | "set"
+            | "dictionary"
+            | "list_comprehension"
+            | "set_comprehension"
+            | "dictionary_comprehension"
+    )
+}
+
 fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) -> bool {
     crate::engine::syntax::with_stack(|| {
         if node.start_byte() >= before {
@@ -1132,22 +1155,14 @@ fn assigned_collection(node: Node<'_>, name: &str, source: &str, before: usize) 
         if node.kind() == "assignment"
             && field(node, "left").is_some_and(|l| &source[l.byte_range()] == name)
             && field(node, "right").is_some_and(|r| {
-                matches!(
-                    r.kind(),
-                    "list"
-                        | "tuple"
-                        | "set"
-                        | "dictionary"
-                        | "list_comprehension"
-                        | "set_comprehension"
-                        | "dictionary_comprehension"
-                ) || (r.kind() == "call"
-                    && field(r, "function").is_some_and(|f| {
-                        matches!(
-                            &source[f.byte_range()],
-                            "list" | "sorted" | "tuple" | "set" | "dict"
-                        )
-                    }))
+                builds_collection(r.kind())
+                    || (r.kind() == "call"
+                        && field(r, "function").is_some_and(|f| {
+                            matches!(
+                                &source[f.byte_range()],
+                                "list" | "sorted" | "tuple" | "set" | "dict"
+                            )
+                        }))
             })
         {
             return true;

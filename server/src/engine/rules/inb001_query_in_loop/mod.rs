@@ -143,7 +143,9 @@ fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> 
     })
 }
 
-fn iteration_phrase(lp: &Loop<'_>) -> String {
+/// What one iteration of `lp` is, for messages: "`uid` of `user_ids`", "iteration of `while q`".
+/// INB003 words its loops the same way.
+pub(super) fn iteration_phrase(lp: &Loop<'_>) -> String {
     match lp.kind {
         LoopKind::While => format!("iteration of `while {}`", display_code(&lp.target, 40)),
         _ => format!(
