@@ -1,10 +1,7 @@
 //! Django: `Model.objects` managers and related managers (`obj.order_set`).
 
-use tree_sitter::Node;
-
 use super::{
-    display_without_terminals, last_component, looks_like_class, Access, Chain, NameRef, Orm,
-    OrmCall, QueryApi, RefContext, Scope,
+    last_component, looks_like_class, Access, NameRef, QueryApi, Receiver, Recognized, RefContext,
 };
 
 /// QuerySet methods that run the query (the rest build it lazily).
@@ -40,16 +37,9 @@ const WRITE_METHODS: &[&str] = &[
 
 const MANAGERS: &[&str] = &["objects", "_default_manager", "_base_manager"];
 
-pub(super) fn recognize<'a>(
-    node: Node<'a>,
-    chain: &Chain<'a>,
-    source: &'a str,
-    scope: &dyn Scope<'a>,
-) -> Option<OrmCall<'a>> {
-    let first_call = chain.first_call()?;
-    let receiver = chain.receiver_path(source, first_call)?;
-    let manager = last_component(&receiver);
-    let owner = receiver[..receiver.len() - manager.len()].trim_end_matches('.');
+pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
+    let manager = last_component(&call.path);
+    let owner = call.path[..call.path.len() - manager.len()].trim_end_matches('.');
 
     let (api, model) = if MANAGERS.contains(&manager) && looks_like_class(last_component(owner)) {
         (
@@ -62,21 +52,23 @@ pub(super) fn recognize<'a>(
         return None;
     };
 
-    let mut refs: Vec<NameRef> = chain.refs_from(first_call, source, scope);
+    let mut refs: Vec<NameRef> = call
+        .chain
+        .refs_from(call.first_call, call.source, call.scope);
     if api == QueryApi::DjangoRelated {
         // The related manager is reached through an object: `order.item_set` varies with `order`.
         refs.push(NameRef {
             name: owner.to_string(),
-            range: chain.root.byte_range(),
+            range: call.chain.root.byte_range(),
             context: RefContext::Key,
         });
         refs.push(NameRef {
             name: owner.split('.').next().unwrap_or(owner).to_string(),
-            range: chain.root.byte_range(),
+            range: call.chain.root.byte_range(),
             context: RefContext::Key,
         });
     }
-    let access = if chain.segments[first_call..]
+    let access = if call.chain.segments[call.first_call..]
         .iter()
         .any(|segment| segment.is_call() && WRITE_METHODS.contains(&segment.name))
     {
@@ -84,14 +76,10 @@ pub(super) fn recognize<'a>(
     } else {
         Access::Read
     };
-    Some(OrmCall {
-        terminal: chain.terminal(TERMINALS),
-        node,
-        orm: Orm::Django,
+    Some(Recognized {
         api,
         access,
         model,
-        display: display_without_terminals(node, source, TERMINALS),
         refs,
     })
 }

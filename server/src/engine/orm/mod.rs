@@ -389,8 +389,53 @@ pub fn recognize<'a>(
         return None;
     }
     let chain = Chain::flatten(node, source);
-    sqlalchemy::recognize(node, &chain, source, scope)
-        .or_else(|| django::recognize(node, &chain, source, scope))
+    let first_call = chain.first_call()?;
+    let receiver = Receiver {
+        chain: &chain,
+        first_call,
+        path: chain.receiver_path(source, first_call)?,
+        source,
+        scope,
+    };
+    let (orm, terminals, query) = match sqlalchemy::recognize(&receiver) {
+        Some(query) => (Orm::SqlAlchemy, sqlalchemy::TERMINALS, query),
+        None => (
+            Orm::Django,
+            django::TERMINALS,
+            django::recognize(&receiver)?,
+        ),
+    };
+    Some(OrmCall {
+        terminal: chain.terminal(terminals),
+        node,
+        orm,
+        api: query.api,
+        access: query.access,
+        model: query.model,
+        display: display_without_terminals(node, source, terminals),
+        refs: query.refs,
+    })
+}
+
+/// A call chain whose receiver (everything before its first call) is a dotted path, as each ORM's
+/// `recognize` reads it.
+struct Receiver<'c, 'a> {
+    chain: &'c Chain<'a>,
+    /// Index of the chain's first call segment.
+    first_call: usize,
+    /// The receiver as dotted text: `db.session`, `User.objects`, `order.item_set`.
+    path: String,
+    source: &'a str,
+    scope: &'c dyn Scope<'a>,
+}
+
+/// What an ORM's `recognize` makes of a chain; `recognize` adds the node, the ORM, the terminal
+/// and the display.
+struct Recognized {
+    api: QueryApi,
+    access: Access,
+    model: Option<String>,
+    refs: Vec<NameRef>,
 }
 
 /// True when `node` is followed by `.attr` or `[...]`: it is then not the end of its chain.

@@ -3,8 +3,8 @@
 use tree_sitter::Node;
 
 use super::{
-    collect_refs, display_without_terminals, last_component, looks_like_class, statement_kind,
-    Access, Chain, NameRef, Orm, OrmCall, QueryApi, RefContext, Scope,
+    collect_refs, last_component, looks_like_class, statement_kind, Access, Chain, NameRef,
+    QueryApi, Receiver, Recognized, RefContext, Scope,
 };
 use crate::engine::syntax::{field, named_children};
 
@@ -51,17 +51,17 @@ const FLASK_DB_METHODS: &[&str] = &["get_or_404", "first_or_404", "one_or_404", 
 /// Query methods that write instead of read.
 const WRITE_METHODS: &[&str] = &["update", "delete", "insert"];
 
-pub(super) fn recognize<'a>(
-    node: Node<'a>,
-    chain: &Chain<'a>,
-    source: &'a str,
-    scope: &dyn Scope<'a>,
-) -> Option<OrmCall<'a>> {
-    let first_call = chain.first_call()?;
-    let receiver = chain.receiver_path(source, first_call)?;
+pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
+    let Receiver {
+        chain,
+        first_call,
+        path: ref receiver,
+        source,
+        scope,
+    } = *call;
     let method = chain.segments[first_call].name;
 
-    let (api, model, refs_from) = if last_component(&receiver) == "query" && first_call >= 1 {
+    let (api, model, refs_from) = if last_component(receiver) == "query" && first_call >= 1 {
         // `M.query.filter_by(...)`: the receiver before `.query` is the model class.
         let model_path = &receiver[..receiver.len() - ".query".len()];
         if !looks_like_class(last_component(model_path)) {
@@ -72,7 +72,7 @@ pub(super) fn recognize<'a>(
             Some(last_component(model_path).to_string()),
             first_call,
         )
-    } else if scope.is_session(&receiver) && SESSION_METHODS.contains(&method) {
+    } else if scope.is_session(receiver) && SESSION_METHODS.contains(&method) {
         let arguments = chain.segments[first_call].arguments?;
         let first_argument = positional_arguments(arguments).next();
         match method {
@@ -95,7 +95,7 @@ pub(super) fn recognize<'a>(
                 )
             }
         }
-    } else if last_component(&receiver) == "db" && FLASK_DB_METHODS.contains(&method) {
+    } else if last_component(receiver) == "db" && FLASK_DB_METHODS.contains(&method) {
         let arguments = chain.segments[first_call].arguments?;
         let first_argument = positional_arguments(arguments).next()?;
         let model = model_of(first_argument, source)
@@ -117,14 +117,10 @@ pub(super) fn recognize<'a>(
             collect_refs(arguments, source, RefContext::Key, scope, 0, &mut refs);
         }
     }
-    Some(OrmCall {
-        terminal: chain.terminal(TERMINALS),
-        node,
-        orm: Orm::SqlAlchemy,
+    Some(Recognized {
         api,
         access,
         model,
-        display: display_without_terminals(node, source, TERMINALS),
         refs,
     })
 }
