@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use tree_sitter::Node;
 
 use super::Edit;
-use crate::engine::source::SourceFile;
+use crate::engine::source::{SourceFile, TextRange};
 use crate::engine::syntax::named_children;
 
 /// Names taken in a scope: a fresh name must shadow nothing the code there can see.
@@ -167,6 +167,71 @@ fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str
     module_matches && names.contains(&name)
 }
 
+/// The edit that removes `name` from the top-level `from ... import` that brings it in, when
+/// nothing outside `removed` (the code a fix deletes) reads it any more: the import a removed
+/// `selectinload(...)` leaves behind. `None` when the name is still read, is not imported that way
+/// (aliased, `import module`), or is imported more than once.
+pub fn remove_unused_import(file: &SourceFile, name: &str, removed: &TextRange) -> Option<Edit> {
+    let source = file.text();
+    let root = file.root();
+    let mut importers = Vec::new();
+    let mut cursor = root.walk();
+    'walk: loop {
+        let node = cursor.node();
+        let inside_removed = removed.start <= node.start_byte() && node.end_byte() <= removed.end;
+        let descend = if node.kind() == "import_from_statement" {
+            if imported_names(node).any(|imported| &source[imported.byte_range()] == name) {
+                importers.push(node);
+            }
+            false
+        } else if inside_removed {
+            false
+        } else {
+            if node.kind() == "identifier" && &source[node.byte_range()] == name {
+                return None;
+            }
+            true
+        };
+        if descend && cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    let [statement] = importers.as_slice() else {
+        return None;
+    };
+    if statement.parent() != Some(root) {
+        return None;
+    }
+    let names: Vec<Node<'_>> = imported_names(*statement).collect();
+    let at = names
+        .iter()
+        .position(|imported| &source[imported.byte_range()] == name)?;
+    let range = match (names.len(), at) {
+        (1, _) => {
+            // The whole statement, with its line.
+            let index = file.line_index();
+            let start = index.line_start(index.line_of(statement.start_byte()));
+            let end = index.line_start(index.line_of(statement.end_byte()) + 1);
+            start..end.max(statement.end_byte())
+        }
+        (_, 0) => names[0].start_byte()..names[1].start_byte(),
+        (_, at) => names[at - 1].end_byte()..names[at].end_byte(),
+    };
+    Some(Edit::delete(range))
+}
+
+/// The plainly imported names of a `from ... import` (not the aliased ones).
+fn imported_names<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    let module = statement.child_by_field_name("module_name");
+    named_children(statement)
+        .filter(move |child| Some(*child) != module && child.kind() == "dotted_name")
+}
+
 /// Joins insertions at the same offset into one edit (two imports landing on the same line), so
 /// that the fix's edits do not overlap.
 pub fn merge_insertions(edits: &mut Vec<Edit>) {
@@ -222,6 +287,55 @@ mod tests {
                 .start,
             "\"\"\"Doc.\"\"\"\n".len()
         );
+    }
+
+    #[test]
+    fn unused_imports_go_with_the_code_that_read_them() {
+        let remove = |text: &str, name: &str, removed: &str| {
+            let file = SourceFile::parse(text);
+            let start = text.find(removed).unwrap();
+            remove_unused_import(&file, name, &(start..start + removed.len())).map(|edit| {
+                let mut after = text.to_string();
+                after.replace_range(edit.range, &edit.content);
+                after
+            })
+        };
+        let query = "q = select(A).options(selectinload(A.b))\n";
+        let cases: [(&str, &str, Option<&str>); 6] = [
+            ("from sqlalchemy.orm import selectinload\n", "", Some("")),
+            (
+                "from sqlalchemy.orm import joinedload, selectinload\n",
+                "",
+                Some("from sqlalchemy.orm import joinedload\n"),
+            ),
+            (
+                "from sqlalchemy.orm import selectinload, joinedload\n",
+                "",
+                Some("from sqlalchemy.orm import joinedload\n"),
+            ),
+            (
+                "from sqlalchemy.orm import (\n    joinedload,\n    selectinload,\n)\n",
+                "",
+                Some("from sqlalchemy.orm import (\n    joinedload,\n)\n"),
+            ),
+            // Still read elsewhere: kept.
+            (
+                "from sqlalchemy.orm import selectinload\n",
+                "r = selectinload(A.c)\n",
+                None,
+            ),
+            // Aliased: not touched.
+            ("from sqlalchemy.orm import selectinload as s\n", "", None),
+        ];
+        for (import, rest, expected) in cases {
+            let text = format!("{import}{query}{rest}");
+            let after = remove(&text, "selectinload", "selectinload(A.b)");
+            assert_eq!(
+                after,
+                expected.map(|import| format!("{import}{query}{rest}")),
+                "{import}"
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@ use tree_sitter::Node;
 use super::loader_options::loader_options;
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
+use crate::engine::fix::edit_support::remove_unused_import;
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::SemanticModel;
 use crate::engine::syntax::{field, named_children};
@@ -41,7 +42,7 @@ return sum(o.total for o in orders)
 ```
 
 ## Fix safety
-The fix removes the option. It is unsafe: code inbatch cannot see (a template, a serializer reached
+The fix removes the option, and its import when nothing else in the file uses it. It is unsafe: code inbatch cannot see (a template, a serializer reached
 through a global) may still read the relationship, and would then load it lazily.
 "#;
 
@@ -99,10 +100,12 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             );
             let mut diagnostic = Diagnostic::new(&RULE, message, option.range.clone());
             context.offer_fix(&mut diagnostic, || {
+                let mut edits = vec![Edit::delete(option.removal.clone())];
+                edits.extend(remove_unused_import(file, &option.loader, &option.removal));
                 Ok(Fix::new(
                     "Remove the unused loader option",
                     Applicability::Unsafe,
-                    vec![Edit::delete(option.removal.clone())],
+                    edits,
                 ))
             });
             diagnostics.push(diagnostic);
