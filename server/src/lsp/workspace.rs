@@ -416,11 +416,11 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
         )
     };
     send_effects(shared, effects).await;
+    // Deleted files alone bring no settings: the index keeps the depth it was resolved with.
     let max_depth = jobs
         .iter()
         .map(|(_, settings)| settings.max_call_depth)
-        .max()
-        .unwrap_or(1);
+        .max();
     let reports = analyse_jobs(jobs, encoding, models).await;
     let effects = {
         let mut session = shared.lock();
@@ -450,7 +450,8 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
         if changed_modules.is_empty() {
             Effects::default()
         } else {
-            calls.resolve(max_depth);
+            let depth = max_depth.unwrap_or_else(|| calls.max_depth()).max(1);
+            calls.resolve(depth);
             session.set_calls(calls, &changed_modules)
         }
     };

@@ -207,29 +207,44 @@ pub fn remove_unused_import(file: &SourceFile, name: &str, removed: &TextRange) 
     if statement.parent() != Some(root) {
         return None;
     }
-    let names: Vec<Node<'_>> = imported_names(*statement).collect();
-    let at = names
+    // Every entry of the list, aliased ones included: the deleted range is measured on them all.
+    let entries: Vec<Node<'_>> = import_entries(*statement).collect();
+    let at = entries
         .iter()
-        .position(|imported| &source[imported.byte_range()] == name)?;
-    let range = match (names.len(), at) {
+        .position(|entry| entry.kind() == "dotted_name" && &source[entry.byte_range()] == name)?;
+    let range = match (entries.len(), at) {
         (1, _) => {
-            // The whole statement, with its line.
+            // The whole statement with its line, when nothing else shares the line.
             let index = file.line_index();
-            let start = index.line_start(index.line_of(statement.start_byte()));
-            let end = index.line_start(index.line_of(statement.end_byte()) + 1);
+            let first_line = index.line_of(statement.start_byte());
+            let last_line = index.line_of(statement.end_byte());
+            let start = index.line_start(first_line);
+            let end = index.line_start(last_line + 1);
+            let before = &source[start..statement.start_byte()];
+            let after = source[statement.end_byte()..end.max(statement.end_byte())].trim_start();
+            if !before.trim().is_empty() || !(after.is_empty() || after.starts_with('#')) {
+                return None;
+            }
             start..end.max(statement.end_byte())
         }
-        (_, 0) => names[0].start_byte()..names[1].start_byte(),
-        (_, at) => names[at - 1].end_byte()..names[at].end_byte(),
+        (_, 0) => entries[0].start_byte()..entries[1].start_byte(),
+        (_, at) => entries[at - 1].end_byte()..entries[at].end_byte(),
     };
-    Some(Edit::delete(range))
+    let overlaps = range.start < removed.end && removed.start < range.end;
+    (!overlaps).then(|| Edit::delete(range))
 }
 
 /// The plainly imported names of a `from ... import` (not the aliased ones).
 fn imported_names<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
+    import_entries(statement).filter(|entry| entry.kind() == "dotted_name")
+}
+
+/// The entries of a `from ... import` list: names and aliased names.
+fn import_entries<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     let module = statement.child_by_field_name("module_name");
-    named_children(statement)
-        .filter(move |child| Some(*child) != module && child.kind() == "dotted_name")
+    named_children(statement).filter(move |child| {
+        Some(*child) != module && matches!(child.kind(), "dotted_name" | "aliased_import")
+    })
 }
 
 /// Joins insertions at the same offset into one edit (two imports landing on the same line), so
@@ -301,7 +316,7 @@ mod tests {
             })
         };
         let query = "q = select(A).options(selectinload(A.b))\n";
-        let cases: [(&str, &str, Option<&str>); 6] = [
+        let cases: [(&str, &str, Option<&str>); 10] = [
             ("from sqlalchemy.orm import selectinload\n", "", Some("")),
             (
                 "from sqlalchemy.orm import joinedload, selectinload\n",
@@ -326,6 +341,29 @@ mod tests {
             ),
             // Aliased: not touched.
             ("from sqlalchemy.orm import selectinload as s\n", "", None),
+            // Aliased neighbours stay.
+            (
+                "from sqlalchemy.orm import relationship as rel, selectinload\n",
+                "",
+                Some("from sqlalchemy.orm import relationship as rel\n"),
+            ),
+            (
+                "from sqlalchemy.orm import selectinload, mapped_column as mc, Mapped\n",
+                "",
+                Some("from sqlalchemy.orm import mapped_column as mc, Mapped\n"),
+            ),
+            // Another statement on the line: left alone.
+            (
+                "import os; from sqlalchemy.orm import selectinload\n",
+                "",
+                None,
+            ),
+            // A comment after it goes with the line.
+            (
+                "from sqlalchemy.orm import selectinload  # eager\n",
+                "",
+                Some(""),
+            ),
         ];
         for (import, rest, expected) in cases {
             let text = format!("{import}{query}{rest}");

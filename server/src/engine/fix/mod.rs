@@ -92,7 +92,12 @@ pub fn apply_fixes<'f>(text: &str, fixes: impl IntoIterator<Item = &'f Fix>) -> 
                 && text.is_char_boundary(e.range.start)
                 && text.is_char_boundary(e.range.end)
         });
-        if !in_bounds || fix.overlaps(&taken) {
+        // Edits are sorted: a fix whose own edits overlap cannot be applied either.
+        let self_overlapping = fix
+            .edits
+            .windows(2)
+            .any(|pair| pair[1].range.start < pair[0].range.end);
+        if !in_bounds || self_overlapping || fix.overlaps(&taken) {
             continue;
         }
         taken.extend(fix.edits.iter().map(|edit| edit.range.clone()));
@@ -114,6 +119,20 @@ pub fn apply_fixes<'f>(text: &str, fixes: impl IntoIterator<Item = &'f Fix>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fix_whose_own_edits_overlap_is_skipped() {
+        let broken = Fix::new(
+            "a",
+            Applicability::Safe,
+            vec![Edit::delete(0..6), Edit::replace(2..4, "x")],
+        );
+        let fine = Fix::new("b", Applicability::Safe, vec![Edit::replace(7..8, "Z")]);
+        assert_eq!(
+            apply_fixes("abcdef gh", [&broken, &fine]),
+            ("abcdef Zh".to_string(), 1)
+        );
+    }
 
     #[test]
     fn overlapping_fixes_are_deferred() {

@@ -295,6 +295,11 @@ impl CallIndex {
         Some(copy)
     }
 
+    /// The depth of the last resolution.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
     /// A copy without the resolved reaches (they are computed again anyway).
     pub fn unresolved_copy(&self) -> CallIndex {
         CallIndex {

@@ -146,11 +146,13 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         } else {
             display_code(&lp.iterable, 40)
         };
-        diagnostic.no_fix_reason = Some(format!(
-            "the helper must be batched by hand: write `{function}_many({keys})`, which loads every key with one \
-             `IN` query (`.in_()` / `__in`) and returns the rows grouped by key, call it once before the loop and \
-             look each key up inside it"
-        ));
+        context.offer_fix(&mut diagnostic, || {
+            Err(format!(
+                "the helper must be batched by hand: write `{function}_many({keys})`, which loads every key with one \
+                 `IN` query (`.in_()` / `__in`) and returns the rows grouped by key, call it once before the loop and \
+                 look each key up inside it"
+            ))
+        });
         diagnostics.push(diagnostic);
     }
 }
