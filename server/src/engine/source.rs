@@ -31,8 +31,9 @@ impl SourceFile {
     /// Wraps a tree the caller already parsed (the language server reparses incrementally).
     pub fn from_tree(text: String, tree: Tree) -> SourceFile {
         let line_index = LineIndex::new(&text);
-        let analysis_tree = if tree.root_node().has_error() || may_nest_too_deep(&text) {
-            repair(&text, &tree)
+        let check_depth = may_nest_too_deep(&text);
+        let analysis_tree = if tree.root_node().has_error() || check_depth {
+            repair(&text, &tree, check_depth)
         } else {
             None
         };
@@ -211,8 +212,8 @@ fn point_at(text: &[u8], offset: usize) -> Point {
 /// Statements nested deeper than [`MAX_NESTING`] are blanked the same way: CPython refuses them
 /// (200 nested brackets, 100 indentation levels, about 3,000 levels in its compiler), and walks
 /// over them would cost time for nothing.
-fn repair(text: &str, tree: &Tree) -> Option<Tree> {
-    let check_depth = may_nest_too_deep(text);
+/// `check_depth` is [`may_nest_too_deep`] of `text`.
+fn repair(text: &str, tree: &Tree, check_depth: bool) -> Option<Tree> {
     let unusable =
         |node: Node<'_>| node.has_error() || (check_depth && nests_deeper_than(node, MAX_NESTING));
     let root = tree.root_node();

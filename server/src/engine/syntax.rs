@@ -81,21 +81,6 @@ pub fn path_between<'a>(ancestor: Node<'a>, node: Node<'a>) -> Option<Vec<Node<'
     Some(path)
 }
 
-/// True when the node is, or sits inside, a region tree-sitter could not parse.
-pub fn in_error_region(node: Node<'_>) -> bool {
-    if node.has_error() || node.is_missing() {
-        return true;
-    }
-    let mut current = node.parent();
-    while let Some(parent) = current {
-        if parent.is_error() {
-            return true;
-        }
-        current = parent.parent();
-    }
-    false
-}
-
 /// Names bound by an assignment or loop target: `a`, `a, b`, `(a, [b, *c])`, `self.x`.
 pub fn bound_names(target: Node<'_>, source: &str, out: &mut Vec<String>) {
     match target.kind() {

@@ -153,18 +153,14 @@ fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str
     let module_matches = statement
         .child_by_field_name("module_name")
         .is_some_and(|m| file.node_text(m) == module);
-    let mut cursor = statement.walk();
-    let names: Vec<&str> = statement
-        .children_by_field_name("name", &mut cursor)
-        .map(|n| match n.kind() {
-            "aliased_import" => n
-                .child_by_field_name("alias")
-                .map(|a| file.node_text(a))
-                .unwrap_or(""),
-            _ => file.node_text(n),
+    module_matches
+        && import_entries(statement).any(|entry| {
+            let bound = match entry.kind() {
+                "aliased_import" => entry.child_by_field_name("alias"),
+                _ => Some(entry),
+            };
+            bound.is_some_and(|bound| file.node_text(bound) == name)
         })
-        .collect();
-    module_matches && names.contains(&name)
 }
 
 /// The edit that removes `name` from the top-level `from ... import` that brings it in, when

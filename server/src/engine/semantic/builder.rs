@@ -273,7 +273,7 @@ impl<'a> Builder<'a, '_> {
         self.ancestors.iter().rev().skip(1).copied()
     }
 
-    /// [`crate::engine::syntax::in_error_region`] for the node being visited.
+    /// Whether the node being visited is, or sits inside, a region tree-sitter could not parse.
     fn visiting_error_region(&self, node: Node<'a>) -> bool {
         debug_assert_eq!(self.ancestors.last(), Some(&node));
         node.has_error() || node.is_missing() || self.errors_on_path > 0
