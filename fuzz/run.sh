@@ -6,8 +6,9 @@
 # Works on a stable toolchain: cargo-fuzz is installed from crates.io when missing, targets are
 # built with `--sanitizer none` (AddressSanitizer needs nightly; the engine is safe Rust plus
 # tree-sitter) and RUSTC_BOOTSTRAP=1 lets cargo-fuzz pass its few unstable flags. Each target
-# starts from its committed seed corpus, fuzz/corpus/<target>/ (read only), and adds what it finds
-# to fuzz/target/corpus/<target>/, which later runs reuse. A crash leaves its input in
+# is seeded with the project's own Python, tests/fixtures/ and examples/ (read only; libFuzzer reads
+# them recursively, so new fixtures seed it without copies), and adds what it finds to
+# fuzz/target/corpus/<target>/, which later runs reuse. A crash leaves its input in
 # fuzz/artifacts/<target>/ and makes this script exit 1; figures go to fuzz/target/summary.txt.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -37,7 +38,7 @@ for target in "${TARGETS[@]}"; do
     log=target/logs/$target.log
     echo "==> fuzzing $target for ${SECONDS_PER_TARGET}s"
     set +e
-    cargo fuzz run --sanitizer none "$target" "$work" "corpus/$target" -- \
+    cargo fuzz run --sanitizer none "$target" "$work" ../tests/fixtures ../examples -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=30 -rss_limit_mb=4096 \
         -max_len=16384 -print_final_stats=1 >"$log" 2>&1
     rc=$?
