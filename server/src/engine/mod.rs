@@ -5,7 +5,9 @@
 
 pub mod diagnostic;
 pub mod fix;
+pub mod hashing;
 pub mod hover;
+pub mod imports;
 pub mod index;
 pub mod orm;
 pub mod rules;
@@ -24,7 +26,7 @@ use index::{ModelResolver, ProjectIndex};
 pub use rules::Fixes;
 use rules::{Context, RuleSet, REGISTRY};
 use semantic::calls::{self, Project};
-use semantic::SemanticModel;
+use semantic::{FileContext, SemanticModel};
 use settings::Settings;
 use source::SourceFile;
 use suppression::Suppressions;
@@ -111,14 +113,19 @@ pub fn check_file_with(
         };
     }
     let models = ModelResolver::new(file, index);
-    let model = SemanticModel::build(file, &models);
-    let imports = origin.map(|origin| {
-        let package = origin
+    let package = origin.is_some_and(|origin| {
+        origin
             .path
             .file_name()
-            .is_some_and(|name| name == "__init__.py");
-        Imports::collect(file, &origin.module, package)
+            .is_some_and(|name| name == "__init__.py")
     });
+    let context = FileContext {
+        module: origin.map_or("", |origin| origin.module.as_str()),
+        package,
+        orms: settings.orms(),
+    };
+    let model = SemanticModel::build(file, &models, &context);
+    let imports = origin.map(|origin| Imports::collect(file, &origin.module, package));
     let project = origin
         .zip(imports.as_ref())
         .map(|(origin, imports)| Project {

@@ -95,6 +95,24 @@ pub struct Settings {
     pub source: Option<PathBuf>,
 }
 
+impl Settings {
+    /// The ORMs the `orm` setting lets the recognisers see.
+    pub fn orms(&self) -> crate::engine::orm::OrmSet {
+        use crate::engine::orm::OrmSet;
+        match self.orm {
+            OrmChoice::Auto => OrmSet::ALL,
+            OrmChoice::Sqlalchemy => OrmSet {
+                sqlalchemy: true,
+                django: false,
+            },
+            OrmChoice::Django => OrmSet {
+                sqlalchemy: false,
+                django: true,
+            },
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings::resolve(Options::default(), PathBuf::new(), None)

@@ -29,6 +29,9 @@ pub struct ProjectIndex {
     pub calls: Arc<calls::CallIndex>,
     /// The folders module names are relative to (the workspace folders).
     pub roots: Vec<PathBuf>,
+    /// Django's collection accessors by name (see [`ProjectIndex::related_accessor`]), built on
+    /// first use after a change.
+    accessors: std::sync::OnceLock<HashMap<String, Option<String>>>,
 }
 
 impl ProjectIndex {
@@ -38,6 +41,7 @@ impl ProjectIndex {
 
     /// Replaces everything a file declared (on save, on a file-watch event, on first index).
     pub fn replace_file(&mut self, path: &Path, models: Vec<Model>) {
+        self.accessors = std::sync::OnceLock::new();
         if let Some(old) = self.by_file.remove(path) {
             for model in old {
                 if let Some(list) = self.by_name.get_mut(&model.name) {
@@ -110,6 +114,16 @@ impl ProjectIndex {
         })
     }
 
+    /// A Django many-valued accessor of this name declared somewhere in the project (a
+    /// many-to-many field, a reverse foreign key's `related_name` or `<model>_set`): `Some` with
+    /// the related model when every declaration agrees on it.
+    pub fn related_accessor(&self, name: &str) -> Option<Option<String>> {
+        self.accessors
+            .get_or_init(|| django_accessors(self.models()))
+            .get(name)
+            .cloned()
+    }
+
     /// Every model declared under this class name.
     pub fn models_named(&self, name: &str) -> impl Iterator<Item = &Model> {
         self.by_name
@@ -130,6 +144,37 @@ impl ProjectIndex {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Django's collection accessors of `models`, by name, with the related model when all the
+/// declarations of that name agree.
+pub(crate) fn django_accessors<'m>(
+    models: impl Iterator<Item = &'m Model>,
+) -> HashMap<String, Option<String>> {
+    let mut accessors: HashMap<String, Option<String>> = HashMap::new();
+    let mut add = |name: &str, target: Option<&String>| {
+        accessors
+            .entry(name.to_string())
+            .and_modify(|known| {
+                if known.as_ref() != target {
+                    *known = None;
+                }
+            })
+            .or_insert_with(|| target.cloned());
+    };
+    for model in models.filter(|model| model.orm == ModelOrm::Django) {
+        for relationship in &model.relationships {
+            if relationship.kind == RelationshipKind::Collection {
+                add(&relationship.name, relationship.target.as_ref());
+            }
+            if let Some(reverse) = reverse_relationship(model, relationship) {
+                if reverse.kind == RelationshipKind::Collection {
+                    add(&reverse.name, reverse.target.as_ref());
+                }
+            }
+        }
+    }
+    accessors
 }
 
 /// Whether a file may declare models, by a cheap look at its text: only such files are parsed

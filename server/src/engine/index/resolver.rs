@@ -13,6 +13,8 @@ pub struct ModelResolver<'i> {
     local: Vec<Model>,
     /// Local name → (module as written, imported name).
     imports: HashMap<String, (String, String)>,
+    /// The file's own Django accessors, built on first use.
+    local_accessors: std::cell::OnceCell<HashMap<String, Option<String>>>,
 }
 
 impl<'i> ModelResolver<'i> {
@@ -28,6 +30,7 @@ impl<'i> ModelResolver<'i> {
             index,
             local,
             imports,
+            local_accessors: std::cell::OnceCell::new(),
         }
     }
 
@@ -54,6 +57,18 @@ impl<'i> ModelResolver<'i> {
     /// The module a name was imported from (`from app.models import Order` → `app.models`).
     pub fn imported_from(&self, name: &str) -> Option<&str> {
         self.imports.get(name).map(|(module, _)| module.as_str())
+    }
+
+    /// A Django many-valued accessor of this name, declared in this file or the project (see
+    /// [`ProjectIndex::related_accessor`]).
+    pub fn related_accessor(&self, name: &str) -> Option<Option<String>> {
+        let local = self
+            .local_accessors
+            .get_or_init(|| super::django_accessors(self.local.iter()));
+        if let Some(local) = local.get(name) {
+            return Some(local.clone());
+        }
+        self.index.related_accessor(name)
     }
 
     /// A relationship of a model, reverse accessors included.

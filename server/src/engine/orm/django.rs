@@ -1,11 +1,166 @@
-//! Django: `Model.objects` managers and related managers (`obj.order_set`).
+//! Django: `Model.objects` managers, related managers (`obj.order_set`, `project.epics` by its
+//! `related_name`, many-to-many fields) and querysets held in variables.
 
+use super::symbols::Symbol;
 use super::{
-    last_component, looks_like_class, Access, NameRef, QueryApi, Receiver, Recognized, RefContext,
+    last_component, Access, ModelEvidence, NameRef, Orm, OrmModule, QueryApi, Receiver, Recognized,
+    RefContext, Tables,
 };
 
-/// QuerySet methods that run the query (the rest build it lazily).
-pub const TERMINALS: &[&str] = &[
+pub struct Django;
+
+pub static TABLES: Tables = Tables {
+    terminals: &[
+        "get",
+        "first",
+        "last",
+        "count",
+        "exists",
+        "earliest",
+        "latest",
+        "aggregate",
+        "in_bulk",
+        "iterator",
+        "contains",
+        "all",
+        "aget",
+        "afirst",
+        "alast",
+        "acount",
+        "aexists",
+        "aearliest",
+        "alatest",
+        "aaggregate",
+        "ain_bulk",
+        "acontains",
+    ],
+    // Everything else (`filter`, `exclude`, `all`, `values`, `order_by`, ...) builds a lazy
+    // queryset that runs where it is iterated or consumed.
+    runs: &[
+        "get",
+        "first",
+        "last",
+        "count",
+        "exists",
+        "earliest",
+        "latest",
+        "aggregate",
+        "in_bulk",
+        "iterator",
+        "contains",
+        "explain",
+        "create",
+        "get_or_create",
+        "update_or_create",
+        "bulk_create",
+        "bulk_update",
+        "update",
+        "delete",
+        "add",
+        "remove",
+        "set",
+        "clear",
+        "aget",
+        "afirst",
+        "alast",
+        "acount",
+        "aexists",
+        "aearliest",
+        "alatest",
+        "aaggregate",
+        "ain_bulk",
+        "acontains",
+        "acreate",
+        "aget_or_create",
+        "aupdate_or_create",
+        "abulk_create",
+        "abulk_update",
+        "aupdate",
+        "adelete",
+        "aadd",
+        "aremove",
+        "aset",
+        "aclear",
+    ],
+    one_row: &[
+        "get",
+        "first",
+        "last",
+        "earliest",
+        "latest",
+        "aget",
+        "afirst",
+        "alast",
+        "aearliest",
+        "alatest",
+    ],
+    no_rows: &[
+        "count",
+        "exists",
+        "aggregate",
+        "values",
+        "values_list",
+        "in_bulk",
+        "delete",
+        "update",
+        "contains",
+        "acount",
+        "aexists",
+        "aaggregate",
+        "ain_bulk",
+        "acontains",
+    ],
+    reusable: &[
+        "get",
+        "first",
+        "last",
+        "count",
+        "exists",
+        "earliest",
+        "latest",
+        "aggregate",
+        "in_bulk",
+        "contains",
+        "all",
+    ],
+    chain_writes: &[
+        "create",
+        "update",
+        "delete",
+        "get_or_create",
+        "update_or_create",
+        "bulk_create",
+        "bulk_update",
+        "add",
+        "remove",
+        "set",
+        "clear",
+        "acreate",
+        "aupdate",
+        "adelete",
+        "aget_or_create",
+        "aupdate_or_create",
+        "abulk_create",
+        "abulk_update",
+        "aadd",
+        "aremove",
+        "aset",
+        "aclear",
+    ],
+    receiver_writes: &["save", "delete", "asave", "adelete"],
+    // Django relations have no loading strategy: every unloaded relation loads on access.
+    lazy_strategies: &[],
+    lazy_by_default: true,
+};
+
+/// The managers every model has.
+const MANAGERS: &[&str] = &["objects", "_default_manager", "_base_manager"];
+
+/// Methods of a manager or queryset: a chain through a related manager must start with one.
+const QUERYSET_METHODS: &[&str] = &[
+    "all",
+    "filter",
+    "exclude",
     "get",
     "first",
     "last",
@@ -14,39 +169,77 @@ pub const TERMINALS: &[&str] = &[
     "earliest",
     "latest",
     "aggregate",
+    "annotate",
     "in_bulk",
     "iterator",
-    "contains",
-    "all",
-];
-
-/// QuerySet and manager methods that write.
-const WRITE_METHODS: &[&str] = &[
+    "values",
+    "values_list",
+    "order_by",
+    "select_related",
+    "prefetch_related",
+    "distinct",
+    "only",
+    "defer",
     "create",
-    "update",
-    "delete",
     "get_or_create",
     "update_or_create",
     "bulk_create",
-    "bulk_update",
+    "update",
+    "delete",
     "add",
     "remove",
     "set",
     "clear",
+    "contains",
+    "aget",
+    "afirst",
+    "alast",
+    "acount",
+    "aexists",
+    "acreate",
+    "aget_or_create",
 ];
 
-const MANAGERS: &[&str] = &["objects", "_default_manager", "_base_manager"];
+impl OrmModule for Django {
+    fn orm(&self) -> Orm {
+        Orm::Django
+    }
 
-pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
+    fn tables(&self) -> &'static Tables {
+        &TABLES
+    }
+
+    /// Django's managers are recognised by the model classes they hang off, not by imported
+    /// names.
+    fn symbol(&self, _module: &str, _name: Option<&str>) -> Option<Symbol> {
+        None
+    }
+
+    fn recognize(&self, call: &Receiver<'_, '_>) -> Option<Recognized> {
+        recognize(call)
+    }
+}
+
+fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     let manager = last_component(&call.path);
     let owner = call.path[..call.path.len() - manager.len()].trim_end_matches('.');
+    let method = call.chain.segments[call.first_call].name;
+    if owner.is_empty() || call.scope.symbol(owner) == Some(Symbol::Foreign) {
+        return None;
+    }
 
-    let (api, model) = if MANAGERS.contains(&manager) && looks_like_class(last_component(owner)) {
+    let (api, model) = if MANAGERS.contains(&manager)
+        && call.scope.model_evidence(owner) >= ModelEvidence::Shape
+    {
         (
             QueryApi::DjangoManager,
             Some(last_component(owner).to_string()),
         )
-    } else if manager.len() > "_set".len() && manager.ends_with("_set") && !owner.is_empty() {
+    } else if !QUERYSET_METHODS.contains(&method) {
+        return None;
+    } else if let Some(related) = call.scope.related_manager(owner, manager) {
+        (QueryApi::DjangoRelated, related.model)
+    } else if manager.len() > "_set".len() && manager.ends_with("_set") {
         (QueryApi::DjangoRelated, None)
     } else {
         return None;
@@ -70,7 +263,7 @@ pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     }
     let access = if call.chain.segments[call.first_call..]
         .iter()
-        .any(|segment| segment.is_call() && WRITE_METHODS.contains(&segment.name))
+        .any(|segment| segment.is_call() && TABLES.chain_writes.contains(&segment.name))
     {
         Access::Write
     } else {
@@ -80,6 +273,7 @@ pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
         api,
         access,
         model,
+        evaluation: call.chain.evaluation(&TABLES),
         refs,
     })
 }

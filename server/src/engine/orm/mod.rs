@@ -1,23 +1,135 @@
-//! Recognising ORM calls by their receiver.
+//! Recognising ORM calls by evidence.
 //!
 //! A call chain such as `Session.query.filter_by(user_id=uid).all()` is flattened into a root
-//! (`Session`) and segments (`query`, `filter_by(...)`, `all()`). Each ORM module decides from the
-//! receiver prefix (a session, `Model.query`, `Model.objects`, a related manager) whether the chain
-//! is a query. Method names alone never make a query: `cache.get(k)` and `requests.get(url)` stay
-//! unrecognised because their receivers are neither.
+//! (`Session`) and segments (`query`, `filter_by(...)`, `all()`). Each ORM module ([`OrmModule`],
+//! one file per ORM) decides whether the chain is a query: from what its receiver is bound to (a
+//! parameter annotated `Session`, `Model.objects`, a related manager, a queryset held in a
+//! variable) or from what its arguments prove (a mapped model class as the first argument of
+//! `.query()`/`.get()`, a statement built by SQLAlchemy's `select`/`insert`/...). Method names alone
+//! never make a query: `cache.get(k)` and `requests.get(url)` stay unrecognised because nothing
+//! says their receivers are sessions.
+//!
+//! Each ORM module also owns its tables ([`Tables`]: which methods run a query, return one row,
+//! write) so that rules ask the module instead of keeping lists of their own.
 
-mod django;
-mod sqlalchemy;
+pub mod django;
+pub mod sqlalchemy;
+pub mod symbols;
 
 use tree_sitter::Node;
 
 use super::source::TextRange;
 use super::syntax::{dotted_path, field, named_children};
+pub use symbols::{StatementKind, Symbol};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Orm {
     SqlAlchemy,
     Django,
+}
+
+impl Orm {
+    /// The module that knows this ORM.
+    pub fn module(self) -> &'static dyn OrmModule {
+        match self {
+            Orm::SqlAlchemy => &sqlalchemy::SqlAlchemy,
+            Orm::Django => &django::Django,
+        }
+    }
+
+    /// This ORM's tables.
+    pub fn tables(self) -> &'static Tables {
+        self.module().tables()
+    }
+}
+
+/// The ORMs a check recognises (the `orm` setting): `auto` is both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrmSet {
+    pub sqlalchemy: bool,
+    pub django: bool,
+}
+
+impl OrmSet {
+    pub const ALL: OrmSet = OrmSet {
+        sqlalchemy: true,
+        django: true,
+    };
+
+    pub fn contains(self, orm: Orm) -> bool {
+        match orm {
+            Orm::SqlAlchemy => self.sqlalchemy,
+            Orm::Django => self.django,
+        }
+    }
+}
+
+/// Every ORM module, in the order they are asked: SQLAlchemy claims session chains first, Django
+/// managers are tried after.
+pub static MODULES: &[&dyn OrmModule] = &[&sqlalchemy::SqlAlchemy, &django::Django];
+
+/// What a name imported from `module` (`name` is `None` for `import module`) is to the ORMs:
+/// asked of each ORM module, then of the list of libraries that are not ORMs.
+pub fn classify(module: &str, name: Option<&str>) -> Option<Symbol> {
+    MODULES
+        .iter()
+        .find_map(|orm| orm.symbol(module, name))
+        .or_else(|| symbols::is_foreign_module(module).then_some(Symbol::Foreign))
+}
+
+/// One ORM: its tables, the library names it knows, and how it recognises a query chain. Adding a
+/// session idiom or a manager shape touches one implementation.
+pub trait OrmModule: Sync {
+    fn orm(&self) -> Orm;
+    fn tables(&self) -> &'static Tables;
+    /// What `name`, imported from `module` (absolute, dotted; `None` name for `import module`),
+    /// is to this ORM, if anything.
+    fn symbol(&self, module: &str, name: Option<&str>) -> Option<Symbol>;
+    /// Whether the chain is one of this ORM's queries, and what kind.
+    fn recognize(&self, call: &Receiver<'_, '_>) -> Option<Recognized>;
+}
+
+/// What one ORM's query methods do. Rules read these instead of keeping lists of their own.
+#[derive(Debug)]
+pub struct Tables {
+    /// Methods that end a query chain: what the query returns is decided by them.
+    pub terminals: &'static [&'static str],
+    /// Chain methods that send SQL when called (the rest build a query lazily).
+    pub runs: &'static [&'static str],
+    /// Terminals that return one row (or `None`).
+    pub one_row: &'static [&'static str],
+    /// Terminals that return no rows: a number, a boolean, a mapping.
+    pub no_rows: &'static [&'static str],
+    /// Terminals whose result can be kept and read again (a list, a row, a number), as opposed
+    /// to a one-shot result or iterator.
+    pub reusable: &'static [&'static str],
+    /// Chain methods that write (`update`, `delete`, `create`, ...).
+    pub chain_writes: &'static [&'static str],
+    /// Methods of a session (SQLAlchemy) or of a model instance (Django) that write.
+    pub receiver_writes: &'static [&'static str],
+    /// Relationship loading strategies that run a query per row on access; `None` (no strategy
+    /// declared) is the ORM's default.
+    pub lazy_strategies: &'static [&'static str],
+    /// Whether a relationship without a declared strategy loads lazily.
+    pub lazy_by_default: bool,
+}
+
+impl Tables {
+    pub fn is_terminal(&self, method: &str) -> bool {
+        self.terminals.contains(&method)
+    }
+
+    pub fn runs(&self, method: &str) -> bool {
+        self.runs.contains(&method)
+    }
+
+    /// Whether a relationship declared with `lazy` loads one query per row on access.
+    pub fn loads_lazily(&self, lazy: Option<&str>) -> bool {
+        match lazy {
+            None => self.lazy_by_default,
+            Some(strategy) => self.lazy_strategies.contains(&strategy),
+        }
+    }
 }
 
 /// The API shape a query uses; fixes (and messages) differ per shape.
@@ -64,6 +176,16 @@ pub struct NameRef {
     pub context: RefContext,
 }
 
+/// Whether a chain sends SQL where it stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evaluation {
+    /// It ends in a method that runs it (`.all()`, `.get()`, `session.execute(...)`, `qs[0]`).
+    Runs,
+    /// It builds a query (a Django queryset, a legacy `Query`) that runs only where it is
+    /// iterated or consumed; the semantic model decides from where it stands.
+    Lazy,
+}
+
 /// One recognised ORM call: the outermost call of its chain.
 #[derive(Debug, Clone)]
 pub struct OrmCall<'a> {
@@ -75,18 +197,89 @@ pub struct OrmCall<'a> {
     pub model: Option<String>,
     /// The last method of the chain (`all`, `first`, `count`, ...), if any.
     pub terminal: Option<String>,
+    /// Whether the chain runs where it stands or only builds a query.
+    pub evaluation: Evaluation,
     /// The query as shown in messages, without a trailing argument-less terminal.
     pub display: String,
     /// Names the query's arguments read, with the context they are read in.
     pub refs: Vec<NameRef>,
 }
 
+/// What the code says about a receiver being a SQLAlchemy session or connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionBinding {
+    /// Bound to one: an annotation (`Session`, `AsyncSession`, `Annotated[Session, ...]`), a
+    /// session or connection constructor, a session factory's call, `db.session` of
+    /// Flask-SQLAlchemy, an attribute assigned one in `__init__`.
+    Session,
+    /// Bound to something else: `requests.Session()`, a parameter annotated with another type.
+    NotSession,
+    /// Nothing said either way: the call's arguments decide.
+    Unknown,
+}
+
+/// How strongly the code says a name is a mapped model class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ModelEvidence {
+    /// Not a model: a lower-case name, or a name of a non-ORM library.
+    None,
+    /// Only its shape: a CapWords name.
+    Shape,
+    /// Imported from a models module (`from app.models import Order`).
+    Imported,
+    /// The project's model index declares it.
+    Indexed,
+}
+
 /// What the recognisers need to know about names in scope.
 pub trait Scope<'a> {
-    /// Whether `name` (a plain or dotted name) is bound to a SQLAlchemy session or connection.
-    fn is_session(&self, name: &str) -> bool;
+    /// What the code binds a receiver (a plain or dotted name) to.
+    fn session_binding(&self, path: &str) -> SessionBinding;
     /// The expression last assigned to `name` in the enclosing function, if known.
     fn value_of(&self, name: &str) -> Option<Node<'a>>;
+    /// What a name imported (or bound at module level from an import) is to the ORMs.
+    fn symbol(&self, name: &str) -> Option<Symbol>;
+    /// Whether a (plain or dotted) name is a mapped model class.
+    fn model_evidence(&self, name: &str) -> ModelEvidence;
+    /// Whether `owner.attribute` is a relationship the model index knows, for an owner whose
+    /// rows' model the scope knows (`order.items` with `order` a row of `Order`).
+    fn related_manager(&self, owner: &str, attribute: &str) -> Option<RelatedManager>;
+    /// The ORMs this check recognises.
+    fn orms(&self) -> OrmSet {
+        OrmSet::ALL
+    }
+}
+
+/// A relationship reached through a row, as a Django related manager.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelatedManager {
+    /// The related model, when the index knows it.
+    pub model: Option<String>,
+}
+
+/// A scope that knows nothing: for recognising chains outside any file context (tests).
+pub struct NoScope;
+
+impl<'a> Scope<'a> for NoScope {
+    fn session_binding(&self, _: &str) -> SessionBinding {
+        SessionBinding::Unknown
+    }
+    fn value_of(&self, _: &str) -> Option<Node<'a>> {
+        None
+    }
+    fn symbol(&self, _: &str) -> Option<Symbol> {
+        None
+    }
+    fn model_evidence(&self, name: &str) -> ModelEvidence {
+        if looks_like_class(last_component(name)) {
+            ModelEvidence::Shape
+        } else {
+            ModelEvidence::None
+        }
+    }
+    fn related_manager(&self, _: &str, _: &str) -> Option<RelatedManager> {
+        None
+    }
 }
 
 /// One link of a call chain: `.name`, `.name(args)` or `[slice]`.
@@ -185,6 +378,27 @@ impl<'a> Chain<'a> {
             .map(|segment| segment.name.to_string())
     }
 
+    /// Whether a call segment of the chain is one of `methods`.
+    pub fn calls_any(&self, methods: &[&str]) -> bool {
+        self.segments
+            .iter()
+            .any(|segment| segment.is_call() && methods.contains(&segment.name))
+    }
+
+    /// Whether the chain runs its query: a method that sends SQL, or an index (`qs[0]`).
+    pub fn evaluation(&self, tables: &Tables) -> Evaluation {
+        let indexed = self.segments.iter().any(|segment| {
+            segment
+                .subscript
+                .is_some_and(|subscript| !is_slice_subscript(subscript))
+        });
+        if indexed || self.calls_any(tables.runs) {
+            Evaluation::Runs
+        } else {
+            Evaluation::Lazy
+        }
+    }
+
     /// Index of the first call segment: everything before it is the receiver (`db.session`).
     pub fn first_call(&self) -> Option<usize> {
         self.segments.iter().position(Segment::is_call)
@@ -204,7 +418,7 @@ impl<'a> Chain<'a> {
     }
 
     /// Names read by every call argument and slice from segment `from` on.
-    pub fn refs_from(&self, from: usize, source: &str, scope: &dyn Scope<'a>) -> Vec<NameRef> {
+    pub fn refs_from(&self, from: usize, source: &'a str, scope: &dyn Scope<'a>) -> Vec<NameRef> {
         let mut refs = Vec::new();
         for segment in &self.segments[from.min(self.segments.len())..] {
             let context = match segment.name {
@@ -261,7 +475,7 @@ const MAX_VALUE_DEPTH: usize = 3;
 /// Attribute names and keyword names are not reads; `a.b` also records the dotted path `a.b`.
 pub(crate) fn collect_refs<'a>(
     node: Node<'a>,
-    source: &str,
+    source: &'a str,
     context: RefContext,
     scope: &dyn Scope<'a>,
     depth: usize,
@@ -282,7 +496,7 @@ pub(crate) fn collect_refs<'a>(
             if depth < MAX_VALUE_DEPTH && context == RefContext::Key {
                 if let Some(value) = scope
                     .value_of(name)
-                    .filter(|value| is_statement(*value, source))
+                    .filter(|value| statement(*value, source, scope).is_some())
                 {
                     collect_refs(value, source, context, scope, depth + 1, out);
                     return;
@@ -358,25 +572,97 @@ pub(crate) fn collect_refs<'a>(
     }
 }
 
-/// Whether an expression builds a SQL statement: `select(...)`, `sa.select(...).where(...)`.
-pub(crate) fn is_statement(node: Node<'_>, source: &str) -> bool {
-    statement_kind(node, source).is_some()
+/// What says an expression builds a SQL statement, and which kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementEvidence {
+    pub kind: StatementKind,
+    /// The constructor resolves to SQLAlchemy or SQLModel (an import, `sa.`, a `Table`), not
+    /// only a name that looks like one.
+    pub strong: bool,
 }
 
-/// The constructor at the root of a statement chain: `select`, `insert`, `update`, `delete`, `text`.
-pub(crate) fn statement_kind<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
+/// Whether an expression builds a SQL statement: `select(...)`, `sa.select(...).where(...)`,
+/// `users_table.delete()`, or a name holding one (`stmt = select(M)`; `stmt.where(...)`).
+pub(crate) fn statement<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+) -> Option<StatementEvidence> {
+    statement_at_depth(node, source, scope, 0)
+}
+
+fn statement_at_depth<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+    depth: usize,
+) -> Option<StatementEvidence> {
+    if depth > MAX_VALUE_DEPTH {
+        return None;
+    }
     let chain = Chain::flatten(node, source);
     let root = chain.root;
-    let name = if root.kind() == "call" {
-        super::syntax::callee_name(root, source)?
-    } else {
-        return None;
-    };
-    matches!(
-        name,
-        "select" | "insert" | "update" | "delete" | "text" | "union" | "union_all" | "exists"
-    )
-    .then_some(name)
+    match root.kind() {
+        "call" => {
+            let function = field(root, "function")?;
+            match function.kind() {
+                // `f().select()` and the like flatten to a root call of a plain name.
+                "identifier" => {
+                    let name = &source[function.byte_range()];
+                    let kind = StatementKind::from_name(name)?;
+                    match scope.symbol(name) {
+                        Some(Symbol::Statement(kind)) => {
+                            Some(StatementEvidence { kind, strong: true })
+                        }
+                        Some(_) => None,
+                        None => Some(StatementEvidence {
+                            kind,
+                            strong: false,
+                        }),
+                    }
+                }
+                _ => None,
+            }
+        }
+        "identifier" => {
+            // `sa.select(...)`, `db.select(...)`, `users.delete()` on a `Table`, or a name
+            // holding a statement.
+            if let Some(first) = chain.segments.first().filter(|s| s.is_call()) {
+                if let Some(kind) = StatementKind::from_name(first.name) {
+                    let owner = &source[root.byte_range()];
+                    match scope.symbol(owner) {
+                        Some(Symbol::SqlAlchemyModule | Symbol::FlaskSqlAlchemy) => {
+                            return Some(StatementEvidence { kind, strong: true })
+                        }
+                        Some(_) => return None,
+                        None if is_table(root, source, scope) => {
+                            return Some(StatementEvidence { kind, strong: true })
+                        }
+                        None if matches!(owner, "db" | "sa" | "sqlalchemy" | "sqlmodel") => {
+                            return Some(StatementEvidence {
+                                kind,
+                                strong: false,
+                            })
+                        }
+                        None => {}
+                    }
+                }
+            }
+            let value = scope.value_of(&source[root.byte_range()])?;
+            statement_at_depth(value, source, scope, depth + 1)
+        }
+        _ => None,
+    }
+}
+
+/// A name bound to `Table(...)` (SQLAlchemy Core).
+fn is_table<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> bool {
+    node.kind() == "identifier"
+        && scope
+            .value_of(&source[node.byte_range()])
+            .filter(|value| value.kind() == "call")
+            .and_then(|value| super::syntax::callee_name(value, source))
+            .is_some_and(|callee| callee == "Table")
 }
 
 /// Recognises an ORM call at `node`, which must be the outermost call of its chain.
@@ -385,41 +671,96 @@ pub fn recognize<'a>(
     source: &'a str,
     scope: &dyn Scope<'a>,
 ) -> Option<OrmCall<'a>> {
+    recognize_at_depth(node, source, scope, 0)
+}
+
+fn recognize_at_depth<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+    depth: usize,
+) -> Option<OrmCall<'a>> {
     if !matches!(node.kind(), "call" | "subscript") {
         return None;
     }
     let chain = Chain::flatten(node, source);
     let first_call = chain.first_call()?;
+    let path = chain.receiver_path(source, first_call)?;
+    // A query held in a variable and refined here: `base = Item.objects.filter(...)` before,
+    // `base.filter(owner=u).count()` now.
+    if first_call == 0 && depth < MAX_VALUE_DEPTH && chain.root.kind() == "identifier" {
+        if let Some(held) = scope
+            .value_of(&path)
+            .filter(|value| matches!(value.kind(), "call" | "subscript"))
+            .and_then(|value| recognize_at_depth(value, source, scope, depth + 1))
+            .filter(|held| held.evaluation == Evaluation::Lazy && held.access == Access::Read)
+        {
+            return Some(continue_held_query(node, &chain, held, source, scope));
+        }
+    }
     let receiver = Receiver {
         chain: &chain,
         first_call,
-        path: chain.receiver_path(source, first_call)?,
+        path,
         source,
         scope,
     };
-    let (orm, terminals, query) = match sqlalchemy::recognize(&receiver) {
-        Some(query) => (Orm::SqlAlchemy, sqlalchemy::TERMINALS, query),
-        None => (
-            Orm::Django,
-            django::TERMINALS,
-            django::recognize(&receiver)?,
-        ),
-    };
+    let orms = scope.orms();
+    let (module, query) = MODULES
+        .iter()
+        .filter(|module| orms.contains(module.orm()))
+        .find_map(|module| Some((*module, module.recognize(&receiver)?)))?;
+    let tables = module.tables();
     Some(OrmCall {
-        terminal: chain.terminal(terminals),
+        terminal: chain.terminal(tables.terminals),
         node,
-        orm,
+        orm: module.orm(),
         api: query.api,
         access: query.access,
         model: query.model,
-        display: display_without_terminals(node, source, terminals),
+        evaluation: query.evaluation,
+        display: display_without_terminals(node, source, tables.terminals),
         refs: query.refs,
     })
 }
 
+/// `held.filter(k=v).count()` where `held` names a lazy query: the same ORM, API and model,
+/// with this chain's own arguments (and the variable itself, which may change per iteration).
+fn continue_held_query<'a>(
+    node: Node<'a>,
+    chain: &Chain<'a>,
+    held: OrmCall<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+) -> OrmCall<'a> {
+    let tables = held.orm.tables();
+    let mut refs = chain.refs_from(0, source, scope);
+    refs.push(NameRef {
+        name: source[chain.root.byte_range()].to_string(),
+        range: chain.root.byte_range(),
+        context: RefContext::Key,
+    });
+    let access = if chain.calls_any(tables.chain_writes) {
+        Access::Write
+    } else {
+        Access::Read
+    };
+    OrmCall {
+        terminal: chain.terminal(tables.terminals),
+        node,
+        orm: held.orm,
+        api: held.api,
+        access,
+        model: held.model,
+        evaluation: chain.evaluation(tables),
+        display: display_without_terminals(node, source, tables.terminals),
+        refs,
+    }
+}
+
 /// A call chain whose receiver (everything before its first call) is a dotted path, as each ORM's
 /// `recognize` reads it.
-struct Receiver<'c, 'a> {
+pub struct Receiver<'c, 'a> {
     chain: &'c Chain<'a>,
     /// Index of the chain's first call segment.
     first_call: usize,
@@ -431,10 +772,11 @@ struct Receiver<'c, 'a> {
 
 /// What an ORM's `recognize` makes of a chain; `recognize` adds the node, the ORM, the terminal
 /// and the display.
-struct Recognized {
+pub struct Recognized {
     api: QueryApi,
     access: Access,
     model: Option<String>,
+    evaluation: Evaluation,
     refs: Vec<NameRef>,
 }
 

@@ -1,36 +1,106 @@
-//! SQLAlchemy (legacy `Query`, 2.0 statements, async), Flask-SQLAlchemy and SQLModel.
+//! SQLAlchemy (legacy `Query`, 2.0 statements, async), Flask-SQLAlchemy, SQLModel and Alembic.
+//!
+//! A receiver is a session when its binding says so ([`SessionBinding::Session`]) or when the
+//! call's arguments prove it: a mapped model class as the first argument of `.query()`,
+//! `.get()` or `.get_one()`, a statement built by SQLAlchemy's `select`/`insert`/`update`/
+//! `delete`/`text` as the first argument of `.execute()`/`.scalars()`/... Where the evidence is
+//! only a shape (a CapWords name, a `select` that no import resolves), the receiver must also be
+//! named like a session (`session`, `db_session`, `conn`).
 
 use tree_sitter::Node;
 
+use super::symbols::{in_library, StatementKind, Symbol};
 use super::{
-    collect_refs, last_component, looks_like_class, statement_kind, Access, Chain, NameRef,
-    QueryApi, Receiver, Recognized, RefContext, Scope,
+    collect_refs, last_component, statement, Access, Chain, Evaluation, ModelEvidence, NameRef,
+    Orm, OrmModule, QueryApi, Receiver, Recognized, RefContext, Scope, SessionBinding, Tables,
 };
 use crate::engine::syntax::{field, named_children};
 
-/// Methods that end a query and run it.
-pub const TERMINALS: &[&str] = &[
-    "all",
-    "first",
-    "one",
-    "one_or_none",
-    "scalar",
-    "scalar_one",
-    "scalar_one_or_none",
-    "scalars",
-    "count",
-    "get",
-    "exists",
-    "unique",
-    "fetchall",
-    "fetchone",
-    "fetchmany",
-    "first_or_404",
-    "get_or_404",
-    "one_or_404",
-    "mappings",
-    "tuples",
-];
+pub struct SqlAlchemy;
+
+pub static TABLES: Tables = Tables {
+    terminals: &[
+        "all",
+        "first",
+        "one",
+        "one_or_none",
+        "scalar",
+        "scalar_one",
+        "scalar_one_or_none",
+        "scalars",
+        "count",
+        "get",
+        "exists",
+        "unique",
+        "fetchall",
+        "fetchone",
+        "fetchmany",
+        "first_or_404",
+        "get_or_404",
+        "one_or_404",
+        "mappings",
+        "tuples",
+    ],
+    // Legacy `Query` methods that execute it; a 2.0 statement runs at `session.execute(...)`.
+    runs: &[
+        "all",
+        "first",
+        "one",
+        "one_or_none",
+        "scalar",
+        "count",
+        "get",
+        "delete",
+        "update",
+        "first_or_404",
+        "get_or_404",
+        "one_or_404",
+        "paginate",
+    ],
+    one_row: &[
+        "first",
+        "one",
+        "one_or_none",
+        "get",
+        "scalar_one",
+        "scalar_one_or_none",
+        "get_or_404",
+        "first_or_404",
+        "one_or_404",
+    ],
+    no_rows: &["count", "exists", "scalar", "delete", "update"],
+    reusable: &[
+        "all",
+        "first",
+        "one",
+        "one_or_none",
+        "scalar",
+        "scalar_one",
+        "scalar_one_or_none",
+        "count",
+        "get",
+        "exists",
+        "fetchall",
+        "fetchone",
+        "first_or_404",
+        "get_or_404",
+        "one_or_404",
+    ],
+    chain_writes: &["update", "delete", "insert"],
+    receiver_writes: &[
+        "add",
+        "add_all",
+        "commit",
+        "flush",
+        "delete",
+        "merge",
+        "bulk_save_objects",
+        "bulk_insert_mappings",
+        "bulk_update_mappings",
+    ],
+    lazy_strategies: &["select", "True", "dynamic"],
+    lazy_by_default: true,
+};
 
 /// Session methods that run a statement or load a row.
 const SESSION_METHODS: &[&str] = &[
@@ -48,10 +118,72 @@ const SESSION_METHODS: &[&str] = &[
 /// `db.` helpers of Flask-SQLAlchemy 3.
 const FLASK_DB_METHODS: &[&str] = &["get_or_404", "first_or_404", "one_or_404", "paginate"];
 
-/// Query methods that write instead of read.
-const WRITE_METHODS: &[&str] = &["update", "delete", "insert"];
+/// Schema constructs: executing one changes the schema, it reads or writes no rows.
+const DDL_CONSTRUCTS: &[&str] = &[
+    "DDL",
+    "CreateTable",
+    "DropTable",
+    "CreateIndex",
+    "DropIndex",
+    "AddConstraint",
+    "DropConstraint",
+    "CreateSchema",
+    "DropSchema",
+    "CreateSequence",
+    "DropSequence",
+    "CreateColumn",
+    "SetTableComment",
+    "DropTableComment",
+    "SetColumnComment",
+    "DropColumnComment",
+];
 
-pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
+/// Libraries whose names this module knows.
+const LIBRARIES: &[&str] = &["sqlalchemy", "sqlmodel", "flask_sqlalchemy", "alembic"];
+
+impl OrmModule for SqlAlchemy {
+    fn orm(&self) -> Orm {
+        Orm::SqlAlchemy
+    }
+
+    fn tables(&self) -> &'static Tables {
+        &TABLES
+    }
+
+    fn symbol(&self, module: &str, name: Option<&str>) -> Option<Symbol> {
+        if !LIBRARIES.iter().any(|library| in_library(module, library)) {
+            return None;
+        }
+        let Some(name) = name else {
+            return (in_library(module, "sqlalchemy") || module == "sqlmodel")
+                .then_some(Symbol::SqlAlchemyModule);
+        };
+        Some(match name {
+            "Session" | "AsyncSession" | "Connection" | "AsyncConnection" | "ORMSession" => {
+                Symbol::SessionClass
+            }
+            "sessionmaker" | "async_sessionmaker" => Symbol::SessionFactory,
+            "scoped_session" | "async_scoped_session" => Symbol::ScopedSession,
+            "create_engine" | "create_async_engine" | "engine_from_config" => Symbol::EngineFactory,
+            "SQLAlchemy" if in_library(module, "flask_sqlalchemy") => Symbol::FlaskSqlAlchemy,
+            "op" if in_library(module, "alembic") => Symbol::AlembicOp,
+            "orm" | "sql" | "future" if in_library(module, "sqlalchemy") => {
+                Symbol::SqlAlchemyModule
+            }
+            name if DDL_CONSTRUCTS.contains(&name) => Symbol::Ddl,
+            name => match StatementKind::from_name(name) {
+                Some(kind) => Symbol::Statement(kind),
+                None => return None,
+            },
+        })
+    }
+
+    fn recognize(&self, call: &Receiver<'_, '_>) -> Option<Recognized> {
+        recognize(call)
+    }
+}
+
+fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     let Receiver {
         chain,
         first_call,
@@ -64,7 +196,7 @@ pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     let (api, model, refs_from) = if last_component(receiver) == "query" && first_call >= 1 {
         // `M.query.filter_by(...)`: the receiver before `.query` is the model class.
         let model_path = &receiver[..receiver.len() - ".query".len()];
-        if !looks_like_class(last_component(model_path)) {
+        if scope.model_evidence(model_path) < ModelEvidence::Shape {
             return None;
         }
         (
@@ -72,33 +204,18 @@ pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
             Some(last_component(model_path).to_string()),
             first_call,
         )
-    } else if scope.is_session(receiver) && SESSION_METHODS.contains(&method) {
-        let arguments = chain.segments[first_call].arguments?;
-        let first_argument = positional_arguments(arguments).next();
-        match method {
-            "query" => (
-                QueryApi::LegacyQuery,
-                first_argument.and_then(|a| model_of(a, source)),
-                first_call + 1,
-            ),
-            "get" | "get_one" => {
-                // `session.get(Model, key)`: a mapping's `.get("key")` has no model first.
-                let model = first_argument.and_then(|a| model_of(a, source))?;
-                (QueryApi::SessionGet, Some(model), first_call)
-            }
-            _ => {
-                let statement = first_argument?;
-                (
-                    QueryApi::Statement,
-                    statement_model(statement, source, scope),
-                    first_call,
-                )
-            }
-        }
-    } else if last_component(receiver) == "db" && FLASK_DB_METHODS.contains(&method) {
+    } else if SESSION_METHODS.contains(&method) {
+        let (api, model) = session_call(call, method)?;
+        let refs_from = if api == QueryApi::LegacyQuery {
+            first_call + 1
+        } else {
+            first_call
+        };
+        (api, model, refs_from)
+    } else if FLASK_DB_METHODS.contains(&method) && is_flask_db(receiver, scope) {
         let arguments = chain.segments[first_call].arguments?;
         let first_argument = positional_arguments(arguments).next()?;
-        let model = model_of(first_argument, source)
+        let model = model_of(first_argument, source, scope)
             .or_else(|| statement_model(first_argument, source, scope));
         (QueryApi::FlaskDb, model, first_call)
     } else {
@@ -109,6 +226,10 @@ pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
         Access::Write
     } else {
         Access::Read
+    };
+    let evaluation = match api {
+        QueryApi::LegacyQuery | QueryApi::ModelQuery => chain.evaluation(&TABLES),
+        _ => Evaluation::Runs,
     };
     let mut refs: Vec<NameRef> = chain.refs_from(refs_from, source, scope);
     // `session.query(M)`'s own arguments name columns; what varies per loop sits in filters.
@@ -121,37 +242,195 @@ pub(super) fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
         api,
         access,
         model,
+        evaluation,
         refs,
     })
+}
+
+/// `receiver.method(...)` with `method` a session method: a query when the receiver is bound to
+/// a session, or when the arguments prove it.
+fn session_call(call: &Receiver<'_, '_>, method: &str) -> Option<(QueryApi, Option<String>)> {
+    let Receiver {
+        chain,
+        first_call,
+        path: ref receiver,
+        source,
+        scope,
+    } = *call;
+    let binding = session_binding(receiver, scope);
+    if binding == SessionBinding::NotSession {
+        return None;
+    }
+    let bound = binding == SessionBinding::Session;
+    let named = named_like_session(last_component(receiver));
+    // What an argument must at least show, given what the receiver is.
+    let accepts = |strong: bool| bound || strong || named;
+    let arguments = chain.segments[first_call].arguments?;
+    let first_argument = positional_arguments(arguments).next();
+    match method {
+        "query" => {
+            let argument = first_argument?;
+            let evidence = queried_evidence(argument, source, scope);
+            if evidence == ModelEvidence::None || !accepts(evidence >= ModelEvidence::Imported) {
+                return None;
+            }
+            Some((QueryApi::LegacyQuery, model_of(argument, source, scope)))
+        }
+        "get" | "get_one" => {
+            // `session.get(Model, key)`: a mapping's `.get("key")` has no model first.
+            let argument = first_argument?;
+            let evidence = model_evidence_of(argument, source, scope);
+            if evidence == ModelEvidence::None || !accepts(evidence >= ModelEvidence::Imported) {
+                return None;
+            }
+            Some((QueryApi::SessionGet, model_of(argument, source, scope)))
+        }
+        _ => {
+            let argument = first_argument?;
+            if is_ddl(argument, source, scope) {
+                return None;
+            }
+            let evidence = statement(argument, source, scope);
+            let proven = match evidence {
+                Some(evidence) => accepts(evidence.strong),
+                // A statement we cannot see (a parameter, a helper's result, raw SQL) counts only
+                // on a bound session.
+                None => bound,
+            };
+            if !proven {
+                return None;
+            }
+            Some((
+                QueryApi::Statement,
+                statement_model(argument, source, scope),
+            ))
+        }
+    }
+}
+
+/// The receiver's binding, with Flask-SQLAlchemy's `db.session` and Alembic's `op` added.
+fn session_binding<'a>(receiver: &str, scope: &dyn Scope<'a>) -> SessionBinding {
+    let binding = scope.session_binding(receiver);
+    if binding != SessionBinding::Unknown {
+        return binding;
+    }
+    if let Some(owner) = receiver.strip_suffix(".session") {
+        if is_flask_db(owner, scope) {
+            return SessionBinding::Session;
+        }
+    }
+    if scope.symbol(receiver) == Some(Symbol::AlembicOp) {
+        return SessionBinding::Session;
+    }
+    SessionBinding::Unknown
+}
+
+/// `db` of Flask-SQLAlchemy: bound to `SQLAlchemy(...)`, or the conventional name.
+fn is_flask_db<'a>(path: &str, scope: &dyn Scope<'a>) -> bool {
+    match scope.symbol(path) {
+        Some(Symbol::FlaskSqlAlchemy) => true,
+        Some(_) => false,
+        None => last_component(path) == "db",
+    }
+}
+
+/// Names that say a value is a session or connection: `session`, `db_session`, `dbsession`,
+/// `sess`, `conn`, `connection`; not `sessions_by_user`, `session_id` or `sessions`.
+pub(crate) fn named_like_session(name: &str) -> bool {
+    let lower = name.trim_start_matches('_').to_ascii_lowercase();
+    lower.ends_with("session")
+        || matches!(
+            lower.as_str(),
+            "sess" | "conn" | "connection" | "db_conn" | "dbconn" | "db"
+        )
+}
+
+/// What `session.query(...)`'s first argument shows: a model class, or a column of one
+/// (`User.id`), or a function over one (`func.count(User.id)`).
+fn queried_evidence<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> ModelEvidence {
+    match node.kind() {
+        "identifier" | "attribute" => model_evidence_of(node, source, scope),
+        "call" => field(node, "arguments")
+            .and_then(|arguments| positional_arguments(arguments).next())
+            .map_or(ModelEvidence::None, |inner| {
+                queried_evidence(inner, source, scope)
+            }),
+        _ => ModelEvidence::None,
+    }
+}
+
+/// The evidence that `User`, `models.User` or `User.id` names a model class.
+fn model_evidence_of<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> ModelEvidence {
+    match node.kind() {
+        "identifier" => scope.model_evidence(&source[node.byte_range()]),
+        "attribute" => {
+            let Some(path) = crate::engine::syntax::dotted_path(node, source) else {
+                return ModelEvidence::None;
+            };
+            let whole = scope.model_evidence(&path);
+            if whole > ModelEvidence::None {
+                return whole;
+            }
+            // `User.id`: the object is the model.
+            field(node, "object").map_or(ModelEvidence::None, |object| {
+                model_evidence_of(object, source, scope)
+            })
+        }
+        _ => ModelEvidence::None,
+    }
+}
+
+fn is_plain_string(node: Node<'_>) -> bool {
+    matches!(node.kind(), "string" | "concatenated_string")
+}
+
+/// `DropTable(t)`, `schema.DropConstraint(fk)`: a schema change, not a row query.
+fn is_ddl<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> bool {
+    if node.kind() != "call" {
+        return false;
+    }
+    let Some(function) = field(node, "function") else {
+        return false;
+    };
+    let name = match function.kind() {
+        "identifier" => &source[function.byte_range()],
+        "attribute" => match field(function, "attribute") {
+            Some(attribute) => &source[attribute.byte_range()],
+            None => return false,
+        },
+        _ => return false,
+    };
+    scope.symbol(name) == Some(Symbol::Ddl) || DDL_CONSTRUCTS.contains(&name)
 }
 
 fn writes<'a>(
     chain: &Chain<'a>,
     first_call: usize,
     api: QueryApi,
-    source: &str,
+    source: &'a str,
     scope: &dyn Scope<'a>,
 ) -> bool {
     let chained_write = chain.segments[first_call + 1..]
         .iter()
-        .any(|segment| segment.is_call() && WRITE_METHODS.contains(&segment.name));
+        .any(|segment| segment.is_call() && TABLES.chain_writes.contains(&segment.name));
     if chained_write {
         return true;
     }
     if api != QueryApi::Statement {
         return false;
     }
-    let Some(statement) = chain.segments[first_call]
+    let Some(argument) = chain.segments[first_call]
         .arguments
         .and_then(|arguments| positional_arguments(arguments).next())
     else {
         return false;
     };
-    let statement = resolve(statement, source, scope);
-    match statement_kind(statement, source) {
-        Some("insert" | "update" | "delete") => true,
-        Some("text") => {
-            let sql = &source[statement.byte_range()];
+    let kind = statement(argument, source, scope).map(|evidence| evidence.kind);
+    match kind {
+        Some(StatementKind::Text) | None
+            if kind.is_some() || is_plain_string(resolve(argument, source, scope)) =>
+        {
+            let sql = &source[resolve(argument, source, scope).byte_range()];
             let body = sql
                 .split(['"', '\''])
                 .find(|part| !part.trim().is_empty() && !part.starts_with("text("));
@@ -164,12 +443,13 @@ fn writes<'a>(
                 matches!(verb.as_str(), "insert" | "update" | "delete")
             })
         }
-        _ => false,
+        Some(kind) => kind.writes(),
+        None => false,
     }
 }
 
 /// Follows a name to the statement assigned to it in the same function.
-fn resolve<'a>(node: Node<'a>, source: &str, scope: &dyn Scope<'a>) -> Node<'a> {
+fn resolve<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Node<'a> {
     if node.kind() == "identifier" {
         if let Some(value) = scope.value_of(&source[node.byte_range()]) {
             return value;
@@ -178,7 +458,7 @@ fn resolve<'a>(node: Node<'a>, source: &str, scope: &dyn Scope<'a>) -> Node<'a> 
     node
 }
 
-pub(super) fn positional_arguments<'a>(arguments: Node<'a>) -> impl Iterator<Item = Node<'a>> {
+pub(crate) fn positional_arguments<'a>(arguments: Node<'a>) -> impl Iterator<Item = Node<'a>> {
     named_children(arguments).filter(|argument| {
         !matches!(
             argument.kind(),
@@ -187,20 +467,21 @@ pub(super) fn positional_arguments<'a>(arguments: Node<'a>) -> impl Iterator<Ite
     })
 }
 
-/// `User` for `User`, `models.User` or `User.id`.
-fn model_of(node: Node<'_>, source: &str) -> Option<String> {
+/// `User` for `User`, `models.User` or `User.id`, when it may be a model class.
+fn model_of<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Option<String> {
     match node.kind() {
         "identifier" => {
             let name = &source[node.byte_range()];
-            looks_like_class(name).then(|| name.to_string())
+            (scope.model_evidence(name) > ModelEvidence::None).then(|| name.to_string())
         }
         "attribute" => {
             let attribute = field(node, "attribute")?;
             let name = &source[attribute.byte_range()];
-            if looks_like_class(name) {
+            let path = crate::engine::syntax::dotted_path(node, source);
+            if path.is_some_and(|path| scope.model_evidence(&path) > ModelEvidence::None) {
                 return Some(name.to_string());
             }
-            model_of(field(node, "object")?, source)
+            model_of(field(node, "object")?, source, scope)
         }
         _ => None,
     }
@@ -208,12 +489,18 @@ fn model_of(node: Node<'_>, source: &str) -> Option<String> {
 
 /// The model a statement selects from: `select(User)`, `select(User.id).where(...)`,
 /// `select(func.count()).where(Session.user_id == uid)`.
-fn statement_model<'a>(statement: Node<'a>, source: &str, scope: &dyn Scope<'a>) -> Option<String> {
+fn statement_model<'a>(
+    statement: Node<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+) -> Option<String> {
     let statement = resolve(statement, source, scope);
     let chain = Chain::flatten(statement, source);
     if chain.root.kind() == "call" {
         if let Some(arguments) = field(chain.root, "arguments") {
-            if let Some(model) = positional_arguments(arguments).find_map(|a| model_of(a, source)) {
+            if let Some(model) =
+                positional_arguments(arguments).find_map(|a| model_of(a, source, scope))
+            {
                 return Some(model);
             }
         }
@@ -222,14 +509,20 @@ fn statement_model<'a>(statement: Node<'a>, source: &str, scope: &dyn Scope<'a>)
         .segments
         .iter()
         .filter_map(|segment| segment.arguments)
-        .find_map(|arguments| first_model_attribute(arguments, source))
+        .find_map(|arguments| first_model_attribute(arguments, source, scope))
 }
 
-fn first_model_attribute(node: Node<'_>, source: &str) -> Option<String> {
+fn first_model_attribute<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    scope: &dyn Scope<'a>,
+) -> Option<String> {
     if node.kind() == "attribute" {
-        if let Some(model) = field(node, "object").and_then(|object| model_of(object, source)) {
+        if let Some(model) =
+            field(node, "object").and_then(|object| model_of(object, source, scope))
+        {
             return Some(model);
         }
     }
-    named_children(node).find_map(|child| first_model_attribute(child, source))
+    named_children(node).find_map(|child| first_model_attribute(child, source, scope))
 }

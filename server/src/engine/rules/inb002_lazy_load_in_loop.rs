@@ -155,12 +155,14 @@ fn loads_lazily(lazy: Option<&str>) -> bool {
     matches!(lazy, None | Some("select" | "True" | "dynamic"))
 }
 
-/// `customer.order_set.all()` is already INB001's (a related-manager query per row).
+/// `customer.order_set.filter(...)` is INB001's (a related-manager query per row that no
+/// prefetch serves); a whole relation read (`.all()`, `.count()`) stays this rule's.
 fn is_related_manager_query(model: &SemanticModel<'_>, read: &AttributeRead<'_>) -> bool {
     model.queries.iter().any(|query| {
         query.call.api == QueryApi::DjangoRelated
             && query.call.node.start_byte() <= read.node.start_byte()
             && read.node.end_byte() <= query.call.node.end_byte()
+            && model.prefetchable_relation(query).is_none()
     })
 }
 

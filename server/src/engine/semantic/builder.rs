@@ -7,25 +7,39 @@ use tree_sitter::{Node, TreeCursor};
 
 use super::calls;
 use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
+use super::FileContext;
 use super::{
     header_range, AttributeRead, KeyedStore, Loop, LoopId, LoopKind, Origin, Query, ScanCandidate,
     ScopeRecord, SemanticModel, SumSite,
 };
-use crate::engine::index::ModelResolver;
-use crate::engine::orm::{self, continues_chain, continues_chain_in, last_component};
-use crate::engine::source::SourceFile;
-use crate::engine::syntax::{
-    bound_names, callee_name, dotted_path, field, is_literal, named_children,
+use crate::engine::imports::Imports;
+use crate::engine::index::{ModelResolver, RelationshipKind};
+use crate::engine::orm::symbols::is_models_module;
+use crate::engine::orm::{
+    self, continues_chain, continues_chain_in, last_component, looks_like_class, ModelEvidence,
+    OrmSet, RelatedManager, SessionBinding, Symbol,
 };
+use crate::engine::source::SourceFile;
+use crate::engine::syntax::{bound_names, dotted_path, field, is_literal, named_children};
 
 /// Stack space kept free before recursing deeper; deeper trees continue on a heap-allocated stack.
 const STACK_RED_ZONE: usize = 64 * 1024;
 const STACK_GROWTH: usize = 1024 * 1024;
 
-pub(super) fn build<'a>(file: &'a SourceFile, index: &ModelResolver<'_>) -> SemanticModel<'a> {
+pub(super) fn build<'a>(
+    file: &'a SourceFile,
+    index: &ModelResolver<'_>,
+    context: &FileContext<'_>,
+) -> SemanticModel<'a> {
     let mut builder = Builder {
+        file,
         source: file.text(),
         index,
+        imports: Imports::collect(file, context.module, context.package),
+        module: context.module,
+        package: context.package,
+        orms: context.orms,
+        classes: Vec::new(),
         loops: Vec::new(),
         loop_assignments: Vec::new(),
         queries: Vec::new(),
@@ -116,8 +130,11 @@ struct FunctionScope<'a> {
     node: Node<'a>,
     /// Loops of this function around the node being visited, innermost last.
     loop_stack: Vec<LoopId>,
-    /// Names bound to a session or connection (`with Session(engine) as s`, `s: Session`).
-    sessions: HashSet<String>,
+    /// What names bound here say about being a session (`with Session(engine) as s`,
+    /// `s: Session`, `http = requests.Session()`).
+    sessions: HashMap<String, SessionBinding>,
+    /// Imports inside the function's body (`from sqlalchemy import select` in a function).
+    imports: Imports,
     /// The expression last assigned to each plain name.
     values: HashMap<String, Node<'a>>,
     /// What rows each name holds, where known.
@@ -132,7 +149,8 @@ impl<'a> FunctionScope<'a> {
         FunctionScope {
             node,
             loop_stack: Vec::new(),
-            sessions: HashSet::new(),
+            sessions: HashMap::new(),
+            imports: Imports::default(),
             values: HashMap::new(),
             types: HashMap::new(),
             parameters: HashSet::new(),
@@ -153,8 +171,17 @@ impl<'a> FunctionScope<'a> {
 }
 
 struct Builder<'a, 'i> {
+    file: &'a SourceFile,
     source: &'a str,
     index: &'i ModelResolver<'i>,
+    /// The module's imports (also those under `if`/`try`), relative ones made absolute.
+    imports: Imports,
+    module: &'i str,
+    package: bool,
+    orms: OrmSet,
+    /// Per class being visited (innermost last), its `self.` attributes that methods assigned
+    /// a session or something else.
+    classes: Vec<HashMap<String, SessionBinding>>,
     loops: Vec<Loop<'a>>,
     loop_assignments: Vec<Vec<Assignment>>,
     queries: Vec<Query<'a>>,
@@ -175,14 +202,30 @@ struct Builder<'a, 'i> {
     cursors: Vec<TreeCursor<'a>>,
 }
 
+/// How deep a name's value is followed to find what it is (`Session = sessionmaker()`,
+/// `db = SQLAlchemy()`).
+const MAX_SYMBOL_DEPTH: usize = 3;
+
 impl<'a> orm::Scope<'a> for Builder<'a, '_> {
-    fn is_session(&self, name: &str) -> bool {
-        looks_like_session_name(last_component(name))
-            || self
-                .scopes
-                .iter()
-                .rev()
-                .any(|scope| scope.sessions.contains(name))
+    fn session_binding(&self, path: &str) -> SessionBinding {
+        if let Some(binding) = self
+            .scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.sessions.get(path).copied())
+        {
+            return binding;
+        }
+        if let Some(attribute) = path.strip_prefix("self.").filter(|a| !a.contains('.')) {
+            if let Some(binding) = self
+                .classes
+                .last()
+                .and_then(|class| class.get(attribute).copied())
+            {
+                return binding;
+            }
+        }
+        SessionBinding::Unknown
     }
 
     fn value_of(&self, name: &str) -> Option<Node<'a>> {
@@ -190,40 +233,237 @@ impl<'a> orm::Scope<'a> for Builder<'a, '_> {
             .last()
             .and_then(|scope| scope.values.get(name).copied())
     }
-}
 
-fn looks_like_session_name(name: &str) -> bool {
-    // `db_session`, `dbsession`, `session`, but not `sessions_by_user`, `session_id` or `sessions`.
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with("session")
-        || matches!(
-            lower.as_str(),
-            "sess" | "conn" | "connection" | "db_conn" | "dbconn"
-        )
-}
+    fn symbol(&self, name: &str) -> Option<Symbol> {
+        self.symbol_at_depth(name, 0)
+    }
 
-/// Whether a call creates a session or connection: `Session(engine)`, `SessionLocal()`,
-/// `async_session()`, `sessionmaker(...)()`, `engine.connect()`.
-fn creates_session(value: Node<'_>, source: &str) -> bool {
-    let mut value = value;
-    if value.kind() == "await" {
-        match named_children(value).next() {
-            Some(inner) => value = inner,
-            None => return false,
+    fn model_evidence(&self, path: &str) -> ModelEvidence {
+        let name = last_component(path);
+        if self.symbol(path).is_some() {
+            return ModelEvidence::None;
+        }
+        if self.index.model(name).is_some() {
+            return ModelEvidence::Indexed;
+        }
+        if !looks_like_class(name) {
+            return ModelEvidence::None;
+        }
+        let imported_from = self
+            .imported(path)
+            .map(|(module, name)| match name {
+                Some(name) if path.contains('.') => format!("{module}.{name}"),
+                _ => module,
+            })
+            .or_else(|| self.index.imported_from(name).map(str::to_string));
+        if imported_from.is_some_and(|module| is_models_module(&module)) {
+            ModelEvidence::Imported
+        } else {
+            ModelEvidence::Shape
         }
     }
-    if value.kind() != "call" {
-        return false;
+
+    fn related_manager(&self, owner: &str, attribute: &str) -> Option<RelatedManager> {
+        let owner_type = (!owner.contains('.'))
+            .then(|| self.name_type(owner))
+            .flatten();
+        if let Some(RowType::Row(model)) = owner_type {
+            let relationship = self.index.relationship(&model, attribute)?;
+            return (relationship.kind == RelationshipKind::Collection).then_some(RelatedManager {
+                model: relationship.target,
+            });
+        }
+        // Nothing says what the owner is: a related name the project declares once is enough.
+        self.index
+            .related_accessor(attribute)
+            .map(|model| RelatedManager { model })
     }
-    let Some(function) = field(value, "function") else {
-        return false;
-    };
-    if function.kind() == "call" {
-        return creates_session(function, source);
+
+    fn orms(&self) -> OrmSet {
+        self.orms
     }
-    callee_name(value, source).is_some_and(|name| {
-        name.to_ascii_lowercase().contains("session") || matches!(name, "connect" | "begin")
-    })
+}
+
+impl<'a> Builder<'a, '_> {
+    /// The module and name a dotted path comes from through the function's or the module's
+    /// imports.
+    fn imported(&self, path: &str) -> Option<(String, Option<String>)> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.imports.target_of(path))
+            .or_else(|| self.imports.target_of(path))
+    }
+
+    fn symbol_at_depth(&self, path: &str, depth: usize) -> Option<Symbol> {
+        if let Some((module, name)) = self.imported(path) {
+            return orm::classify(&module, name.as_deref());
+        }
+        if depth >= MAX_SYMBOL_DEPTH || path.contains('.') {
+            return None;
+        }
+        // A module-level name bound to what a library call returns: `Session = sessionmaker()`,
+        // `db = SQLAlchemy(app)`.
+        let value = self.scopes.first()?.values.get(path).copied()?;
+        if value.kind() != "call" {
+            return None;
+        }
+        let callee = field(value, "function").and_then(|f| dotted_path(f, self.source))?;
+        match self.symbol_at_depth(&callee, depth + 1)? {
+            Symbol::SessionFactory | Symbol::ScopedSession => Some(Symbol::SessionFactory),
+            symbol @ (Symbol::FlaskSqlAlchemy | Symbol::EngineFactory | Symbol::Foreign) => {
+                Some(symbol)
+            }
+            _ => None,
+        }
+    }
+
+    /// The row type a plain name holds in the scopes being visited.
+    fn name_type(&self, name: &str) -> Option<RowType> {
+        self.scopes
+            .iter()
+            .rev()
+            .find_map(|scope| scope.types.get(name).cloned())
+    }
+
+    /// What a value says about being a session: `Session(engine)`, `SessionLocal()`,
+    /// `async_session()`, `sessionmaker(...)()`, `engine.connect()`, an alias of a session, or
+    /// `requests.Session()` (not one).
+    fn session_from_value(&self, value: Node<'a>) -> SessionBinding {
+        let mut value = value;
+        if value.kind() == "await" {
+            match named_children(value).next() {
+                Some(inner) => value = inner,
+                None => return SessionBinding::Unknown,
+            }
+        }
+        match value.kind() {
+            "identifier" | "attribute" => {
+                return dotted_path(value, self.source).map_or(SessionBinding::Unknown, |path| {
+                    orm::Scope::session_binding(self, &path)
+                });
+            }
+            "call" => {}
+            _ => return SessionBinding::Unknown,
+        }
+        let Some(function) = field(value, "function") else {
+            return SessionBinding::Unknown;
+        };
+        if function.kind() == "call" {
+            return self.session_from_value(function);
+        }
+        let Some(callee) = dotted_path(function, self.source) else {
+            return SessionBinding::Unknown;
+        };
+        match orm::Scope::symbol(self, &callee) {
+            Some(Symbol::SessionClass | Symbol::SessionFactory | Symbol::ScopedSession) => {
+                return SessionBinding::Session
+            }
+            Some(Symbol::Foreign) => return SessionBinding::NotSession,
+            Some(_) => return SessionBinding::Unknown,
+            None => {}
+        }
+        if let Some(owner) = callee
+            .strip_suffix(".connect")
+            .or_else(|| callee.strip_suffix(".begin"))
+        {
+            let engine = orm::Scope::symbol(self, owner) == Some(Symbol::EngineFactory)
+                || last_component(owner)
+                    .to_ascii_lowercase()
+                    .contains("engine");
+            return if engine {
+                SessionBinding::Session
+            } else {
+                SessionBinding::Unknown
+            };
+        }
+        let root = callee.split('.').next().unwrap_or(&callee);
+        if orm::Scope::symbol(self, root) == Some(Symbol::Foreign) {
+            return SessionBinding::NotSession;
+        }
+        if last_component(&callee)
+            .to_ascii_lowercase()
+            .contains("session")
+        {
+            SessionBinding::Session
+        } else {
+            SessionBinding::Unknown
+        }
+    }
+
+    /// What a parameter's annotation says: `Session`, `AsyncSession`, `Optional[Session]`,
+    /// `Annotated[Session, Depends(...)]`, `Session | None`, a module-level alias of one
+    /// (`SessionDep`), or another imported class (not a session).
+    fn session_from_annotation(&self, annotation: Node<'a>, depth: usize) -> SessionBinding {
+        let text = self.text(annotation).trim_matches(['"', '\'']);
+        match annotation.kind() {
+            "type" => named_children(annotation)
+                .next()
+                .map_or(SessionBinding::Unknown, |inner| {
+                    self.session_from_annotation(inner, depth)
+                }),
+            "identifier" | "attribute" => {
+                match orm::Scope::symbol(self, text) {
+                    Some(Symbol::SessionClass | Symbol::ScopedSession) => {
+                        return SessionBinding::Session
+                    }
+                    Some(_) => return SessionBinding::NotSession,
+                    None => {}
+                }
+                // A module-level alias: `SessionDep = Annotated[Session, Depends(get_db)]`.
+                if depth < MAX_SYMBOL_DEPTH && !text.contains('.') {
+                    if let Some(alias) = self.scopes.first().and_then(|m| m.values.get(text)) {
+                        return self.session_from_annotation(*alias, depth + 1);
+                    }
+                }
+                session_by_type_name(text)
+            }
+            "generic_type" | "subscript" => {
+                let mut parts = named_children(annotation);
+                let head = parts.next().map(|h| last_component(self.text(h)));
+                if !matches!(head, Some("Optional" | "Annotated")) {
+                    return SessionBinding::Unknown;
+                }
+                let inner = parts.next().and_then(|arguments| {
+                    if arguments.kind() == "type_parameter" {
+                        named_children(arguments).next()
+                    } else {
+                        Some(arguments)
+                    }
+                });
+                inner.map_or(SessionBinding::Unknown, |inner| {
+                    self.session_from_annotation(inner, depth)
+                })
+            }
+            // `Session | None`
+            "binary_operator" => field(annotation, "left")
+                .map_or(SessionBinding::Unknown, |left| {
+                    self.session_from_annotation(left, depth)
+                }),
+            // A quoted annotation: only a plain name is read.
+            "string" => {
+                if text
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                {
+                    session_by_type_name(text)
+                } else {
+                    SessionBinding::Unknown
+                }
+            }
+            _ => SessionBinding::Unknown,
+        }
+    }
+}
+
+/// A type no import resolves, by its name: `Session`, `DbSession`, `AsyncConnection`.
+fn session_by_type_name(text: &str) -> SessionBinding {
+    let name = last_component(text);
+    if name.ends_with("Session") || name.ends_with("Connection") {
+        SessionBinding::Session
+    } else {
+        SessionBinding::Unknown
+    }
 }
 
 impl<'a> Builder<'a, '_> {
@@ -304,6 +544,17 @@ impl<'a> Builder<'a, '_> {
     fn visit_node(&mut self, node: Node<'a>) {
         match node.kind() {
             "function_definition" | "lambda" => self.visit_function(node),
+            "class_definition" => {
+                self.classes.push(HashMap::new());
+                self.visit_children(node);
+                self.classes.pop();
+            }
+            "import_statement" | "import_from_statement" if self.scopes.len() > 1 => {
+                let (file, module, package) = (self.file, self.module, self.package);
+                self.scope()
+                    .imports
+                    .add_statement(file, node, module, package);
+            }
             "for_statement" => self.visit_for(node),
             "while_statement" => self.visit_while(node),
             "list_comprehension"
@@ -346,15 +597,15 @@ impl<'a> Builder<'a, '_> {
                 };
                 let Some(name) = name else { continue };
                 let name = self.text(name).to_string();
-                let annotation = field(parameter, "type")
+                let annotation_node = field(parameter, "type");
+                let annotation = annotation_node
                     .map(|t| self.text(t).trim_matches(['"', '\'']))
                     .unwrap_or("");
-                let annotated_type = last_component(annotation);
-                if !annotation.contains('[')
-                    && (annotated_type.ends_with("Session")
-                        || annotated_type.ends_with("Connection"))
-                {
-                    scope.sessions.insert(name.clone());
+                if let Some(annotation) = annotation_node {
+                    let binding = self.session_from_annotation(annotation, 0);
+                    if binding != SessionBinding::Unknown {
+                        scope.sessions.insert(name.clone(), binding);
+                    }
                 }
                 if let Some(row_type) = annotation_type(annotation, self.index) {
                     scope.types.insert(name.clone(), row_type);
@@ -374,6 +625,24 @@ impl<'a> Builder<'a, '_> {
         }
         let scope = self.scopes.pop().expect("pushed above");
         self.records.push(scope.into_record());
+    }
+
+    /// `self.session = session` in a method: the class's other methods see `self.session` as
+    /// what was assigned.
+    fn record_self_attribute(&mut self, left: Node<'a>, right: Node<'a>) {
+        let Some(path) = dotted_path(left, self.source) else {
+            return;
+        };
+        let Some(attribute) = path.strip_prefix("self.").filter(|a| !a.contains('.')) else {
+            return;
+        };
+        let binding = self.session_from_value(right);
+        if binding == SessionBinding::Unknown {
+            return;
+        }
+        if let Some(class) = self.classes.last_mut() {
+            class.insert(attribute.to_string(), binding);
+        }
     }
 
     /// The row type of an expression in the current scope.
@@ -536,10 +805,16 @@ impl<'a> Builder<'a, '_> {
             if let Some(origin) = self.origin_of(right) {
                 self.scope().origins.insert(name.clone(), origin);
             }
-            if creates_session(right, self.source) {
-                self.scope().sessions.insert(name.clone());
+            let binding = self.session_from_value(right);
+            if binding == SessionBinding::Unknown {
+                self.scope().sessions.remove(&name);
+            } else {
+                self.scope().sessions.insert(name.clone(), binding);
             }
             self.scope().values.insert(name, right);
+        }
+        if !augmented && left.kind() == "attribute" {
+            self.record_self_attribute(left, right);
         }
         self.record_assignment(left, right, augmented);
     }
@@ -555,9 +830,12 @@ impl<'a> Builder<'a, '_> {
                 self.visit_grandchild(value, expression);
                 if let Some(alias) = alias {
                     let target = named_children(alias).next().unwrap_or(alias);
-                    if target.kind() == "identifier" && creates_session(expression, self.source) {
-                        let name = self.text(target).to_string();
-                        self.scope().sessions.insert(name);
+                    if target.kind() == "identifier" {
+                        let binding = self.session_from_value(expression);
+                        if binding != SessionBinding::Unknown {
+                            let name = self.text(target).to_string();
+                            self.scope().sessions.insert(name, binding);
+                        }
                     }
                     self.record_assignment(target, expression, false);
                 }

@@ -8,8 +8,6 @@
 //! depth, cycles safe. A call that cannot be resolved to a definition is skipped, never guessed.
 
 use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -77,7 +75,15 @@ pub(super) fn call_site<'a>(
             let method = source[field(callee, "attribute")?.byte_range()].to_string();
             Some(CallSite {
                 node,
-                receiver_is_session: scope.is_session(&receiver),
+                receiver_is_session: match scope.session_binding(&receiver) {
+                    orm::SessionBinding::Session => true,
+                    orm::SessionBinding::NotSession => false,
+                    // `session.add(...)`, `self.db.commit()`: a write has no argument to prove
+                    // anything, so the receiver's name has to.
+                    orm::SessionBinding::Unknown => {
+                        orm::sqlalchemy::named_like_session(orm::last_component(&receiver))
+                    }
+                },
                 receiver_type: row_type(object),
                 callee: Callee::Method { receiver, method },
                 receiver: Some(object),
@@ -829,32 +835,7 @@ fn reads_any(node: Node<'_>, source: &str, accepts: &dyn Fn(&str) -> bool) -> bo
     false
 }
 
-/// A `HashMap` with a cheap hasher for the small per-file maps keyed by names and node ids.
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
-pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<Fnv>>;
-
-/// FNV-1a: short keys, no untrusted input worth SipHash's protection here.
-#[derive(Debug, Default)]
-pub(crate) struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for byte in bytes {
-            hash ^= u64::from(*byte);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
-}
+pub(crate) use crate::engine::hashing::{FastMap, FastSet};
 
 /// Names and dotted paths an expression reads; nested functions and lambdas excluded.
 pub(crate) fn collect_identifiers(node: Node<'_>, source: &str, out: &mut Vec<String>) {

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use tree_sitter::Node;
 
 use super::index::ModelResolver;
-use super::orm::OrmCall;
+use super::orm::{OrmCall, OrmSet, SessionBinding};
 use super::source::{SourceFile, TextRange};
 use super::syntax::{field, named_children, path_between};
 
@@ -66,7 +66,9 @@ pub struct Query<'a> {
 pub struct ScopeRecord<'a> {
     /// The `function_definition` (or the module).
     pub node: Node<'a>,
-    pub sessions: HashSet<String>,
+    /// What each name bound in the scope says about being a session (`s: Session`,
+    /// `with Session(engine) as s`, `http = requests.Session()`).
+    pub sessions: HashMap<String, SessionBinding>,
     pub values: HashMap<String, Node<'a>>,
     pub types: HashMap<String, types::RowType>,
     pub parameters: HashSet<String>,
@@ -159,9 +161,35 @@ pub struct SemanticModel<'a> {
     scope_parent: Vec<Option<usize>>,
 }
 
+/// Where a file sits and what the check recognises: the semantic model needs the file's module
+/// to resolve its relative imports.
+#[derive(Debug, Clone, Copy)]
+pub struct FileContext<'c> {
+    /// The file's module name (`app.views`), empty when unknown.
+    pub module: &'c str,
+    /// The file is a package's `__init__.py`.
+    pub package: bool,
+    /// The ORMs the check recognises (the `orm` setting).
+    pub orms: OrmSet,
+}
+
+impl Default for FileContext<'_> {
+    fn default() -> Self {
+        FileContext {
+            module: "",
+            package: false,
+            orms: OrmSet::ALL,
+        }
+    }
+}
+
 impl<'a> SemanticModel<'a> {
-    pub fn build(file: &'a SourceFile, index: &ModelResolver<'_>) -> SemanticModel<'a> {
-        builder::build(file, index)
+    pub fn build(
+        file: &'a SourceFile,
+        index: &ModelResolver<'_>,
+        context: &FileContext<'_>,
+    ) -> SemanticModel<'a> {
+        builder::build(file, index, context)
     }
 
     /// The innermost function (or module) record that encloses `node`.
@@ -185,6 +213,38 @@ impl<'a> SemanticModel<'a> {
 
     pub fn loop_(&self, id: LoopId) -> &Loop<'a> {
         &self.loops[id]
+    }
+
+    /// A Django related manager read whole (`customer.orders.all()`, `.count()`, `.exists()`)
+    /// from a row whose query is known: a prefetch on that query serves it, so it is a lazy
+    /// load of the relationship (INB002) rather than a query of its own (INB001).
+    pub fn prefetchable_relation(&self, query: &Query<'a>) -> Option<&AttributeRead<'a>> {
+        if query.call.api != super::orm::QueryApi::DjangoRelated {
+            return None;
+        }
+        let node = query.call.node;
+        let read = self.reads.iter().find(|read| {
+            read.origin.is_some()
+                && field(node, "function").is_some_and(|function| {
+                    node.start_byte() <= read.node.start_byte()
+                        && read.node.end_byte() <= function.end_byte()
+                })
+        })?;
+        let source = self.file.text();
+        let chain = super::orm::Chain::flatten(node, source);
+        let after = chain
+            .segments
+            .iter()
+            .skip_while(|segment| segment.node != read.node)
+            .skip(1);
+        let mut whole = true;
+        for segment in after {
+            let plain = segment
+                .arguments
+                .is_some_and(|a| named_children(a).next().is_none());
+            whole &= plain && matches!(segment.name, "all" | "count" | "exists");
+        }
+        whole.then_some(read)
     }
 
     /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:

@@ -74,7 +74,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     // Queries flagged per loop, in source order: one fix rewrites a loop's queries together.
     let mut by_loop: Vec<(LoopId, Vec<&Query<'_>>)> = Vec::new();
     for query in &model.queries {
-        if query.call.access == Access::Write || is_subquery(model, query) {
+        if query.call.access == Access::Write
+            || is_subquery(model, query)
+            || model.prefetchable_relation(query).is_some()
+        {
             continue;
         }
         let Some(loop_id) = varying_loop(model, query) else {
