@@ -76,7 +76,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             .iter()
             .rev()
             .copied()
-            .find(|&id| model.loop_(id).varying.contains(&read.object))
+            .find(|&id| model.grows(id) && model.loop_(id).varying.contains(&read.object))
         else {
             continue;
         };

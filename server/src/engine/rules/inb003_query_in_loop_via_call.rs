@@ -81,7 +81,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         }
         let reaching = summaries.reaching_arguments(model, index, |_| true);
         // The innermost loop whose varying names reach a querying parameter.
-        let found = call.loops.iter().rev().find_map(|&id| {
+        let found = call.loops.iter().rev().filter(|&&id| model.grows(id)).find_map(|&id| {
             let varying = &model.loop_(id).varying;
             reaching
                 .iter()

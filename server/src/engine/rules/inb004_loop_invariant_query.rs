@@ -86,7 +86,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let Some(&outermost) = query.loops.first() else {
             continue;
         };
-        if query.call.access == Access::Write || is_subquery(model, query) {
+        if query.call.access == Access::Write || !query.evaluated || is_subquery(model, query) {
             continue;
         }
         let invariant = query.loops.iter().all(|&id| {

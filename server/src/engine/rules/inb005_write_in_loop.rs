@@ -267,6 +267,10 @@ fn push(
     fix: impl FnOnce() -> Result<Fix, String>,
     add: Option<TextRange>,
 ) {
+    // A loop over a literal or a constant writes a fixed number of rows: not an N+1.
+    if !context.model.grows(id) {
+        return;
+    }
     let lp = context.model.loop_(id);
     let mut diagnostic = Diagnostic::new(&RULE, message, range)
         .with_related("the loop repeats the write", lp.header.clone());

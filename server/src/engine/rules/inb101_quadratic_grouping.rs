@@ -56,6 +56,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     for scan in &model.scans {
         let Some(&loop_id) = scan.loops.iter().rev().find(|&&id| {
             let lp = model.loop_(id);
+            if !model.grows(id) {
+                return false;
+            }
             names_in(file, scan.key)
                 .iter()
                 .any(|n| lp.varying.contains(n))

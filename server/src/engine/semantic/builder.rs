@@ -9,16 +9,44 @@ use super::calls;
 use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
 use super::FileContext;
 use super::{
-    header_range, AttributeRead, KeyedStore, Loop, LoopId, LoopKind, Origin, Query, ScanCandidate,
+    header_range, AttributeRead, Cardinality, KeyedStore, Loop, LoopId, LoopKind, Origin, Query, ScanCandidate,
     ScopeRecord, SemanticModel, SumSite,
 };
 use crate::engine::imports::Imports;
 use crate::engine::index::{ModelResolver, RelationshipKind};
 use crate::engine::orm::symbols::is_models_module;
 use crate::engine::orm::{
-    self, continues_chain, continues_chain_in, last_component, looks_like_class, ModelEvidence,
-    OrmSet, RelatedManager, SessionBinding, Symbol,
+    self, continues_chain, continues_chain_in, last_component, looks_like_class, Evaluation,
+    ModelEvidence, OrmSet, RelatedManager, SessionBinding, Symbol,
 };
+
+/// `range(n)` with a literal `n` up to this is a loop the code bounds.
+const SMALL_RANGE: u64 = 100;
+
+/// Built-ins that consume an iterable they are given: a lazy query passed to one runs.
+const CONSUMING_BUILTINS: &[&str] = &[
+    "list",
+    "tuple",
+    "set",
+    "frozenset",
+    "sorted",
+    "len",
+    "bool",
+    "any",
+    "all",
+    "sum",
+    "min",
+    "max",
+    "dict",
+    "next",
+    // Printing a Django queryset runs it (`repr` fetches its first rows).
+    "print",
+    "repr",
+    "str",
+];
+
+/// Built-ins that wrap an iterable lazily: what happens to their result happens to it.
+const WRAPPING_BUILTINS: &[&str] = &["enumerate", "zip", "iter", "reversed", "map", "filter"];
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{bound_names, dotted_path, field, is_literal, named_children};
 
@@ -135,6 +163,9 @@ struct FunctionScope<'a> {
     sessions: HashMap<String, SessionBinding>,
     /// Imports inside the function's body (`from sqlalchemy import select` in a function).
     imports: Imports,
+    /// Names holding a query that has not run yet (`qs = M.objects.filter(...)`), by index into
+    /// the model's queries: where the name is consumed, the query runs.
+    lazy: HashMap<String, usize>,
     /// The expression last assigned to each plain name.
     values: HashMap<String, Node<'a>>,
     /// What rows each name holds, where known.
@@ -151,6 +182,7 @@ impl<'a> FunctionScope<'a> {
             loop_stack: Vec::new(),
             sessions: HashMap::new(),
             imports: Imports::default(),
+            lazy: HashMap::new(),
             values: HashMap::new(),
             types: HashMap::new(),
             parameters: HashSet::new(),
@@ -456,6 +488,14 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
+/// `STATUSES`, `MAX_RETRIES`: upper case by convention means a constant.
+fn is_constant_name(name: &str) -> bool {
+    name.chars().any(|c| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// A type no import resolves, by its name: `Session`, `DbSession`, `AsyncConnection`.
 fn session_by_type_name(text: &str) -> SessionBinding {
     let name = last_component(text);
@@ -581,6 +621,7 @@ impl<'a> Builder<'a, '_> {
                 self.record_attribute_read(node);
                 self.visit_children(node);
             }
+            "identifier" => self.record_name_use(node),
             "comment" | "string_content" | "escape_sequence" => {}
             _ => self.visit_children(node),
         }
@@ -811,6 +852,14 @@ impl<'a> Builder<'a, '_> {
             } else {
                 self.scope().sessions.insert(name.clone(), binding);
             }
+            let held = self
+                .queries
+                .iter()
+                .rposition(|query| query.call.node == right && !query.evaluated);
+            match held {
+                Some(index) => self.scope().lazy.insert(name.clone(), index),
+                None => self.scope().lazy.remove(&name),
+            };
             self.scope().values.insert(name, right);
         }
         if !augmented && left.kind() == "attribute" {
@@ -1221,10 +1270,13 @@ impl<'a> Builder<'a, '_> {
     }
 
     fn record_query(&mut self, node: Node<'a>) {
+        if self.visiting_error_region(node) {
+            return;
+        }
         if self
             .parent()
             .is_some_and(|parent| continues_chain_in(node, parent))
-            || self.visiting_error_region(node)
+            && !self.ends_query_before_attributes(node)
         {
             return;
         }
@@ -1234,8 +1286,211 @@ impl<'a> Builder<'a, '_> {
                 .last()
                 .map(|s| s.loop_stack.clone())
                 .unwrap_or_default();
-            self.queries.push(Query { call, loops });
+            let evaluated = call.evaluation == Evaluation::Runs || self.evaluates_here(node);
+            let returned = self
+                .enclosing()
+                .find(|parent| parent.kind() != "parenthesized_expression")
+                .is_some_and(|parent| parent.kind() == "return_statement");
+            self.queries.push(Query {
+                call,
+                loops,
+                evaluated,
+                returned,
+            });
         }
+    }
+
+    /// `Order.objects.get(pk=k).customer.name`: the query ends at `.get(...)`; the attributes
+    /// after it read the row it returned.
+    fn ends_query_before_attributes(&self, node: Node<'a>) -> bool {
+        let method = field(node, "function")
+            .filter(|function| function.kind() == "attribute")
+            .and_then(|function| field(function, "attribute"))
+            .map(|attribute| self.text(attribute));
+        let Some(method) = method else {
+            return false;
+        };
+        if !orm::MODULES
+            .iter()
+            .any(|orm| orm.tables().one_row.contains(&method))
+        {
+            return false;
+        }
+        let mut current = node;
+        for parent in self.enclosing() {
+            match parent.kind() {
+                "attribute" if field(parent, "object") == Some(current) => current = parent,
+                "call" if field(parent, "function") == Some(current) => return false,
+                _ => break,
+            }
+        }
+        current != node
+    }
+
+    /// Whether a loop over `iterable` has a number of iterations fixed by the code.
+    fn cardinality_of(&self, iterable: Node<'a>) -> Cardinality {
+        if self.is_bounded(iterable, 0) {
+            Cardinality::Bounded
+        } else {
+            Cardinality::Unbounded
+        }
+    }
+
+    fn is_bounded(&self, node: Node<'a>, depth: usize) -> bool {
+        if depth > MAX_SYMBOL_DEPTH {
+            return false;
+        }
+        match node.kind() {
+            "list" | "tuple" | "set" | "dictionary" | "string" | "concatenated_string" => {
+                !named_children(node).any(|item| {
+                    matches!(item.kind(), "list_splat" | "dictionary_splat")
+                })
+            }
+            "parenthesized_expression" => named_children(node)
+                .next()
+                .is_some_and(|inner| self.is_bounded(inner, depth)),
+            "identifier" => {
+                let name = self.text(node);
+                if is_constant_name(name) {
+                    return true;
+                }
+                // Iterating a class: the members of an `Enum`.
+                if looks_like_class(name) && self.name_type(name).is_none() {
+                    return orm::Scope::model_evidence(self, name) < ModelEvidence::Imported;
+                }
+                // A name bound to a literal with items; an empty one is an accumulator.
+                let value = self
+                    .scopes
+                    .iter()
+                    .rev()
+                    .find_map(|scope| scope.values.get(name).copied());
+                value.is_some_and(|value| {
+                    named_children(value).next().is_some() && self.is_bounded(value, depth + 1)
+                })
+            }
+            "attribute" => {
+                let Some(attribute) = field(node, "attribute").map(|a| self.text(a)) else {
+                    return false;
+                };
+                // `settings.LANGUAGES`, `Status.choices` of a Django `TextChoices`.
+                is_constant_name(attribute)
+                    || (matches!(attribute, "choices" | "labels" | "values" | "names")
+                        && field(node, "object").is_some_and(|object| {
+                            looks_like_class(last_component(self.text(object)))
+                        }))
+            }
+            "call" => {
+                let Some(function) = field(node, "function") else {
+                    return false;
+                };
+                let arguments: Vec<Node<'a>> = field(node, "arguments")
+                    .map(|a| named_children(a).collect())
+                    .unwrap_or_default();
+                match function.kind() {
+                    "identifier" => match self.text(function) {
+                        "range" => {
+                            !arguments.is_empty()
+                                && arguments.iter().all(|a| {
+                                    self.text(*a)
+                                        .parse::<u64>()
+                                        .is_ok_and(|n| n <= SMALL_RANGE)
+                                })
+                        }
+                        "enumerate" | "sorted" | "reversed" | "list" | "tuple" | "set"
+                        | "frozenset" | "iter" => arguments
+                            .first()
+                            .is_some_and(|first| self.is_bounded(*first, depth)),
+                        "zip" => {
+                            !arguments.is_empty()
+                                && arguments.iter().any(|a| self.is_bounded(*a, depth))
+                        }
+                        _ => false,
+                    },
+                    // `{...}.items()`, `STATUS_NAMES.keys()`
+                    "attribute" => {
+                        let method = field(function, "attribute").map(|a| self.text(a));
+                        matches!(method, Some("items" | "keys" | "values"))
+                            && arguments.is_empty()
+                            && field(function, "object")
+                                .is_some_and(|object| self.is_bounded(object, depth))
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// A name holding a lazy query, consumed here: the query runs.
+    fn record_name_use(&mut self, node: Node<'a>) {
+        let Some(scope) = self.scopes.last() else {
+            return;
+        };
+        if scope.lazy.is_empty() {
+            return;
+        }
+        let Some(&index) = scope.lazy.get(self.text(node)) else {
+            return;
+        };
+        if self.evaluates_here(node) {
+            self.queries[index].evaluated = true;
+        }
+    }
+
+    /// Whether the expression being visited is consumed where it stands: iterated, passed to
+    /// `list()`/`len()`/`bool()`/..., tested for truth, indexed, unpacked, or checked with `in`.
+    fn evaluates_here(&self, node: Node<'a>) -> bool {
+        let mut current = node;
+        for parent in self.enclosing() {
+            match parent.kind() {
+                "parenthesized_expression" => {}
+                "for_statement" | "for_in_clause" => {
+                    return field(parent, "right") == Some(current)
+                }
+                "argument_list" => {}
+                "call" => {
+                    let callee = field(parent, "function")
+                        .filter(|f| f.kind() == "identifier")
+                        .map(|f| self.text(f));
+                    match callee {
+                        Some(name) if CONSUMING_BUILTINS.contains(&name) => return true,
+                        // `enumerate(qs)`, `zip(a, qs)`: evaluated where the wrapper is.
+                        Some(name) if WRAPPING_BUILTINS.contains(&name) => {}
+                        _ => return false,
+                    }
+                }
+                "not_operator" | "boolean_operator" | "list_splat" | "await" => return true,
+                "if_statement" | "elif_clause" | "while_statement" | "conditional_expression" => {
+                    return field(parent, "condition") == Some(current)
+                        || (parent.kind() == "conditional_expression"
+                            && named_children(parent).nth(1) == Some(current))
+                }
+                "comparison_operator" => {
+                    let mut cursor = parent.walk();
+                    let membership = parent
+                        .children(&mut cursor)
+                        .any(|c| matches!(c.kind(), "in" | "not in"));
+                    return membership && named_children(parent).nth(1) == Some(current);
+                }
+                "subscript" => {
+                    return field(parent, "value") == Some(current)
+                        && !named_children(parent)
+                            .skip(1)
+                            .any(|child| child.kind() == "slice")
+                }
+                "assignment" => {
+                    // `first, second = qs` unpacks it.
+                    return field(parent, "right") == Some(current)
+                        && field(parent, "left").is_some_and(|left| {
+                            matches!(left.kind(), "pattern_list" | "tuple_pattern" | "list_pattern")
+                        });
+                }
+                "yield" => return self.text(parent).starts_with("yield from"),
+                _ => return false,
+            }
+            current = parent;
+        }
+        false
     }
 
     fn new_loop(
@@ -1250,6 +1505,12 @@ impl<'a> Builder<'a, '_> {
             .last()
             .and_then(|scope| scope.loop_stack.last().copied());
         let id = self.loops.len();
+        let cardinality = match kind {
+            LoopKind::While => Cardinality::Unbounded,
+            _ => field(node, "right").map_or(Cardinality::Unbounded, |right| {
+                self.cardinality_of(right)
+            }),
+        };
         self.loops.push(Loop {
             kind,
             node,
@@ -1258,6 +1519,7 @@ impl<'a> Builder<'a, '_> {
             iterable,
             parent,
             varying: HashSet::new(),
+            cardinality,
         });
         self.loop_assignments.push(Vec::new());
         id

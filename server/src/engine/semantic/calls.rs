@@ -301,7 +301,7 @@ pub fn summaries<'a>(
         .collect();
     // Direct reaches: a query in the function reads a parameter as a key.
     for query in &model.queries {
-        if query.call.access != orm::Access::Read {
+        if query.call.access != orm::Access::Read || !(query.evaluated || query.returned) {
             continue;
         }
         let Some(index) = function_of(query.call.node) else {

@@ -52,6 +52,8 @@ pub struct Loop<'a> {
     /// Names (and dotted paths such as `self.cursor`) whose value changes from one iteration to
     /// the next: the targets and everything assigned from them inside the loop.
     pub varying: HashSet<String>,
+    /// Whether the loop's N can grow with data.
+    pub cardinality: Cardinality,
 }
 
 /// An ORM call and the loops (innermost last) of its function that surround it.
@@ -59,6 +61,24 @@ pub struct Loop<'a> {
 pub struct Query<'a> {
     pub call: OrmCall<'a>,
     pub loops: Vec<LoopId>,
+    /// The query runs: where it stands (a method that sends SQL, iteration, `list()`, `len()`,
+    /// a truth test, an index), or later through the name it is assigned to. A Django queryset
+    /// or legacy `Query` that is only built (assigned to a form field, passed on, used as a
+    /// subquery) never ran here.
+    pub evaluated: bool,
+    /// The query is what its function returns: its caller decides whether it runs.
+    pub returned: bool,
+}
+
+/// Whether the number of iterations of a loop can grow with data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cardinality {
+    /// Fixed by the code: a literal collection, `range(3)`, enum members, a constant
+    /// (`STATUSES`, `settings.LANGUAGES`), a name bound to a literal. Not an N+1: its queries
+    /// may still be loop-invariant (INB004).
+    Bounded,
+    /// Anything else: a parameter, query results, request or file input, or unknown.
+    Unbounded,
 }
 
 /// What one function (or the module) knows about its names once fully visited.
@@ -213,6 +233,11 @@ impl<'a> SemanticModel<'a> {
 
     pub fn loop_(&self, id: LoopId) -> &Loop<'a> {
         &self.loops[id]
+    }
+
+    /// Whether loop `id` repeats with data: its N can grow (see [`Cardinality`]).
+    pub fn grows(&self, id: LoopId) -> bool {
+        self.loops[id].cardinality == Cardinality::Unbounded
     }
 
     /// A Django related manager read whole (`customer.orders.all()`, `.count()`, `.exists()`)

@@ -75,6 +75,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let mut by_loop: Vec<(LoopId, Vec<&Query<'_>>)> = Vec::new();
     for query in &model.queries {
         if query.call.access == Access::Write
+            || !query.evaluated
             || is_subquery(model, query)
             || model.prefetchable_relation(query).is_some()
         {
@@ -140,6 +141,9 @@ fn is_subquery(model: &SemanticModel<'_>, query: &Query<'_>) -> bool {
 fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> {
     query.loops.iter().rev().copied().find(|&id| {
         let varying = &model.loop_(id).varying;
+        if !model.grows(id) {
+            return false;
+        }
         query.call.refs.iter().any(|reference| {
             reference.context == RefContext::Key && varying.contains(&reference.name)
         })
