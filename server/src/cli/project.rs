@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::engine::index::{extract_models, may_declare_models, module_name, ProjectIndex};
+use crate::engine::index::{extract_declarations, may_declare_models, module_name, ProjectIndex};
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 
@@ -76,7 +76,7 @@ pub fn build_index(
             let root = project_root(path);
             index.replace_file(
                 path,
-                extract_models(&SourceFile::parse(text), &module_name(path, &root)),
+                extract_declarations(&SourceFile::parse(text), &module_name(path, &root)),
             );
         }
     }
@@ -140,18 +140,18 @@ pub fn build_index_parsed(
             (path, module)
         })
         .collect();
-    let extracted: Vec<(PathBuf, Vec<crate::engine::index::Model>)> = files
+    let extracted: Vec<(PathBuf, crate::engine::index::Declarations)> = files
         .into_par_iter()
         .filter_map(|(path, module)| {
             if let Ok(at) = read.binary_search_by(|(read_path, _)| (*read_path).cmp(&path)) {
                 let file = read[at].1?;
-                return Some((path, extract_models(file, &module)));
+                return Some((path, extract_declarations(file, &module)));
             }
             let text = std::fs::read_to_string(&path).ok()?;
             if !may_declare_models(&text) {
                 return None;
             }
-            let models = extract_models(&SourceFile::parse(text), &module);
+            let models = extract_declarations(&SourceFile::parse(text), &module);
             Some((path, models))
         })
         .collect();

@@ -19,7 +19,7 @@ use super::session::{file_path, Effects, Session};
 use super::{send_effects, Shared};
 use crate::config::CONFIG_FILE_NAMES;
 use crate::engine::index::calls::{CallIndex, FileSummary};
-use crate::engine::index::{extract_models, may_declare_models, module_name, ProjectIndex};
+use crate::engine::index::{extract_declarations, may_declare_models, module_name, ProjectIndex};
 use crate::engine::settings::{Settings, DEFAULT_EXCLUDES};
 use crate::engine::source::SourceFile;
 use crate::engine::Fixes;
@@ -108,7 +108,7 @@ fn read_models(
                     .filter(|folder| path.starts_with(folder))
                     .max_by_key(|folder| folder.as_os_str().len())
                     .map_or_else(|| path.parent().unwrap_or(path).to_path_buf(), Clone::clone);
-                extract_models(&SourceFile::parse(text), &module_name(path, &root))
+                extract_declarations(&SourceFile::parse(text), &module_name(path, &root))
             })
             .unwrap_or_default();
         if !models.is_empty() {

@@ -7,16 +7,50 @@
 
 pub mod calls;
 mod models;
+mod query_methods;
 mod resolver;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::source::SourceFile;
+
 pub use models::{
     extract_models, reverse_relationship, Column, Model, ModelOrm, Relationship, RelationshipKind,
 };
+pub use query_methods::{extract_query_methods, QueryMethod};
 pub use resolver::ModelResolver;
+
+/// What one file declares for the project: its model classes and its custom query methods.
+#[derive(Debug, Clone, Default)]
+pub struct Declarations {
+    pub models: Vec<Model>,
+    pub query_methods: Vec<(String, QueryMethod)>,
+}
+
+impl From<Vec<Model>> for Declarations {
+    fn from(models: Vec<Model>) -> Declarations {
+        Declarations {
+            models,
+            query_methods: Vec::new(),
+        }
+    }
+}
+
+impl Declarations {
+    pub fn is_empty(&self) -> bool {
+        self.models.is_empty() && self.query_methods.is_empty()
+    }
+}
+
+/// Everything a file declares for the project index.
+pub fn extract_declarations(file: &SourceFile, module: &str) -> Declarations {
+    Declarations {
+        models: extract_models(file, module),
+        query_methods: extract_query_methods(file),
+    }
+}
 
 /// Models of every indexed file, looked up by class name; and the function summaries the server
 /// keeps for its workspace.
@@ -32,6 +66,9 @@ pub struct ProjectIndex {
     /// Django's collection accessors by name (see [`ProjectIndex::related_accessor`]), built on
     /// first use after a change.
     accessors: std::sync::OnceLock<HashMap<String, Option<String>>>,
+    /// Custom query methods per file, and by name (`None` where files disagree).
+    query_methods_by_file: HashMap<PathBuf, Vec<(String, QueryMethod)>>,
+    query_methods: std::sync::OnceLock<HashMap<String, Option<QueryMethod>>>,
 }
 
 impl ProjectIndex {
@@ -40,8 +77,19 @@ impl ProjectIndex {
     }
 
     /// Replaces everything a file declared (on save, on a file-watch event, on first index).
-    pub fn replace_file(&mut self, path: &Path, models: Vec<Model>) {
+    pub fn replace_file(&mut self, path: &Path, declarations: impl Into<Declarations>) {
+        let Declarations {
+            models,
+            query_methods,
+        } = declarations.into();
         self.accessors = std::sync::OnceLock::new();
+        self.query_methods = std::sync::OnceLock::new();
+        if query_methods.is_empty() {
+            self.query_methods_by_file.remove(path);
+        } else {
+            self.query_methods_by_file
+                .insert(path.to_path_buf(), query_methods);
+        }
         if let Some(old) = self.by_file.remove(path) {
             for model in old {
                 if let Some(list) = self.by_name.get_mut(&model.name) {
@@ -124,6 +172,16 @@ impl ProjectIndex {
             .cloned()
     }
 
+    /// What a custom query method of this name does, when the project declares it (and its
+    /// declarations agree).
+    pub fn query_method(&self, name: &str) -> Option<QueryMethod> {
+        self.query_methods
+            .get_or_init(|| merge_query_methods(self.query_methods_by_file.values().flatten()))
+            .get(name)
+            .copied()
+            .flatten()
+    }
+
     /// Every model declared under this class name.
     pub fn models_named(&self, name: &str) -> impl Iterator<Item = &Model> {
         self.by_name
@@ -177,6 +235,24 @@ pub(crate) fn django_accessors<'m>(
     accessors
 }
 
+/// Query methods by name; a name declared with different behaviours is `None`.
+pub(crate) fn merge_query_methods<'m>(
+    methods: impl Iterator<Item = &'m (String, QueryMethod)>,
+) -> HashMap<String, Option<QueryMethod>> {
+    let mut merged: HashMap<String, Option<QueryMethod>> = HashMap::new();
+    for (name, method) in methods {
+        merged
+            .entry(name.clone())
+            .and_modify(|known| {
+                if *known != Some(*method) {
+                    *known = None;
+                }
+            })
+            .or_insert(Some(*method));
+    }
+    merged
+}
+
 /// Whether a file may declare models, by a cheap look at its text: only such files are parsed
 /// when the index is built for a project.
 pub fn may_declare_models(text: &str) -> bool {
@@ -188,6 +264,9 @@ pub fn may_declare_models(text: &str) -> bool {
         "models.Model",
         "Field(",
         "db.Model",
+        "Manager)",
+        "QuerySet)",
+        "Query)",
     ]
     .iter()
     .any(|needle| text.contains(needle))

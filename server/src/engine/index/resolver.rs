@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::models::{extract_models, Model, Relationship};
+use super::query_methods::{extract_query_methods, QueryMethod};
 use super::{may_declare_models, ProjectIndex};
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{field, named_children};
@@ -15,14 +16,20 @@ pub struct ModelResolver<'i> {
     imports: HashMap<String, (String, String)>,
     /// The file's own Django accessors, built on first use.
     local_accessors: std::cell::OnceCell<HashMap<String, Option<String>>>,
+    /// The file's own custom query methods.
+    local_query_methods: HashMap<String, Option<QueryMethod>>,
 }
 
 impl<'i> ModelResolver<'i> {
     pub fn new(file: &SourceFile, index: &'i ProjectIndex) -> ModelResolver<'i> {
-        let local = if may_declare_models(file.text()) {
-            extract_models(file, "")
+        let (local, local_query_methods) = if may_declare_models(file.text()) {
+            let methods = extract_query_methods(file);
+            (
+                extract_models(file, ""),
+                super::merge_query_methods(methods.iter()),
+            )
         } else {
-            Vec::new()
+            (Vec::new(), HashMap::new())
         };
         let mut imports = HashMap::new();
         collect_imports(file, file.root(), &mut imports);
@@ -31,6 +38,7 @@ impl<'i> ModelResolver<'i> {
             local,
             imports,
             local_accessors: std::cell::OnceCell::new(),
+            local_query_methods,
         }
     }
 
@@ -69,6 +77,14 @@ impl<'i> ModelResolver<'i> {
             return Some(local.clone());
         }
         self.index.related_accessor(name)
+    }
+
+    /// What a custom query method does: declared in this file, else in the project.
+    pub fn query_method(&self, name: &str) -> Option<QueryMethod> {
+        match self.local_query_methods.get(name) {
+            Some(local) => *local,
+            None => self.index.query_method(name),
+        }
     }
 
     /// A relationship of a model, reverse accessors included.

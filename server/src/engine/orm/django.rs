@@ -82,6 +82,33 @@ pub static TABLES: Tables = Tables {
         "aset",
         "aclear",
     ],
+    builds: &[
+        "all",
+        "filter",
+        "exclude",
+        "order_by",
+        "values",
+        "values_list",
+        "annotate",
+        "alias",
+        "select_related",
+        "prefetch_related",
+        "distinct",
+        "only",
+        "defer",
+        "using",
+        "none",
+        "reverse",
+        "extra",
+        "union",
+        "intersection",
+        "difference",
+        "select_for_update",
+        "dates",
+        "datetimes",
+        "get_queryset",
+        "complex_filter",
+    ],
     one_row: &[
         "get",
         "first",
@@ -151,6 +178,13 @@ pub static TABLES: Tables = Tables {
     // Django relations have no loading strategy: every unloaded relation loads on access.
     lazy_strategies: &[],
     lazy_by_default: true,
+    memoised: &[
+        "get_for_model",
+        "get_for_models",
+        "get_for_id",
+        "get_current",
+        "aget_for_model",
+    ],
 };
 
 /// The managers every model has.
@@ -224,7 +258,10 @@ fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     let manager = last_component(&call.path);
     let owner = call.path[..call.path.len() - manager.len()].trim_end_matches('.');
     let method = call.chain.segments[call.first_call].name;
-    if owner.is_empty() || call.scope.symbol(owner) == Some(Symbol::Foreign) {
+    if owner.is_empty()
+        || call.scope.symbol(owner) == Some(Symbol::Foreign)
+        || TABLES.memoised.contains(&method)
+    {
         return None;
     }
 
@@ -273,7 +310,7 @@ fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
         api,
         access,
         model,
-        evaluation: call.chain.evaluation(&TABLES),
+        evaluation: call.chain.evaluation(&TABLES, call.scope),
         refs,
     })
 }

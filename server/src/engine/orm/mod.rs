@@ -13,6 +13,7 @@
 //! write) so that rules ask the module instead of keeping lists of their own.
 
 pub mod django;
+pub mod loaders;
 pub mod sqlalchemy;
 pub mod symbols;
 
@@ -94,8 +95,10 @@ pub trait OrmModule: Sync {
 pub struct Tables {
     /// Methods that end a query chain: what the query returns is decided by them.
     pub terminals: &'static [&'static str],
-    /// Chain methods that send SQL when called (the rest build a query lazily).
+    /// Chain methods that send SQL when called.
     pub runs: &'static [&'static str],
+    /// The ORM's own chain methods that build a query without running it.
+    pub builds: &'static [&'static str],
     /// Terminals that return one row (or `None`).
     pub one_row: &'static [&'static str],
     /// Terminals that return no rows: a number, a boolean, a mapping.
@@ -112,6 +115,9 @@ pub struct Tables {
     pub lazy_strategies: &'static [&'static str],
     /// Whether a relationship without a declared strategy loads lazily.
     pub lazy_by_default: bool,
+    /// Manager methods the ORM answers from a cache after the first call (Django's
+    /// `ContentType.objects.get_for_model`): not a query per iteration.
+    pub memoised: &'static [&'static str],
 }
 
 impl Tables {
@@ -121,6 +127,11 @@ impl Tables {
 
     pub fn runs(&self, method: &str) -> bool {
         self.runs.contains(&method)
+    }
+
+    /// Whether a method is one of the ORM's own that builds a query lazily.
+    pub fn builds(&self, method: &str) -> bool {
+        self.builds.contains(&method)
     }
 
     /// Whether a relationship declared with `lazy` loads one query per row on access.
@@ -244,6 +255,10 @@ pub trait Scope<'a> {
     /// Whether `owner.attribute` is a relationship the model index knows, for an owner whose
     /// rows' model the scope knows (`order.items` with `order` a row of `Order`).
     fn related_manager(&self, owner: &str, attribute: &str) -> Option<RelatedManager>;
+    /// What a project's own query method of this name does, when the project declares it.
+    fn query_method(&self, _name: &str) -> Option<crate::engine::index::QueryMethod> {
+        None
+    }
     /// The ORMs this check recognises.
     fn orms(&self) -> OrmSet {
         OrmSet::ALL
@@ -385,14 +400,22 @@ impl<'a> Chain<'a> {
             .any(|segment| segment.is_call() && methods.contains(&segment.name))
     }
 
-    /// Whether the chain runs its query: a method that sends SQL, or an index (`qs[0]`).
-    pub fn evaluation(&self, tables: &Tables) -> Evaluation {
+    /// Whether the chain runs its query: a method that sends SQL, an index (`qs[0]`), or a
+    /// project's own query method that runs (`LogEntry.objects.log_create(...)`).
+    pub fn evaluation(&self, tables: &Tables, scope: &dyn Scope<'a>) -> Evaluation {
         let indexed = self.segments.iter().any(|segment| {
             segment
                 .subscript
                 .is_some_and(|subscript| !is_slice_subscript(subscript))
         });
-        if indexed || self.calls_any(tables.runs) {
+        let custom_runs = self
+            .segments
+            .iter()
+            .filter(|segment| {
+                segment.is_call() && !tables.builds(segment.name) && !tables.runs(segment.name)
+            })
+            .any(|segment| scope.query_method(segment.name).is_some_and(|m| m.runs));
+        if indexed || custom_runs || self.calls_any(tables.runs) {
             Evaluation::Runs
         } else {
             Evaluation::Lazy
@@ -752,7 +775,7 @@ fn continue_held_query<'a>(
         api: held.api,
         access,
         model: held.model,
-        evaluation: chain.evaluation(tables),
+        evaluation: chain.evaluation(tables, scope),
         display: display_without_terminals(node, source, tables.terminals),
         refs,
     }

@@ -57,6 +57,38 @@ pub static TABLES: Tables = Tables {
         "one_or_404",
         "paginate",
     ],
+    builds: &[
+        "filter",
+        "filter_by",
+        "where",
+        "order_by",
+        "join",
+        "outerjoin",
+        "options",
+        "limit",
+        "offset",
+        "group_by",
+        "having",
+        "distinct",
+        "with_entities",
+        "add_columns",
+        "add_entity",
+        "select_from",
+        "yield_per",
+        "execution_options",
+        "params",
+        "correlate",
+        "enable_eagerloads",
+        "populate_existing",
+        "subquery",
+        "cte",
+        "exists",
+        "union",
+        "union_all",
+        "from_self",
+        "reset_joinpoint",
+        "with_for_update",
+    ],
     one_row: &[
         "first",
         "one",
@@ -100,6 +132,7 @@ pub static TABLES: Tables = Tables {
     ],
     lazy_strategies: &["select", "True", "dynamic"],
     lazy_by_default: true,
+    memoised: &[],
 };
 
 /// Session methods that run a statement or load a row.
@@ -228,7 +261,7 @@ fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
         Access::Read
     };
     let evaluation = match api {
-        QueryApi::LegacyQuery | QueryApi::ModelQuery => chain.evaluation(&TABLES),
+        QueryApi::LegacyQuery | QueryApi::ModelQuery => chain.evaluation(&TABLES, scope),
         _ => Evaluation::Runs,
     };
     let mut refs: Vec<NameRef> = chain.refs_from(refs_from, source, scope);
@@ -271,7 +304,13 @@ fn session_call(call: &Receiver<'_, '_>, method: &str) -> Option<(QueryApi, Opti
         "query" => {
             let argument = first_argument?;
             let evidence = queried_evidence(argument, source, scope);
-            if evidence == ModelEvidence::None || !accepts(evidence >= ModelEvidence::Imported) {
+            // On a receiver bound or named as a session, any entity will do
+            // (`session.query(self.model)`); elsewhere it must be a model class.
+            let proven = match evidence {
+                ModelEvidence::None => (bound || named) && is_entity_expression(argument),
+                evidence => accepts(evidence >= ModelEvidence::Imported),
+            };
+            if !proven {
                 return None;
             }
             Some((QueryApi::LegacyQuery, model_of(argument, source, scope)))
@@ -280,7 +319,19 @@ fn session_call(call: &Receiver<'_, '_>, method: &str) -> Option<(QueryApi, Opti
             // `session.get(Model, key)`: a mapping's `.get("key")` has no model first.
             let argument = first_argument?;
             let evidence = model_evidence_of(argument, source, scope);
-            if evidence == ModelEvidence::None || !accepts(evidence >= ModelEvidence::Imported) {
+            let proven = match evidence {
+                // `session.get(self.model, pk)`: an entity and a key.
+                ModelEvidence::None => {
+                    let says_session = last_component(receiver)
+                        .to_ascii_lowercase()
+                        .ends_with("session");
+                    (bound || says_session)
+                        && is_entity_expression(argument)
+                        && positional_arguments(arguments).count() >= 2
+                }
+                evidence => accepts(evidence >= ModelEvidence::Imported),
+            };
+            if !proven {
                 return None;
             }
             Some((QueryApi::SessionGet, model_of(argument, source, scope)))
@@ -345,18 +396,26 @@ pub(crate) fn named_like_session(name: &str) -> bool {
         )
 }
 
-/// What `session.query(...)`'s first argument shows: a model class, or a column of one
-/// (`User.id`), or a function over one (`func.count(User.id)`).
+/// What `session.query(...)`'s first argument shows: a model class, a column of one
+/// (`User.id`), a function over one (`func.count(User.id)`), or a subquery over one
+/// (`session.query(Payment).filter(...).exists()`): the strongest evidence found in it.
 fn queried_evidence<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> ModelEvidence {
-    match node.kind() {
-        "identifier" | "attribute" => model_evidence_of(node, source, scope),
-        "call" => field(node, "arguments")
-            .and_then(|arguments| positional_arguments(arguments).next())
-            .map_or(ModelEvidence::None, |inner| {
-                queried_evidence(inner, source, scope)
-            }),
+    crate::engine::syntax::with_stack(|| match node.kind() {
+        "identifier" | "attribute" => {
+            let own = model_evidence_of(node, source, scope);
+            match field(node, "object").filter(|_| node.kind() == "attribute") {
+                Some(object) if object.kind() == "call" => {
+                    own.max(queried_evidence(object, source, scope))
+                }
+                _ => own,
+            }
+        }
+        "call" | "argument_list" | "keyword_argument" => named_children(node)
+            .map(|child| queried_evidence(child, source, scope))
+            .max()
+            .unwrap_or(ModelEvidence::None),
         _ => ModelEvidence::None,
-    }
+    })
 }
 
 /// The evidence that `User`, `models.User` or `User.id` names a model class.
@@ -378,6 +437,12 @@ fn model_evidence_of<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>)
         }
         _ => ModelEvidence::None,
     }
+}
+
+/// A name or attribute that may hold a mapped class (`self.model`, `model_cls`), as opposed to
+/// a literal or a computed value.
+fn is_entity_expression(node: Node<'_>) -> bool {
+    matches!(node.kind(), "identifier" | "attribute")
 }
 
 fn is_plain_string(node: Node<'_>) -> bool {

@@ -2,12 +2,12 @@
 
 use std::collections::HashSet;
 
-use super::loader_options::{covers, loader_options, option_insertion};
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{ensure_import, merge_insertions, NameTable};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::{ModelOrm, ModelResolver, RelationshipKind};
+use crate::engine::orm::loaders::{covers, loader_options, option_insertion};
 use crate::engine::orm::{Orm, QueryApi};
 use crate::engine::semantic::{AttributeRead, LoopId, Origin, SemanticModel};
 
@@ -63,6 +63,14 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         };
         if !loads_lazily(relationship.lazy.as_deref()) {
+            continue;
+        }
+        // `prefix.object_types.add(ct)` writes through the relation; it loads nothing.
+        if read
+            .then
+            .as_deref()
+            .is_some_and(|method| Orm::Django.tables().chain_writes.contains(&method))
+        {
             continue;
         }
         // `order.customer.id` is INB006's (the id is already on the row).

@@ -1,6 +1,5 @@
 //! INB003 query-in-loop-via-call.
 
-use super::inb001_query_in_loop::iteration_phrase;
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Related, Severity};
 use crate::engine::orm::{Access, RefContext};
@@ -81,21 +80,30 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         }
         let reaching = summaries.reaching_arguments(model, index, |_| true);
         // The innermost loop whose varying names reach a querying parameter.
-        let found = call.loops.iter().rev().filter(|&&id| model.grows(id)).find_map(|&id| {
-            let varying = &model.loop_(id).varying;
-            reaching
-                .iter()
-                .find(|(argument, _)| {
-                    let mut names = Vec::new();
-                    collect_identifiers(*argument, source, &mut names);
-                    names.iter().any(|name| varying.contains(name))
-                })
-                .map(|(argument, reach)| (id, *argument, *reach))
-        });
+        let found = call
+            .loops
+            .iter()
+            .rev()
+            .filter(|&&id| model.grows(id))
+            .find_map(|&id| {
+                let varying = &model.loop_(id).varying;
+                reaching
+                    .iter()
+                    .find(|(argument, _)| {
+                        let mut names = Vec::new();
+                        collect_identifiers(*argument, source, &mut names);
+                        names.iter().any(|name| varying.contains(name))
+                    })
+                    .map(|(argument, reach)| (id, *argument, *reach))
+            });
         let Some((id, argument, reach)) = found else {
             continue;
         };
-        if model.runs_at_most_once(call.node, id) || holds_flagged_query(context, call.node, id) {
+        if model.runs_at_most_once(call.node, id)
+            || model.is_memoised(call.node, id)
+            || model.exits_on_result(call.node, id)
+            || holds_flagged_query(context, call.node, id)
+        {
             continue;
         }
         let lp = model.loop_(id);
@@ -115,7 +123,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let message = format!(
             "`{}` runs a query{on_model} once per {}: `{callee}` uses `{}` as a query key",
             display_code(&source[call.node.byte_range()], 60),
-            iteration_phrase(lp),
+            lp.iteration_phrase(),
             display_code(&source[argument.byte_range()], 40),
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, call.node.byte_range()).with_related(

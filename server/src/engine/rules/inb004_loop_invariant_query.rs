@@ -2,7 +2,6 @@
 
 use tree_sitter::Node;
 
-use super::inb005_write_in_loop::writes_in_loop;
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{indentation_at, NameTable};
@@ -114,7 +113,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             }
         }
         let innermost = *query.loops.last().expect("not empty");
-        if model.runs_at_most_once(query.call.node, innermost) || writes_in_loop(model, outermost) {
+        if model.runs_at_most_once(query.call.node, innermost)
+            || model.loop_writes(outermost).is_some()
+        {
             continue;
         }
         let lp = model.loop_(outermost);

@@ -76,54 +76,6 @@ without `return`, `yield` or `else`), and always unsafe:
 - an exception raised in the loop leaves the collected rows unwritten.
 "#;
 
-/// Session methods that write or end a unit of work.
-const SESSION_WRITES: &[&str] = &[
-    "add",
-    "add_all",
-    "commit",
-    "flush",
-    "delete",
-    "merge",
-    "bulk_save_objects",
-    "bulk_insert_mappings",
-    "bulk_update_mappings",
-];
-
-/// Whether anything inside loop `id` (its body, nested loops, calls) writes to the database.
-pub fn writes_in_loop(model: &SemanticModel<'_>, id: LoopId) -> bool {
-    let extent = loop_extent(model, id);
-    let inside =
-        |node: Node<'_>| extent.start <= node.start_byte() && node.end_byte() <= extent.end;
-    model
-        .queries
-        .iter()
-        .any(|q| q.call.access == Access::Write && inside(q.call.node))
-        || model
-            .calls
-            .iter()
-            .any(|call| inside(call.node) && is_write_call(call))
-}
-
-fn is_write_call(call: &CallSite<'_>) -> bool {
-    match &call.callee {
-        Callee::Method { method, .. } if call.receiver_is_session => {
-            SESSION_WRITES.contains(&method.as_str())
-        }
-        Callee::Method { method, .. } => matches!(method.as_str(), "save" | "delete"),
-        Callee::Name(_) => false,
-    }
-}
-
-/// The code a loop repeats: a statement, or a whole comprehension.
-fn loop_extent(model: &SemanticModel<'_>, id: LoopId) -> TextRange {
-    let lp = model.loop_(id);
-    if lp.kind.is_comprehension() {
-        lp.node.parent().unwrap_or(lp.node).byte_range()
-    } else {
-        lp.node.byte_range()
-    }
-}
-
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
     let source = model.file.text();
@@ -161,7 +113,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             let Some(&id) = call.loops.last() else {
                 continue;
             };
-            let extent = loop_extent(model, id);
+            let extent = model.loop_extent(id);
             let add = model.calls.iter().find(|other| {
                 matches!(&other.callee, Callee::Method { receiver: r, method: m } if r == receiver && (m == "add" || m == "add_all"))
                     && other.loops.last() == Some(&id)

@@ -2,11 +2,11 @@
 
 use tree_sitter::Node;
 
-use super::loader_options::loader_options;
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::remove_unused_import;
 use crate::engine::fix::{Applicability, Edit, Fix};
+use crate::engine::orm::loaders::loader_options;
 use crate::engine::semantic::SemanticModel;
 use crate::engine::syntax::{field, named_children};
 

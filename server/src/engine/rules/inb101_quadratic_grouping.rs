@@ -6,9 +6,11 @@ use crate::engine::fix::edit_support::{
     body_indent_unit, ensure_import, indentation_at, NameTable,
 };
 use crate::engine::fix::{Applicability, Edit, Fix};
-use crate::engine::semantic::{Loop, LoopKind, ScanCandidate, SemanticModel};
+use tree_sitter::Node;
+
+use crate::engine::semantic::{Loop, LoopId, LoopKind, SemanticModel};
 use crate::engine::source::SourceFile;
-use crate::engine::syntax::{display_code, named_children};
+use crate::engine::syntax::{display_code, field, named_children};
 
 pub static RULE: RuleInfo = RuleInfo {
     code: "INB101",
@@ -50,10 +52,93 @@ rows in the collection's order. It is unsafe when the loop body could change the
 in general because the collection is now read once, before the loop, instead of on every iteration.
 "#;
 
+/// `[x for x in collection if x.attr == key]`: a scan that, inside a loop over keys, is O(N·M).
+struct ScanCandidate<'a> {
+    node: Node<'a>,
+    variable: String,
+    iterable: Node<'a>,
+    attribute: String,
+    key: Node<'a>,
+    body: Node<'a>,
+    /// Enclosing loops of the function, innermost last.
+    loops: Vec<LoopId>,
+}
+
+/// Comprehensions with one `for` clause and one `if` clause comparing an attribute of the
+/// variable with something else for equality.
+fn scans<'a>(model: &SemanticModel<'a>) -> Vec<ScanCandidate<'a>> {
+    let source = model.file.text();
+    let text = |node: Node<'_>| &source[node.byte_range()];
+    let mut scans = Vec::new();
+    for comprehension in &model.comprehensions {
+        let node = comprehension.node;
+        if comprehension.kind == LoopKind::DictComprehension {
+            continue;
+        }
+        let clauses: Vec<Node<'a>> = named_children(node)
+            .filter(|c| c.kind() == "for_in_clause")
+            .collect();
+        let conditions: Vec<Node<'a>> = named_children(node)
+            .filter(|c| c.kind() == "if_clause")
+            .collect();
+        let ([clause], [condition]) = (clauses.as_slice(), conditions.as_slice()) else {
+            continue;
+        };
+        let (Some(left), Some(right), Some(body)) = (
+            field(*clause, "left"),
+            field(*clause, "right"),
+            field(node, "body"),
+        ) else {
+            continue;
+        };
+        let Some(comparison) = named_children(*condition)
+            .next()
+            .filter(|c| c.kind() == "comparison_operator")
+        else {
+            continue;
+        };
+        let mut cursor = comparison.walk();
+        let is_equality = comparison
+            .children(&mut cursor)
+            .filter(|c| !c.is_named())
+            .map(|c| c.kind())
+            .eq(["=="]);
+        let operands: Vec<Node<'a>> = named_children(comparison).collect();
+        if !is_equality || operands.len() != 2 || left.kind() != "identifier" {
+            continue;
+        }
+        let variable = text(left);
+        let is_attribute_of_variable = |n: Node<'a>| {
+            n.kind() == "attribute" && field(n, "object").is_some_and(|o| text(o) == variable)
+        };
+        let (attribute, key) = if is_attribute_of_variable(operands[0]) {
+            (operands[0], operands[1])
+        } else if is_attribute_of_variable(operands[1]) {
+            (operands[1], operands[0])
+        } else {
+            continue;
+        };
+        let Some(attribute_name) = field(attribute, "attribute").map(|a| text(a).to_string())
+        else {
+            continue;
+        };
+        scans.push(ScanCandidate {
+            node,
+            variable: variable.to_string(),
+            iterable: right,
+            attribute: attribute_name,
+            key,
+            body,
+            loops: comprehension.loops.clone(),
+        });
+    }
+    scans
+}
+
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
     let file = model.file;
-    for scan in &model.scans {
+    for scan in &scans(model) {
         let Some(&loop_id) = scan.loops.iter().rev().find(|&&id| {
             let lp = model.loop_(id);
             if !model.grows(id) {
@@ -88,7 +173,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-fn names_in(file: &SourceFile, node: tree_sitter::Node<'_>) -> Vec<String> {
+fn names_in(file: &SourceFile, node: Node<'_>) -> Vec<String> {
     let mut names = Vec::new();
     let mut stack = vec![node];
     while let Some(node) = stack.pop() {

@@ -8,7 +8,8 @@ use crate::engine::fix::edit_support::{
     body_indent_unit, ensure_import, indentation_at, merge_insertions, NameTable,
 };
 use crate::engine::fix::{Applicability, Edit, Fix};
-use crate::engine::semantic::KeyedStore;
+use crate::engine::semantic::types::RowType;
+use crate::engine::semantic::SemanticModel;
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{display_code, field, named_children};
 
@@ -53,9 +54,21 @@ in any other way (`d[k]`, `d.get(k)`, returned, passed on), no fix is offered, s
 expect one row per key.
 "#;
 
+/// A dict keyed by a row attribute: `{s.user_id: s for s in rows}` or `by_key[s.user_id] = s`.
+struct KeyedStore<'a> {
+    /// The dict comprehension, or the assignment statement.
+    node: Node<'a>,
+    /// The name the dict is bound to, when it is.
+    dict: Option<String>,
+    model: String,
+    key: String,
+    /// The `s.user_id` expression.
+    key_node: Node<'a>,
+}
+
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let file = context.model.file;
-    for store in &context.model.keyed_stores {
+    for store in keyed_stores(context.model) {
         let (unique, confident) = match context.index.model(&store.model) {
             Some(model) if model.column(&store.key).is_some() || model.is_unique(&store.key) => {
                 (model.is_unique(&store.key), true)
@@ -81,7 +94,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, store.node.byte_range());
         context.offer_fix(&mut diagnostic, || {
-            grouping_fix(file, context.model.scope_of(store.node).node, store)
+            grouping_fix(file, context.model.scope_of(store.node).node, &store)
         });
         diagnostics.push(diagnostic);
     }
@@ -236,4 +249,78 @@ fn find_initialisation<'a>(file: &SourceFile, scope: Node<'a>, name: &str) -> Op
         stack.extend(node.named_children(&mut cursor));
     }
     None
+}
+
+/// Every dict of rows keyed by a row attribute: dict comprehensions over rows and
+/// `by_key[row.key] = row` assignments.
+fn keyed_stores<'a>(model: &SemanticModel<'a>) -> Vec<KeyedStore<'a>> {
+    let source = model.file.text();
+    let text = |node: Node<'_>| &source[node.byte_range()];
+    let mut stores = Vec::new();
+    for comprehension in &model.comprehensions {
+        if comprehension.kind != crate::engine::semantic::LoopKind::DictComprehension {
+            continue;
+        }
+        let [Some(RowType::Rows(rows_model))] = comprehension.iterated.as_slice() else {
+            continue;
+        };
+        let Some(clause) = named_children(comprehension.node).find(|c| c.kind() == "for_in_clause")
+        else {
+            continue;
+        };
+        let (Some(left), Some(body)) = (field(clause, "left"), field(comprehension.node, "body"))
+        else {
+            continue;
+        };
+        let (Some(key), Some(value)) = (field(body, "key"), field(body, "value")) else {
+            continue;
+        };
+        if text(value) != text(left)
+            || key.kind() != "attribute"
+            || field(key, "object").map(text) != Some(text(left))
+        {
+            continue;
+        }
+        let Some(key_name) = field(key, "attribute").map(|a| text(a).to_string()) else {
+            continue;
+        };
+        stores.push(KeyedStore {
+            node: comprehension.node,
+            dict: comprehension.assigned_to.clone(),
+            model: rows_model.clone(),
+            key: key_name,
+            key_node: key,
+        });
+    }
+    for store in model.stores.iter().filter(|store| !store.augmented) {
+        let (left, right) = (store.left, store.right);
+        if left.kind() != "subscript" {
+            continue;
+        }
+        let (Some(dict), Some(key)) = (field(left, "value"), field(left, "subscript")) else {
+            continue;
+        };
+        if dict.kind() != "identifier" || key.kind() != "attribute" || right.kind() != "identifier"
+        {
+            continue;
+        }
+        if field(key, "object").map(text) != Some(text(right)) {
+            continue;
+        }
+        let Some(RowType::Row(row_model)) = &store.value_type else {
+            continue;
+        };
+        let Some(key_name) = field(key, "attribute").map(|a| text(a).to_string()) else {
+            continue;
+        };
+        stores.push(KeyedStore {
+            node: store.node,
+            dict: Some(text(dict).to_string()),
+            model: row_model.clone(),
+            key: key_name,
+            key_node: key,
+        });
+    }
+    stores.sort_by_key(|store| store.node.start_byte());
+    stores
 }

@@ -13,7 +13,6 @@ pub mod inb102_lossy_grouping;
 pub mod inb201_sum_over_nullable;
 pub mod inb301_unbounded_in_list;
 pub mod inb901_unused_suppression;
-mod loader_options;
 
 use super::diagnostic::{Diagnostic, Severity};
 use super::fix::Fix;

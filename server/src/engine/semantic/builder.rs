@@ -9,19 +9,16 @@ use super::calls;
 use super::types::{annotation_type, grouping_append, infer, RowType, TypeEnv};
 use super::FileContext;
 use super::{
-    header_range, AttributeRead, Cardinality, KeyedStore, Loop, LoopId, LoopKind, Origin, Query, ScanCandidate,
-    ScopeRecord, SemanticModel, SumSite,
+    header_range, AttributeRead, Cardinality, Comprehension, Loop, LoopId, LoopKind, Origin, Query,
+    ScopeRecord, SemanticModel, Store,
 };
 use crate::engine::imports::Imports;
 use crate::engine::index::{ModelResolver, RelationshipKind};
 use crate::engine::orm::symbols::is_models_module;
 use crate::engine::orm::{
-    self, continues_chain, continues_chain_in, last_component, looks_like_class, Evaluation,
+    self, continues_chain, continues_chain_in, last_component, looks_like_class, Chain, Evaluation,
     ModelEvidence, OrmSet, RelatedManager, SessionBinding, Symbol,
 };
-
-/// `range(n)` with a literal `n` up to this is a loop the code bounds.
-const SMALL_RANGE: u64 = 100;
 
 /// Built-ins that consume an iterable they are given: a lazy query passed to one runs.
 const CONSUMING_BUILTINS: &[&str] = &[
@@ -73,9 +70,8 @@ pub(super) fn build<'a>(
         queries: Vec::new(),
         scopes: vec![FunctionScope::new(file.root())],
         records: Vec::new(),
-        keyed_stores: Vec::new(),
-        sums: Vec::new(),
-        scans: Vec::new(),
+        comprehensions: Vec::new(),
+        stores: Vec::new(),
         calls: Vec::new(),
         reads: Vec::new(),
         ancestors: Vec::new(),
@@ -90,9 +86,8 @@ pub(super) fn build<'a>(
         loop_assignments,
         queries,
         records,
-        keyed_stores,
-        sums,
-        scans,
+        comprehensions,
+        stores,
         calls,
         reads,
         ..
@@ -102,6 +97,14 @@ pub(super) fn build<'a>(
         .map(|body| {
             body.iter()
                 .flat_map(|a| a.targets.iter().cloned())
+                .collect()
+        })
+        .collect();
+    let loop_flows = loop_assignments
+        .iter()
+        .map(|body| {
+            body.iter()
+                .map(|a| (a.targets.clone(), a.sources.clone()))
                 .collect()
         })
         .collect();
@@ -115,11 +118,11 @@ pub(super) fn build<'a>(
         loops,
         queries,
         scopes: records,
-        keyed_stores,
-        sums,
-        scans,
+        comprehensions,
+        stores,
         calls,
         loop_bound,
+        loop_flows,
         scope_order,
         scope_parent,
     }
@@ -219,9 +222,8 @@ struct Builder<'a, 'i> {
     queries: Vec<Query<'a>>,
     scopes: Vec<FunctionScope<'a>>,
     records: Vec<ScopeRecord<'a>>,
-    keyed_stores: Vec<KeyedStore<'a>>,
-    sums: Vec<SumSite<'a>>,
-    scans: Vec<ScanCandidate<'a>>,
+    comprehensions: Vec<Comprehension<'a>>,
+    stores: Vec<Store<'a>>,
     calls: Vec<calls::CallSite<'a>>,
     reads: Vec<AttributeRead<'a>>,
     /// The path from the root to the node being visited, itself included: `Node::parent` walks
@@ -261,9 +263,15 @@ impl<'a> orm::Scope<'a> for Builder<'a, '_> {
     }
 
     fn value_of(&self, name: &str) -> Option<Node<'a>> {
-        self.scopes
-            .last()
-            .and_then(|scope| scope.values.get(name).copied())
+        let scope = self.scopes.last()?;
+        if let Some(value) = scope.values.get(name) {
+            return Some(*value);
+        }
+        // A module-level name the function reads but does not bind (`users = Table(...)`).
+        if scope.parameters.contains(name) {
+            return None;
+        }
+        self.scopes.first()?.values.get(name).copied()
     }
 
     fn symbol(&self, name: &str) -> Option<Symbol> {
@@ -309,6 +317,10 @@ impl<'a> orm::Scope<'a> for Builder<'a, '_> {
         self.index
             .related_accessor(attribute)
             .map(|model| RelatedManager { model })
+    }
+
+    fn query_method(&self, name: &str) -> Option<crate::engine::index::QueryMethod> {
+        self.index.query_method(name)
     }
 
     fn orms(&self) -> OrmSet {
@@ -488,6 +500,15 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
+/// `3`, `-1`.
+fn is_integer_literal(node: Node<'_>) -> bool {
+    match node.kind() {
+        "integer" => true,
+        "unary_operator" => named_children(node).next().is_some_and(is_integer_literal),
+        _ => false,
+    }
+}
+
 /// `STATUSES`, `MAX_RETRIES`: upper case by convention means a constant.
 fn is_constant_name(name: &str) -> bool {
     name.chars().any(|c| c.is_ascii_uppercase())
@@ -612,7 +633,7 @@ impl<'a> Builder<'a, '_> {
             "call" | "subscript" => {
                 self.record_query(node);
                 if node.kind() == "call" {
-                    self.record_call_facts(node);
+                    self.record_grouping(node);
                     self.record_call_site(node);
                 }
                 self.visit_children(node);
@@ -798,7 +819,9 @@ impl<'a> Builder<'a, '_> {
             "dictionary_comprehension" => LoopKind::DictComprehension,
             _ => LoopKind::Generator,
         };
+        let enclosing = self.current_loops();
         let mut opened = Vec::new();
+        let mut iterated = Vec::new();
         for clause in named_children(node) {
             match clause.kind() {
                 "for_in_clause" => {
@@ -807,6 +830,7 @@ impl<'a> Builder<'a, '_> {
                         continue;
                     };
                     self.visit_grandchild(clause, right);
+                    iterated.push(self.row_type(right));
                     self.type_loop_target(left, right);
                     opened.push(self.open_loop(kind, clause, left, right));
                 }
@@ -817,7 +841,20 @@ impl<'a> Builder<'a, '_> {
         if let Some(body) = field(node, "body") {
             self.visit(body);
         }
-        self.record_comprehension_facts(node, kind);
+        let assigned_to = self
+            .parent()
+            .filter(|p| p.kind() == "assignment")
+            .and_then(|p| field(p, "left"))
+            .filter(|l| l.kind() == "identifier")
+            .map(|l| self.text(l).to_string());
+        self.comprehensions.push(Comprehension {
+            node,
+            kind,
+            clauses: opened.clone(),
+            iterated,
+            loops: enclosing,
+            assigned_to,
+        });
         for id in opened.into_iter().rev() {
             self.close_loop(id);
         }
@@ -833,10 +870,9 @@ impl<'a> Builder<'a, '_> {
         self.visit(right);
         self.visit(left);
         let augmented = node.kind() == "augmented_assignment";
-        if augmented {
-            self.record_running_sum(node, right);
-        } else if left.kind() == "subscript" {
-            self.record_keyed_assignment(node, left, right);
+        self.record_store(node, left, right, augmented);
+        if !augmented && left.kind() == "subscript" {
+            self.record_keyed_assignment(left, right);
         }
         if !augmented && left.kind() == "identifier" {
             let name = self.text(left).to_string();
@@ -894,121 +930,19 @@ impl<'a> Builder<'a, '_> {
         }
     }
 
-    /// `sum(p.amount for p in rows)`, `sum([...])`, `math.fsum(...)`; `by_key[x.k].append(x)`.
-    fn record_call_facts(&mut self, call: Node<'a>) {
+    /// `by_key[x.k].append(x)` groups rows by `k`: the dict's type.
+    fn record_grouping(&mut self, call: Node<'a>) {
         if let Some((dict, appended, key, _)) = grouping_append(call, self.source) {
             if let Some(RowType::Row(model)) = self.row_type(appended) {
                 self.scope()
                     .types
                     .insert(dict, RowType::RowsByKey { model, key });
             }
-            return;
-        }
-        let Some(function) = field(call, "function") else {
-            return;
-        };
-        if !matches!(self.text(function), "sum" | "math.fsum" | "fsum") {
-            return;
-        }
-        // `sum(x for x in rows)` has the generator as its whole argument list.
-        let Some(arguments) = field(call, "arguments") else {
-            return;
-        };
-        let argument = if arguments.kind() == "generator_expression" {
-            arguments
-        } else {
-            match named_children(arguments).next() {
-                Some(argument) => argument,
-                None => return,
-            }
-        };
-        let comprehension = match argument.kind() {
-            "generator_expression" | "list_comprehension" => argument,
-            _ => return,
-        };
-        let (Some(body), Some(clause)) = (
-            field(comprehension, "body"),
-            named_children(comprehension).find(|c| c.kind() == "for_in_clause"),
-        ) else {
-            return;
-        };
-        let (Some(left), Some(right)) = (field(clause, "left"), field(clause, "right")) else {
-            return;
-        };
-        // `sum(p.amount for p in rows if p.amount is not None)` already keeps NULLs out.
-        let element = self.text(body);
-        if named_children(comprehension)
-            .any(|c| c.kind() == "if_clause" && self.text(c).contains(element))
-        {
-            return;
-        }
-        let Some(RowType::Rows(model)) = self.row_type(right) else {
-            return;
-        };
-        if let Some(column) = self.column_of(body, left) {
-            self.sums.push(SumSite {
-                call,
-                element: body,
-                model,
-                column,
-            });
         }
     }
 
-    /// `total += p.amount` where `p` is a row.
-    fn record_running_sum(&mut self, node: Node<'a>, right: Node<'a>) {
-        let is_plus = field(node, "operator").is_some_and(|o| self.text(o) == "+=");
-        if !is_plus || right.kind() != "attribute" {
-            return;
-        }
-        let Some(object) = field(right, "object") else {
-            return;
-        };
-        if self.guarded_by_condition(node, self.text(right)) {
-            return;
-        }
-        let Some(RowType::Row(model)) = self.row_type(object) else {
-            return;
-        };
-        if let Some(column) = field(right, "attribute").map(|a| self.text(a).to_string()) {
-            self.sums.push(SumSite {
-                call: node,
-                element: right,
-                model,
-                column,
-            });
-        }
-    }
-
-    /// Whether an `if` around `node` (inside its function) tests `expression`, as in
-    /// `if p.amount is not None: total += p.amount`.
-    fn guarded_by_condition(&self, node: Node<'a>, expression: &str) -> bool {
-        debug_assert_eq!(self.ancestors.last(), Some(&node));
-        for parent in self.enclosing() {
-            match parent.kind() {
-                "if_statement" | "elif_clause"
-                    if field(parent, "condition")
-                        .is_some_and(|c| self.text(c).contains(expression)) =>
-                {
-                    return true;
-                }
-                "function_definition" | "lambda" => return false,
-                _ => {}
-            }
-        }
-        false
-    }
-
-    /// `row.column` where `row` is the comprehension's variable.
-    fn column_of(&self, body: Node<'a>, variable: Node<'a>) -> Option<String> {
-        (body.kind() == "attribute"
-            && field(body, "object").is_some_and(|o| self.text(o) == self.text(variable)))
-        .then(|| field(body, "attribute").map(|a| self.text(a).to_string()))
-        .flatten()
-    }
-
-    /// `by_key[row.key] = row` inside a loop over rows.
-    fn record_keyed_assignment(&mut self, node: Node<'a>, left: Node<'a>, right: Node<'a>) {
+    /// `by_key[row.key] = row` inside a loop over rows: the dict's type.
+    fn record_keyed_assignment(&mut self, left: Node<'a>, right: Node<'a>) {
         let (Some(dict), Some(key)) = (field(left, "value"), field(left, "subscript")) else {
             return;
         };
@@ -1027,123 +961,39 @@ impl<'a> Builder<'a, '_> {
         };
         let dict_name = self.text(dict).to_string();
         self.scope().types.insert(
-            dict_name.clone(),
+            dict_name,
             RowType::RowByKey {
-                model: model.clone(),
-                key: key_name.clone(),
+                model,
+                key: key_name,
             },
         );
-        self.keyed_stores.push(KeyedStore {
+    }
+
+    /// Every assignment, with what the traversal knew of the value's rows.
+    fn record_store(&mut self, node: Node<'a>, left: Node<'a>, right: Node<'a>, augmented: bool) {
+        let value_type = self.row_type(right);
+        let object_type = (right.kind() == "attribute")
+            .then(|| field(right, "object"))
+            .flatten()
+            .and_then(|object| self.row_type(object));
+        let loops = self.current_loops();
+        self.stores.push(Store {
             node,
-            dict: Some(dict_name),
-            model,
-            key: key_name,
-            key_node: key,
+            left,
+            right,
+            augmented,
+            value_type,
+            object_type,
+            loops,
         });
     }
 
-    /// Dict comprehensions keyed by a row attribute (INB102) and scans that filter a whole
-    /// collection by a key (INB101).
-    fn record_comprehension_facts(&mut self, node: Node<'a>, kind: LoopKind) {
-        let clauses: Vec<Node<'a>> = named_children(node)
-            .filter(|c| c.kind() == "for_in_clause")
-            .collect();
-        let [clause] = clauses.as_slice() else { return };
-        let (Some(left), Some(right), Some(body)) = (
-            field(*clause, "left"),
-            field(*clause, "right"),
-            field(node, "body"),
-        ) else {
-            return;
-        };
-        if kind == LoopKind::DictComprehension {
-            let (Some(key), Some(value)) = (field(body, "key"), field(body, "value")) else {
-                return;
-            };
-            if self.text(value) != self.text(left) || key.kind() != "attribute" {
-                return;
-            }
-            if field(key, "object").map(|o| self.text(o)) != Some(self.text(left)) {
-                return;
-            }
-            let Some(RowType::Rows(model)) = self.row_type(right) else {
-                return;
-            };
-            let Some(key_name) = field(key, "attribute").map(|a| self.text(a).to_string()) else {
-                return;
-            };
-            let dict = self
-                .parent()
-                .filter(|p| p.kind() == "assignment")
-                .and_then(|p| field(p, "left"))
-                .filter(|l| l.kind() == "identifier")
-                .map(|l| self.text(l).to_string());
-            self.keyed_stores.push(KeyedStore {
-                node,
-                dict,
-                model,
-                key: key_name,
-                key_node: key,
-            });
-            return;
-        }
-        // `[x for x in collection if x.attr == key]`
-        let conditions: Vec<Node<'a>> = named_children(node)
-            .filter(|c| c.kind() == "if_clause")
-            .collect();
-        let [condition] = conditions.as_slice() else {
-            return;
-        };
-        let Some(comparison) = named_children(*condition)
-            .next()
-            .filter(|c| c.kind() == "comparison_operator")
-        else {
-            return;
-        };
-        let mut cursor = comparison.walk();
-        let is_equality = comparison
-            .children(&mut cursor)
-            .filter(|c| !c.is_named())
-            .map(|c| c.kind())
-            .eq(["=="]);
-        let operands: Vec<Node<'a>> = named_children(comparison).collect();
-        if !is_equality || operands.len() != 2 || left.kind() != "identifier" {
-            return;
-        }
-        let variable = self.text(left);
-        let is_attribute_of_variable = |n: Node<'a>| {
-            n.kind() == "attribute" && field(n, "object").is_some_and(|o| self.text(o) == variable)
-        };
-        let (attribute, key) = if is_attribute_of_variable(operands[0]) {
-            (operands[0], operands[1])
-        } else if is_attribute_of_variable(operands[1]) {
-            (operands[1], operands[0])
-        } else {
-            return;
-        };
-        let Some(attribute_name) = field(attribute, "attribute").map(|a| self.text(a).to_string())
-        else {
-            return;
-        };
-        let loops = self
-            .scopes
+    /// The loops of the function around the node being visited, innermost last.
+    fn current_loops(&self) -> Vec<LoopId> {
+        self.scopes
             .last()
             .map(|s| s.loop_stack.clone())
-            .unwrap_or_default();
-        // The comprehension's own loop is on the stack too; the scan repeats per enclosing loop.
-        let enclosing: Vec<LoopId> = loops
-            .into_iter()
-            .filter(|id| self.loops[*id].node != *clause)
-            .collect();
-        self.scans.push(ScanCandidate {
-            node,
-            variable: variable.to_string(),
-            iterable: right,
-            attribute: attribute_name,
-            key,
-            body,
-            loops: enclosing,
-        });
+            .unwrap_or_default()
     }
 
     /// The query that produced an expression's rows, and the relationships followed since.
@@ -1286,16 +1136,20 @@ impl<'a> Builder<'a, '_> {
                 .last()
                 .map(|s| s.loop_stack.clone())
                 .unwrap_or_default();
-            let evaluated = call.evaluation == Evaluation::Runs || self.evaluates_here(node);
+            let evaluated = call.evaluation == Evaluation::Runs
+                || self.evaluates_here(node)
+                || self.discards_custom_method_result(node, &call);
             let returned = self
                 .enclosing()
                 .find(|parent| parent.kind() != "parenthesized_expression")
                 .is_some_and(|parent| parent.kind() == "return_statement");
+            let assigned_to = self.assigned_by_statement();
             self.queries.push(Query {
                 call,
                 loops,
                 evaluated,
                 returned,
+                assigned_to,
             });
         }
     }
@@ -1342,9 +1196,8 @@ impl<'a> Builder<'a, '_> {
         }
         match node.kind() {
             "list" | "tuple" | "set" | "dictionary" | "string" | "concatenated_string" => {
-                !named_children(node).any(|item| {
-                    matches!(item.kind(), "list_splat" | "dictionary_splat")
-                })
+                !named_children(node)
+                    .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat"))
             }
             "parenthesized_expression" => named_children(node)
                 .next()
@@ -1358,16 +1211,36 @@ impl<'a> Builder<'a, '_> {
                 if looks_like_class(name) && self.name_type(name).is_none() {
                     return orm::Scope::model_evidence(self, name) < ModelEvidence::Imported;
                 }
-                // A name bound to a literal with items; an empty one is an accumulator.
+                // A name bound to a literal of constants (`STATUSES = ("a", "b")`, `models = (User,
+                // Order)`); an empty literal is an accumulator, and a parameter may be rebound
+                // on one path only.
+                if self
+                    .scopes
+                    .iter()
+                    .any(|scope| scope.parameters.contains(name))
+                {
+                    return false;
+                }
                 let value = self
                     .scopes
                     .iter()
                     .rev()
                     .find_map(|scope| scope.values.get(name).copied());
                 value.is_some_and(|value| {
-                    named_children(value).next().is_some() && self.is_bounded(value, depth + 1)
+                    matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
+                        && named_children(value).next().is_some()
+                        && named_children(value).all(|item| self.is_constant_item(item))
                 })
             }
+            // `rows[:3]`: a slice with a literal bound.
+            "subscript" => named_children(node).skip(1).any(|index| {
+                let mut parts = self.text(index).split(':');
+                let start = parts.next().unwrap_or("").trim();
+                let stop = parts.next().unwrap_or("").trim();
+                index.kind() == "slice"
+                    && (start.is_empty() || start.parse::<i64>().is_ok())
+                    && stop.parse::<i64>().is_ok()
+            }),
             "attribute" => {
                 let Some(attribute) = field(node, "attribute").map(|a| self.text(a)) else {
                     return false;
@@ -1388,13 +1261,10 @@ impl<'a> Builder<'a, '_> {
                     .unwrap_or_default();
                 match function.kind() {
                     "identifier" => match self.text(function) {
+                        // Literal bounds, however large, are fixed by the code.
                         "range" => {
                             !arguments.is_empty()
-                                && arguments.iter().all(|a| {
-                                    self.text(*a)
-                                        .parse::<u64>()
-                                        .is_ok_and(|n| n <= SMALL_RANGE)
-                                })
+                                && arguments.iter().all(|a| is_integer_literal(*a))
                         }
                         "enumerate" | "sorted" | "reversed" | "list" | "tuple" | "set"
                         | "frozenset" | "iter" => arguments
@@ -1421,6 +1291,47 @@ impl<'a> Builder<'a, '_> {
         }
     }
 
+    /// The names the assignment statement around the node being visited binds, if it is in one.
+    fn assigned_by_statement(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        for parent in self.enclosing() {
+            match parent.kind() {
+                "assignment" => {
+                    if let Some(left) = field(parent, "left") {
+                        bound_names(left, self.source, &mut names);
+                    }
+                    break;
+                }
+                "expression_statement" | "block" | "module" | "function_definition" | "lambda" => {
+                    break
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    /// An item of a constant collection: a literal, a class, a constant name, or a literal
+    /// collection (or `key: value` pair) of those.
+    fn is_constant_item(&self, item: Node<'a>) -> bool {
+        match item.kind() {
+            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none" => {
+                true
+            }
+            "identifier" => {
+                let name = self.text(item);
+                is_constant_name(name) || looks_like_class(name)
+            }
+            "attribute" => field(item, "attribute")
+                .is_some_and(|a| is_constant_name(self.text(a)) || looks_like_class(self.text(a))),
+            "tuple" | "list" | "set" | "pair" | "parenthesized_expression" | "unary_operator" => {
+                named_children(item).all(|inner| self.is_constant_item(inner))
+            }
+            "comment" => true,
+            _ => false,
+        }
+    }
+
     /// A name holding a lazy query, consumed here: the query runs.
     fn record_name_use(&mut self, node: Node<'a>) {
         let Some(scope) = self.scopes.last() else {
@@ -1432,9 +1343,47 @@ impl<'a> Builder<'a, '_> {
         let Some(&index) = scope.lazy.get(self.text(node)) else {
             return;
         };
-        if self.evaluates_here(node) {
+        if self.evaluates_here(node) || self.reads_a_row_attribute(node) {
             self.queries[index].evaluated = true;
         }
+    }
+
+    /// `user.email` where `user` holds what an unknown query method returned: it returned a
+    /// row, so it ran. `qs.filter(...)` on a queryset is no such read.
+    fn reads_a_row_attribute(&self, node: Node<'a>) -> bool {
+        let Some(parent) = self.parent() else {
+            return false;
+        };
+        if parent.kind() != "attribute" || field(parent, "object") != Some(node) {
+            return false;
+        }
+        let Some(attribute) = field(parent, "attribute").map(|a| self.text(a)) else {
+            return false;
+        };
+        !orm::MODULES.iter().any(|orm| {
+            let tables = orm.tables();
+            tables.builds(attribute)
+                || tables.runs(attribute)
+                || tables.is_terminal(attribute)
+                || tables.chain_writes.contains(&attribute)
+        }) && self.index.query_method(attribute).is_none()
+    }
+
+    /// `LogEntry.objects.log_create(...)` as a statement of its own: a method no table knows,
+    /// called for its effect, runs.
+    fn discards_custom_method_result(&self, node: Node<'a>, call: &orm::OrmCall<'a>) -> bool {
+        let is_statement = self
+            .enclosing()
+            .find(|parent| !matches!(parent.kind(), "parenthesized_expression" | "await"))
+            .is_some_and(|parent| parent.kind() == "expression_statement");
+        let last = Chain::flatten(node, self.source)
+            .segments
+            .iter()
+            .rev()
+            .find(|segment| segment.is_call())
+            .map(|segment| segment.name);
+        let tables = call.orm.tables();
+        is_statement && last.is_some_and(|method| !tables.builds(method) && !tables.runs(method))
     }
 
     /// Whether the expression being visited is consumed where it stands: iterated, passed to
@@ -1482,7 +1431,10 @@ impl<'a> Builder<'a, '_> {
                     // `first, second = qs` unpacks it.
                     return field(parent, "right") == Some(current)
                         && field(parent, "left").is_some_and(|left| {
-                            matches!(left.kind(), "pattern_list" | "tuple_pattern" | "list_pattern")
+                            matches!(
+                                left.kind(),
+                                "pattern_list" | "tuple_pattern" | "list_pattern"
+                            )
                         });
                 }
                 "yield" => return self.text(parent).starts_with("yield from"),
@@ -1507,9 +1459,8 @@ impl<'a> Builder<'a, '_> {
         let id = self.loops.len();
         let cardinality = match kind {
             LoopKind::While => Cardinality::Unbounded,
-            _ => field(node, "right").map_or(Cardinality::Unbounded, |right| {
-                self.cardinality_of(right)
-            }),
+            _ => field(node, "right")
+                .map_or(Cardinality::Unbounded, |right| self.cardinality_of(right)),
         };
         self.loops.push(Loop {
             kind,

@@ -49,6 +49,27 @@ pub struct CallSite<'a> {
     pub scope: Node<'a>,
 }
 
+impl CallSite<'_> {
+    /// Whether the call writes to the database: a session's `add`/`commit`/`flush`/`delete`/...,
+    /// or `save()`/`delete()` on anything else (a model instance).
+    pub fn writes(&self) -> bool {
+        let Callee::Method { method, .. } = &self.callee else {
+            return false;
+        };
+        if self.receiver_is_session {
+            orm::Orm::SqlAlchemy
+                .tables()
+                .receiver_writes
+                .contains(&method.as_str())
+        } else {
+            orm::Orm::Django
+                .tables()
+                .receiver_writes
+                .contains(&method.as_str())
+        }
+    }
+}
+
 /// Records a call site; `None` for calls of anything but a name or a method of a dotted path.
 pub(super) fn call_site<'a>(
     node: Node<'a>,
@@ -106,6 +127,9 @@ pub struct FunctionDef<'a> {
     pub parameters: Vec<String>,
     /// A statement of the module (decorated or not): other modules can import it.
     pub module_level: bool,
+    /// Decorated with a cache (`functools.cache`, `lru_cache`, `cachetools.cached`): a call
+    /// with a key it has seen runs no query.
+    pub memoised: bool,
 }
 
 impl FunctionDef<'_> {
@@ -307,6 +331,9 @@ pub fn summaries<'a>(
         let Some(index) = function_of(query.call.node) else {
             continue;
         };
+        if summaries.functions[index].memoised {
+            continue;
+        }
         if !query.call.refs.iter().any(|r| r.context == RefContext::Key) {
             continue;
         }
@@ -349,6 +376,9 @@ pub fn summaries<'a>(
                 continue;
             };
             let caller = *caller;
+            if summaries.functions[caller].memoised {
+                continue;
+            }
             let Some((parameters, offset, reaches)) = summaries.callee(target) else {
                 continue;
             };
@@ -676,6 +706,7 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
         class,
         parameters,
         module_level: false,
+        memoised: is_memoised_function(node, source),
     })
 }
 
@@ -690,6 +721,34 @@ fn enclosing_class<'s>(function: Node<'_>, source: &'s str) -> Option<&'s str> {
         }
     }
     None
+}
+
+/// Decorators that memoise a function's results per argument.
+const MEMOISING_DECORATORS: &[&str] = &[
+    "cache",
+    "lru_cache",
+    "cached",
+    "memoize",
+    "memoized",
+    "memoise",
+    "memoised",
+];
+
+/// Whether a function definition is decorated with a memoising decorator.
+fn is_memoised_function(function: Node<'_>, source: &str) -> bool {
+    let Some(decorated) = function
+        .parent()
+        .filter(|parent| parent.kind() == "decorated_definition")
+    else {
+        return false;
+    };
+    named_children(decorated)
+        .filter(|child| child.kind() == "decorator")
+        .any(|decorator| {
+            let text = source[decorator.byte_range()].trim_start_matches('@');
+            let callee = text.split('(').next().unwrap_or(text).trim();
+            MEMOISING_DECORATORS.contains(&orm::last_component(callee))
+        })
 }
 
 /// Whether a function is one of the module's `statements` (in order), or the definition of a

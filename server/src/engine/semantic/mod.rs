@@ -30,6 +30,23 @@ pub enum LoopKind {
     Generator,
 }
 
+impl Loop<'_> {
+    /// What one iteration is, for messages: "`uid` of `user_ids`", "iteration of `while q`".
+    pub fn iteration_phrase(&self) -> String {
+        match self.kind {
+            LoopKind::While => format!(
+                "iteration of `while {}`",
+                super::syntax::display_code(&self.target, 40)
+            ),
+            _ => format!(
+                "`{}` of `{}`",
+                super::syntax::display_code(&self.target, 40),
+                super::syntax::display_code(&self.iterable, 40)
+            ),
+        }
+    }
+}
+
 impl LoopKind {
     pub fn is_comprehension(self) -> bool {
         !matches!(self, LoopKind::For | LoopKind::AsyncFor | LoopKind::While)
@@ -68,6 +85,8 @@ pub struct Query<'a> {
     pub evaluated: bool,
     /// The query is what its function returns: its caller decides whether it runs.
     pub returned: bool,
+    /// The names the statement holding the query assigns (`node = Node.objects.get(...)`).
+    pub assigned_to: Vec<String>,
 }
 
 /// Whether the number of iterations of a loop can grow with data.
@@ -96,40 +115,34 @@ pub struct ScopeRecord<'a> {
     pub origins: HashMap<String, Origin<'a>>,
 }
 
-/// A dict keyed by a row attribute: `{s.user_id: s for s in rows}` or `by_key[s.user_id] = s`.
+/// A comprehension, with what the traversal knew of the rows each clause iterates.
 #[derive(Debug)]
-pub struct KeyedStore<'a> {
-    /// The dict comprehension, or the assignment statement.
+pub struct Comprehension<'a> {
     pub node: Node<'a>,
-    /// The name the dict is bound to, when it is.
-    pub dict: Option<String>,
-    pub model: String,
-    pub key: String,
-    /// The `s.user_id` expression.
-    pub key_node: Node<'a>,
+    pub kind: LoopKind,
+    /// The loops its `for` clauses open, in order.
+    pub clauses: Vec<LoopId>,
+    /// Per `for` clause, the row type of its iterable.
+    pub iterated: Vec<Option<types::RowType>>,
+    /// Loops of the function around the comprehension (its own excluded), innermost last.
+    pub loops: Vec<LoopId>,
+    /// The name it is assigned to (`by_key = {...}`).
+    pub assigned_to: Option<String>,
 }
 
-/// `sum(p.amount for p in rows)` or `total += p.amount` over rows of a model.
+/// An assignment (`target = value`, `target += value`), with what the traversal knew of the
+/// value's rows.
 #[derive(Debug)]
-pub struct SumSite<'a> {
-    /// The `sum(...)` call or the augmented assignment.
-    pub call: Node<'a>,
-    /// The summed `p.amount`.
-    pub element: Node<'a>,
-    pub model: String,
-    pub column: String,
-}
-
-/// `[x for x in collection if x.attr == key]`: a scan that, inside a loop over keys, is O(N·M).
-#[derive(Debug)]
-pub struct ScanCandidate<'a> {
+pub struct Store<'a> {
     pub node: Node<'a>,
-    pub variable: String,
-    pub iterable: Node<'a>,
-    pub attribute: String,
-    pub key: Node<'a>,
-    pub body: Node<'a>,
-    /// Enclosing loops of the function, innermost last.
+    pub left: Node<'a>,
+    pub right: Node<'a>,
+    pub augmented: bool,
+    /// The row type of the value.
+    pub value_type: Option<types::RowType>,
+    /// For a value `x.attr`, the row type of `x`.
+    pub object_type: Option<types::RowType>,
+    /// Loops of the function around it, innermost last.
     pub loops: Vec<LoopId>,
 }
 
@@ -167,14 +180,17 @@ pub struct SemanticModel<'a> {
     pub queries: Vec<Query<'a>>,
     /// Every function's record, then the module's (last).
     pub scopes: Vec<ScopeRecord<'a>>,
-    pub keyed_stores: Vec<KeyedStore<'a>>,
-    pub sums: Vec<SumSite<'a>>,
-    pub scans: Vec<ScanCandidate<'a>>,
+    /// Every comprehension and generator expression.
+    pub comprehensions: Vec<Comprehension<'a>>,
+    /// Every assignment.
+    pub stores: Vec<Store<'a>>,
     /// Calls of names and methods, with their loops (see [`calls`]).
     pub calls: Vec<calls::CallSite<'a>>,
     /// Per loop (by [`LoopId`]), every name and dotted path its body assigns, its own targets and
     /// those of nested loops included.
     pub loop_bound: Vec<HashSet<String>>,
+    /// Per loop, its body's assignments as (targets, names the value reads).
+    pub loop_flows: Vec<Vec<(Vec<String>, Vec<String>)>>,
     /// Indices of `scopes` by start (outer first on a tie), and each record's enclosing record:
     /// [`SemanticModel::scope_of`] then costs a binary search and a walk up the nesting.
     scope_order: Vec<usize>,
@@ -231,6 +247,13 @@ impl<'a> SemanticModel<'a> {
             .expect("the module record is always there")
     }
 
+    /// The comprehension at `node`, if it is one.
+    pub fn comprehension(&self, node: Node<'_>) -> Option<&Comprehension<'a>> {
+        self.comprehensions
+            .iter()
+            .find(|comprehension| comprehension.node.id() == node.id())
+    }
+
     pub fn loop_(&self, id: LoopId) -> &Loop<'a> {
         &self.loops[id]
     }
@@ -270,6 +293,123 @@ impl<'a> SemanticModel<'a> {
             whole &= plain && matches!(segment.name, "all" | "count" | "exists");
         }
         whole.then_some(read)
+    }
+
+    /// The code a loop repeats: a statement, or a whole comprehension.
+    pub fn loop_extent(&self, id: LoopId) -> TextRange {
+        let lp = &self.loops[id];
+        if lp.kind.is_comprehension() {
+            lp.node.parent().unwrap_or(lp.node).byte_range()
+        } else {
+            lp.node.byte_range()
+        }
+    }
+
+    /// The first database write inside loop `id` (its body, nested loops, comprehensions): a
+    /// write query (`M.objects.create(...)`, `session.execute(update(M))`), a session write
+    /// (`add`, `commit`, `flush`, ...), or a model instance's `save()`/`delete()`. The one table
+    /// every rule asks: a batched read before such a loop would miss what it writes.
+    pub fn loop_writes(&self, id: LoopId) -> Option<Node<'a>> {
+        let extent = self.loop_extent(id);
+        let inside =
+            |node: Node<'_>| extent.start <= node.start_byte() && node.end_byte() <= extent.end;
+        let query = self
+            .queries
+            .iter()
+            .find(|q| q.call.access == super::orm::Access::Write && inside(q.call.node))
+            .map(|q| q.call.node);
+        let call = self
+            .calls
+            .iter()
+            .find(|call| inside(call.node) && call.writes())
+            .map(|call| call.node);
+        match (query, call) {
+            (Some(a), Some(b)) => Some(if a.start_byte() <= b.start_byte() {
+                a
+            } else {
+                b
+            }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// A lookup the loop memoises: it sits under `if key not in cache:` (or `cache.get(key) is
+    /// None`) whose body stores into that cache, so it runs once per distinct key, not per
+    /// iteration.
+    pub fn is_memoised(&self, node: Node<'a>, id: LoopId) -> bool {
+        let source = self.file.text();
+        let Some(path) = path_between(self.loops[id].node, node) else {
+            return false;
+        };
+        path.iter().any(|statement| {
+            if statement.kind() != "if_statement" {
+                return false;
+            }
+            let (Some(condition), Some(body)) = (
+                field(*statement, "condition"),
+                field(*statement, "consequence"),
+            ) else {
+                return false;
+            };
+            let Some(cache) = cache_tested(condition, source) else {
+                return false;
+            };
+            let body_text = &source[body.byte_range()];
+            body_text.contains(&format!("{cache}["))
+                || body_text.contains(&format!("{cache}.setdefault("))
+                || body_text.contains(&format!("{cache}.update("))
+                || body_text.contains(&format!("{cache}.add("))
+        })
+    }
+
+    /// A walk along rows (a linked list, a tree's parents): the query's key comes from the row
+    /// the previous iteration loaded, so the keys cannot be known up front and batched.
+    pub fn walks_own_result(&self, query: &Query<'a>, id: LoopId) -> bool {
+        if query.assigned_to.is_empty() {
+            return false;
+        }
+        let mut derived: HashSet<&str> = query.assigned_to.iter().map(String::as_str).collect();
+        let flows = &self.loop_flows[id];
+        loop {
+            let before = derived.len();
+            for (targets, sources) in flows {
+                if sources.iter().any(|s| derived.contains(root_name(s))) {
+                    derived.extend(targets.iter().map(String::as_str));
+                }
+            }
+            if derived.len() == before {
+                break;
+            }
+        }
+        query.call.refs.iter().any(|reference| {
+            reference.context == super::orm::RefContext::Key
+                && derived.contains(root_name(&reference.name))
+        })
+    }
+
+    /// A `while` loop that a query's answer ends: `while True: email = new(); if not
+    /// User.objects.filter(email=email).exists(): break` retries until a free value is found.
+    pub fn exits_on_result(&self, node: Node<'a>, id: LoopId) -> bool {
+        let lp = &self.loops[id];
+        if lp.kind != LoopKind::While {
+            return false;
+        }
+        let Some(path) = path_between(lp.node, node) else {
+            return false;
+        };
+        path.windows(2).any(|pair| {
+            let (statement, child) = (pair[0], pair[1]);
+            statement.kind() == "if_statement"
+                && field(statement, "condition") == Some(child)
+                && field(statement, "consequence").is_some_and(|body| {
+                    named_children(body).any(|s| {
+                        matches!(
+                            s.kind(),
+                            "break_statement" | "return_statement" | "raise_statement"
+                        )
+                    })
+                })
+        })
     }
 
     /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:
@@ -313,6 +453,34 @@ impl<'a> SemanticModel<'a> {
         }
         false
     }
+}
+
+/// The first name of a dotted path: `node` of `node.parent_id`.
+fn root_name(path: &str) -> &str {
+    path.split('.').next().unwrap_or(path)
+}
+
+/// The cache a condition tests for a missing key: `key not in cache`, `cache.get(key) is None`,
+/// `not cache.get(key)`.
+fn cache_tested<'s>(condition: Node<'_>, source: &'s str) -> Option<&'s str> {
+    let text = source[condition.byte_range()].trim();
+    if let Some((_, cache)) = text.split_once(" not in ") {
+        let cache = cache.trim();
+        return is_dotted_name(cache).then_some(cache);
+    }
+    let getter = text
+        .strip_prefix("not ")
+        .or_else(|| text.strip_suffix(" is None"))?
+        .trim();
+    let (cache, _) = getter.split_once(".get(")?;
+    is_dotted_name(cache).then_some(cache)
+}
+
+fn is_dotted_name(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
 }
 
 /// The header of a loop statement or comprehension clause, up to and excluding the body.

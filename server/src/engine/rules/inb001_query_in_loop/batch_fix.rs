@@ -27,7 +27,7 @@ use crate::engine::fix::edit_support::{
 use crate::engine::fix::{apply_fixes, Applicability, Edit, Fix};
 use crate::engine::index::ModelResolver;
 use crate::engine::orm::{Chain, QueryApi, RefContext, Segment};
-use crate::engine::semantic::{Loop, LoopKind, Query, SemanticModel};
+use crate::engine::semantic::{Loop, LoopId, LoopKind, Query, SemanticModel};
 use crate::engine::source::{SourceFile, TextRange};
 use crate::engine::syntax::{bound_names, comment_ranges, field, named_children, snake_case};
 
@@ -62,32 +62,20 @@ struct Plan {
     imports: Vec<(&'static str, &'static str)>,
 }
 
-/// Calls in a loop body that may write, which a batched read before the loop would not see.
-const WRITING_METHODS: &[&str] = &[
-    "add",
-    "add_all",
-    "merge",
-    "delete",
-    "commit",
-    "flush",
-    "save",
-    "bulk_create",
-    "bulk_update",
-    "execute_many",
-];
 const MUTATING_METHODS: &[&str] = &[
     "append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse",
 ];
 
 pub(super) fn build(
     model: &SemanticModel<'_>,
-    lp: &Loop<'_>,
+    loop_id: LoopId,
     queries: &[&Query<'_>],
     batch_size: usize,
     models: &ModelResolver<'_>,
 ) -> Result<Fix, String> {
     let file = model.file;
     let source = file.text();
+    let lp = model.loop_(loop_id);
     let loop_node = lp.node;
     let (anchor, target, iterable, body) = match lp.kind {
         LoopKind::For => match (
@@ -104,8 +92,11 @@ pub(super) fn build(
         LoopKind::While => return Err("a `while` loop has no list of keys to batch".to_string()),
         _ => comprehension_parts(loop_node)?,
     };
-    if let Some(method) = writing_call(body, source) {
-        return Err(format!("the loop body calls `.{method}()`, which may write rows a batched read before the loop would miss"));
+    if let Some(write) = model.loop_writes(loop_id) {
+        return Err(format!(
+            "the loop writes (`{}`), which a batched read before the loop would not see",
+            crate::engine::syntax::display_code(&source[write.byte_range()], 50)
+        ));
     }
     let mut target_names = Vec::new();
     bound_names(target, source, &mut target_names);
@@ -1036,20 +1027,6 @@ fn without_comments(node: Node<'_>) -> Vec<(TextRange, String)> {
         .into_iter()
         .map(|range| (range, String::new()))
         .collect()
-}
-
-fn writing_call<'s>(node: Node<'_>, source: &'s str) -> Option<&'s str> {
-    crate::engine::syntax::with_stack(|| {
-        if node.kind() == "call" {
-            if let Some(method) = method_node(node) {
-                let name = &source[method.byte_range()];
-                if WRITING_METHODS.contains(&name) {
-                    return Some(name);
-                }
-            }
-        }
-        named_children(node).find_map(|child| writing_call(child, source))
-    })
 }
 
 fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {

@@ -84,7 +84,12 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let Some(loop_id) = varying_loop(model, query) else {
             continue;
         };
-        if model.runs_at_most_once(query.call.node, loop_id) {
+        let node = query.call.node;
+        if model.runs_at_most_once(node, loop_id)
+            || model.is_memoised(node, loop_id)
+            || model.exits_on_result(node, loop_id)
+            || model.walks_own_result(query, loop_id)
+        {
             continue;
         }
         match by_loop.iter_mut().find(|(id, _)| *id == loop_id) {
@@ -106,7 +111,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             let message = format!(
                 "`{}` runs once per {}: N+1 queries{on_model}",
                 query.call.display,
-                iteration_phrase(lp)
+                lp.iteration_phrase()
             );
             let mut diagnostic = Diagnostic::new(&RULE, message, query.call.node.byte_range())
                 .with_related(loop_phrase(lp), lp.header.clone());
@@ -114,7 +119,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 fix.get_or_insert_with(|| {
                     batch_fix::build(
                         model,
-                        lp,
+                        loop_id,
                         &queries,
                         context.settings.batch_size,
                         context.index,
@@ -148,19 +153,6 @@ fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> 
             reference.context == RefContext::Key && varying.contains(&reference.name)
         })
     })
-}
-
-/// What one iteration of `lp` is, for messages: "`uid` of `user_ids`", "iteration of `while q`".
-/// INB003 words its loops the same way.
-pub(super) fn iteration_phrase(lp: &Loop<'_>) -> String {
-    match lp.kind {
-        LoopKind::While => format!("iteration of `while {}`", display_code(&lp.target, 40)),
-        _ => format!(
-            "`{}` of `{}`",
-            display_code(&lp.target, 40),
-            display_code(&lp.iterable, 40)
-        ),
-    }
 }
 
 fn loop_phrase(lp: &Loop<'_>) -> String {

@@ -1,10 +1,10 @@
-//! Reading and writing eager-loading options on a query: SQLAlchemy `options(selectinload(...))`
-//! and Django `select_related`/`prefetch_related`. Shared by INB002 (add one) and INB007 (remove
-//! an unused one).
+//! Eager-loading options on a query, as the ORMs write them: SQLAlchemy
+//! `options(selectinload(...))` and Django `select_related`/`prefetch_related`. Where they are
+//! (INB002 knows a loaded relationship is covered, INB007 removes one) and where a new one goes.
 
 use tree_sitter::Node;
 
-use crate::engine::orm::{Chain, QueryApi};
+use super::{Chain, QueryApi};
 use crate::engine::source::{SourceFile, TextRange};
 use crate::engine::syntax::{callee_name, field, named_children};
 
