@@ -490,8 +490,9 @@ def run_inbatch(inbatch_bin: str, *args: str, cwd: pathlib.Path | None = None) -
 
 
 def findings(inbatch_bin: str, path: pathlib.Path, rules: tuple[str, ...] | None = None) -> list[dict]:
-    """`inbatch check --format json` on one file: every finding, or only those of `rules`."""
-    select = ["--select", ",".join(rules)] if rules else []
+    """`inbatch check --format json` on one file: every finding of every rule (those off by
+    default included), or only those of `rules`."""
+    select = ["--select", ",".join(rules) if rules else "ALL"]
     proc = run_inbatch(inbatch_bin, "check", *select, "--format", "json", str(path))
     return [d for d in json.loads(proc.stdout or "[]") if not rules or d["code"] in rules]
 
@@ -525,7 +526,7 @@ def apply_fix(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[path
     target = workdir / "original.py"
     shutil.copyfile(case.original, target)
     before = target.read_text()
-    run_inbatch(inbatch_bin, "check", "--fix", "--unsafe-fixes", target.name, cwd=workdir)
+    run_inbatch(inbatch_bin, "check", "--select", "ALL", "--fix", "--unsafe-fixes", target.name, cwd=workdir)
     return target, before, target.read_text()
 
 
@@ -540,7 +541,9 @@ def check_fix_idempotent(inbatch_bin: str, path: pathlib.Path, rules: tuple[str,
         copy_model_files(pathlib.Path(tmp))
         again = pathlib.Path(tmp) / path.name
         again.write_text(fixed)
-        run_inbatch(inbatch_bin, "check", "--fix", "--unsafe-fixes", again.name, cwd=again.parent)
+        run_inbatch(
+            inbatch_bin, "check", "--select", "ALL", "--fix", "--unsafe-fixes", again.name, cwd=again.parent
+        )
         if again.read_text() != fixed:
             problems.append("a second `--fix --unsafe-fixes` changed the file again")
     remaining = findings(inbatch_bin, path, rules)

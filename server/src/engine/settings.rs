@@ -187,7 +187,7 @@ impl Settings {
     ) -> Result<Settings, String> {
         let mut rules = match &options.select {
             Some(selectors) => parse_selectors(selectors, "select")?,
-            None => RuleSet::all(),
+            None => RuleSet::defaults(),
         };
         if let Some(extend) = &options.extend_select {
             rules = rules.union(parse_selectors(extend, "extend-select")?);

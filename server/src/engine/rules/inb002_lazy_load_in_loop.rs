@@ -18,6 +18,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A relationship of each loop row loads lazily: one query per row",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: true,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

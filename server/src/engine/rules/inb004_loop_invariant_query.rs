@@ -17,6 +17,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A query in a loop does not depend on the loop: the same query runs every iteration",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: false,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

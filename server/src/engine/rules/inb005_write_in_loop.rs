@@ -20,6 +20,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A row is written once per loop iteration: one INSERT/UPDATE round trip each",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: true,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -12,6 +12,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "`o.customer.id` loads the related row to read a key the row already holds in `o.customer_id`",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
+    enabled_by_default: false,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

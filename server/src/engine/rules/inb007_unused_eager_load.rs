@@ -17,6 +17,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "An eager-load option whose relationship is never read from the query's rows",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
+    enabled_by_default: false,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -19,6 +19,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "Inside a loop over keys, a scan of a whole collection filtered by `== key`: O(N·M)",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: false,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -21,6 +21,7 @@ pub static RULE: RuleInfo = RuleInfo {
         "A dict of query rows keyed by a non-unique column keeps one row per key and drops the rest",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: false,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

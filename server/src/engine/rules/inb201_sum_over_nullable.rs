@@ -18,6 +18,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "`sum()` over a nullable numeric column: one NULL row raises `TypeError`",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
+    enabled_by_default: true,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

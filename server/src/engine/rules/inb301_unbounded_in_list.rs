@@ -18,6 +18,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "`.in_(xs)` / `__in=xs` with a collection of unbounded size and no chunking",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: false,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -20,6 +20,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A `# noqa: INB…` or `# inbatch: ignore[…]` code suppresses nothing",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
+    enabled_by_default: true,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

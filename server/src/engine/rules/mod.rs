@@ -41,6 +41,10 @@ pub struct RuleInfo {
     /// Fix safety. `inbatch rule CODE` and hover show it.
     pub documentation: &'static str,
     pub fix: FixAvailability,
+    /// Whether the rule runs when the configuration selects nothing. A rule whose findings are
+    /// not at least 90 % right on the ecosystem check (real repositories, judged by hand) is off
+    /// by default: a user turns it on by selecting it.
+    pub enabled_by_default: bool,
 }
 
 impl PartialEq for RuleInfo {
@@ -163,6 +167,15 @@ pub struct RuleSet(u64);
 impl RuleSet {
     pub fn all() -> RuleSet {
         RuleSet((1u64 << REGISTRY.len()) - 1)
+    }
+
+    /// The rules that run when nothing is selected.
+    pub fn defaults() -> RuleSet {
+        let mut set = RuleSet::empty();
+        for rule in all().filter(|rule| rule.enabled_by_default) {
+            set.insert(rule);
+        }
+        set
     }
 
     pub fn empty() -> RuleSet {

@@ -15,6 +15,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "An ORM query runs once per loop iteration with an argument taken from the loop",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
+    enabled_by_default: true,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
