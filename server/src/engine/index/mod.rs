@@ -128,8 +128,10 @@ impl ProjectIndex {
         module_name(path, root)
     }
 
-    /// The model a class name refers to. With several models of one name, the one whose module
-    /// matches `module_hint` (the module it was imported from) wins, else the first.
+    /// The model a class name refers to: the one declared in `module_hint` (the module it was
+    /// imported from), else the only model of that name in the project. Two models of one name
+    /// that no import tells apart resolve to none: guessing would invent lazy loads and hide
+    /// real ones.
     pub fn model(&self, name: &str, module_hint: Option<&str>) -> Option<&Model> {
         let candidates = self.by_name.get(name)?;
         let preferred = module_hint.and_then(|hint| {
@@ -138,9 +140,11 @@ impl ProjectIndex {
                 !hint.is_empty() && (m.module == hint || m.module.ends_with(&format!(".{hint}")))
             })
         });
-        preferred
-            .or_else(|| candidates.first())
-            .map(|model| model.as_ref())
+        let unique = match candidates.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        };
+        preferred.or(unique).map(|model| model.as_ref())
     }
 
     /// A relationship attribute of a model: declared on it, or the reverse accessor another model

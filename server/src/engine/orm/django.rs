@@ -258,9 +258,11 @@ fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     let manager = last_component(&call.path);
     let owner = call.path[..call.path.len() - manager.len()].trim_end_matches('.');
     let method = call.chain.segments[call.first_call].name;
+    // `.none()` is an empty queryset that never reaches the database.
     if owner.is_empty()
         || call.scope.symbol(owner) == Some(Symbol::Foreign)
         || TABLES.memoised.contains(&method)
+        || call.chain.calls_any(&["none"])
     {
         return None;
     }

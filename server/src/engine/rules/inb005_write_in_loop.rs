@@ -2,7 +2,7 @@
 
 use tree_sitter::Node;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{body_indent_unit, indentation_at, NameTable};
 use crate::engine::fix::{Applicability, Edit, Fix};
@@ -21,6 +21,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: true,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

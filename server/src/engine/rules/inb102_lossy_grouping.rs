@@ -2,7 +2,7 @@
 
 use tree_sitter::Node;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{
     body_indent_unit, ensure_import, indentation_at, merge_insertions, NameTable,
@@ -22,6 +22,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: false,
+    category: Category::Correctness,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -104,6 +104,7 @@ pub(super) fn build(
 
     let mut plans = Vec::new();
     for query in queries {
+        refuse_inner_loop_names(model, loop_id, query)?;
         plans.push(plan(file, lp, &target_names, query, body, models)?);
     }
 
@@ -1027,6 +1028,33 @@ fn without_comments(node: Node<'_>) -> Vec<(TextRange, String)> {
         .into_iter()
         .map(|range| (range, String::new()))
         .collect()
+}
+
+/// A batched query runs before the loop, where the names bound by loops nested inside it do not
+/// exist: `for uid in ids: for status in STATUSES: ...filter(user_id=uid, status=status)` cannot
+/// move `status` out.
+fn refuse_inner_loop_names(
+    model: &SemanticModel<'_>,
+    loop_id: LoopId,
+    query: &Query<'_>,
+) -> Result<(), String> {
+    let inner = query.loops.iter().skip_while(|&&id| id != loop_id).skip(1);
+    for &id in inner {
+        let inner_loop = model.loop_(id);
+        if let Some(name) = query
+            .call
+            .refs
+            .iter()
+            .find(|reference| inner_loop.varying.contains(&reference.name))
+        {
+            return Err(format!(
+                "the query also reads `{}`, which changes with the inner loop over `{}`",
+                name.name,
+                crate::engine::syntax::display_code(&inner_loop.iterable, 40)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn mutates(node: Node<'_>, source: &str, name: &str) -> bool {

@@ -2,7 +2,7 @@
 
 mod batch_fix;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::orm::{Access, RefContext};
 use crate::engine::semantic::{Loop, LoopId, LoopKind, Query, SemanticModel};
@@ -16,6 +16,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: true,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
@@ -77,7 +78,6 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     for query in &model.queries {
         if query.call.access == Access::Write
             || !query.evaluated
-            || is_subquery(model, query)
             || model.prefetchable_relation(query).is_some()
         {
             continue;
@@ -133,27 +133,52 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A query built inside another's arguments (`session.query(q.exists())`) runs as part of it.
-fn is_subquery(model: &SemanticModel<'_>, query: &Query<'_>) -> bool {
-    let range = query.call.node.byte_range();
-    model.queries.iter().any(|outer| {
-        let outer = outer.call.node.byte_range();
-        outer != range && outer.start <= range.start && range.end <= outer.end
-    })
-}
-
-/// The innermost loop whose varying names reach the query as a key (not inside `.in_()` or a page
-/// bound).
+/// The innermost loop whose varying names reach the query as a key, or as the list of an `IN`
+/// that changes per iteration of a loop that is not itself a chunk loop (`for u in users:
+/// Group.query.filter(Group.id.in_(u.group_ids))` is still one query per user). Page bounds never
+/// count.
 fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> {
     query.loops.iter().rev().copied().find(|&id| {
-        let varying = &model.loop_(id).varying;
+        let lp = model.loop_(id);
         if !model.grows(id) {
             return false;
         }
+        let chunks = is_chunk_loop(lp);
         query.call.refs.iter().any(|reference| {
-            reference.context == RefContext::Key && varying.contains(&reference.name)
+            let counts = match reference.context {
+                RefContext::Key => true,
+                RefContext::Batch => !chunks,
+                RefContext::Page => false,
+            };
+            counts && lp.varying.contains(&reference.name)
         })
     })
+}
+
+/// A loop over slices of the keys: `range(0, len(ids), 1000)` with a step, or a loop whose
+/// iterable or target names chunks, batches or pages.
+fn is_chunk_loop(lp: &Loop<'_>) -> bool {
+    const CHUNK_WORDS: &[&str] = &[
+        "chunk",
+        "batch",
+        "page",
+        "slice",
+        "partition",
+        "segment",
+        "window",
+        "split",
+        "bulk",
+        "group",
+    ];
+    let iterable = lp.iterable.trim();
+    let stepped_range = iterable
+        .strip_prefix("range(")
+        .is_some_and(|arguments| arguments.matches(',').count() >= 2);
+    let says_chunk = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        CHUNK_WORDS.iter().any(|word| lower.contains(word))
+    };
+    stepped_range || says_chunk(iterable) || says_chunk(&lp.target) || lp.kind == LoopKind::While
 }
 
 fn loop_phrase(lp: &Loop<'_>) -> String {
