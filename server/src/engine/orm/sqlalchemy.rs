@@ -491,18 +491,43 @@ fn writes<'a>(
         return false;
     };
     match statement(argument, source, scope).map(|evidence| evidence.kind) {
-        Some(StatementKind::Text) | None => sql_verb(argument, source, scope).is_some_and(|verb| {
-            matches!(
-                verb.as_str(),
-                "insert" | "update" | "delete" | "merge" | "replace" | "upsert"
-            )
-        }),
+        Some(StatementKind::Text) | None => {
+            let Some(sql) = sql_text(argument, source, scope) else {
+                return false;
+            };
+            let is_write = |word: &str| {
+                matches!(
+                    word,
+                    "insert" | "update" | "delete" | "merge" | "replace" | "upsert"
+                )
+            };
+            let words: Vec<String> = sql
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .filter(|word| !word.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            match words.first().map(String::as_str) {
+                Some(verb) if is_write(verb) => true,
+                // `WITH cte AS (SELECT ...) UPDATE ...`
+                Some("with") => words.iter().any(|word| is_write(word)),
+                _ => false,
+            }
+        }
         Some(kind) => kind.writes(),
     }
 }
 
 /// The first word of raw SQL: `text("UPDATE ...")`, `"SELECT ..."`, or a name holding either.
 fn sql_verb<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Option<String> {
+    sql_text(node, source, scope)?
+        .split_whitespace()
+        .next()
+        .map(|verb| verb.trim_start_matches('(').to_ascii_lowercase())
+}
+
+/// The text of raw SQL, interpolations left out: `text("...")`, a string, or a name holding
+/// either.
+fn sql_text<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Option<String> {
     let node = resolve(node, source, scope);
     let string = match node.kind() {
         "string" | "concatenated_string" => node,
@@ -514,10 +539,7 @@ fn sql_verb<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Optio
     };
     let mut content = String::new();
     collect_string_content(string, source, &mut content);
-    content
-        .split_whitespace()
-        .next()
-        .map(|verb| verb.trim_start_matches('(').to_ascii_lowercase())
+    Some(content)
 }
 
 fn collect_string_content(node: Node<'_>, source: &str, out: &mut String) {
@@ -526,9 +548,6 @@ fn collect_string_content(node: Node<'_>, source: &str, out: &mut String) {
             "string_content" => out.push_str(&source[child.byte_range()]),
             "string" | "concatenated_string" => collect_string_content(child, source, out),
             _ => out.push(' '),
-        }
-        if out.split_whitespace().next().is_some() && out.ends_with(char::is_whitespace) {
-            return;
         }
     }
 }

@@ -1204,16 +1204,16 @@ impl<'a> Builder<'a, '_> {
                 .is_some_and(|inner| self.is_bounded(inner, depth)),
             "identifier" => {
                 let name = self.text(node);
-                if is_constant_name(name) {
+                if is_constant_name(name) || self.is_bounded_loop_item(name) {
                     return true;
                 }
                 // Iterating a class: the members of an `Enum`.
                 if looks_like_class(name) && self.name_type(name).is_none() {
                     return orm::Scope::model_evidence(self, name) < ModelEvidence::Imported;
                 }
-                // A name bound to a literal of constants (`STATUSES = ("a", "b")`, `models = (User,
-                // Order)`); an empty literal is an accumulator, and a parameter may be rebound
-                // on one path only.
+                // A name bound to a literal collection the function does not grow (`steps =
+                // [first, second]`, `models = (User, Order)`); an empty literal is an
+                // accumulator, and a parameter may be rebound on one path only.
                 if self
                     .scopes
                     .iter()
@@ -1229,8 +1229,15 @@ impl<'a> Builder<'a, '_> {
                 value.is_some_and(|value| {
                     matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
                         && named_children(value).next().is_some()
-                        && named_children(value).all(|item| self.is_constant_item(item))
+                        && !self.is_grown(name)
                 })
+            }
+            // `group["questions"]` where `group` is an item of a bounded loop.
+            "subscript"
+                if field(node, "value")
+                    .is_some_and(|value| self.is_bounded_item_expression(value)) =>
+            {
+                true
             }
             // `rows[:3]`: a slice with a literal bound.
             "subscript" => named_children(node).skip(1).any(|index| {
@@ -1245,8 +1252,11 @@ impl<'a> Builder<'a, '_> {
                 let Some(attribute) = field(node, "attribute").map(|a| self.text(a)) else {
                     return false;
                 };
-                // `settings.LANGUAGES`, `Status.choices` of a Django `TextChoices`.
+                // `settings.LANGUAGES`, `Status.choices` of a Django `TextChoices`, `group.items`
+                // of an item of a bounded loop.
                 is_constant_name(attribute)
+                    || field(node, "object")
+                        .is_some_and(|object| self.is_bounded_item_expression(object))
                     || (matches!(attribute, "choices" | "labels" | "values" | "names")
                         && field(node, "object").is_some_and(|object| {
                             looks_like_class(last_component(self.text(object)))
@@ -1311,25 +1321,61 @@ impl<'a> Builder<'a, '_> {
         names
     }
 
-    /// An item of a constant collection: a literal, a class, a constant name, or a literal
-    /// collection (or `key: value` pair) of those.
-    fn is_constant_item(&self, item: Node<'a>) -> bool {
-        match item.kind() {
-            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none" => {
-                true
-            }
-            "identifier" => {
-                let name = self.text(item);
-                is_constant_name(name) || looks_like_class(name)
-            }
-            "attribute" => field(item, "attribute")
-                .is_some_and(|a| is_constant_name(self.text(a)) || looks_like_class(self.text(a))),
-            "tuple" | "list" | "set" | "pair" | "parenthesized_expression" | "unary_operator" => {
-                named_children(item).all(|inner| self.is_constant_item(inner))
-            }
-            "comment" => true,
-            _ => false,
+    /// A target of an enclosing loop of this function whose own N is fixed by the code: what
+    /// it holds comes from that fixed collection.
+    fn is_bounded_item_expression(&self, node: Node<'a>) -> bool {
+        let mut current = Some(node);
+        while let Some(node) = current {
+            current = match node.kind() {
+                "identifier" => return self.is_bounded_loop_item(self.text(node)),
+                "attribute" => field(node, "object"),
+                "subscript" => field(node, "value"),
+                _ => None,
+            };
         }
+        false
+    }
+
+    fn is_bounded_loop_item(&self, name: &str) -> bool {
+        self.scopes.last().is_some_and(|scope| {
+            scope.loop_stack.iter().any(|&id| {
+                let lp = &self.loops[id];
+                lp.cardinality == Cardinality::Bounded && lp.varying.contains(name)
+            })
+        })
+    }
+
+    /// Whether the function grows a collection held in `name` before this point: `name.append(x)`,
+    /// `name.extend(...)`, `name += [...]`, `name[k] = v`.
+    fn is_grown(&self, name: &str) -> bool {
+        let Some(scope) = self.scopes.last() else {
+            return false;
+        };
+        let grown_by_call = self.calls.iter().rev().any(|call| {
+            call.scope == scope.node
+                && matches!(
+                    &call.callee,
+                    calls::Callee::Method { receiver, method }
+                        if receiver == name
+                            && matches!(
+                                method.as_str(),
+                                "append" | "extend" | "insert" | "add" | "update" | "setdefault"
+                            )
+                )
+        });
+        let grown_by_store = self.stores.iter().rev().any(|store| {
+            let target = if store.augmented {
+                Some(store.left)
+            } else if store.left.kind() == "subscript" {
+                field(store.left, "value")
+            } else {
+                None
+            };
+            target.is_some_and(|t| self.text(t) == name)
+                && scope.node.start_byte() <= store.node.start_byte()
+                && store.node.end_byte() <= scope.node.end_byte()
+        });
+        grown_by_call || grown_by_store
     }
 
     /// A name holding a lazy query, consumed here: the query runs.

@@ -368,19 +368,7 @@ impl<'a> SemanticModel<'a> {
         if query.assigned_to.is_empty() {
             return false;
         }
-        let mut derived: HashSet<&str> = query.assigned_to.iter().map(String::as_str).collect();
-        let flows = &self.loop_flows[id];
-        loop {
-            let before = derived.len();
-            for (targets, sources) in flows {
-                if sources.iter().any(|s| derived.contains(root_name(s))) {
-                    derived.extend(targets.iter().map(String::as_str));
-                }
-            }
-            if derived.len() == before {
-                break;
-            }
-        }
+        let derived = self.derived_in_loop(&query.assigned_to, id);
         query.call.refs.iter().any(|reference| {
             reference.context == super::orm::RefContext::Key
                 && derived.contains(root_name(&reference.name))
@@ -401,15 +389,63 @@ impl<'a> SemanticModel<'a> {
             let (statement, child) = (pair[0], pair[1]);
             statement.kind() == "if_statement"
                 && field(statement, "condition") == Some(child)
-                && field(statement, "consequence").is_some_and(|body| {
-                    named_children(body).any(|s| {
-                        matches!(
-                            s.kind(),
-                            "break_statement" | "return_statement" | "raise_statement"
-                        )
-                    })
-                })
+                && field(statement, "consequence").is_some_and(exits_block)
         })
+    }
+
+    /// A `while` loop that runs until a query's rows say stop: `rows = conn.execute(page).all();
+    /// if not rows: break`, `if result.rowcount < size: break`. Pagination or batched writes: N is
+    /// the number of pages, each one a query by design.
+    pub fn stops_on_rows(&self, query: &Query<'a>, id: LoopId) -> bool {
+        let lp = &self.loops[id];
+        if lp.kind != LoopKind::While || query.assigned_to.is_empty() {
+            return false;
+        }
+        let derived = self.derived_in_loop(&query.assigned_to, id);
+        let source = self.file.text();
+        let Some(body) = field(lp.node, "body") else {
+            return false;
+        };
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "if_statement" => {
+                    let reads_rows = field(node, "condition").is_some_and(|condition| {
+                        let mut names = Vec::new();
+                        calls::collect_identifiers(condition, source, &mut names);
+                        names.iter().any(|name| derived.contains(root_name(name)))
+                    });
+                    if reads_rows && field(node, "consequence").is_some_and(exits_block) {
+                        return true;
+                    }
+                    stack.extend(named_children(node));
+                }
+                "function_definition"
+                | "lambda"
+                | "class_definition"
+                | "for_statement"
+                | "while_statement" => {}
+                _ => stack.extend(named_children(node)),
+            }
+        }
+        false
+    }
+
+    /// `names` and every name loop `id`'s body assigns from them, transitively.
+    fn derived_in_loop<'n>(&'n self, names: &'n [String], id: LoopId) -> HashSet<&'n str> {
+        let mut derived: HashSet<&str> = names.iter().map(String::as_str).collect();
+        let flows = &self.loop_flows[id];
+        loop {
+            let before = derived.len();
+            for (targets, sources) in flows {
+                if sources.iter().any(|s| derived.contains(root_name(s))) {
+                    derived.extend(targets.iter().map(String::as_str));
+                }
+            }
+            if derived.len() == before {
+                return derived;
+            }
+        }
     }
 
     /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:
@@ -453,6 +489,16 @@ impl<'a> SemanticModel<'a> {
         }
         false
     }
+}
+
+/// A block that leaves the loop: it holds a `break`, `return` or `raise` of its own.
+fn exits_block(block: Node<'_>) -> bool {
+    named_children(block).any(|statement| {
+        matches!(
+            statement.kind(),
+            "break_statement" | "return_statement" | "raise_statement"
+        )
+    })
 }
 
 /// The first name of a dotted path: `node` of `node.parent_id`.

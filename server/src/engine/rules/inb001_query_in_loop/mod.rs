@@ -89,6 +89,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if model.runs_at_most_once(node, loop_id)
             || model.is_memoised(node, loop_id)
             || model.exits_on_result(node, loop_id)
+            || model.stops_on_rows(query, loop_id)
             || model.walks_own_result(query, loop_id)
         {
             continue;
