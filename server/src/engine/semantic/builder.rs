@@ -745,6 +745,14 @@ impl<'a> Builder<'a, '_> {
             }
             return;
         }
+        // `for i, row in enumerate(rows)`, `for label, row in zip(labels, rows)`: each target
+        // takes what its own iterable yields.
+        if let Some(pairs) = self.unpacked_iterables(left, right) {
+            for (target, iterable) in pairs {
+                self.type_loop_target(target, iterable);
+            }
+            return;
+        }
         // `for key, rows in by_key.items()`
         let items_of = field(right, "function")
             .filter(|f| {
@@ -764,6 +772,36 @@ impl<'a> Builder<'a, '_> {
         {
             let name = self.text(value).to_string();
             self.scope().types.insert(name, value_type);
+        }
+    }
+
+    /// The targets of `for a, b in enumerate(xs)` / `zip(xs, ys)` paired with the iterables they
+    /// take their items from (the index of `enumerate` takes none).
+    fn unpacked_iterables(
+        &self,
+        left: Node<'a>,
+        right: Node<'a>,
+    ) -> Option<Vec<(Node<'a>, Node<'a>)>> {
+        if !matches!(
+            left.kind(),
+            "pattern_list" | "tuple_pattern" | "list_pattern"
+        ) {
+            return None;
+        }
+        let function = field(right, "function").filter(|f| f.kind() == "identifier")?;
+        let arguments: Vec<Node<'a>> = named_children(field(right, "arguments")?)
+            .filter(|a| a.kind() != "keyword_argument")
+            .collect();
+        let targets: Vec<Node<'a>> = named_children(left).collect();
+        match self.text(function) {
+            "enumerate" => match (targets.as_slice(), arguments.first()) {
+                ([_, item], Some(iterable)) => Some(vec![(*item, *iterable)]),
+                _ => None,
+            },
+            "zip" if targets.len() == arguments.len() => {
+                Some(targets.into_iter().zip(arguments).collect())
+            }
+            _ => None,
         }
     }
 
