@@ -61,10 +61,21 @@ def get_user_analytics(user_ids):
     return result
 ```
 
-Not flagged: a query that runs once before the loop; a loop over the results of one query; a chunk
-loop that runs one `.in_()`/`__in` query per slice of the keys; a pagination loop (`offset`/`limit`,
-slices, or keyset `where(M.id > last)`); a loop that unconditionally `break`s or `return`s right after
-the query; calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`).
+Queries are recognised by evidence: what the receiver is bound to (a `Session` annotation, a
+session factory, `Model.objects`, a related manager) or what the call's arguments prove (a model
+class for `.query()`/`.get()`, a SQLAlchemy statement for `.execute()`), never by a method name.
+Only queries that run count: a Django queryset or legacy `Query` that is only built (assigned to a
+form field, passed on, used as a subquery) is not a query until it is iterated or consumed.
+
+Not flagged: a loop whose N the code fixes (a literal list, `range(3)`, enum members, a constant
+such as `STATUSES`); a query that runs once before the loop; a loop over the results of one query;
+a chunk loop that runs one `.in_()`/`__in` query per slice of the keys; pagination (`offset`/`limit`,
+slices, keyset `where(M.id > last)`, a `while` loop that stops when a page comes back empty); a
+loop that unconditionally `break`s or `return`s right after the query; a retry loop that a query's
+answer ends; a walk along rows whose next key comes from the row just loaded; memoised lookups (an
+`if key not in cache:` guard, `functools.cache` helpers, `ContentType.objects.get_for_model`); DDL;
+calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`); test code, unless
+`check-tests = true`.
 
 ## Fix safety
 The batched rewrite is unsafe: rows of different keys may come back in a different order, `.one()`
