@@ -108,7 +108,8 @@ fn read_models(
                     .filter(|folder| path.starts_with(folder))
                     .max_by_key(|folder| folder.as_os_str().len())
                     .map_or_else(|| path.parent().unwrap_or(path).to_path_buf(), Clone::clone);
-                extract_declarations(&SourceFile::parse(text), &module_name(path, &root))
+                let package = path.file_name().is_some_and(|name| name == "__init__.py");
+                extract_declarations(&SourceFile::parse(text), &module_name(path, &root), package)
             })
             .unwrap_or_default();
         if !models.is_empty() {

@@ -22,33 +22,67 @@ pub use models::{
 pub use query_methods::{extract_query_methods, QueryMethod};
 pub use resolver::ModelResolver;
 
-/// What one file declares for the project: its model classes and its custom query methods.
+/// What one file declares for the project: its model classes, its custom query methods, and the
+/// class names it imports (a package's `__init__.py` or a settings module re-exporting models).
 #[derive(Debug, Clone, Default)]
 pub struct Declarations {
     pub models: Vec<Model>,
     pub query_methods: Vec<(String, QueryMethod)>,
+    pub reexports: Option<ClassImports>,
+}
+
+/// A module and, per class name it binds by importing, the absolute module and name it comes
+/// from.
+#[derive(Debug, Clone, Default)]
+pub struct ClassImports {
+    pub module: String,
+    pub names: HashMap<String, (String, String)>,
 }
 
 impl From<Vec<Model>> for Declarations {
     fn from(models: Vec<Model>) -> Declarations {
         Declarations {
             models,
-            query_methods: Vec::new(),
+            ..Declarations::default()
         }
     }
 }
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
-        self.models.is_empty() && self.query_methods.is_empty()
+        self.models.is_empty()
+            && self.query_methods.is_empty()
+            && self
+                .reexports
+                .as_ref()
+                .is_none_or(|reexports| reexports.names.is_empty())
     }
 }
 
-/// Everything a file declares for the project index.
-pub fn extract_declarations(file: &SourceFile, module: &str) -> Declarations {
+/// Everything a file declares for the project index; `package` when it is a package's
+/// `__init__.py` (its relative imports start from the package itself).
+pub fn extract_declarations(file: &SourceFile, module: &str, package: bool) -> Declarations {
+    let imports = crate::engine::imports::Imports::collect(file, module, package);
+    let reexports = imports
+        .list
+        .iter()
+        .filter_map(|import| {
+            let name = import.name.as_deref()?;
+            crate::engine::orm::looks_like_class(name).then(|| {
+                (
+                    import.local.clone(),
+                    (import.module.clone(), name.to_string()),
+                )
+            })
+        })
+        .collect();
     Declarations {
         models: extract_models(file, module),
         query_methods: extract_query_methods(file),
+        reexports: Some(ClassImports {
+            module: module.to_string(),
+            names: reexports,
+        }),
     }
 }
 
@@ -68,6 +102,8 @@ pub struct ProjectIndex {
     accessors: std::sync::OnceLock<HashMap<String, Option<String>>>,
     /// Custom query methods per file, and by name (`None` where files disagree).
     query_methods_by_file: HashMap<PathBuf, Vec<(String, QueryMethod)>>,
+    /// Per file, its module and the class names it imports (see [`Declarations::reexports`]).
+    reexports_by_file: HashMap<PathBuf, ClassImports>,
     query_methods: std::sync::OnceLock<HashMap<String, Option<QueryMethod>>>,
 }
 
@@ -81,7 +117,16 @@ impl ProjectIndex {
         let Declarations {
             models,
             query_methods,
+            reexports,
         } = declarations.into();
+        match reexports {
+            Some(reexports) if !reexports.names.is_empty() => {
+                self.reexports_by_file.insert(path.to_path_buf(), reexports);
+            }
+            _ => {
+                self.reexports_by_file.remove(path);
+            }
+        }
         self.accessors = std::sync::OnceLock::new();
         self.query_methods = std::sync::OnceLock::new();
         if query_methods.is_empty() {
@@ -133,12 +178,45 @@ impl ProjectIndex {
     /// that no import tells apart resolve to none: guessing would invent lazy loads and hide
     /// real ones.
     pub fn model(&self, name: &str, module_hint: Option<&str>) -> Option<&Model> {
+        self.model_through(name, module_hint, 0)
+    }
+
+    /// [`ProjectIndex::model`], following re-exports (`from app.models import Order` where
+    /// `app/models/__init__.py` imports it from `app.models.order`) a few modules deep.
+    fn model_through(&self, name: &str, module_hint: Option<&str>, depth: usize) -> Option<&Model> {
         let candidates = self.by_name.get(name)?;
         let preferred = module_hint.and_then(|hint| {
             let hint = hint.trim_start_matches('.');
-            candidates.iter().find(|m| {
-                !hint.is_empty() && (m.module == hint || m.module.ends_with(&format!(".{hint}")))
-            })
+            if hint.is_empty() {
+                return None;
+            }
+            let declared = candidates
+                .iter()
+                .find(|m| m.module == hint || m.module.ends_with(&format!(".{hint}")));
+            if declared.is_some() || depth >= 3 {
+                return declared;
+            }
+            let reexported = self
+                .reexports_by_file
+                .values()
+                .find(|imports| {
+                    imports.module == hint || imports.module.ends_with(&format!(".{hint}"))
+                })
+                .and_then(|imports| imports.names.get(name))
+                .and_then(|(module, original)| {
+                    self.model_through(original, Some(module), depth + 1)
+                });
+            if let Some(model) = reexported {
+                return candidates.iter().find(|m| std::ptr::eq(m.as_ref(), model));
+            }
+            // A package that imports its models from its own submodules.
+            let mut in_package = candidates
+                .iter()
+                .filter(|m| m.module.starts_with(&format!("{hint}.")));
+            match (in_package.next(), in_package.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
         });
         let unique = match candidates.as_slice() {
             [only] => Some(only),
@@ -257,6 +335,11 @@ pub(crate) fn merge_query_methods<'m>(
     merged
 }
 
+/// A model name as shown to users: `Order` of `app.models:Order`.
+pub fn display_model(name: &str) -> &str {
+    name.rsplit_once(':').map_or(name, |(_, name)| name)
+}
+
 /// Whether a file may declare models, by a cheap look at its text: only such files are parsed
 /// when the index is built for a project.
 pub fn may_declare_models(text: &str) -> bool {
@@ -271,6 +354,7 @@ pub fn may_declare_models(text: &str) -> bool {
         "Manager)",
         "QuerySet)",
         "Query)",
+        "models import ",
     ]
     .iter()
     .any(|needle| text.contains(needle))

@@ -418,8 +418,12 @@ fn sqlalchemy_relationship(
         .map(|a| file.node_text(*a).trim_matches(['"', '\'']).to_string())
         .or_else(|| annotation.and_then(mapped_target));
     let uselist = keyword(file, call, "uselist");
+    let lazy = keyword(file, call, "lazy").map(|l| l.trim_matches(['"', '\'']).to_string());
+    // A dynamic or write-only relationship stands for many rows, whatever its name says.
+    let many_rows = matches!(lazy.as_deref(), Some("dynamic" | "write_only"));
     let kind = match (uselist, annotation) {
         (Some("False"), _) => RelationshipKind::Single,
+        _ if many_rows => RelationshipKind::Collection,
         (Some("True"), _) => RelationshipKind::Collection,
         (_, Some(annotation)) if is_collection_annotation(annotation) => {
             RelationshipKind::Collection
@@ -439,7 +443,7 @@ fn sqlalchemy_relationship(
         name,
         target,
         kind,
-        lazy: keyword(file, call, "lazy").map(|l| l.trim_matches(['"', '\'']).to_string()),
+        lazy,
         foreign_key_column: None,
         reverse_name: backref_name(file, call),
     }

@@ -43,6 +43,14 @@ impl<'i> ModelResolver<'i> {
     }
 
     pub fn model(&self, name: &str) -> Option<&Model> {
+        // `module:Name`: a model named from another one (a relationship's target), resolved in
+        // the module that declares the relationship.
+        if let Some((module, name)) = name.split_once(':') {
+            if module.is_empty() {
+                return self.local.iter().find(|m| m.name == name);
+            }
+            return self.index.model(name, Some(module));
+        }
         if let Some(model) = self.local.iter().find(|m| m.name == name) {
             return Some(model);
         }
@@ -94,6 +102,28 @@ impl<'i> ModelResolver<'i> {
             return Some(found.clone());
         }
         self.index.relationship(&resolved.name, attribute)
+    }
+
+    /// The name a relationship's target goes by for later lookups: `module:Name` when the
+    /// module that declares `owner` declares `target` too (a relationship names a model of its
+    /// own module first), else the plain name.
+    pub fn qualified_target(&self, owner: &str, target: &str) -> String {
+        let Some(owner) = self.model(owner) else {
+            return target.to_string();
+        };
+        let is_local = self.local.iter().any(|m| std::ptr::eq(m, owner));
+        if is_local {
+            if self.local.iter().any(|m| m.name == target) {
+                return format!(":{target}");
+            }
+        } else if self
+            .index
+            .models_named(target)
+            .any(|m| m.module == owner.module)
+        {
+            return format!("{}:{target}", owner.module);
+        }
+        target.to_string()
     }
 }
 

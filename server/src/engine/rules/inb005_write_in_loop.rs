@@ -97,7 +97,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             }
             let message = format!(
                 "`{receiver}.save()` writes one `{}` per `{}` of `{}`",
-                row.model(),
+                crate::engine::index::display_model(row.model()),
                 display_code(&model.loop_(id).target, 40),
                 display_code(&model.loop_(id).iterable, 40)
             );

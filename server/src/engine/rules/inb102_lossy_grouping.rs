@@ -82,7 +82,11 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let certainty = if confident {
-            format!("`{}.{}` is not unique", store.model, store.key)
+            format!(
+                "`{}.{}` is not unique",
+                crate::engine::index::display_model(&store.model),
+                store.key
+            )
         } else {
             format!(
                 "`{}` looks like a foreign key, so probably not unique",
@@ -92,7 +96,8 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let what = display_code(file.node_text(store.node), 50);
         let message = format!(
             "`{what}` keys `{}` rows by `{}`, but {certainty}: each key keeps only its last row and the others are lost",
-            store.model, store.key
+            crate::engine::index::display_model(&store.model),
+            store.key
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, store.node.byte_range());
         context.offer_fix(&mut diagnostic, || {

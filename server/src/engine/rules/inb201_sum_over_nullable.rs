@@ -78,7 +78,8 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let what = display_code(file.node_text(site.call), 60);
         let message = format!(
             "`{what}` adds `{}.{}`, which is nullable: one NULL row makes it `None` and the sum raises `TypeError`",
-            site.model, site.column
+            crate::engine::index::display_model(&site.model),
+            site.column
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, site.call.byte_range());
         context.offer_fix(&mut diagnostic, || {

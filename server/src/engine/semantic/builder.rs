@@ -311,12 +311,16 @@ impl<'a> orm::Scope<'a> for Builder<'a, '_> {
             let relationship = self.index.relationship(&model, attribute)?;
             return (relationship.kind == RelationshipKind::Collection).then_some(RelatedManager {
                 model: relationship.target,
+                owner_typed: true,
             });
         }
         // Nothing says what the owner is: a related name the project declares once is enough.
         self.index
             .related_accessor(attribute)
-            .map(|model| RelatedManager { model })
+            .map(|model| RelatedManager {
+                model,
+                owner_typed: false,
+            })
     }
 
     fn query_method(&self, name: &str) -> Option<crate::engine::index::QueryMethod> {
@@ -498,6 +502,69 @@ impl<'a> Builder<'a, '_> {
             _ => SessionBinding::Unknown,
         }
     }
+}
+
+/// The rows of a query with a `LIMIT` (`.limit(n)`, `qs[:n]`): a page, whose size the code
+/// sets.
+fn is_limited_query(node: Node<'_>, source: &str) -> bool {
+    if !matches!(node.kind(), "call" | "subscript" | "await") {
+        return false;
+    }
+    let node = if node.kind() == "await" {
+        match named_children(node).next() {
+            Some(inner) => inner,
+            None => return false,
+        }
+    } else {
+        node
+    };
+    // A page size the code or a setting fixes (`.limit(10)`, `.limit(limit)`, `[:PAGE_SIZE]`), not
+    // one computed from the data (`[: len(ids)]`).
+    let fixed_size = |size: &str| {
+        let size = size.trim();
+        !size.is_empty()
+            && size
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    };
+    let chain = Chain::flatten(node, source);
+    chain.segments.iter().any(|segment| {
+        let limited = segment.is_call()
+            && segment.name == "limit"
+            && segment.arguments.is_some_and(|arguments| {
+                let text = &source[arguments.byte_range()];
+                fixed_size(text.trim_start_matches('(').trim_end_matches(')'))
+            });
+        limited
+            || segment.subscript.is_some_and(|subscript| {
+                named_children(subscript).skip(1).any(|index| {
+                    index.kind() == "slice"
+                        && source[index.byte_range()]
+                            .split(':')
+                            .nth(1)
+                            .is_some_and(fixed_size)
+                })
+            })
+    })
+}
+
+/// Iterating the schema: the installed models, a model's fields, a class's subclasses. N is
+/// the size of the code base, not of the data.
+fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
+    let text = &source[node.byte_range()];
+    [
+        "get_models(",
+        "get_app_configs(",
+        "get_fields(",
+        "__subclasses__(",
+        "_meta.fields",
+        "_meta.many_to_many",
+        "_meta.related_objects",
+        "metadata.sorted_tables",
+        "metadata.tables",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
 }
 
 /// `3`, `-1`.
@@ -1061,6 +1128,7 @@ impl<'a> Builder<'a, '_> {
                             api: call.api,
                             orm: call.orm,
                             model: call.model,
+                            earlier: self.refined_queries(node),
                         });
                     }
                 }
@@ -1099,6 +1167,31 @@ impl<'a> Builder<'a, '_> {
             }
             _ => None,
         }
+    }
+
+    /// The queries a chain refines through the name at its root, newest first:
+    /// `orders.filter(...)` where `orders = Order.objects.select_related(...)`.
+    fn refined_queries(&self, node: Node<'a>) -> Vec<Node<'a>> {
+        let mut earlier = Vec::new();
+        let mut current = node;
+        for _ in 0..MAX_SYMBOL_DEPTH {
+            let root = Chain::flatten(current, self.source).root;
+            if root.kind() != "identifier" {
+                break;
+            }
+            let Some(value) = orm::Scope::value_of(self, self.text(root)) else {
+                break;
+            };
+            if value == current
+                || earlier.contains(&value)
+                || !matches!(value.kind(), "call" | "subscript")
+            {
+                break;
+            }
+            earlier.push(value);
+            current = value;
+        }
+        earlier
     }
 
     /// `x.attr` read from a row of a known model.
@@ -1232,6 +1325,9 @@ impl<'a> Builder<'a, '_> {
         if depth > MAX_SYMBOL_DEPTH {
             return false;
         }
+        if is_limited_query(node, self.source) || iterates_the_schema(node, self.source) {
+            return true;
+        }
         match node.kind() {
             "list" | "tuple" | "set" | "dictionary" | "string" | "concatenated_string" => {
                 !named_children(node)
@@ -1265,9 +1361,10 @@ impl<'a> Builder<'a, '_> {
                     .rev()
                     .find_map(|scope| scope.values.get(name).copied());
                 value.is_some_and(|value| {
-                    matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
+                    let literal = matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
                         && named_children(value).next().is_some()
-                        && !self.is_grown(name)
+                        && !self.is_grown(name);
+                    literal || is_limited_query(value, self.source)
                 })
             }
             // `group["questions"]` where `group` is an item of a bounded loop.

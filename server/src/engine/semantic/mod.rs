@@ -156,6 +156,9 @@ pub struct Origin<'a> {
     pub orm: super::orm::Orm,
     /// The query's model as written.
     pub model: Option<String>,
+    /// The queries it refines, newest first: `orders.filter(...)` after `orders =
+    /// Order.objects.select_related("customer")` was built from that one.
+    pub earlier: Vec<Node<'a>>,
 }
 
 /// `x.attr` where `x` is a row of a known model: a possible relationship load.
@@ -295,6 +298,16 @@ impl<'a> SemanticModel<'a> {
         whole.then_some(read)
     }
 
+    /// The eager-loading options of the query rows came from and of the queries it refines
+    /// (`orders = Order.objects.select_related("customer")`, later `orders.filter(...)`).
+    pub fn loader_options(&self, origin: &Origin<'a>) -> Vec<super::orm::loaders::LoaderOption> {
+        let mut options = super::orm::loaders::loader_options(self.file, origin.query);
+        for earlier in &origin.earlier {
+            options.extend(super::orm::loaders::loader_options(self.file, *earlier));
+        }
+        options
+    }
+
     /// The code a loop repeats: a statement, or a whole comprehension.
     pub fn loop_extent(&self, id: LoopId) -> TextRange {
         let lp = &self.loops[id];
@@ -390,6 +403,56 @@ impl<'a> SemanticModel<'a> {
             statement.kind() == "if_statement"
                 && field(statement, "condition") == Some(child)
                 && field(statement, "consequence").is_some_and(exits_block)
+        })
+    }
+
+    /// A query in a `while` loop's own condition: the loop re-asks it until the answer changes
+    /// (polling, probing for a free value), one query per check by design.
+    pub fn in_loop_condition(&self, node: Node<'a>, id: LoopId) -> bool {
+        let lp = &self.loops[id];
+        lp.kind == LoopKind::While
+            && field(lp.node, "condition").is_some_and(|condition| {
+                condition.start_byte() <= node.start_byte()
+                    && node.end_byte() <= condition.end_byte()
+            })
+    }
+
+    /// Code in an `except` handler inside loop `id`: it runs when something failed, not per
+    /// iteration.
+    pub fn on_error_path(&self, node: Node<'a>, id: LoopId) -> bool {
+        let Some(path) = path_between(self.loops[id].node, node) else {
+            return false;
+        };
+        path.iter().any(|step| step.kind() == "except_clause")
+    }
+
+    /// Whether loop `id` writes rows of `model_name` after `read` in its body
+    /// (`M.objects.create(...)`, `row.save()` on a row of `M`, `session.add(M(...))`): the next
+    /// iterations' reads of that model see what earlier ones wrote (find-or-create), so the keys
+    /// cannot be read in one batch up front.
+    pub fn writes_model_after(&self, id: LoopId, model_name: &str, read: Node<'a>) -> bool {
+        let extent = self.loop_extent(id);
+        let inside =
+            |node: Node<'_>| read.end_byte() <= node.start_byte() && node.end_byte() <= extent.end;
+        let source = self.file.text();
+        self.queries.iter().any(|q| {
+            q.call.access == super::orm::Access::Write
+                && inside(q.call.node)
+                && q.call.model.as_deref() == Some(model_name)
+        }) || self.calls.iter().any(|call| {
+            inside(call.node)
+                && call.writes()
+                && (call
+                    .receiver_type
+                    .as_ref()
+                    .is_some_and(|t| t.model() == model_name)
+                    || field(call.node, "arguments").is_some_and(|arguments| {
+                        // `session.add(Model(...))`
+                        named_children(arguments).any(|argument| {
+                            argument.kind() == "call"
+                                && super::syntax::callee_name(argument, source) == Some(model_name)
+                        })
+                    }))
         })
     }
 

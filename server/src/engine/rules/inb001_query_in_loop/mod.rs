@@ -100,8 +100,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if model.runs_at_most_once(node, loop_id)
             || model.is_memoised(node, loop_id)
             || model.exits_on_result(node, loop_id)
+            || model.in_loop_condition(node, loop_id)
             || model.stops_on_rows(query, loop_id)
             || model.walks_own_result(query, loop_id)
+            || model.on_error_path(node, loop_id)
+            || runs_a_list_of_statements(model, query, loop_id)
+            || query
+                .call
+                .model
+                .as_deref()
+                .is_some_and(|name| model.writes_model_after(loop_id, name, node))
         {
             continue;
         }
@@ -152,14 +160,23 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
 fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> {
     query.loops.iter().rev().copied().find(|&id| {
         let lp = model.loop_(id);
-        if !model.grows(id) {
+        // A chunk loop's query is the batching itself.
+        if !model.grows(id) || is_chunk_loop(lp) {
             return false;
         }
-        let chunks = is_chunk_loop(lp);
+        // `for ct, pks in by_type.items(): ...filter(type=ct, id__in=pks)`: one IN query per
+        // group of keys, already batched.
+        let groups = iterates_groups(lp);
         query.call.refs.iter().any(|reference| {
             let counts = match reference.context {
                 RefContext::Key => true,
-                RefContext::Batch => !chunks,
+                // An IN list counts for the innermost loop it changes with only: a list sliced
+                // per chunk inside this loop is that chunk loop's batching.
+                RefContext::Batch => {
+                    !groups
+                        && lp.kind != LoopKind::While
+                        && !varies_in_inner_loop(model, query, id, &reference.name)
+                }
                 RefContext::Page => false,
             };
             counts && lp.varying.contains(&reference.name)
@@ -167,20 +184,66 @@ fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> 
     })
 }
 
+/// Whether `name` changes with a loop of the query nested inside loop `id`.
+fn varies_in_inner_loop(
+    model: &SemanticModel<'_>,
+    query: &Query<'_>,
+    id: LoopId,
+    name: &str,
+) -> bool {
+    query
+        .loops
+        .iter()
+        .skip_while(|&&outer| outer != id)
+        .skip(1)
+        .any(|&inner| model.loop_(inner).varying.contains(name))
+}
+
+/// `for key, values in d.items()`: a loop over groups of a mapping.
+fn iterates_groups(lp: &Loop<'_>) -> bool {
+    lp.iterable.trim_end().ends_with(".items()") && lp.target.contains(',')
+}
+
+/// `for statement in statements: conn.execute(text(statement))`: the SQL itself changes per
+/// iteration, so the loop runs a list of different statements, not one query per key.
+fn runs_a_list_of_statements(model: &SemanticModel<'_>, query: &Query<'_>, id: LoopId) -> bool {
+    if query.call.api != crate::engine::orm::QueryApi::Statement {
+        return false;
+    }
+    let source = model.file.text();
+    let Some(arguments) = crate::engine::syntax::field(query.call.node, "arguments") else {
+        return false;
+    };
+    let Some(mut statement) = crate::engine::syntax::named_children(arguments).next() else {
+        return false;
+    };
+    // `text(statement)`
+    if statement.kind() == "call" {
+        if let Some(inner) = crate::engine::syntax::field(statement, "arguments")
+            .and_then(|a| crate::engine::syntax::named_children(a).next())
+        {
+            statement = inner;
+        }
+    }
+    statement.kind() == "identifier"
+        && model
+            .loop_(id)
+            .varying
+            .contains(&source[statement.byte_range()])
+}
+
 /// A loop over slices of the keys: `range(0, len(ids), 1000)` with a step, or a loop whose
-/// iterable or target names chunks, batches or pages.
+/// iterable or target names chunks, batches, segments or partitions.
 fn is_chunk_loop(lp: &Loop<'_>) -> bool {
     const CHUNK_WORDS: &[&str] = &[
         "chunk",
         "batch",
-        "page",
         "slice",
         "partition",
         "segment",
         "window",
         "split",
         "bulk",
-        "group",
     ];
     let iterable = lp.iterable.trim();
     let stepped_range = iterable
@@ -190,7 +253,7 @@ fn is_chunk_loop(lp: &Loop<'_>) -> bool {
         let lower = text.to_ascii_lowercase();
         CHUNK_WORDS.iter().any(|word| lower.contains(word))
     };
-    stepped_range || says_chunk(iterable) || says_chunk(&lp.target) || lp.kind == LoopKind::While
+    stepped_range || says_chunk(iterable) || says_chunk(&lp.target)
 }
 
 fn loop_phrase(lp: &Loop<'_>) -> String {
