@@ -35,7 +35,7 @@ use session::{Effects, Session};
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// Write logs to this file (appending) instead of standard error. The level comes from
-    /// `INBATCH_LOG` or `RUST_LOG` (default `info`).
+    /// `INBATCH_LOG` or `RUST_LOG` (default `warn,inbatch=info`).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 }
@@ -62,13 +62,15 @@ pub fn run(args: &ServerArgs) -> u8 {
     runtime.block_on(serve(session.clone()));
     // A background scan still reading files must not hold up the exit.
     runtime.shutdown_timeout(Duration::from_millis(200));
-    if lock(&session).shutdown_requested {
+    let code = if lock(&session).shutdown_requested {
         tracing::info!("exit after shutdown");
         0
     } else {
         tracing::warn!("exit without shutdown");
         1
-    }
+    };
+    logging::flush(Duration::from_millis(200));
+    code
 }
 
 async fn serve(session: Arc<Mutex<Session>>) {
