@@ -2,9 +2,10 @@
 //! (`processId` in `initialize`) goes away while its pipes stay open.
 //!
 //! Either way nobody will read an answer, so the server stops at once: every piece of engine
-//! work is cancelled (`stop`), the messages already read are still handled (a `shutdown` and
-//! `exit` among them decide the exit status; the requests answer `RequestCancelled` without
-//! running), and after [`DRAIN`] at most the server stops whatever is left.
+//! work is cancelled (`stop`). After the end of input, the messages already read are still
+//! handled (a `shutdown` and `exit` among them decide the exit status; the requests answer
+//! `RequestCancelled` without running), for [`DRAIN`] at most; after the client's death, nothing
+//! is.
 
 use std::future::Future;
 use std::time::Duration;
@@ -13,39 +14,58 @@ use tokio::sync::watch;
 
 use crate::engine::cancel::Cancellation;
 
-/// How long the messages read before the end may still take once all work is cancelled.
+/// How long the messages read before the end of input may still take once all work is
+/// cancelled.
 const DRAIN: Duration = Duration::from_secs(2);
 
 /// How often the client's process is looked for.
 const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Why the session ends without `exit`; the first reason given wins.
+/// Why a session ends without `exit`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Standard input ended (or could not be read).
+    Input,
+    /// The client's process is gone.
+    Client,
+}
+
+impl End {
+    fn reason(self) -> &'static str {
+        match self {
+            End::Input => "end of input",
+            End::Client => "the client's process exited",
+        }
+    }
+}
+
+/// Why the session ends without `exit`, once known; the first reason given wins.
 #[derive(Clone)]
-pub struct Ending(watch::Sender<Option<&'static str>>);
+pub struct Ending(watch::Sender<Option<End>>);
 
 impl Ending {
     pub fn new() -> Ending {
         Ending(watch::Sender::new(None))
     }
 
-    pub fn end(&self, reason: &'static str) {
+    pub fn end(&self, end: End) {
         self.0.send_if_modified(|current| {
             let first = current.is_none();
             if first {
-                *current = Some(reason);
+                *current = Some(end);
             }
             first
         });
     }
 
-    async fn ended(&self) -> &'static str {
+    async fn ended(&self) -> End {
         let mut receiver = self.0.subscribe();
-        let reason = match receiver.wait_for(Option::is_some).await {
-            Ok(reason) => *reason,
+        let end = match receiver.wait_for(Option::is_some).await {
+            Ok(end) => *end,
             // The sender lives in `self`: never.
             Err(_) => None,
         };
-        reason.unwrap_or("the session ended")
+        end.unwrap_or(End::Input)
     }
 }
 
@@ -56,12 +76,16 @@ pub async fn serve_until_ended(
     stop: &Cancellation,
 ) {
     tokio::pin!(served);
-    let reason = tokio::select! {
+    let end = tokio::select! {
         () = &mut served => return,
-        reason = ending.ended() => reason,
+        end = ending.ended() => end,
     };
+    let reason = end.reason();
     tracing::info!("{reason}: stopping");
     stop.cancel();
+    if end == End::Client {
+        return;
+    }
     if tokio::time::timeout(DRAIN, served).await.is_err() {
         tracing::warn!(
             "{reason}: the messages read before it were not handled within {} s; stopping anyway",
@@ -94,7 +118,7 @@ pub fn watch_client_process(pid: u32, ending: Ending, stop: Cancellation) {
             interval.tick().await;
             if is_running(pid) == Some(false) {
                 tracing::warn!("the client's process {pid} exited");
-                ending.end("the client's process exited");
+                ending.end(End::Client);
                 return;
             }
         }
@@ -154,8 +178,8 @@ mod tests {
     async fn the_first_reason_ends_the_session() {
         let ending = Ending::new();
         let stop = Cancellation::new();
-        ending.end("end of input");
-        ending.end("the client's process exited");
+        ending.end(End::Input);
+        ending.end(End::Client);
         // A server that finishes once its work is cancelled.
         let served = {
             let stop = stop.clone();
@@ -167,6 +191,6 @@ mod tests {
         };
         serve_until_ended(served, &ending, &stop).await;
         assert!(stop.is_cancelled());
-        assert_eq!(ending.ended().await, "end of input");
+        assert_eq!(ending.ended().await, End::Input);
     }
 }

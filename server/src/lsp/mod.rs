@@ -101,7 +101,7 @@ async fn serve(session: Arc<Mutex<Session>>, stop: Cancellation) {
         tokio::io::stdout(),
         {
             let ending = ending.clone();
-            move || ending.end("end of input")
+            move || ending.end(lifecycle::End::Input)
         },
         |input, output| tower_lsp_server::Server::new(input, output, socket).serve(service),
     );
