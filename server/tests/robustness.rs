@@ -374,6 +374,50 @@ fn ten_megabytes_of_functions_finishes() {
     check_big(&many_functions(10), 3, Duration::from_secs(120));
 }
 
+/// A megabyte of comment lines in a loop. tree-sitter-python's scanner is quadratic on a run of
+/// comment lines (this took 44 s in a release build, 4 minutes in a debug one); long runs are
+/// blanked before parsing (`engine::source::long_comment_runs`), so it takes well under a second.
+/// The code around the run is analysed, and a suppression comment inside it is still one
+/// (unused, so INB901 reports it).
+#[test]
+fn a_megabyte_of_comment_lines_finishes() {
+    let mut text = String::from(
+        "def f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n",
+    );
+    let comment = "        # print(session.get(User, uid))  # commented out, é\n";
+    while text.len() < 512 * 1024 {
+        text.push_str(comment);
+    }
+    text.push_str("        # noqa: INB001\n");
+    while text.len() < 1024 * 1024 {
+        text.push_str(comment);
+    }
+    text.push_str("        print(session.get(Order, uid))\n");
+    let started = Instant::now();
+    let output = check_stdin(text.as_bytes(), &["--select", "INB001,INB901"]);
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let codes: Vec<(String, u64)> = json(&output)
+        .iter()
+        .map(|d| {
+            let row = d["location"]["row"].as_u64().unwrap();
+            (d["code"].as_str().unwrap().to_string(), row)
+        })
+        .collect();
+    let noqa_row = text[..text.find("# noqa").unwrap()].matches('\n').count() as u64 + 1;
+    let last_row = text.matches('\n').count() as u64;
+    assert_eq!(
+        codes,
+        [
+            ("INB001".to_string(), 3),
+            ("INB901".to_string(), noqa_row),
+            ("INB001".to_string(), last_row)
+        ]
+    );
+    eprintln!("1 MB of comment lines: CLI (debug build) {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(10), "CLI took {elapsed:?}");
+}
+
 const DEPTH: usize = 5_000;
 /// Deep, but within what CPython compiles (200 nested brackets, 100 indentation levels).
 const VALID_DEPTH: usize = 90;

@@ -3,6 +3,7 @@
 //! Nothing here knows about LSP, tokio, terminals or the file system; the `cli` and `lsp` shells
 //! translate to and from these types.
 
+pub mod cancel;
 pub mod diagnostic;
 pub mod fix;
 pub mod hashing;

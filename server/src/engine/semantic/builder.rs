@@ -606,6 +606,8 @@ impl<'a> Builder<'a, '_> {
     }
 
     fn visit(&mut self, node: Node<'a>) {
+        // A shell may stop the walk (a newer edit made it useless): see `engine::cancel`.
+        crate::engine::cancel::check();
         let is_error = node.is_error();
         self.ancestors.push(node);
         self.errors_on_path += usize::from(is_error);
