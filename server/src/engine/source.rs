@@ -368,7 +368,18 @@ thread_local! {
 }
 
 /// Parses Python text, reusing `old_tree` (already `edit`ed) when given.
+///
+/// CPython reads a lone `\r` as a line break (old Mac files, some generators); tree-sitter-python
+/// does not, and would see one long broken line. Such text is parsed with each lone `\r` read as
+/// `\n`: the same length, so every byte offset of the tree is one of `text`.
 pub fn parse_tree(text: &str, old_tree: Option<&Tree>) -> Tree {
+    let lone_cr_as_lf;
+    let text = if has_lone_cr(text) {
+        lone_cr_as_lf = with_lone_cr_as_lf(text);
+        lone_cr_as_lf.as_str()
+    } else {
+        text
+    };
     PARSER
         .with(|parser| match parser.try_borrow_mut() {
             Ok(mut parser) => parser.parse(text, old_tree),
@@ -376,6 +387,27 @@ pub fn parse_tree(text: &str, old_tree: Option<&Tree>) -> Tree {
             Err(_) => new_parser().parse(text, old_tree),
         })
         .expect("a parser with a language and no timeout always returns a tree")
+}
+
+/// Whether `text` has a `\r` that is not part of `\r\n`.
+fn has_lone_cr(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // `contains` on bytes is a memchr: the usual text without any `\r` costs one fast scan.
+    bytes.contains(&b'\r')
+        && bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+}
+
+fn with_lone_cr_as_lf(text: &str) -> String {
+    let mut bytes = text.as_bytes().to_vec();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    String::from_utf8(bytes).expect("one ASCII byte replaced by another")
 }
 
 pub fn new_parser() -> Parser {
