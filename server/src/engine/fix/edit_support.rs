@@ -4,9 +4,9 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
+use super::imports::import_entries;
 use super::Edit;
 use crate::engine::source::{SourceFile, TextRange};
-use crate::engine::syntax::named_children;
 
 /// Names taken in a scope: a fresh name must shadow nothing the code there can see.
 pub struct NameTable {
@@ -93,74 +93,11 @@ pub fn body_indent_unit(file: &SourceFile, statement: Node<'_>) -> String {
 }
 
 /// An edit that makes `from MODULE import NAME` available, or `None` when `NAME` is already
-/// imported from that module. The import goes after the last top-level import, or after the module
-/// docstring and `from __future__` imports when there are none.
-///
-/// A standard-library import (`collections`) goes before the first import (after `__future__`
-/// imports) so that it lands in the standard-library block; others go after the last import.
+/// imported from that module; placed as isort would (see [`super::imports`]). A fix needing several
+/// imports asks [`super::imports::ensure_imports`] for all at once, so that two names from one
+/// module share a statement.
 pub fn ensure_import(file: &SourceFile, module: &str, name: &str) -> Option<Edit> {
-    let root = file.root();
-    let mut first_import: Option<Node<'_>> = None;
-    let mut last_import: Option<Node<'_>> = None;
-    let mut after_header: Option<usize> = None;
-    for (index, statement) in named_children(root).enumerate() {
-        match statement.kind() {
-            "future_import_statement" => after_header = Some(statement.end_byte()),
-            "import_from_statement" | "import_statement" => {
-                if imports_name(file, statement, module, name) {
-                    return None;
-                }
-                first_import.get_or_insert(statement);
-                last_import = Some(statement);
-            }
-            "expression_statement"
-                if index == 0
-                    && named_children(statement)
-                        .next()
-                        .is_some_and(|e| e.kind() == "string") =>
-            {
-                after_header = Some(statement.end_byte());
-            }
-            _ => {}
-        }
-    }
-    let line = format!("from {module} import {name}\n");
-    let line_after = |end: usize| {
-        let index = file.line_index();
-        index.line_start(index.line_of(end) + 1)
-    };
-    let standard_library = STANDARD_LIBRARY.contains(&module);
-    let at = match (standard_library, first_import, last_import, after_header) {
-        (true, Some(first), _, _) => file
-            .line_index()
-            .line_start(file.line_index().line_of(first.start_byte())),
-        (false, _, Some(last), _) => line_after(last.end_byte()),
-        (_, _, _, Some(end)) => line_after(end),
-        _ => 0,
-    };
-    if at >= file.text().len() && !file.text().is_empty() && !file.text().ends_with('\n') {
-        return Some(Edit::insert(file.text().len(), format!("\n{line}")));
-    }
-    Some(Edit::insert(at, line))
-}
-
-const STANDARD_LIBRARY: &[&str] = &["collections", "itertools", "functools", "typing"];
-
-fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str) -> bool {
-    if statement.kind() != "import_from_statement" {
-        return false;
-    }
-    let module_matches = statement
-        .child_by_field_name("module_name")
-        .is_some_and(|m| file.node_text(m) == module);
-    module_matches
-        && import_entries(statement).any(|entry| {
-            let bound = match entry.kind() {
-                "aliased_import" => entry.child_by_field_name("alias"),
-                _ => Some(entry),
-            };
-            bound.is_some_and(|bound| file.node_text(bound) == name)
-        })
+    super::imports::ensure_imports(file, &[super::imports::Needed::from(module, name)]).pop()
 }
 
 /// The edit that removes `name` from the top-level `from ... import` that brings it in, when
@@ -235,14 +172,6 @@ fn imported_names<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     import_entries(statement).filter(|entry| entry.kind() == "dotted_name")
 }
 
-/// The entries of a `from ... import` list: names and aliased names.
-fn import_entries<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    let module = statement.child_by_field_name("module_name");
-    named_children(statement).filter(move |child| {
-        Some(*child) != module && matches!(child.kind(), "dotted_name" | "aliased_import")
-    })
-}
-
 /// Joins insertions at the same offset into one edit (two imports landing on the same line), so
 /// that the fix's edits do not overlap.
 pub fn merge_insertions(edits: &mut Vec<Edit>) {
@@ -277,28 +206,6 @@ pub fn parses_cleanly(before: &SourceFile, after: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn import_goes_after_the_last_import_once() {
-        let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n\nx = 1\n");
-        let edit = ensure_import(&file, "collections", "defaultdict").unwrap();
-        assert_eq!(edit.range.start, "\"\"\"Doc.\"\"\"\n".len());
-        let edit = ensure_import(&file, "sqlalchemy", "func").unwrap();
-        assert_eq!(
-            edit.range.start,
-            "\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n".len()
-        );
-        let file = SourceFile::parse("from collections import defaultdict\n");
-        assert!(ensure_import(&file, "collections", "defaultdict").is_none());
-        let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nx = 1\n");
-        assert_eq!(
-            ensure_import(&file, "collections", "defaultdict")
-                .unwrap()
-                .range
-                .start,
-            "\"\"\"Doc.\"\"\"\n".len()
-        );
-    }
 
     #[test]
     fn unused_imports_go_with_the_code_that_read_them() {

@@ -1,8 +1,11 @@
 //! Fixes as data: edits in byte offsets plus an applicability, applied without overlap.
 
 pub mod edit_support;
+pub mod imports;
+mod stdlib;
 
-use super::source::TextRange;
+use super::diagnostic::Diagnostic;
+use super::source::{SourceFile, TextRange};
 
 /// Whether a fix may be applied without review, as in ruff.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -116,6 +119,154 @@ pub fn apply_fixes<'f>(text: &str, fixes: impl IntoIterator<Item = &'f Fix>) -> 
     (output, applied)
 }
 
+/// Which fixes a run may apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FixMode {
+    pub unsafe_fixes: bool,
+}
+
+impl FixMode {
+    pub fn allows(self, fix: &Fix) -> bool {
+        fix.applicability == Applicability::Safe || self.unsafe_fixes
+    }
+}
+
+/// The result of fixing one text until no applicable fix is left.
+pub struct FixOutcome {
+    /// The fixed text (the original when nothing applied).
+    pub text: String,
+    /// How many fixes were applied over all passes.
+    pub applied: usize,
+    /// Set when a pass produced text that does not parse: the file must be left as it was.
+    pub error: Option<String>,
+}
+
+/// Most passes `fix_until_stable` makes; a fix that keeps re-firing stops here.
+pub const MAX_FIX_PASSES: usize = 10;
+
+/// Applies fixes, re-checking after each pass, until none applies (at most [`MAX_FIX_PASSES`]).
+/// `check` returns the diagnostics for a text. A pass whose result does not parse (when the input
+/// did), or that CPython would refuse or read differently ([`CompileFacts`]), aborts the whole run
+/// with an error, and the caller keeps the original text.
+pub fn fix_until_stable(
+    original: &str,
+    mode: FixMode,
+    mut check: impl FnMut(&SourceFile) -> Vec<Diagnostic>,
+) -> FixOutcome {
+    let mut text = original.to_string();
+    let mut applied_total = 0;
+    let original_file = SourceFile::parse(original);
+    let original_parses = !original_file.has_syntax_errors();
+    let original_facts = CompileFacts::of(&original_file);
+    drop(original_file);
+    let refused = |error: String| FixOutcome {
+        text: original.to_string(),
+        applied: 0,
+        error: Some(error),
+    };
+    for _ in 0..MAX_FIX_PASSES {
+        let file = SourceFile::parse(text.clone());
+        let diagnostics = check(&file);
+        let fixes: Vec<&Fix> = diagnostics
+            .iter()
+            .filter_map(|d| d.fix.as_ref())
+            .filter(|fix| mode.allows(fix))
+            .collect();
+        if fixes.is_empty() {
+            break;
+        }
+        let (fixed, applied) = apply_fixes(&text, fixes);
+        if applied == 0 || fixed == text {
+            break;
+        }
+        let fixed_file = SourceFile::parse(fixed.as_str());
+        if original_parses && fixed_file.has_syntax_errors() {
+            return refused(
+                "a fix produced code that does not parse; the file was left unchanged".to_string(),
+            );
+        }
+        if let Some(hazard) = CompileFacts::of(&fixed_file).lost_from(&original_facts) {
+            return refused(format!(
+                "a fix would {hazard}, which CPython refuses; the file was left unchanged"
+            ));
+        }
+        text = fixed;
+        applied_total += applied;
+    }
+    FixOutcome {
+        text,
+        applied: applied_total,
+        error: None,
+    }
+}
+
+/// What CPython requires of a module's start and tree-sitter does not check: `from __future__`
+/// imports before any other statement (after the docstring), a docstring that is the first
+/// statement, a byte order mark and an encoding declaration on the first two lines. A fix that
+/// inserts an import above them breaks one of these while the tree still parses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileFacts {
+    future_imports_first: bool,
+    docstring_first: bool,
+    byte_order_mark: bool,
+    encoding_declaration: Option<(usize, String)>,
+}
+
+impl CompileFacts {
+    pub fn of(file: &SourceFile) -> CompileFacts {
+        let text = file.text();
+        let mut statements = crate::engine::syntax::named_children(file.root())
+            .filter(|node| node.kind() != "comment")
+            .peekable();
+        let docstring_first = statements.peek().is_some_and(|first| {
+            first.kind() == "expression_statement"
+                && first.named_child_count() == 1
+                && first.named_child(0).is_some_and(|e| e.kind() == "string")
+        });
+        if docstring_first {
+            statements.next();
+        }
+        let mut other_seen = false;
+        let mut future_imports_first = true;
+        for statement in statements {
+            if statement.kind() == "future_import_statement" {
+                future_imports_first &= !other_seen;
+            } else {
+                other_seen = true;
+            }
+        }
+        let index = file.line_index();
+        let encoding_declaration = (0..2.min(index.line_count())).find_map(|line| {
+            let content = &text[index.line_range(line, text)];
+            imports::is_encoding_declaration(content.trim_start_matches('\u{feff}'))
+                .then(|| (line, content.trim_end().to_string()))
+        });
+        CompileFacts {
+            future_imports_first,
+            docstring_first,
+            byte_order_mark: text.starts_with('\u{feff}'),
+            encoding_declaration,
+        }
+    }
+
+    /// What `self` (after a fix) lost that `before` had, in words.
+    pub fn lost_from(&self, before: &CompileFacts) -> Option<&'static str> {
+        if before.future_imports_first && !self.future_imports_first {
+            Some("put a `from __future__` import after other code")
+        } else if before.docstring_first && !self.docstring_first {
+            Some("move the module docstring from the top")
+        } else if before.byte_order_mark && !self.byte_order_mark {
+            Some("move the byte order mark from the start of the file")
+        } else if before.encoding_declaration.is_some()
+            && before.encoding_declaration != self.encoding_declaration
+        {
+            Some("move the encoding declaration off the first two lines")
+        } else {
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,75 +294,65 @@ mod tests {
         assert_eq!(text, "xyzdef+g");
         assert_eq!(applied, 2);
     }
-}
 
-/// Which fixes a run may apply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FixMode {
-    pub unsafe_fixes: bool,
-}
-
-impl FixMode {
-    pub fn allows(self, fix: &Fix) -> bool {
-        fix.applicability == Applicability::Safe || self.unsafe_fixes
+    /// A check that offers one safe fix inserting `insertion` at `offset`, once.
+    fn one_fix(offset: usize, insertion: &str) -> impl FnMut(&SourceFile) -> Vec<Diagnostic> + '_ {
+        let mut offered = false;
+        move |_| {
+            if std::mem::replace(&mut offered, true) {
+                return Vec::new();
+            }
+            let mut diagnostic = Diagnostic::new(
+                &crate::engine::rules::inb901_unused_suppression::RULE,
+                "test",
+                0..0,
+            );
+            diagnostic.fix = Some(Fix::new(
+                "insert",
+                Applicability::Safe,
+                vec![Edit::insert(offset, insertion)],
+            ));
+            vec![diagnostic]
+        }
     }
-}
 
-/// The result of fixing one file until no applicable fix is left.
-pub struct FixOutcome {
-    /// The fixed text (the original when nothing applied).
-    pub text: String,
-    /// How many fixes were applied over all passes.
-    pub applied: usize,
-    /// Set when a pass produced text that does not parse: the file must be left as it was.
-    pub error: Option<String>,
-}
-
-/// Most passes `fix_until_stable` makes; a fix that keeps re-firing stops here.
-pub const MAX_FIX_PASSES: usize = 10;
-
-/// Applies fixes, re-checking after each pass, until none applies (at most [`MAX_FIX_PASSES`]).
-/// `check` returns the diagnostics for a text. A pass whose result does not parse (when the input
-/// did) aborts the whole run with an error, and the caller keeps the original text.
-pub fn fix_until_stable(
-    original: &str,
-    mode: FixMode,
-    mut check: impl FnMut(&super::source::SourceFile) -> Vec<super::diagnostic::Diagnostic>,
-) -> FixOutcome {
-    let mut text = original.to_string();
-    let mut applied_total = 0;
-    let original_parses = !super::source::SourceFile::parse(original).has_syntax_errors();
-    for _ in 0..MAX_FIX_PASSES {
-        let file = super::source::SourceFile::parse(text.clone());
-        let diagnostics = check(&file);
-        let fixes: Vec<&Fix> = diagnostics
-            .iter()
-            .filter_map(|d| d.fix.as_ref())
-            .filter(|fix| mode.allows(fix))
-            .collect();
-        if fixes.is_empty() {
-            break;
+    #[test]
+    fn a_fix_that_cpython_would_refuse_is_not_applied() {
+        let safe = FixMode {
+            unsafe_fixes: false,
+        };
+        let future = "\"\"\"Doc.\"\"\"\nfrom __future__ import annotations\n\nx = 1\n";
+        let after_docstring = future.find("from").unwrap();
+        let cases = [
+            (
+                future,
+                after_docstring,
+                "a `from __future__` import after other code",
+            ),
+            ("\"\"\"Doc.\"\"\"\nx = 1\n", 0, "move the module docstring"),
+            ("\u{feff}x = 1\n", 0, "byte order mark"),
+            (
+                "# -*- coding: latin-1 -*-\nx = 1\n",
+                0,
+                "encoding declaration",
+            ),
+            (
+                "#!/usr/bin/env python\n# coding: utf-8\nx = 1\n",
+                0,
+                "encoding declaration",
+            ),
+        ];
+        for (text, offset, hazard) in cases {
+            let outcome = fix_until_stable(text, safe, one_fix(offset, "import os\n"));
+            let error = outcome.error.unwrap_or_default();
+            assert!(error.contains(hazard), "{text:?}: {error:?}");
+            assert!(error.contains("CPython refuses"), "{error}");
+            assert_eq!(outcome.text, text);
         }
-        let (fixed, applied) = apply_fixes(&text, fixes);
-        if applied == 0 || fixed == text {
-            break;
-        }
-        if original_parses && super::source::SourceFile::parse(fixed.as_str()).has_syntax_errors() {
-            return FixOutcome {
-                text: original.to_string(),
-                applied: 0,
-                error: Some(
-                    "a fix produced code that does not parse; the file was left unchanged"
-                        .to_string(),
-                ),
-            };
-        }
-        text = fixed;
-        applied_total += applied;
-    }
-    FixOutcome {
-        text,
-        applied: applied_total,
-        error: None,
+        // Below them, the same insertion is fine.
+        let below = future.find("x = 1").unwrap();
+        let outcome = fix_until_stable(future, safe, one_fix(below, "import os\n"));
+        assert_eq!(outcome.error, None);
+        assert_eq!(outcome.applied, 1);
     }
 }

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use super::loader_options::{covers, loader_options, option_insertion};
 use super::{Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{ensure_import, merge_insertions, NameTable};
+use crate::engine::fix::edit_support::{merge_insertions, NameTable};
+use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::{ModelOrm, ModelResolver, RelationshipKind};
 use crate::engine::orm::{Orm, QueryApi};
@@ -197,6 +198,7 @@ fn eager_fix(
     } else {
         let names = NameTable::new(file, origin.query);
         let mut parts = Vec::new();
+        let mut imports: Vec<(String, String)> = Vec::new();
         let mut current = root.clone();
         let mut loaders = Vec::new();
         for step in path {
@@ -230,7 +232,7 @@ fn eager_fix(
                             "`{current}` is not imported here; import it to get a fix"
                         ))?
                         .to_string();
-                    edits.extend(ensure_import(file, &module, &current));
+                    imports.push((module, current.clone()));
                 }
             }
             parts.push(format!("{loader}({current}.{step})"));
@@ -242,9 +244,16 @@ fn eager_fix(
         }
         loaders.sort();
         loaders.dedup();
-        for loader in loaders {
-            edits.extend(ensure_import(file, "sqlalchemy.orm", loader));
-        }
+        imports.extend(
+            loaders
+                .into_iter()
+                .map(|loader| ("sqlalchemy.orm".to_string(), loader.to_string())),
+        );
+        let needed: Vec<Needed<'_>> = imports
+            .iter()
+            .map(|(module, name)| Needed::from(module, name))
+            .collect();
+        edits.extend(ensure_imports(file, &needed));
         format!(".options({})", parts.join("."))
     };
     edits.push(Edit::insert(at, option.clone()));
