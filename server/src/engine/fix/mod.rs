@@ -267,6 +267,92 @@ impl CompileFacts {
     }
 }
 
+/// A file's line break. Fix builders write `\n`; [`conform_fixes`] gives fixes the file's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineEnding {
+    Lf,
+    CrLf,
+    Cr,
+}
+
+impl LineEnding {
+    /// The line break the text uses most (`\n` when it has none).
+    pub fn of(text: &str) -> LineEnding {
+        let bytes = text.as_bytes();
+        if !bytes.contains(&b'\r') {
+            return LineEnding::Lf;
+        }
+        let (mut lf, mut crlf, mut cr) = (0usize, 0usize, 0usize);
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => lf += 1,
+                b'\r' if bytes.get(i + 1) == Some(&b'\n') => {
+                    crlf += 1;
+                    i += 1;
+                }
+                b'\r' => cr += 1,
+                _ => {}
+            }
+            i += 1;
+        }
+        if crlf > 0 && crlf >= lf && crlf >= cr {
+            LineEnding::CrLf
+        } else if cr > lf {
+            LineEnding::Cr
+        } else {
+            LineEnding::Lf
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineEnding::Lf => "\n",
+            LineEnding::CrLf => "\r\n",
+            LineEnding::Cr => "\r",
+        }
+    }
+}
+
+/// Gives every fix of `diagnostics` the line endings of `text`, the file they were found in:
+/// each `\n` a fix builder wrote (one not already part of a `\r\n` copied from the file) becomes
+/// the file's line break. Done here, once for every rule, so that `--fix`, quick fixes and
+/// `source.fixAll` all keep a CRLF (or CR) file's endings.
+pub fn conform_fixes(text: &str, diagnostics: &mut [Diagnostic]) {
+    let mut fixes = diagnostics
+        .iter_mut()
+        .filter_map(|diagnostic| diagnostic.fix.as_mut())
+        .peekable();
+    if fixes.peek().is_none() {
+        return;
+    }
+    let ending = LineEnding::of(text);
+    if ending == LineEnding::Lf {
+        return;
+    }
+    for fix in fixes {
+        for edit in &mut fix.edits {
+            if edit.content.contains('\n') {
+                edit.content = with_line_ending(&edit.content, ending);
+            }
+        }
+    }
+}
+
+fn with_line_ending(text: &str, ending: LineEnding) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let mut previous = None;
+    for c in text.chars() {
+        if c == '\n' && previous != Some('\r') {
+            out.push_str(ending.as_str());
+        } else {
+            out.push(c);
+        }
+        previous = Some(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,5 +440,45 @@ mod tests {
         let outcome = fix_until_stable(future, safe, one_fix(below, "import os\n"));
         assert_eq!(outcome.error, None);
         assert_eq!(outcome.applied, 1);
+    }
+
+    #[test]
+    fn the_line_ending_is_the_one_a_file_uses_most() {
+        let cases = [
+            ("", LineEnding::Lf),
+            ("a\nb\n", LineEnding::Lf),
+            ("a\r\nb\r\n", LineEnding::CrLf),
+            ("a\r\nb\r\nc\n", LineEnding::CrLf),
+            ("a\rb\rc\n", LineEnding::Cr),
+            ("a\nb\nc\r\n", LineEnding::Lf),
+        ];
+        for (text, ending) in cases {
+            assert_eq!(LineEnding::of(text), ending, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn fixes_get_the_files_line_endings() {
+        let conformed = |text: &str, content: &str| {
+            let mut diagnostic = Diagnostic::new(
+                &crate::engine::rules::inb901_unused_suppression::RULE,
+                "test",
+                0..0,
+            );
+            diagnostic.fix = Some(Fix::new(
+                "x",
+                Applicability::Safe,
+                vec![Edit::insert(0, content), Edit::replace(1..2, "no break")],
+            ));
+            let mut diagnostics = vec![diagnostic];
+            conform_fixes(text, &mut diagnostics);
+            let edits = &diagnostics[0].fix.as_ref().unwrap().edits;
+            assert_eq!(edits[1].content, "no break");
+            edits[0].content.clone()
+        };
+        // Written `\n`s become the file's break; `\r\n`s copied from the file stay as they are.
+        assert_eq!(conformed("a\r\nb\r\n", "x\ny\r\nz\n"), "x\r\ny\r\nz\r\n");
+        assert_eq!(conformed("a\rb\r", "x\ny\n"), "x\ry\r");
+        assert_eq!(conformed("a\nb\n", "x\ny\n"), "x\ny\n");
     }
 }
