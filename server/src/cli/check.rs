@@ -12,7 +12,7 @@ use super::project;
 use super::write::{self, Snapshot};
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
-use crate::engine::fix::{fix_until_stable, FixMode};
+use crate::engine::fix::{fix_file_until_stable, FixMode};
 use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::{may_declare_models, ProjectIndex};
 use crate::engine::rules::{inb003_query_in_loop_via_call, RuleSet};
@@ -466,16 +466,17 @@ fn analyse_file(
     let mut fixes_applied = 0;
     let mut file = file;
     if let Some(mode) = fixing.apply {
-        let outcome = fix_until_stable(file.text(), mode, |file| {
+        // The fixer takes the parsed file over (one tree alive at a time); the text is kept for
+        // the diff and the check that the file on disk is unchanged.
+        let text = file.text().to_string();
+        let fixed = fix_file_until_stable(file, mode, |file| {
             engine::check_file(file, settings, rules, index, origin).diagnostics
-        });
-        if let Some(error) = outcome.error {
-            return Err(format!("{}: {error}", display.display()));
-        }
-        if outcome.applied > 0 {
-            fixes_applied = outcome.applied;
-            original = Some(file.text().to_string());
-            file = SourceFile::parse(outcome.text);
+        })
+        .map_err(|error| format!("{}: {error}", display.display()))?;
+        file = fixed.file;
+        if fixed.applied > 0 {
+            fixes_applied = fixed.applied;
+            original = Some(text);
         }
     }
     let checked = engine::check_file_with(&file, settings, rules, index, origin, fixing.shown);

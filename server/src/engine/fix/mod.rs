@@ -141,31 +141,54 @@ pub struct FixOutcome {
     pub error: Option<String>,
 }
 
+/// A file fixed until no applicable fix is left.
+pub struct FixedFile {
+    /// The fixed file, parsed (the original when nothing applied).
+    pub file: SourceFile,
+    /// How many fixes were applied over all passes.
+    pub applied: usize,
+}
+
 /// Most passes `fix_until_stable` makes; a fix that keeps re-firing stops here.
 pub const MAX_FIX_PASSES: usize = 10;
 
-/// Applies fixes, re-checking after each pass, until none applies (at most [`MAX_FIX_PASSES`]).
-/// `check` returns the diagnostics for a text. A pass whose result does not parse (when the input
-/// did), or that CPython would refuse or read differently ([`CompileFacts`]), aborts the whole run
-/// with an error, and the caller keeps the original text.
+/// [`fix_file_until_stable`] for a text (the language server's `source.fixAll`).
 pub fn fix_until_stable(
     original: &str,
     mode: FixMode,
-    mut check: impl FnMut(&SourceFile) -> Vec<Diagnostic>,
+    check: impl FnMut(&SourceFile) -> Vec<Diagnostic>,
 ) -> FixOutcome {
-    let mut text = original.to_string();
+    match fix_file_until_stable(SourceFile::parse(original), mode, check) {
+        Ok(fixed) => FixOutcome {
+            text: fixed.file.into_text().0,
+            applied: fixed.applied,
+            error: None,
+        },
+        Err(error) => FixOutcome {
+            text: original.to_string(),
+            applied: 0,
+            error: Some(error),
+        },
+    }
+}
+
+/// Applies fixes, re-checking after each pass, until none applies (at most [`MAX_FIX_PASSES`]).
+/// `check` returns the diagnostics for a file. A pass whose result does not parse (when the input
+/// did), or that CPython would refuse or read differently ([`CompileFacts`]), aborts the whole
+/// run with an error, and the caller keeps the original text.
+///
+/// One tree is alive at a time: a 20 MB module's tree takes hundreds of megabytes, so the tree of
+/// a pass is dropped before the next text is parsed, and each text is parsed once.
+pub fn fix_file_until_stable(
+    original: SourceFile,
+    mode: FixMode,
+    mut check: impl FnMut(&SourceFile) -> Vec<Diagnostic>,
+) -> Result<FixedFile, String> {
+    let original_parses = !original.has_syntax_errors();
+    let original_facts = CompileFacts::of(&original);
+    let mut file = original;
     let mut applied_total = 0;
-    let original_file = SourceFile::parse(original);
-    let original_parses = !original_file.has_syntax_errors();
-    let original_facts = CompileFacts::of(&original_file);
-    drop(original_file);
-    let refused = |error: String| FixOutcome {
-        text: original.to_string(),
-        applied: 0,
-        error: Some(error),
-    };
     for _ in 0..MAX_FIX_PASSES {
-        let file = SourceFile::parse(text.clone());
         let diagnostics = check(&file);
         let fixes: Vec<&Fix> = diagnostics
             .iter()
@@ -175,29 +198,30 @@ pub fn fix_until_stable(
         if fixes.is_empty() {
             break;
         }
-        let (fixed, applied) = apply_fixes(&text, fixes);
-        if applied == 0 || fixed == text {
+        let (fixed, applied) = apply_fixes(file.text(), fixes);
+        if applied == 0 || fixed == file.text() {
             break;
         }
-        let fixed_file = SourceFile::parse(fixed.as_str());
-        if original_parses && fixed_file.has_syntax_errors() {
-            return refused(
+        drop(diagnostics);
+        drop(file);
+        let next = SourceFile::parse(fixed);
+        if original_parses && next.has_syntax_errors() {
+            return Err(
                 "a fix produced code that does not parse; the file was left unchanged".to_string(),
             );
         }
-        if let Some(hazard) = CompileFacts::of(&fixed_file).lost_from(&original_facts) {
-            return refused(format!(
+        if let Some(hazard) = CompileFacts::of(&next).lost_from(&original_facts) {
+            return Err(format!(
                 "a fix would {hazard}, which CPython refuses; the file was left unchanged"
             ));
         }
-        text = fixed;
+        file = next;
         applied_total += applied;
     }
-    FixOutcome {
-        text,
+    Ok(FixedFile {
+        file,
         applied: applied_total,
-        error: None,
-    }
+    })
 }
 
 /// What CPython requires of a module's start and tree-sitter does not check: `from __future__`
