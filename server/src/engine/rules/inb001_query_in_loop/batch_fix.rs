@@ -246,7 +246,7 @@ pub(super) fn build(
         edits,
     );
     let (fixed, applied) = apply_fixes(source, [&fix]);
-    if applied != 1 || !parses_cleanly(file, &fixed) {
+    if applied != 1 || !parses_cleanly(file, &fix, &fixed) {
         return Err("the rewritten code would not parse".to_string());
     }
     Ok(fix)
