@@ -580,20 +580,20 @@ pub(super) fn import_entries<'t>(statement: Node<'t>) -> impl Iterator<Item = No
 
 /// The name an import entry binds: its alias, or itself.
 fn bound_name<'s>(file: &'s SourceFile, entry: Node<'_>) -> &'s str {
-    match entry.kind() {
-        "aliased_import" => entry
-            .child_by_field_name("alias")
-            .map_or("", |alias| file.node_text(alias)),
-        _ => file.node_text(entry),
-    }
+    entry_part(file, entry, "alias")
 }
 
 /// The imported name of an entry (`b` of `b as c`), which orders it.
 fn entry_name<'s>(file: &'s SourceFile, entry: Node<'_>) -> &'s str {
+    entry_part(file, entry, "name")
+}
+
+/// A field of an aliased entry (`name` or `alias`); a plain entry is both.
+fn entry_part<'s>(file: &'s SourceFile, entry: Node<'_>, field: &str) -> &'s str {
     match entry.kind() {
         "aliased_import" => entry
-            .child_by_field_name("name")
-            .map_or("", |name| file.node_text(name)),
+            .child_by_field_name(field)
+            .map_or("", |part| file.node_text(part)),
         _ => file.node_text(entry),
     }
 }

@@ -405,6 +405,17 @@ mod tests {
         assert_eq!(applied, 2);
     }
 
+    /// A diagnostic with a safe fix made of `edits`.
+    fn with_fix(edits: Vec<Edit>) -> Diagnostic {
+        let mut diagnostic = Diagnostic::new(
+            &crate::engine::rules::inb901_unused_suppression::RULE,
+            "test",
+            0..0,
+        );
+        diagnostic.fix = Some(Fix::new("test", Applicability::Safe, edits));
+        diagnostic
+    }
+
     /// A check that offers one safe fix inserting `insertion` at `offset`, once.
     fn one_fix(offset: usize, insertion: &str) -> impl FnMut(&SourceFile) -> Vec<Diagnostic> + '_ {
         let mut offered = false;
@@ -412,17 +423,7 @@ mod tests {
             if std::mem::replace(&mut offered, true) {
                 return Vec::new();
             }
-            let mut diagnostic = Diagnostic::new(
-                &crate::engine::rules::inb901_unused_suppression::RULE,
-                "test",
-                0..0,
-            );
-            diagnostic.fix = Some(Fix::new(
-                "insert",
-                Applicability::Safe,
-                vec![Edit::insert(offset, insertion)],
-            ));
-            vec![diagnostic]
+            vec![with_fix(vec![Edit::insert(offset, insertion)])]
         }
     }
 
@@ -484,17 +485,10 @@ mod tests {
     #[test]
     fn fixes_get_the_files_line_endings() {
         let conformed = |text: &str, content: &str| {
-            let mut diagnostic = Diagnostic::new(
-                &crate::engine::rules::inb901_unused_suppression::RULE,
-                "test",
-                0..0,
-            );
-            diagnostic.fix = Some(Fix::new(
-                "x",
-                Applicability::Safe,
-                vec![Edit::insert(0, content), Edit::replace(1..2, "no break")],
-            ));
-            let mut diagnostics = vec![diagnostic];
+            let mut diagnostics = vec![with_fix(vec![
+                Edit::insert(0, content),
+                Edit::replace(1..2, "no break"),
+            ])];
             conform_fixes(text, &mut diagnostics);
             let edits = &diagnostics[0].fix.as_ref().unwrap().edits;
             assert_eq!(edits[1].content, "no break");
