@@ -89,8 +89,28 @@ pub fn body_indent_unit(file: &SourceFile, statement: Node<'_>) -> String {
         .map(|body| indentation_at(file, body.start_byte()));
     match body {
         Some(inner) if inner.len() > outer => inner[outer..].to_string(),
-        _ => "    ".to_string(),
+        _ => file_indent_unit(file.text()),
     }
+}
+
+/// The file's indentation step: what the first block (a line ending in `:`) adds to the line that
+/// opens it; four spaces in a file without blocks. A tab-indented file gets tabs.
+pub fn file_indent_unit(text: &str) -> String {
+    let mut opener: Option<&str> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        if let Some(outer) = opener {
+            if indent.len() > outer.len() && indent.starts_with(outer) {
+                return indent[outer.len()..].to_string();
+            }
+        }
+        let code = line.split('#').next().unwrap_or(line).trim_end();
+        opener = code.ends_with(':').then_some(indent);
+    }
+    "    ".to_string()
 }
 
 /// An edit that makes `from MODULE import NAME` available, or `None` when `NAME` is already
@@ -347,6 +367,19 @@ mod tests {
             across,
             "g(x)\n\n\ndef h():\n    "
         )]));
+    }
+
+    #[test]
+    fn the_indentation_step_is_the_files_own() {
+        let cases = [
+            ("def f():\n\treturn 1\n", "\t"),
+            ("X = {\n  'a': 1,\n}\nif x:\n    pass\n", "    "),
+            ("class A:\n  def f(self):  # note\n      pass\n", "  "),
+            ("x = 1\n", "    "),
+        ];
+        for (text, unit) in cases {
+            assert_eq!(file_indent_unit(text), unit, "{text:?}");
+        }
     }
 
     #[test]

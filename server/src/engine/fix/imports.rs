@@ -14,6 +14,7 @@ use std::cmp::Ordering;
 
 use tree_sitter::Node;
 
+use super::edit_support::file_indent_unit;
 use super::stdlib::STANDARD_LIBRARY;
 use super::Edit;
 use crate::engine::source::SourceFile;
@@ -430,7 +431,7 @@ impl<'f> Layout<'f> {
             header_end,
             after_docstring: has_docstring && header_end == line_after(statements[0].end_byte()),
             missing_blank_lines: wanted.saturating_sub(blank_lines),
-            indent_unit: indent_unit(text),
+            indent_unit: file_indent_unit(text),
             unterminated_end: (!text.is_empty() && !text.ends_with(['\n', '\r']))
                 .then_some(text.len()),
         }
@@ -694,7 +695,7 @@ fn merge_names(file: &SourceFile, statement: Node<'_>, names: &[&str]) -> Vec<Ed
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         let module = module_of(file, statement);
-        let indent = indent_unit(text);
+        let indent = file_indent_unit(text);
         let entries: Vec<String> = all.into_iter().map(|(_, entry)| entry).collect();
         edits = vec![Edit::replace(
             statement.byte_range(),
@@ -795,16 +796,6 @@ fn attached_comments_start(file: &SourceFile, statement: Node<'_>, floor: usize)
     } else {
         start
     }
-}
-
-/// The indentation of the first indented line, or four spaces.
-fn indent_unit(text: &str) -> String {
-    text.lines()
-        .find_map(|line| {
-            let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
-            (!indent.is_empty() && !line.trim().is_empty()).then(|| indent.to_string())
-        })
-        .unwrap_or_else(|| "    ".to_string())
 }
 
 #[cfg(test)]
