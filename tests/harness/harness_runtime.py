@@ -519,12 +519,15 @@ def copy_model_files(workdir: pathlib.Path) -> None:
             shutil.copyfile(src, workdir / name)
 
 
-def apply_fix(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[pathlib.Path, str, str]:
-    """Copy the case's original.py (and the model modules) into `workdir` and run
-    `inbatch check --fix --unsafe-fixes` on the copy. Returns (path of the copy, text before, after)."""
+def apply_fix(
+    inbatch_bin: str, case: Case, workdir: pathlib.Path, header: str = ""
+) -> tuple[pathlib.Path, str, str]:
+    """Copy the case's original.py (and the model modules) into `workdir`, below `header` (a
+    docstring, `from __future__` imports), and run `inbatch check --fix --unsafe-fixes` on the
+    copy. Returns (path of the copy, text before, after)."""
     copy_model_files(workdir)
     target = workdir / "original.py"
-    shutil.copyfile(case.original, target)
+    target.write_text(header + case.original.read_text())
     before = target.read_text()
     run_inbatch(inbatch_bin, "check", "--select", "ALL", "--fix", "--unsafe-fixes", target.name, cwd=workdir)
     return target, before, target.read_text()

@@ -253,6 +253,31 @@ if FIXED_BY_INBATCH:
         assert not problems, "\n".join(problems)
 
 
+# ---- CPython compiles every fixed fixture ---------------------------------------------------------
+
+# The module starts a fix must keep in place: an import inserted above `from __future__` (or the
+# docstring) parses with tree-sitter, but CPython refuses the file.
+MODULE_HEADERS = {
+    "as-is": "",
+    "docstring-future": '"""A module docstring."""\nfrom __future__ import annotations\n\n',
+    "shebang-coding": "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n",
+}
+
+
+@pytest.mark.parametrize("header", list(MODULE_HEADERS.values()), ids=list(MODULE_HEADERS))
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_every_fixed_fixture_compiles(inbatch_bin, case, header, tmp_path):
+    """Every fixture, fixed by `inbatch check --fix --unsafe-fixes` (listed in fixed_by_inbatch.txt
+    or not), compiles with CPython's own compile() and still starts with its header."""
+    path, before, after = harness_runtime.apply_fix(inbatch_bin, case, tmp_path / case.name, header)
+    try:
+        compile(after, str(path), "exec")
+    except SyntaxError as exc:
+        diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "original.py", "fixed"))
+        pytest.fail(f"the fixed {case.name}/original.py does not compile: {exc}\n{diff}")
+    assert after.startswith(header), after[:300]
+
+
 STAND_IN = """#!{python}
 # A stand-in for the inbatch binary: `check --fix ... FILE` replaces FILE with {replacement!r}
 # (or leaves it alone when that is empty); `check --format json ...` reports nothing.
