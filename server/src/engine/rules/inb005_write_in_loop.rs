@@ -563,12 +563,12 @@ fn bulk_create_fix(
     if let Some(behaviour) = context.index.per_row_behaviour(class, RowWrite::Save) {
         return Err(per_row_reason(&behaviour, class, "bulk_create"));
     }
-    let shape = simple_shape(model, call.node, id)?;
-    if reads_generated_key(shape.loop_node, receiver, model.file.text()) {
+    if reads_generated_key(model.loop_(id).node, receiver, model.file.text()) {
         return Err(format!(
             "the loop reads `{receiver}.id`/`{receiver}.pk`, which `bulk_create` may not set"
         ));
     }
+    let shape = simple_shape(model, call.node, id)?;
     Ok(bulk_create_collected(
         model, call.node, &shape, class, receiver,
     ))
@@ -749,7 +749,8 @@ fn move_after_loop(
     queued: &CallSite<'_>,
     id: LoopId,
 ) -> Result<Fix, String> {
-    let shape = simple_shape(model, call.node, id)?;
+    // What the flush generates decides first: it is why the flush is in the loop at all.
+    let loop_node = model.loop_(id).node;
     let source = model.file.text();
     for added in field(queued.node, "arguments")
         .into_iter()
@@ -757,18 +758,19 @@ fn move_after_loop(
         .filter(|a| a.kind() == "identifier")
     {
         let name = &source[added.byte_range()];
-        if reads_generated_key(shape.loop_node, name, source) {
+        if reads_generated_key(loop_node, name, source) {
             return Err(format!(
                 "the loop reads `{name}.id`/`{name}.pk`, which the flush inside the loop sets"
             ));
         }
-        if used_after(model, shape.loop_node, name, call.node.end_byte()) {
+        if used_after(model, loop_node, name, call.node.end_byte()) {
             return Err(format!(
                 "the loop uses `{name}` after the flush, which gives it its generated key and \
                  defaults"
             ));
         }
     }
+    let shape = simple_shape(model, call.node, id)?;
     let index = model.file.line_index();
     let line = index.line_of(shape.statement.start_byte());
     let content = index.line_range(line, source);
