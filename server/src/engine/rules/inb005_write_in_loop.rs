@@ -880,12 +880,17 @@ fn write_query(context: &Context<'_, '_>, query: &Query<'_>, diagnostics: &mut V
     if nested_write {
         return;
     }
-    let Some(id) = repeating_loop(model, &query.loops, &write_refs(model, query)) else {
+    let refs = write_refs(model, query);
+    let Some(id) = repeating_loop(model, &query.loops, &refs) else {
         return;
     };
     if !repeats(model, node, id) || retries_until(model, query, id) {
         return;
     }
+    // An UPDATE or DELETE that takes nothing from the loop writes the same rows every time: a
+    // reset between iterations (`M.objects.all().delete()` per test case), not a write per key.
+    let varying = &model.loop_(id).varying;
+    let takes_from_loop = refs.iter().any(|r| varying.contains(&r.name));
     let flattened = Chain::flatten(query.call.node, source);
     let chain = &flattened;
     let phrase = model.loop_(id).iteration_phrase();
@@ -932,7 +937,7 @@ fn write_query(context: &Context<'_, '_>, query: &Query<'_>, diagnostics: &mut V
                         ))
                     }),
                 ),
-                "update" | "delete" => (
+                "update" | "delete" if takes_from_loop => (
                     format!(
                         "`{display}` runs one {} per {phrase}",
                         if verb == "update" {
@@ -966,6 +971,9 @@ fn write_query(context: &Context<'_, '_>, query: &Query<'_>, diagnostics: &mut V
             let Some((kind, statement)) = statement_kind(model, chain) else {
                 return;
             };
+            if kind.verb() != "INSERT" && !takes_from_loop {
+                return;
+            }
             (
                 format!(
                     "`{}` runs one {} per {phrase}",
@@ -995,6 +1003,7 @@ fn write_query(context: &Context<'_, '_>, query: &Query<'_>, diagnostics: &mut V
                 .iter()
                 .find(|s| s.is_call() && matches!(s.name, "update" | "delete"))
                 .map(|s| s.name)
+                .filter(|_| takes_from_loop)
             else {
                 return;
             };
