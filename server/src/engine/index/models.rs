@@ -425,9 +425,15 @@ fn connect_call(file: &SourceFile, call: Node<'_>, module: &str, out: &mut Vec<S
         .first()
         .map(|handler| file.node_text(*handler).to_string())
         .unwrap_or_default();
+    // `connect(receiver, sender=None, weak=True, dispatch_uid=None)`: the sender may be positional.
+    let sender = sender_of(file, call).or_else(|| {
+        positional(call)
+            .get(1)
+            .and_then(|sender| sender_name(file, *sender))
+    });
     out.push(SignalReceiver {
         signal: signal.to_string(),
-        sender: sender_of(file, call),
+        sender,
         handler,
         module: module.to_string(),
     });
@@ -453,6 +459,11 @@ fn sender_of(file: &SourceFile, call: Node<'_>) -> Option<String> {
         .filter(|a| a.kind() == "keyword_argument")
         .find(|a| field(*a, "name").is_some_and(|n| file.node_text(n) == "sender"))
         .and_then(|a| field(a, "value"))?;
+    sender_name(file, value)
+}
+
+/// The model class a sender expression names (see [`sender_of`]).
+fn sender_name(file: &SourceFile, value: Node<'_>) -> Option<String> {
     let text = file.node_text(value);
     if text.ends_with("AUTH_USER_MODEL") || text.starts_with("get_user_model(") {
         return Some("User".to_string());
@@ -1244,6 +1255,7 @@ class Config(AppConfig):
         pre_delete.connect(on_gone, sender=self.get_model("Device"))
         signals.post_save.connect(on_user, sender=settings.AUTH_USER_MODEL)
         post_save.connect(on_model, sender=model)
+        pre_save.connect(on_positional, Tag, True)
         post_save.disconnect(on_tag, sender=Tag)
 "#,
         );
@@ -1259,6 +1271,7 @@ class Config(AppConfig):
             ("pre_delete", Some("Device"), "on_gone"),
             ("post_save", Some("User"), "on_user"),
             ("post_save", None, "on_model"),
+            ("pre_save", Some("Tag"), "on_positional"),
         ];
         let expected: Vec<(String, Option<String>, String)> = expected
             .iter()

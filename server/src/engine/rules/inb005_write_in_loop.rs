@@ -1682,15 +1682,16 @@ fn per_row_reason(behaviour: &PerRowBehaviour, class: &str, bulk: &str) -> Strin
                 format!("`{handler}` in `{module}`")
             };
             let whose = match sender {
-                Some(_) => format!("a `{signal}` receiver for `{class}` ({place})"),
+                Some(_) => format!("a `{signal}` receiver for `{class}` ({place}) runs per row"),
                 None => format!(
-                    "a `{signal}` receiver without a sender ({place}), which runs for every model,"
+                    "a `{signal}` receiver that does not name its sender model ({place}) may run \
+                     for each `{class}` row"
                 ),
             };
             if signal.ends_with("_save") {
-                format!("{whose} runs per row, and `{bulk}` sends no `{signal}`")
+                format!("{whose}, and `{bulk}` sends no `{signal}`")
             } else {
-                format!("{whose} runs per row, and `{bulk}` sends `{signal}` for all rows at once")
+                format!("{whose}, and `{bulk}` sends `{signal}` for all rows at once")
             }
         }
     }
