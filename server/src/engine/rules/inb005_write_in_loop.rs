@@ -491,7 +491,7 @@ fn bulk_update_fix(
         ));
     }
     let shape = simple_shape(model, call.node, id)?;
-    let written = class_in_file(model, class)?;
+    let written = class_in_file(model, call.node, class)?;
     let mut names = NameTable::new(model.file, call.node);
     let list = plural_name(&mut names, "changed_", class, "s");
     let fields = fields
@@ -662,7 +662,7 @@ fn delete_rows_fix(
             "the loop uses `{receiver}` after `delete()`, which clears its primary key"
         ));
     }
-    let written = class_in_file(model, class)?;
+    let written = class_in_file(model, call.node, class)?;
     let mut names = NameTable::new(model.file, call.node);
     let list = plural_name(&mut names, "", class, "_pks");
     let after = chunked_write(
@@ -1614,9 +1614,19 @@ fn django_model<'i>(
 /// How a row type's model is named in the file: the fix writes `Class.objects...` after the loop,
 /// so the class must be a name the module binds (imported or defined), not only the model
 /// behind an attribute (`models.Order`).
-fn class_in_file(model: &SemanticModel<'_>, class: &str) -> Result<String, String> {
+fn class_in_file(model: &SemanticModel<'_>, node: Node<'_>, class: &str) -> Result<String, String> {
     let name = class.rsplit('.').next().unwrap_or(class);
     let source = model.file.text();
+    // `Interface = apps.get_model("dcim", "Interface")` in a migration, a parameter, a module-level
+    // assignment.
+    let scope = model.scope_of(node);
+    let module = model.scopes.last();
+    if scope.values.contains_key(name)
+        || scope.parameters.contains(name)
+        || module.is_some_and(|m| m.values.contains_key(name))
+    {
+        return Ok(name.to_string());
+    }
     let bound = named_children(model.file.root()).any(|statement| match statement.kind() {
         "class_definition" => {
             field(statement, "name").is_some_and(|n| &source[n.byte_range()] == name)
@@ -1643,7 +1653,7 @@ fn class_in_file(model: &SemanticModel<'_>, class: &str) -> Result<String, Strin
         Ok(class.to_string())
     } else {
         Err(format!(
-            "`{name}` is not imported or defined in this file under that name"
+            "`{name}` is not imported, defined or assigned in this file under that name"
         ))
     }
 }
