@@ -213,42 +213,20 @@ const DJANGO_NUMERIC: &[&str] = &[
 
 /// Every model class a file declares.
 pub fn extract_models(file: &SourceFile, module: &str) -> Vec<Model> {
-    let mut models = Vec::new();
-    collect_classes(file, file.root(), module, &mut models);
+    let mut models: Vec<Model> = module_classes(file.root())
+        .into_iter()
+        .filter_map(|class| read_class(file, class, module))
+        .collect();
     attach_reverse_relationships(&mut models);
     models
 }
 
 /// Every class of a file that has a base class or defines `save()`/`delete()`, model or not.
 pub fn extract_class_writes(file: &SourceFile, module: &str) -> Vec<ClassWrites> {
-    let mut out = Vec::new();
-    collect_class_writes(file, file.root(), module, &mut out);
-    out
-}
-
-fn collect_class_writes(
-    file: &SourceFile,
-    node: Node<'_>,
-    module: &str,
-    out: &mut Vec<ClassWrites>,
-) {
-    for child in named_children(node) {
-        let class = match child.kind() {
-            "class_definition" => child,
-            "decorated_definition" => match field(child, "definition") {
-                Some(definition) if definition.kind() == "class_definition" => definition,
-                _ => continue,
-            },
-            "if_statement" | "try_statement" | "block" | "else_clause" | "except_clause" => {
-                collect_class_writes(file, child, module, out);
-                continue;
-            }
-            _ => continue,
-        };
-        if let Some(class) = class_writes(file, class, module) {
-            out.push(class);
-        }
-    }
+    module_classes(file.root())
+        .into_iter()
+        .filter_map(|class| class_writes(file, class, module))
+        .collect()
 }
 
 /// Methods whose per-row logic the bulk operations bypass.
@@ -484,24 +462,26 @@ fn sender_name(file: &SourceFile, value: Node<'_>) -> Option<String> {
     crate::engine::orm::looks_like_class(class).then(|| class.to_string())
 }
 
-fn collect_classes(file: &SourceFile, node: Node<'_>, module: &str, out: &mut Vec<Model>) {
+/// The classes a module declares: at top level, decorated or not, and inside `if`/`try` blocks
+/// (`try: ... except ImportError: class Fallback(...)`).
+fn module_classes(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut classes = Vec::new();
     for child in named_children(node) {
-        let class = match child.kind() {
-            "class_definition" => child,
-            "decorated_definition" => match field(child, "definition") {
-                Some(definition) if definition.kind() == "class_definition" => definition,
-                _ => continue,
-            },
-            "if_statement" | "try_statement" | "block" => {
-                collect_classes(file, child, module, out);
-                continue;
+        match child.kind() {
+            "class_definition" => classes.push(child),
+            "decorated_definition" => {
+                if let Some(definition) =
+                    field(child, "definition").filter(|d| d.kind() == "class_definition")
+                {
+                    classes.push(definition);
+                }
             }
-            _ => continue,
-        };
-        if let Some(model) = read_class(file, class, module) {
-            out.push(model);
+            "if_statement" | "try_statement" | "block" | "elif_clause" | "else_clause"
+            | "except_clause" | "finally_clause" => classes.extend(module_classes(child)),
+            _ => {}
         }
     }
+    classes
 }
 
 fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model> {

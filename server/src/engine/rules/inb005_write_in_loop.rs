@@ -320,22 +320,77 @@ fn row_save(
     receiver: &str,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let model = context.model;
-    let Some((id, row)) = saved_row(context, call, receiver) else {
+    let Some(gate) = row_call(context.model, call, receiver) else {
         return;
     };
-    if !repeats(model, call.node, id) {
+    let Some(row) = saved_row(context, call, receiver, &gate) else {
         return;
+    };
+    let fix = || save_fix(context, call, gate.id, receiver, &row);
+    push_row_write(
+        diagnostics,
+        context,
+        call,
+        gate.id,
+        "writes",
+        row.model(),
+        fix,
+    );
+}
+
+/// A `save()`/`delete()` call whose receiver one of the loops around it binds: what the two
+/// share before they ask what the receiver is.
+struct RowCall<'a> {
+    /// The loop reported: the binding loop, or the nearest one around it that grows.
+    id: LoopId,
+    arguments: Node<'a>,
+    /// The call is given a session (`obj.save(db)`): the project's own helper.
+    session_argument: bool,
+}
+
+/// The row write's loop and arguments, or `None` where the call is no per-iteration row write:
+/// positional arguments without a session (Django's `save()`/`delete()` take keywords only;
+/// `image.save(stream)`, `storage.save(name, content)`), a receiver no loop binds, a loop that
+/// does not grow, a write followed by `break`/`return` or under a cache guard, a drain loop.
+fn row_call<'a>(
+    model: &SemanticModel<'a>,
+    call: &CallSite<'a>,
+    receiver: &str,
+) -> Option<RowCall<'a>> {
+    let arguments = field(call.node, "arguments")?;
+    let session_argument = passes_session(model, arguments);
+    if positional_arguments(arguments).next().is_some() && !session_argument {
+        return None;
     }
-    let what = row
-        .model()
-        .map_or("one row".to_string(), |name| format!("one `{name}`"));
+    let binding = binding_loop(model, &call.loops, receiver)?;
+    let id = growing_from(model, &call.loops, binding)?;
+    if !repeats(model, call.node, id) || drains(model, id, receiver) {
+        return None;
+    }
+    Some(RowCall {
+        id,
+        arguments,
+        session_argument,
+    })
+}
+
+/// Reports `obj.save()` / `obj.delete()`: "`call` writes one `Model` per `x` of `xs`".
+fn push_row_write(
+    diagnostics: &mut Vec<Diagnostic>,
+    context: &Context<'_, '_>,
+    call: &CallSite<'_>,
+    id: LoopId,
+    verb: &str,
+    class: Option<&str>,
+    fix: impl FnOnce() -> Result<Fix, String>,
+) {
+    let model = context.model;
+    let what = class.map_or("one row".to_string(), |class| format!("one `{class}`"));
     let message = format!(
-        "`{}` writes {what} per {}",
+        "`{}` {verb} {what} per {}",
         call_text(model, call.node),
         model.loop_(id).iteration_phrase()
     );
-    let fix = || save_fix(context, call, id, receiver, &row);
     push(
         diagnostics,
         context,
@@ -347,28 +402,17 @@ fn row_save(
     );
 }
 
-/// The loop a saved object belongs to and what it is, when the code shows it is a row.
+/// What a saved object is, when the code shows it is a row.
 fn saved_row(
     context: &Context<'_, '_>,
     call: &CallSite<'_>,
     receiver: &str,
-) -> Option<(LoopId, SavedRow)> {
+    gate: &RowCall<'_>,
+) -> Option<SavedRow> {
     let model = context.model;
-    let arguments = field(call.node, "arguments")?;
-    let session_argument = passes_session(model, arguments);
-    // Django's `Model.save()` takes keywords only; `image.save(stream)`,
-    // `storage.save(name, content)` are not row writes.
-    if positional_arguments(arguments).next().is_some() && !session_argument {
-        return None;
-    }
-    let binding = binding_loop(model, &call.loops, receiver)?;
-    let id = growing_from(model, &call.loops, binding)?;
-    if drains(model, id, receiver) {
-        return None;
-    }
     let class = row_class(context, call, receiver);
     let row = match class {
-        _ if session_argument => SavedRow::Helper(class.map(|(name, _)| name)),
+        _ if gate.session_argument => SavedRow::Helper(class.map(|(name, _)| name)),
         Some((name, created)) => match context.index.model(&name).map(|m| m.orm) {
             // A SQLAlchemy model has no `save()` of its own: the project's writes only where its
             // body commits (or flushes); one that only adds waits for the next flush.
@@ -379,7 +423,7 @@ fn saved_row(
             _ if created => SavedRow::Created(name),
             _ => SavedRow::Loaded(name),
         },
-        None if keyword_names(model.file.text(), arguments)
+        None if keyword_names(model.file.text(), gate.arguments)
             .iter()
             .any(|k| DJANGO_SAVE_KEYWORDS.contains(k))
             || query_row_orm(model, call.node, receiver) == Some(Orm::Django) =>
@@ -388,7 +432,7 @@ fn saved_row(
         }
         None => return None,
     };
-    Some((id, row))
+    Some(row)
 }
 
 /// The model of the receiver's rows and whether the loop created it: a row type the semantic
@@ -556,13 +600,7 @@ fn bulk_create_fix(
     class: &str,
 ) -> Result<Fix, String> {
     let model = context.model;
-    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
-        return Err("`save(...)` has arguments".to_string());
-    }
-    django_model(context, class)?;
-    if let Some(behaviour) = context.index.per_row_behaviour(class, RowWrite::Save) {
-        return Err(per_row_reason(&behaviour, class, "bulk_create"));
-    }
+    bulk_form_allowed(context, call, class, RowWrite::Save, "bulk_create")?;
     if reads_generated_key(model.loop_(id).node, receiver, model.file.text()) {
         return Err(format!(
             "the loop reads `{receiver}.id`/`{receiver}.pk`, which `bulk_create` may not set"
@@ -574,6 +612,25 @@ fn bulk_create_fix(
     ))
 }
 
+/// What a Django bulk form of `obj.save()`/`obj.delete()` requires: a call without arguments, a
+/// Django model the index knows, and nothing that works row by row (see [`per_row_reason`]).
+fn bulk_form_allowed(
+    context: &Context<'_, '_>,
+    call: &CallSite<'_>,
+    class: &str,
+    write: RowWrite,
+    bulk: &str,
+) -> Result<(), String> {
+    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
+        return Err(format!("`{}(...)` has arguments", write.method()));
+    }
+    django_model(context, class)?;
+    match context.index.per_row_behaviour(class, write) {
+        Some(behaviour) => Err(per_row_reason(&behaviour, class, bulk)),
+        None => Ok(()),
+    }
+}
+
 // ---- `obj.delete()` --------------------------------------------------------------------------
 
 fn row_delete(
@@ -583,28 +640,16 @@ fn row_delete(
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let model = context.model;
+    let Some(gate) = row_call(model, call, receiver) else {
+        return;
+    };
     let class = match &call.receiver_type {
         Some(RowType::Row(class)) => Some(class.as_str()),
         _ => None,
     };
-    let Some(arguments) = field(call.node, "arguments") else {
-        return;
-    };
-    let session_argument = passes_session(model, arguments);
-    if positional_arguments(arguments).next().is_some() && !session_argument {
-        return;
-    }
-    let Some(id) = binding_loop(model, &call.loops, receiver)
-        .and_then(|binding| growing_from(model, &call.loops, binding))
-    else {
-        return;
-    };
-    if !repeats(model, call.node, id) || drains(model, id, receiver) {
-        return;
-    }
     let indexed = class.and_then(|class| context.index.model(class).map(|m| m.orm));
     let helper = match (indexed, query_row_orm(model, call.node, receiver)) {
-        _ if session_argument => true,
+        _ if gate.session_argument => true,
         (Some(ModelOrm::Django), _) | (None, Some(Orm::Django)) => false,
         // A SQLAlchemy model's own `delete()` writes now only where its body commits or flushes
         // (ckan's only queues `Session.delete(self)` for the next flush).
@@ -615,29 +660,15 @@ fn row_delete(
         }
         _ => return,
     };
-    let what = class.map_or("one row".to_string(), |class| format!("one `{class}`"));
-    let message = format!(
-        "`{}` deletes {what} per {}",
-        call_text(model, call.node),
-        model.loop_(id).iteration_phrase()
-    );
     let fix = || match class {
         _ if helper => Err(helper_reason("delete")),
-        Some(class) => delete_rows_fix(context, call, id, receiver, class),
+        Some(class) => delete_rows_fix(context, call, gate.id, receiver, class),
         None => Err(
             "the row's model is not named in the code, so no batched delete can be written for it"
                 .to_string(),
         ),
     };
-    push(
-        diagnostics,
-        context,
-        message,
-        call.node.byte_range(),
-        id,
-        fix,
-        None,
-    );
+    push_row_write(diagnostics, context, call, gate.id, "deletes", class, fix);
 }
 
 /// `row.delete()` per row → collect the primary keys, one `filter(pk__in=...).delete()` per chunk.
@@ -649,13 +680,7 @@ fn delete_rows_fix(
     class: &str,
 ) -> Result<Fix, String> {
     let model = context.model;
-    if field(call.node, "arguments").is_some_and(|a| named_children(a).next().is_some()) {
-        return Err("`delete(...)` has arguments".to_string());
-    }
-    django_model(context, class)?;
-    if let Some(behaviour) = context.index.per_row_behaviour(class, RowWrite::Delete) {
-        return Err(per_row_reason(&behaviour, class, "QuerySet.delete()"));
-    }
+    bulk_form_allowed(context, call, class, RowWrite::Delete, "QuerySet.delete()")?;
     let shape = simple_shape(model, call.node, id)?;
     if used_after(model, shape.loop_node, receiver, call.node.end_byte()) {
         return Err(format!(
@@ -799,10 +824,7 @@ fn move_after_loop(
         Applicability::Unsafe,
         vec![
             Edit::delete(content.start..index.line_start(line + 1)),
-            Edit::insert(
-                shape.after,
-                format!("{}{}{moved}\n", shape.lead, shape.indent),
-            ),
+            shape.after_loop(moved),
         ],
     ))
 }
@@ -1362,6 +1384,14 @@ struct Shape<'a> {
     lead: &'static str,
 }
 
+impl Shape<'_> {
+    /// Inserts `code` (its later lines already indented) on its own line after the loop, at the
+    /// loop's indentation.
+    fn after_loop(&self, code: &str) -> Edit {
+        Edit::insert(self.after, format!("{}{}{code}\n", self.lead, self.indent))
+    }
+}
+
 /// The loop as a fix can rewrite it: the write a statement of its own directly in the body of a
 /// plain `for` loop, which neither leaves early nor queries or writes anything else (moving the
 /// write after the loop would reorder it with those).
@@ -1532,10 +1562,7 @@ fn collect_fix(message: String, shape: &Shape<'_>, list: &str, item: &str, after
                 shape.statement.byte_range(),
                 format!("{list}.append({item})"),
             ),
-            Edit::insert(
-                shape.after,
-                format!("{}{}{after}\n", shape.lead, shape.indent),
-            ),
+            shape.after_loop(&after),
         ],
     )
 }
