@@ -213,6 +213,35 @@ if REFERENCE_FLAGGED_PENDING:
         )
 
 
+# ---- refused fixes: inbatch says why -----------------------------------------------------------------
+
+
+REFUSED_CASES = [c for c in CASES if c.no_fix_because]
+
+
+def test_refused_cases_are_consistent():
+    """A case naming the reason of a refusal has no_fix.txt, and its refusal is checked by (b) too."""
+    assert REFUSED_CASES, "the refused-fix cases went missing"
+    problems = [f"{c.name}: no_fix_because without no_fix.txt" for c in REFUSED_CASES if not c.no_fix_reason]
+    problems += [f"{c.name}: not in {FIXED_BY_INBATCH_FILE.name}" for c in REFUSED_CASES if c.name not in FIXED_BY_INBATCH]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", REFUSED_CASES, ids=_ids)
+def test_refused_fix_says_why(inbatch_bin, case, tmp_path):
+    """Where batching would change behaviour (a signal receiver, a `save()` override, a loop that reads
+    the flushed id), inbatch still reports the case's rules, offers no fix, and says why: the reason
+    the help line (and hover) shows is the one the case names. The mutants of these cases prove the
+    naive rewrite wrong by running it."""
+    found, reasons = harness_runtime.refusal_reasons(inbatch_bin, case, tmp_path)
+    assert sorted(d["code"] for d in found) == sorted(case.rules), harness_runtime.describe_findings(found)
+    offered = [d for d in found if d.get("fix")]
+    assert not offered, f"inbatch offers a fix: {harness_runtime.describe_findings(offered)}"
+    assert any(case.no_fix_because in reason for reason in reasons), (
+        f"expected a reason with {case.no_fix_because!r}, inbatch gives {reasons}"
+    )
+
+
 # ---- (b) inbatch's own fixes (opt-in per case) ------------------------------------------------------
 
 
