@@ -659,7 +659,8 @@ fn unsafe_fixes() -> FixMode {
 
 /// Fixes `text` until stable; checks the result parses and that another pass changes nothing.
 fn check_fix_is_stable(text: &str) -> Result<usize, TestCaseError> {
-    let check = |file: &SourceFile| engine::check(file, settings(), None);
+    let check =
+        |file: &SourceFile| engine::diagnostic::fixes_of(engine::check(file, settings(), None));
     let outcome = fix_until_stable(text, unsafe_fixes(), check);
     prop_assert!(
         outcome.error.is_none(),

@@ -121,12 +121,24 @@ async function main() {
     await cdp.key("p", { code: "KeyP", keyCode: 80, modifiers: CTRL });
     await waitFor("quick open", cdp, `!!document.querySelector('.quick-input-widget:not([style*="display: none"]) input')`);
     await cdp.type("n_plus_one.py");
-    await sleep(1500);
+    // On a loaded machine the file search answers late: Enter before the result is listed opens
+    // nothing, so wait for the row first.
+    await waitFor("n_plus_one.py in quick open", cdp,
+      `[...document.querySelectorAll('.quick-input-list .monaco-list-row')].some(r => r.textContent.includes('n_plus_one.py'))`);
+    await sleep(500);
     await cdp.key("Enter", { keyCode: 13, text: "\r" });
   };
+  const editorOpen = `[...document.querySelectorAll('.tab')].some(t => t.textContent.includes('n_plus_one.py')) && !!document.querySelector('.monaco-editor .view-lines')`;
   await openFile();
-  await waitFor("the editor with n_plus_one.py", cdp,
-    `[...document.querySelectorAll('.tab')].some(t => t.textContent.includes('n_plus_one.py')) && !!document.querySelector('.monaco-editor .view-lines')`);
+  // Enter can still be lost while the list re-renders; press it again while quick open stays up.
+  for (let attempt = 0; attempt < 5 && !(await cdp.eval(editorOpen).catch(() => false)); attempt++) {
+    await sleep(3000);
+    const stillOpen = await cdp.eval(`!!document.querySelector('.quick-input-widget:not([style*="display: none"]) input')`).catch(() => false);
+    if (stillOpen && !(await cdp.eval(editorOpen).catch(() => false))) {
+      await cdp.key("Enter", { keyCode: 13, text: "\r" });
+    }
+  }
+  await waitFor("the editor with n_plus_one.py", cdp, editorOpen);
   step("opened");
 
   // Problems panel (Ctrl+Shift+M): wait for the INB001 entries.

@@ -470,7 +470,9 @@ fn analyse_file(
         // the diff and the check that the file on disk is unchanged.
         let text = file.text().to_string();
         let fixed = fix_file_until_stable(file, mode, |file| {
-            engine::check_file(file, settings, rules, index, origin).diagnostics
+            engine::diagnostic::fixes_of(
+                engine::check_file(file, settings, rules, index, origin).diagnostics,
+            )
         })
         .map_err(|error| format!("{}: {error}", display.display()))?;
         file = fixed.file;

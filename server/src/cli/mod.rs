@@ -101,11 +101,7 @@ pub struct RuleArgs {
 }
 
 /// Exit codes of SPEC §4.
-pub mod exit {
-    pub const CLEAN: u8 = 0;
-    pub const DIAGNOSTICS: u8 = 1;
-    pub const ERROR: u8 = 2;
-}
+pub use crate::exit;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -4,23 +4,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::fix::Fix;
-use super::rules::RuleInfo;
+use super::rule_info::RuleInfo;
+pub use super::rule_info::Severity;
 use super::source::TextRange;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    Warning,
-    Information,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Warning => "warning",
-            Severity::Information => "information",
-        }
-    }
-}
 
 /// A secondary location: the loop header of an N+1, the query a fix edits, the query in a helper
 /// of another file.
@@ -92,4 +78,9 @@ impl Diagnostic {
     pub fn severity(&self) -> Severity {
         self.rule.severity
     }
+}
+
+/// The fixes of `diagnostics`, for the fixer ([`super::fix::fix_file_until_stable`]).
+pub fn fixes_of(diagnostics: Vec<Diagnostic>) -> Vec<Fix> {
+    diagnostics.into_iter().filter_map(|d| d.fix).collect()
 }

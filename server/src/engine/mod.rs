@@ -11,6 +11,7 @@ pub mod hover;
 pub mod imports;
 pub mod index;
 pub mod orm;
+pub mod rule_info;
 pub mod rules;
 pub mod semantic;
 pub mod settings;
@@ -138,7 +139,7 @@ pub fn check_file_with(
     .then(|| calls::summaries(&model, settings.max_call_depth, project));
     let context = Context {
         model: &model,
-        settings,
+        options: settings.rule_options(),
         index: &models,
         summaries: summaries.as_ref(),
         fixes,
@@ -153,7 +154,10 @@ pub fn check_file_with(
         rules,
         &mut diagnostics,
     );
-    fix::conform_fixes(file.text(), &mut diagnostics);
+    fix::conform_fixes(
+        file.text(),
+        diagnostics.iter_mut().filter_map(|d| d.fix.as_mut()),
+    );
     diagnostics.sort_by(|a, b| {
         (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code))
     });

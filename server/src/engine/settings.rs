@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
-use super::rules::{RuleSet, REGISTRY};
+pub use super::rules::Database;
+use super::rules::{RuleOptions, RuleSet, REGISTRY};
 
 pub const DEFAULT_BATCH_SIZE: usize = 1000;
 pub const DEFAULT_MAX_CALL_DEPTH: usize = 3;
@@ -49,16 +50,6 @@ pub enum OrmChoice {
     Auto,
     Sqlalchemy,
     Django,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Database {
-    Postgresql,
-    Sqlite,
-    Mysql,
-    Oracle,
-    Mssql,
 }
 
 /// The options as written in the file. Unknown keys are an error, never ignored.
@@ -225,6 +216,14 @@ impl Settings {
             check_tests: options.check_tests.unwrap_or(false),
             source,
         })
+    }
+
+    /// What the rules read of these settings.
+    pub fn rule_options(&self) -> RuleOptions {
+        RuleOptions {
+            batch_size: self.batch_size,
+            database: self.database,
+        }
     }
 
     /// The rules enabled for a file, after `per-file-ignores` and, in test code, without the

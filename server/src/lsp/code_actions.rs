@@ -241,7 +241,7 @@ fn fix_all(snapshot: &Snapshot, cancel: &Cancellation) -> jsonrpc::Result<Option
                 unsafe_fixes: false,
             },
             |file| {
-                diagnostics::analyse(
+                let found = diagnostics::analyse(
                     file,
                     &snapshot.settings,
                     snapshot.path.as_deref(),
@@ -252,7 +252,8 @@ fn fix_all(snapshot: &Snapshot, cancel: &Cancellation) -> jsonrpc::Result<Option
                 .unwrap_or_else(|failure| {
                     failed.get_or_insert(failure);
                     Vec::new()
-                })
+                });
+                crate::engine::diagnostic::fixes_of(found)
             },
         )
     });

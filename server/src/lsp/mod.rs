@@ -31,8 +31,8 @@ use std::time::Duration;
 use tower_lsp_server::ls_types::MessageType;
 use tower_lsp_server::{Client, LspService};
 
-use crate::cli::exit;
 use crate::engine::cancel::Cancellation;
+use crate::exit;
 use lifecycle::Ending;
 use session::{Effects, Session};
 

@@ -4,7 +4,6 @@ pub mod edit_support;
 pub mod imports;
 mod stdlib;
 
-use super::diagnostic::Diagnostic;
 use super::source::{SourceFile, TextRange};
 
 /// Whether a fix may be applied without review, as in ruff.
@@ -156,7 +155,7 @@ pub const MAX_FIX_PASSES: usize = 10;
 pub fn fix_until_stable(
     original: &str,
     mode: FixMode,
-    check: impl FnMut(&SourceFile) -> Vec<Diagnostic>,
+    check: impl FnMut(&SourceFile) -> Vec<Fix>,
 ) -> FixOutcome {
     match fix_file_until_stable(SourceFile::parse(original), mode, check) {
         Ok(fixed) => FixOutcome {
@@ -173,7 +172,7 @@ pub fn fix_until_stable(
 }
 
 /// Applies fixes, re-checking after each pass, until none applies (at most [`MAX_FIX_PASSES`]).
-/// `check` returns the diagnostics for a file. A pass whose result does not parse (when the input
+/// `check` returns the fixes offered for a file. A pass whose result does not parse (when the input
 /// did), or that CPython would refuse or read differently ([`CompileFacts`]), aborts the whole
 /// run with an error, and the caller keeps the original text.
 ///
@@ -182,19 +181,15 @@ pub fn fix_until_stable(
 pub fn fix_file_until_stable(
     original: SourceFile,
     mode: FixMode,
-    mut check: impl FnMut(&SourceFile) -> Vec<Diagnostic>,
+    mut check: impl FnMut(&SourceFile) -> Vec<Fix>,
 ) -> Result<FixedFile, String> {
     let original_parses = !original.has_syntax_errors();
     let original_facts = CompileFacts::of(&original);
     let mut file = original;
     let mut applied_total = 0;
     for _ in 0..MAX_FIX_PASSES {
-        let diagnostics = check(&file);
-        let fixes: Vec<&Fix> = diagnostics
-            .iter()
-            .filter_map(|d| d.fix.as_ref())
-            .filter(|fix| mode.allows(fix))
-            .collect();
+        let found = check(&file);
+        let fixes: Vec<&Fix> = found.iter().filter(|fix| mode.allows(fix)).collect();
         if fixes.is_empty() {
             break;
         }
@@ -202,7 +197,7 @@ pub fn fix_file_until_stable(
         if applied == 0 || fixed == file.text() {
             break;
         }
-        drop(diagnostics);
+        drop(found);
         drop(file);
         let next = SourceFile::parse(fixed);
         if original_parses && next.has_syntax_errors() {
@@ -338,15 +333,12 @@ impl LineEnding {
     }
 }
 
-/// Gives every fix of `diagnostics` the line endings of `text`, the file they were found in:
+/// Gives every fix the line endings of `text`, the file they were found in:
 /// each `\n` a fix builder wrote (one not already part of a `\r\n` copied from the file) becomes
 /// the file's line break. Done here, once for every rule, so that `--fix`, quick fixes and
 /// `source.fixAll` all keep a CRLF (or CR) file's endings.
-pub fn conform_fixes(text: &str, diagnostics: &mut [Diagnostic]) {
-    let mut fixes = diagnostics
-        .iter_mut()
-        .filter_map(|diagnostic| diagnostic.fix.as_mut())
-        .peekable();
+pub fn conform_fixes<'f>(text: &str, fixes: impl IntoIterator<Item = &'f mut Fix>) {
+    let mut fixes = fixes.into_iter().peekable();
     if fixes.peek().is_none() {
         return;
     }
@@ -405,19 +397,13 @@ mod tests {
         assert_eq!(applied, 2);
     }
 
-    /// A diagnostic with a safe fix made of `edits`.
-    fn with_fix(edits: Vec<Edit>) -> Diagnostic {
-        let mut diagnostic = Diagnostic::new(
-            &crate::engine::rules::inb901_unused_suppression::RULE,
-            "test",
-            0..0,
-        );
-        diagnostic.fix = Some(Fix::new("test", Applicability::Safe, edits));
-        diagnostic
+    /// A safe fix made of `edits`.
+    fn with_fix(edits: Vec<Edit>) -> Fix {
+        Fix::new("test", Applicability::Safe, edits)
     }
 
     /// A check that offers one safe fix inserting `insertion` at `offset`, once.
-    fn one_fix(offset: usize, insertion: &str) -> impl FnMut(&SourceFile) -> Vec<Diagnostic> + '_ {
+    fn one_fix(offset: usize, insertion: &str) -> impl FnMut(&SourceFile) -> Vec<Fix> + '_ {
         let mut offered = false;
         move |_| {
             if std::mem::replace(&mut offered, true) {
@@ -485,12 +471,12 @@ mod tests {
     #[test]
     fn fixes_get_the_files_line_endings() {
         let conformed = |text: &str, content: &str| {
-            let mut diagnostics = vec![with_fix(vec![
+            let mut fixes = vec![with_fix(vec![
                 Edit::insert(0, content),
                 Edit::replace(1..2, "no break"),
             ])];
-            conform_fixes(text, &mut diagnostics);
-            let edits = &diagnostics[0].fix.as_ref().unwrap().edits;
+            conform_fixes(text, &mut fixes);
+            let edits = &fixes[0].edits;
             assert_eq!(edits[1].content, "no break");
             edits[0].content.clone()
         };

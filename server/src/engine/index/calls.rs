@@ -12,10 +12,32 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::engine::diagnostic::{FilePosition, OtherFile};
-use crate::engine::semantic::calls::Reach;
-use crate::engine::source::SourceFile;
+use crate::engine::source::{SourceFile, TextRange};
 
 pub use crate::engine::imports::{absolute_module, Import, Imports};
+
+/// One step from a parameter to a query: a call to a further function, or the query itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    /// Byte offsets in the file being checked, or in `file` when the hop is in another file.
+    pub range: TextRange,
+    /// `load_stats(uid)` for a call, the query as displayed for a query.
+    pub display: String,
+    /// The function the hop sits in.
+    pub function: String,
+    /// Set when the hop is in another file (from the project's summaries).
+    pub file: Option<OtherFile>,
+}
+
+/// A parameter of a function that reaches a query as a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reach {
+    pub parameter: usize,
+    /// The calls taken, then the query; the last hop is always the query.
+    pub path: Vec<Hop>,
+    /// The query's model, when known.
+    pub model: Option<String>,
+}
 
 /// Which argument of a call: by position (after `self` for a method) or by keyword.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +60,7 @@ pub enum CallTarget {
 pub struct CallEdge {
     pub target: CallTarget,
     /// The call, located.
-    pub hop: crate::engine::semantic::calls::Hop,
+    pub hop: Hop,
     /// The argument slots and the caller's parameter each one derives from.
     pub arguments: Vec<(ArgSlot, usize)>,
 }

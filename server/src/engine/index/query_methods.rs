@@ -14,12 +14,7 @@ use crate::engine::orm::{self, Chain, Orm};
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{field, named_children};
 
-/// What calling a custom query method does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueryMethod {
-    /// It sends SQL (returns rows, a row, a value, or writes), rather than a lazy queryset.
-    pub runs: bool,
-}
+pub use crate::engine::orm::QueryMethod;
 
 /// The query methods of the manager, queryset and query classes a file declares, by name.
 pub fn extract_query_methods(file: &SourceFile) -> Vec<(String, QueryMethod)> {

@@ -12,6 +12,14 @@
 //! Each ORM module also owns its tables ([`Tables`]: which methods run a query, return one row,
 //! write) so that rules ask the module instead of keeping lists of their own.
 
+/// What calling a project's custom query method (of a manager, queryset or query class) does;
+/// the project index finds them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryMethod {
+    /// It sends SQL (returns rows, a row, a value, or writes), rather than a lazy queryset.
+    pub runs: bool,
+}
+
 pub mod django;
 pub mod loaders;
 pub mod sqlalchemy;
@@ -256,7 +264,7 @@ pub trait Scope<'a> {
     /// rows' model the scope knows (`order.items` with `order` a row of `Order`).
     fn related_manager(&self, owner: &str, attribute: &str) -> Option<RelatedManager>;
     /// What a project's own query method of this name does, when the project declares it.
-    fn query_method(&self, _name: &str) -> Option<crate::engine::index::QueryMethod> {
+    fn query_method(&self, _name: &str) -> Option<QueryMethod> {
         None
     }
     /// The ORMs this check recognises.

@@ -696,14 +696,14 @@ fn delete_rows_fix(
         &shape,
         &mut names,
         &list,
-        context.settings.batch_size,
+        context.options.batch_size,
         |chunk| format!("{written}.objects.filter(pk__in={chunk}).delete()"),
     );
     Ok(collect_fix(
         format!(
             "Collect the `{class}` primary keys and delete the rows with one \
              `filter(pk__in=...).delete()` per {} keys after the loop",
-            context.settings.batch_size
+            context.options.batch_size
         ),
         &shape,
         &list,
@@ -1170,7 +1170,7 @@ fn keyed_write_fix<'a>(
         &shape,
         &mut names,
         &list,
-        context.settings.batch_size,
+        context.options.batch_size,
         |chunk| {
             format!(
                 "{written}.objects.filter({rest}{lookup}__in={chunk}).{}{write_arguments}",
@@ -1181,7 +1181,7 @@ fn keyed_write_fix<'a>(
     Ok(collect_fix(
         format!(
             "Collect the keys and run one `filter({lookup}__in=...).{}()` per {} keys after the loop",
-            write.name, context.settings.batch_size
+            write.name, context.options.batch_size
         ),
         &shape,
         &list,

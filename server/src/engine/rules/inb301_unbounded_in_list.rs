@@ -2,12 +2,12 @@
 
 use tree_sitter::Node;
 
+use super::Database;
 use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::NameTable;
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::{Query, SemanticModel};
-use crate::engine::settings::Database;
 use crate::engine::source::SourceFile;
 use crate::engine::syntax::{display_code, field, named_children};
 
@@ -69,11 +69,11 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             let message = format!(
                 "`{}` binds one parameter per element of `{name}`, whose size nothing bounds: {}",
                 display_code(file.node_text(shown_expression(list)), 50),
-                limit_phrase(context.settings.database)
+                limit_phrase(context.options.database)
             );
             let mut diagnostic = Diagnostic::new(&RULE, message, list.byte_range());
             context.offer_fix(&mut diagnostic, || {
-                chunk_fix(file, query, list, context.settings.batch_size)
+                chunk_fix(file, query, list, context.options.batch_size)
             });
             diagnostics.push(diagnostic);
         }

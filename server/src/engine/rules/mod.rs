@@ -14,69 +14,42 @@ pub mod inb201_sum_over_nullable;
 pub mod inb301_unbounded_in_list;
 pub mod inb901_unused_suppression;
 
-use super::diagnostic::{Diagnostic, Severity};
+use super::diagnostic::Diagnostic;
 use super::fix::Fix;
 use super::index::ModelResolver;
+pub use super::rule_info::{Category, FixAvailability, RuleInfo};
 use super::semantic::calls::Summaries;
 use super::semantic::SemanticModel;
-use super::settings::Settings;
-
-/// Whether a rule can offer a fix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FixAvailability {
-    None,
-    Sometimes,
-    Always,
-}
-
-/// A rule's identity and documentation.
-#[derive(Debug)]
-pub struct RuleInfo {
-    pub code: &'static str,
-    pub name: &'static str,
-    pub severity: Severity,
-    /// One line: what the rule flags.
-    pub summary: &'static str,
-    /// Markdown with the sections What it does / Why is this bad? / Example / Use instead /
-    /// Fix safety. `inbatch rule CODE` and hover show it.
-    pub documentation: &'static str,
-    pub fix: FixAvailability,
-    /// Whether the rule runs when the configuration selects nothing. A rule whose findings are
-    /// not at least 90 % right on the ecosystem check (real repositories, judged by hand) is off
-    /// by default: a user turns it on by selecting it.
-    pub enabled_by_default: bool,
-    pub category: Category,
-}
-
-/// What a rule's findings cost the user when they are right.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Category {
-    /// Round trips that grow with data (N+1 queries, writes, scans). Not checked in test code
-    /// by default: a test's data is fixed by the test, so its loops cannot grow.
-    Performance,
-    /// Wrong results or errors (lossy grouping, a sum that raises on NULL).
-    Correctness,
-    /// About the suppression comments themselves.
-    Suppression,
-}
-
-impl PartialEq for RuleInfo {
-    fn eq(&self, other: &Self) -> bool {
-        self.code == other.code
-    }
-}
-
-impl Eq for RuleInfo {}
 
 /// What a rule's check reads.
 pub struct Context<'m, 'a> {
     pub model: &'m SemanticModel<'a>,
-    pub settings: &'m Settings,
+    pub options: RuleOptions,
     pub index: &'m ModelResolver<'m>,
     /// The file's function summaries (with the project's, when checked in one), computed when
     /// INB003 runs or the project asks for them.
     pub summaries: Option<&'m Summaries<'a>>,
     pub fixes: Fixes,
+}
+
+/// The settings the rules read (the shells' [`super::settings::Settings`] make them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleOptions {
+    /// Keys per chunk in the batched rewrites (`batch-size`).
+    pub batch_size: usize,
+    /// The database the queries run on (`database`), for its bind-parameter limit.
+    pub database: Option<Database>,
+}
+
+/// The databases whose limits the rules know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Database {
+    Postgresql,
+    Sqlite,
+    Mysql,
+    Oracle,
+    Mssql,
 }
 
 /// Whether a check builds fixes. Building and verifying a rewrite costs more than finding the

@@ -15,13 +15,11 @@ use tree_sitter::Node;
 
 use super::types::RowType;
 use super::{LoopId, SemanticModel};
-use crate::engine::diagnostic::OtherFile;
 use crate::engine::index::calls::{
     self as index_calls, ArgSlot, CallEdge, CallIndex, CallTarget, FileSummary, FunctionSummary,
     Imports, PendingCall, ResolvedFunction,
 };
 use crate::engine::orm::{self, RefContext};
-use crate::engine::source::TextRange;
 use crate::engine::syntax::{dotted_path, field, named_children};
 
 /// What a call calls, as written.
@@ -139,28 +137,7 @@ impl FunctionDef<'_> {
     }
 }
 
-/// One step from a parameter to a query: a call to a further function, or the query itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hop {
-    /// Byte offsets in the file being checked, or in `file` when the hop is in another file.
-    pub range: TextRange,
-    /// `load_stats(uid)` for a call, the query as displayed for a query.
-    pub display: String,
-    /// The function the hop sits in.
-    pub function: String,
-    /// Set when the hop is in another file (from the project's summaries).
-    pub file: Option<OtherFile>,
-}
-
-/// A parameter of a function that reaches a query as a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reach {
-    pub parameter: usize,
-    /// The calls taken, then the query; the last hop is always the query.
-    pub path: Vec<Hop>,
-    /// The query's model, when known.
-    pub model: Option<String>,
-}
+pub use crate::engine::index::calls::{Hop, Reach};
 
 /// What a call resolves to.
 #[derive(Debug, Clone, PartialEq, Eq)]

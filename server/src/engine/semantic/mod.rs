@@ -429,12 +429,15 @@ impl<'a> SemanticModel<'a> {
     /// Whether loop `id` writes rows of `model_name` after `read` in its body
     /// (`M.objects.create(...)`, `row.save()` on a row of `M`, `session.add(M(...))`): the next
     /// iterations' reads of that model see what earlier ones wrote (find-or-create), so the keys
-    /// cannot be read in one batch up front.
-    pub fn writes_model_after(&self, id: LoopId, model_name: &str, read: Node<'a>) -> bool {
+    /// cannot be read in one batch up front. Saving the very row the read returned
+    /// (`pref = M.objects.filter(key=k).first(); pref.flag = x; pref.save()`) creates nothing a
+    /// later iteration's read could find: an update, not find-or-create.
+    pub fn writes_model_after(&self, id: LoopId, model_name: &str, read: &Query<'a>) -> bool {
         let extent = self.loop_extent(id);
+        let read_rows = &read.assigned_to;
+        let read = read.call.node;
         let inside =
             |node: Node<'_>| read.end_byte() <= node.start_byte() && node.end_byte() <= extent.end;
-        let source = self.file.text();
         self.queries.iter().any(|q| {
             q.call.access == super::orm::Access::Write
                 && inside(q.call.node)
@@ -442,18 +445,57 @@ impl<'a> SemanticModel<'a> {
         }) || self.calls.iter().any(|call| {
             inside(call.node)
                 && call.writes()
-                && (call
-                    .receiver_type
-                    .as_ref()
-                    .is_some_and(|t| t.model() == model_name)
-                    || field(call.node, "arguments").is_some_and(|arguments| {
-                        // `session.add(Model(...))`
-                        named_children(arguments).any(|argument| {
-                            argument.kind() == "call"
-                                && super::syntax::callee_name(argument, source) == Some(model_name)
-                        })
-                    }))
+                && self.creates_rows_of(id, call, read_rows, model_name)
         })
+    }
+
+    /// Whether a writing call in loop `id` may create rows of `model_name`: `session.add(M(...))`,
+    /// `row.save()` on a row built in the loop as `row = M(...)`, another write on a receiver of
+    /// that model. Saving the row the read returned, the loop's own row or any row not built in the
+    /// loop updates it: nothing a later iteration's read could newly find.
+    fn creates_rows_of(
+        &self,
+        id: LoopId,
+        call: &calls::CallSite<'a>,
+        read_rows: &[String],
+        model_name: &str,
+    ) -> bool {
+        let source = self.file.text();
+        let class = super::index::display_model(model_name);
+        let builds = |node: Node<'_>| {
+            node.kind() == "call" && super::syntax::callee_name(node, source) == Some(class)
+        };
+        if field(call.node, "arguments")
+            .is_some_and(|arguments| named_children(arguments).any(builds))
+        {
+            return true;
+        }
+        let calls::Callee::Method { receiver, method } = &call.callee else {
+            return false;
+        };
+        if read_rows.contains(receiver) {
+            return false;
+        }
+        if !matches!(method.as_str(), "save" | "asave") {
+            return call
+                .receiver_type
+                .as_ref()
+                .is_some_and(|t| t.model() == model_name);
+        }
+        let Some(body) = field(self.loops[id].node, "body") else {
+            return false;
+        };
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            if node.kind() == "assignment"
+                && field(node, "left").is_some_and(|left| self.file.node_text(left) == receiver)
+                && field(node, "right").is_some_and(builds)
+            {
+                return true;
+            }
+            stack.extend(named_children(node));
+        }
+        false
     }
 
     /// A `while` loop that runs until a query's rows say stop: `rows = conn.execute(page).all();

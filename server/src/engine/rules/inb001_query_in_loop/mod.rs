@@ -109,7 +109,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 .call
                 .model
                 .as_deref()
-                .is_some_and(|name| model.writes_model_after(loop_id, name, node))
+                .is_some_and(|name| model.writes_model_after(loop_id, name, query))
         {
             continue;
         }
@@ -142,7 +142,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                         model,
                         loop_id,
                         &queries,
-                        context.settings.batch_size,
+                        context.options.batch_size,
                         context.index,
                     )
                 })

@@ -1,0 +1,64 @@
+//! What every layer may know about a rule: its identity, severity and documentation. A leaf:
+//! diagnostics carry a [`RuleInfo`], the registry in [`super::rules`] lists them.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Information,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Information => "information",
+        }
+    }
+}
+
+/// Whether a rule can offer a fix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixAvailability {
+    None,
+    Sometimes,
+    Always,
+}
+
+/// A rule's identity and documentation.
+#[derive(Debug)]
+pub struct RuleInfo {
+    pub code: &'static str,
+    pub name: &'static str,
+    pub severity: Severity,
+    /// One line: what the rule flags.
+    pub summary: &'static str,
+    /// Markdown with the sections What it does / Why is this bad? / Example / Use instead /
+    /// Fix safety. `inbatch rule CODE` and hover show it.
+    pub documentation: &'static str,
+    pub fix: FixAvailability,
+    /// Whether the rule runs when the configuration selects nothing. A rule whose findings are
+    /// not at least 90 % right on the ecosystem check (real repositories, judged by hand) is off
+    /// by default: a user turns it on by selecting it.
+    pub enabled_by_default: bool,
+    pub category: Category,
+}
+
+/// What a rule's findings cost the user when they are right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Round trips that grow with data (N+1 queries, writes, scans). Not checked in test code
+    /// by default: a test's data is fixed by the test, so its loops cannot grow.
+    Performance,
+    /// Wrong results or errors (lossy grouping, a sum that raises on NULL).
+    Correctness,
+    /// About the suppression comments themselves.
+    Suppression,
+}
+
+impl PartialEq for RuleInfo {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code
+    }
+}
+
+impl Eq for RuleInfo {}
