@@ -87,7 +87,8 @@ pub fn analyse(text: String) -> Vec<Diagnostic> {
 /// Fixes until stable (unsafe fixes included): no error, the result parses when the input did,
 /// and a second pass changes nothing. Returns how many fixes applied.
 pub fn check_fix(text: &str) -> usize {
-    let check = |file: &SourceFile| engine::check(file, settings(), None);
+    let check =
+        |file: &SourceFile| engine::diagnostic::fixes_of(engine::check(file, settings(), None));
     let parses = !SourceFile::parse(text).has_syntax_errors();
     let mode = FixMode { unsafe_fixes: true };
     let outcome = fix_until_stable(text, mode, check);
