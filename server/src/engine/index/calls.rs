@@ -314,36 +314,43 @@ pub fn find_method<'g, G: ClassGraph<'g>>(
     class: usize,
     name: &str,
 ) -> MethodLookup<'g, G::File> {
-    let mut stack = vec![BaseLookup::Class(file, class)];
+    // Most classes have one base: the next class is kept aside, and the stack (which allocates)
+    // only holds the later bases of classes with several. Cycles end at the bound; once a class
+    // has several bases, a class reached twice (a diamond: mixins of one base) is read once.
+    let mut next = Some(BaseLookup::Class(file, class));
+    let mut later: Vec<BaseLookup<G::File>> = Vec::new();
     let mut seen: Vec<(G::File, usize)> = Vec::new();
-    while let Some(step) = stack.pop() {
+    let mut branched = false;
+    let mut searched = 0;
+    while searched < MAX_CLASSES_SEARCHED {
+        let Some(step) = next.take().or_else(|| later.pop()) else {
+            return MethodLookup::Unknown;
+        };
         let (file, class) = match step {
             BaseLookup::Class(file, class) => (file, class),
             // Reached in order: the method may be defined in a base nobody can read.
             BaseLookup::Missing => return MethodLookup::Missing,
             BaseLookup::Opaque => return MethodLookup::Unknown,
         };
-        if seen.contains(&(file, class)) {
-            continue;
+        if branched {
+            if seen.contains(&(file, class)) {
+                continue;
+            }
+            seen.push((file, class));
         }
-        if seen.len() >= MAX_CLASSES_SEARCHED {
-            return MethodLookup::Unknown;
-        }
-        seen.push((file, class));
+        searched += 1;
         let Some(summary) = graph.class(file, class) else {
             return MethodLookup::Unknown;
         };
         if let Some(entry) = summary.method(name) {
             return MethodLookup::Found(file, entry);
         }
-        // Depth-first, left to right: the first base is searched (with its own bases) first.
-        stack.extend(
-            summary
-                .bases
-                .iter()
-                .rev()
-                .map(|base| graph.base(file, base)),
-        );
+        // Depth first, left to right: the first base (with its own bases) is searched first.
+        if let Some((first, rest)) = summary.bases.split_first() {
+            branched |= !rest.is_empty();
+            later.extend(rest.iter().rev().map(|base| graph.base(file, base)));
+            next = Some(graph.base(file, first));
+        }
     }
     MethodLookup::Unknown
 }

@@ -1136,10 +1136,14 @@ impl<'a> Builder<'a, '_> {
     }
 
     /// `pr.consent_tasks` read (not called, not assigned) inside a function or a loop: a property
-    /// runs a query when it is read, so the read is a call site of its own (INB003).
+    /// runs a query when it is read, so the read is a call site of its own (INB003). Only reads of
+    /// a name's attribute: what deeper paths hold is rarely known, and reads are many.
     fn record_member_read(&mut self, node: Node<'a>) {
         let scope = self.scopes.last().expect("the module scope");
         if self.scopes.len() == 1 && scope.loop_stack.is_empty() {
+            return;
+        }
+        if field(node, "object").is_none_or(|object| object.kind() != "identifier") {
             return;
         }
         let read = self.parent().is_none_or(|parent| match parent.kind() {

@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
-use super::classes::{find_member, is_module_statement, FileClasses, Graph, Member, Receivers};
+use super::classes::{
+    find_member, is_module_statement, ClassAt, FileClasses, Graph, Holds, Member, Receivers,
+};
 use super::types::RowType;
 use super::{LoopId, Query, SemanticModel};
 use crate::engine::diagnostic::OtherFile;
@@ -595,7 +597,16 @@ pub fn summaries<'a>(
         here: &classes.summaries,
         project: project.map(|p| p.index),
     };
-    let resolution = resolve_targets(model, &functions, &receivers, &graph, project, &function_of);
+    let function_in = |scope: Node<'a>| by_node.get(&scope.id()).copied();
+    let resolution = resolve_targets(
+        model,
+        &functions,
+        &classes,
+        &receivers,
+        &graph,
+        project,
+        &function_in,
+    );
     drop(receivers);
     let mut summaries = Summaries {
         reaches: vec![Vec::new(); functions.len()],
@@ -740,10 +751,11 @@ struct Resolution {
 fn resolve_targets<'a>(
     model: &SemanticModel<'a>,
     functions: &[FunctionDef<'a>],
+    classes: &FileClasses<'a>,
     receivers: &Receivers<'_, 'a>,
     graph: &Graph<'_>,
     project: Option<Project<'_>>,
-    function_of: &dyn Fn(Node<'a>) -> Option<usize>,
+    function_in: &dyn Fn(Node<'a>) -> Option<usize>,
 ) -> Resolution {
     let mut imported: Vec<ImportedTarget> = Vec::new();
     let mut interned: FastMap<CallTarget, usize> = FastMap::default();
@@ -798,8 +810,8 @@ fn resolve_targets<'a>(
             if call.writes() {
                 return None;
             }
-            let caller = function_of(call.node);
             let record = model.scope_of(call.node);
+            let caller = function_in(record.node);
             let (target, form) = match &call.callee {
                 Callee::Name(name) => {
                     let local = module_functions.get(name.as_str()).copied();
@@ -837,10 +849,11 @@ fn resolve_targets<'a>(
                         _ => MemberAccess::Call,
                     };
                     let head = receiver.split('.').next().unwrap_or(receiver);
-                    let rebound = record.parameters.contains(head)
-                        || record.values.contains_key(head)
-                        || module_binds(head);
-                    if imported_heads.contains(head) && !rebound {
+                    let imported_module = imported_heads.contains(head)
+                        && !(record.parameters.contains(head)
+                            || record.values.contains_key(head)
+                            || module_binds(head));
+                    if imported_module {
                         let module = project?.imports.module(receiver)?;
                         // `helpers.load(uid)`: a module's function, or a method of an object
                         // the module binds; a read is only ever an object's property.
@@ -865,7 +878,14 @@ fn resolve_targets<'a>(
                             intern(target.clone(), &|| project?.index.function(&target));
                         (Target::Imported(index), form)
                     } else {
-                        let holds = receivers.holds(call, caller)?;
+                        let holds = receivers.holds(call, caller, record)?;
+                        if access == MemberAccess::Read {
+                            if let Holds::Instance(ClassAt::Here(class)) = holds {
+                                if !classes.may_have_properties(class) {
+                                    return None;
+                                }
+                            }
+                        }
                         let (found, form) = find_member(graph, &holds, member, access)?;
                         match found {
                             Member::Here(index) => (Target::Local(index), form),
@@ -972,9 +992,12 @@ impl Summaries<'_> {
             let names_of_caller = self.derived(model, caller);
             let parameters = &self.functions[caller].parameters;
             let mut arguments = Vec::new();
+            let mut read = Vec::new();
             for (argument, slot) in &slots {
+                read.clear();
+                collect_identifiers(*argument, source, &mut read);
                 for (parameter, derived_names) in names_of_caller.iter().enumerate() {
-                    if reads_any(*argument, source, &|name| derived_names.contains(name)) {
+                    if read.iter().any(|name| derived_names.contains(name)) {
                         let as_is = source[argument.byte_range()] == parameters[parameter];
                         arguments.push(PassedArgument {
                             slot: slot.clone(),
@@ -1104,8 +1127,10 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
             None => break,
         }
     }
-    let class_node = enclosing_class(node);
-    let decorators = decorators(node, source);
+    // `Node::parent` walks down from the root: asked once.
+    let parent = node.parent();
+    let class_node = enclosing_class(parent);
+    let decorators = decorators(parent, source);
     let decorated = |names: &[&str]| {
         decorators
             .iter()
@@ -1147,9 +1172,10 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
     })
 }
 
-/// The class a function is a method of (directly, not through a nested function).
-fn enclosing_class(function: Node<'_>) -> Option<Node<'_>> {
-    let mut current = function.parent();
+/// The class a function (whose parent is `parent`) is a method of, directly, not through a
+/// nested function.
+fn enclosing_class(parent: Option<Node<'_>>) -> Option<Node<'_>> {
+    let mut current = parent;
     while let Some(node) = current {
         match node.kind() {
             "class_definition" => return Some(node),
@@ -1171,12 +1197,10 @@ const MEMOISING_DECORATORS: &[&str] = &[
     "memoised",
 ];
 
-/// A function's decorators as their dotted callees (`functools.lru_cache`, `name.setter`).
-fn decorators<'s>(function: Node<'_>, source: &'s str) -> Vec<&'s str> {
-    let Some(decorated) = function
-        .parent()
-        .filter(|parent| parent.kind() == "decorated_definition")
-    else {
+/// The decorators of a function (whose parent is `parent`) as their dotted callees
+/// (`functools.lru_cache`, `name.setter`).
+fn decorators<'s>(parent: Option<Node<'_>>, source: &'s str) -> Vec<&'s str> {
+    let Some(decorated) = parent.filter(|parent| parent.kind() == "decorated_definition") else {
         return Vec::new();
     };
     named_children(decorated)

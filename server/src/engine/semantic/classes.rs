@@ -23,7 +23,7 @@ use crate::engine::index::calls::{
 use crate::engine::index::ModelResolver;
 use crate::engine::orm::looks_like_class;
 use crate::engine::semantic::types::RowType;
-use crate::engine::syntax::{dotted_path, field, named_children};
+use crate::engine::syntax::{callee_name, dotted_path, field, named_children};
 
 /// The classes defined in the file, as the project would read them from its summary.
 pub struct FileClasses<'a> {
@@ -34,6 +34,9 @@ pub struct FileClasses<'a> {
     by_node: FastMap<usize, usize>,
     /// Module-level classes by name (a later definition replaces an earlier one, as in Python).
     by_name: FastMap<String, usize>,
+    /// Per class: it or a base may define a property (a base of another file may). Reading an
+    /// attribute of an instance of any other class runs nothing, and reads are many.
+    may_have_properties: Vec<bool>,
 }
 
 impl<'a> FileClasses<'a> {
@@ -110,12 +113,21 @@ impl<'a> FileClasses<'a> {
                 None => methods.push(entry),
             }
         }
+        let may_have_properties = (0..summaries.len())
+            .map(|class| may_have_properties(&summaries, class))
+            .collect();
         FileClasses {
             nodes,
             summaries,
             by_node,
             by_name,
+            may_have_properties,
         }
+    }
+
+    /// Whether reading an attribute of an instance of the class may run a property.
+    pub fn may_have_properties(&self, class: usize) -> bool {
+        self.may_have_properties[class]
     }
 
     pub fn of_node(&self, node: Node<'_>) -> Option<usize> {
@@ -125,6 +137,31 @@ impl<'a> FileClasses<'a> {
     fn named(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
     }
+}
+
+/// Whether a class of the file or one of its bases defines a property, or has a base of
+/// another file (which may).
+fn may_have_properties(classes: &[ClassSummary], class: usize) -> bool {
+    let mut stack = vec![class];
+    let mut seen = Vec::new();
+    while let Some(class) = stack.pop() {
+        if seen.contains(&class) {
+            continue;
+        }
+        seen.push(class);
+        let summary = &classes[class];
+        if summary.methods.iter().any(|m| m.kind.runs_on_read()) {
+            return true;
+        }
+        for base in &summary.bases {
+            match base {
+                BaseRef::Local(index) => stack.push(*index),
+                BaseRef::Imported(_) => return true,
+                BaseRef::Opaque => {}
+            }
+        }
+    }
+    false
 }
 
 /// The bases of a class as dotted paths (`None` for what is not one), generic arguments
@@ -238,10 +275,7 @@ impl<'s, 'a> Receivers<'s, 'a> {
             .iter()
             .filter(|record| {
                 record.values.values().any(|value| {
-                    value.kind() == "call"
-                        && field(*value, "function")
-                            .and_then(|callee| dotted_path(callee, source))
-                            .is_some_and(|callee| callee.ends_with(".get_model"))
+                    value.kind() == "call" && callee_name(*value, source) == Some("get_model")
                 })
             })
             .map(|record| record.node.id())
@@ -263,10 +297,14 @@ impl<'s, 'a> Receivers<'s, 'a> {
     }
 
     /// What the receiver of a method call or attribute read holds, in the function `caller`
-    /// (by index) or at module level.
-    pub fn holds(&self, call: &CallSite<'a>, caller: Option<usize>) -> Option<Holds> {
+    /// (by index) or at module level, whose record is `record`.
+    pub fn holds(
+        &self,
+        call: &CallSite<'a>,
+        caller: Option<usize>,
+        record: &ScopeRecord<'a>,
+    ) -> Option<Holds> {
         let receiver = call.callee.receiver()?;
-        let record = self.model.scope_of(call.node);
         let module = self.model.scopes.last()?;
         let from_rows = || match &call.receiver_type {
             // A model name the code binds itself is not the declared class: a migration's
@@ -303,19 +341,20 @@ impl<'s, 'a> Receivers<'s, 'a> {
         if receiver.contains('.') {
             return from_rows();
         }
-        if let Some(position) = caller_def
-            .filter(|_| record.parameters.contains(receiver))
-            .and_then(|function| function.parameters.iter().position(|p| p == receiver))
-        {
-            let annotated = caller_def?.annotations[position]
-                .and_then(|annotation| self.annotation_holds(annotation));
+        if record.parameters.contains(receiver) {
+            let annotated = caller_def.and_then(|function| {
+                let position = function.parameters.iter().position(|p| p == receiver)?;
+                self.annotation_holds(function.annotations[position]?)
+            });
             return annotated.or_else(from_rows);
         }
-        if let Some(found) = self.bound_in(record, receiver) {
-            return Some(found);
-        }
-        if record.values.contains_key(receiver) || record.annotations.contains_key(receiver) {
-            return from_rows();
+        let annotation = record.annotations.get(receiver);
+        let value = record.values.get(receiver);
+        if annotation.is_some() || value.is_some() {
+            return annotation
+                .and_then(|annotation| self.annotation_holds(*annotation))
+                .or_else(|| self.value_holds(*value?, record, 0))
+                .or_else(from_rows);
         }
         if let Some(found) = from_rows() {
             return Some(found);
