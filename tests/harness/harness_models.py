@@ -71,6 +71,8 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     orders: Mapped[list["Order"]] = relationship(back_populates="customer")
+    # A query object per customer, not a loadable collection: no loader option can load it.
+    order_query = relationship("Order", lazy="dynamic", viewonly=True, order_by="Order.id")
 
 
 class Order(Base):

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from lsprotocol import types
+from pygls.client import JsonRPCClient
 from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
@@ -33,6 +34,23 @@ N_PLUS_ONE = textwrap.dedent(
         return result
     """
 )
+
+
+def big_module(functions: int = 20, filler: int = 240) -> str:
+    """A large module whose code actions are slow to build: `functions` N+1 loops (two
+    findings each, each with a batched-rewrite fix), padded with `filler` ordinary lines each."""
+    lines = ["from app.models import Payment, Session", "", ""]
+    for f in range(functions):
+        lines += [
+            f"def analytics_{f}(user_ids):",
+            "    result = {}",
+            "    for uid in user_ids:",
+            "        sessions = Session.query.filter_by(user_id=uid).all()",
+            "        payments = Payment.query.filter_by(user_id=uid).all()",
+        ]
+        lines += [f"        total_{n} = len(payments) + {n}" for n in range(filler)]
+        lines += ["    return result", "", ""]
+    return "\n".join(lines) + "\n"
 
 
 def line_of(text: str, needle: str) -> int:
@@ -75,10 +93,15 @@ class Published:
         return (self.by_uri.get(uri) or [None])[-1]
 
 
-def make_client() -> LanguageClient:
+def make_client(unanswered: tuple[str, ...] = ()) -> LanguageClient:
+    """A pytest-lsp client recording diagnostics and registrations. The server's requests named in
+    `unanswered` (e.g. `client/registerCapability`) are recorded and never answered, like a client
+    that does not implement them."""
     client = LanguageClient(converter_factory=default_converter)
     client.published = Published()  # type: ignore[attr-defined]
     client.registrations = []  # type: ignore[attr-defined]
+    client.unanswered = []  # type: ignore[attr-defined]
+    client.unanswered_tasks = []  # type: ignore[attr-defined]
     features = dict(DEFAULT_CLIENT_FEATURES)
 
     def publish(client: LanguageClient, params: types.PublishDiagnosticsParams) -> None:
@@ -88,8 +111,18 @@ def make_client() -> LanguageClient:
     def register(client: LanguageClient, params: types.RegistrationParams) -> None:
         client.registrations.extend(params.registrations)  # type: ignore[attr-defined]
 
+    def never_answer(method: str):
+        async def handler(client: LanguageClient, params: Any) -> None:
+            client.unanswered.append((method, params))  # type: ignore[attr-defined]
+            client.unanswered_tasks.append(asyncio.current_task())  # type: ignore[attr-defined]
+            await asyncio.Event().wait()
+
+        return handler
+
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = publish
     features[types.CLIENT_REGISTER_CAPABILITY] = register
+    for method in unanswered:
+        features[method] = never_answer(method)
     register_lsp_features(client, features)
     return client
 
@@ -238,18 +271,34 @@ async def lsp(inbatch_bin, tmp_path):
     async def start(*, env: dict[str, str] | None = None, encodings: list[str] | None = None,
                     pull: bool = False, resolve: bool = True,
                     initialization_options: Any = None,
-                    workspace: pathlib.Path | None = None) -> Server:
+                    workspace: pathlib.Path | None = None,
+                    unanswered: tuple[str, ...] = (),
+                    command: tuple[str, ...] | None = None,
+                    process_id: int | str | None = None,
+                    read_stderr: bool = True) -> Server:
+        """Starts `inbatch server` (or `command`, which starts it) and initialises it.
+        `process_id` is this process's by default; `"command"` is the started command's.
+        `read_stderr=False` leaves the server's standard error unread, as many editors do."""
         folder = workspace or tmp_path
-        client = make_client()
+        client = make_client(unanswered)
         started.append(client)
         server_env = {**os.environ, "INBATCH_LOG": "info,inbatch=debug", **(env or {})}
-        await client.start_io(inbatch_bin, "server", env=server_env)
+        program, *args = command or (inbatch_bin, "server")
+        if read_stderr:
+            await client.start_io(program, *args, env=server_env)
+        else:
+            # pygls's own start, without pytest-lsp's task forwarding standard error.
+            await JsonRPCClient.start_io(client, program, *args, env=server_env)
+            client.stderr_unread = True  # type: ignore[attr-defined]
+        if process_id == "command":
+            process_id = client._server.pid
         result = await asyncio.wait_for(
             client.initialize_session(
                 types.InitializeParams(
                     capabilities=capabilities(encodings=encodings, pull=pull, resolve=resolve),
                     workspace_folders=[types.WorkspaceFolder(uri=folder.as_uri(), name="ws")],
                     initialization_options=initialization_options,
+                    process_id=process_id,
                 )
             ),
             TIMEOUT,
@@ -258,8 +307,19 @@ async def lsp(inbatch_bin, tmp_path):
 
     yield start
 
+    async def drain(stream: asyncio.StreamReader) -> None:
+        while await stream.read(65536):
+            pass
+
     for client in started:
         process = client._server
+        # pygls cannot fail the handlers of requests it never answered when the server exits.
+        for task in client.unanswered_tasks:  # type: ignore[attr-defined]
+            task.cancel()
+        await asyncio.sleep(0)
+        if getattr(client, "stderr_unread", False):
+            # A standard error left unread must drain, or the process is never seen to end.
+            asyncio.ensure_future(drain(process.stderr))
         try:
             if process is not None and process.returncode is None:
                 await asyncio.wait_for(client.shutdown_session(), 5)

@@ -130,3 +130,45 @@ async def test_no_actions_away_from_findings(lsp):
         message="",
     )
     assert await actions_at(server, uri, nowhere) == []
+
+
+async def test_an_action_for_a_text_closed_and_opened_again_is_refused(lsp):
+    """Versions start again when a document is closed and opened: an action listed for the old
+    text, resolved after the document was opened again with another text at the same version,
+    must not bring the old text's edits."""
+    server = await lsp(env={"INBATCH_TEST_FIX": "unsafe"})
+    uri = server.open("a.py", N_PLUS_ONE)
+    first, _ = await server.diagnostics(uri, 1)
+    actions = await actions_at(server, uri, first)
+    assert [a.title for a in actions] == [
+        "Replace the query with an empty list (unsafe)",
+        "Ignore INB001 for this line",
+    ]
+    server.close(uri)
+    other = "import os\n\n" + N_PLUS_ONE.replace("result[uid]", "result[str(uid)]")
+    server.open("a.py", other)
+    assert server.versions[uri] == 1
+    for action in actions:
+        with pytest.raises(Exception, match="closed and opened again") as refused:
+            await server.client.code_action_resolve_async(action)
+        assert "ask for code actions again" in str(refused.value)
+    # Actions listed for the text now open resolve.
+    second, _ = await server.diagnostics(uri, 1)
+    [fix, _] = await actions_at(server, uri, second)
+    resolved = await server.client.code_action_resolve_async(fix)
+    [edit] = edits_of(resolved, uri)
+    assert edit.range == second.range
+
+
+async def test_an_action_for_another_text_at_the_same_version_is_refused(lsp):
+    """A client may repeat a version number (the server applies changes in arrival order); the
+    text's hash still tells the texts apart."""
+    server = await lsp()
+    uri = server.open("a.py", N_PLUS_ONE)
+    first, _ = await server.diagnostics(uri, 1)
+    [ignore] = [a for a in await actions_at(server, uri, first) if a.title.startswith("Ignore")]
+    server.versions[uri] = 0
+    version = server.replace_all(uri, "\n" + N_PLUS_ONE)
+    assert version == 1
+    with pytest.raises(Exception, match="has changed since"):
+        await server.client.code_action_resolve_async(ignore)

@@ -26,7 +26,7 @@ impl Modules {
     pub fn root(&mut self, path: &Path) -> PathBuf {
         let folder = path.parent().unwrap_or(path);
         self.root_of_folder(folder)
-            .unwrap_or_else(|| folder.to_path_buf())
+            .unwrap_or_else(|| super::project::without_marker(folder))
     }
 
     /// The nearest folder at or above `folder` holding a marker, if any.

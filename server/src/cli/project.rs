@@ -14,7 +14,8 @@ use crate::engine::source::SourceFile;
 const MAX_INDEXED_FILES: usize = 50_000;
 
 /// The folder a file's imports are relative to: the nearest ancestor holding `pyproject.toml`,
-/// `setup.py`, `setup.cfg` or `.git`; else the file's own folder.
+/// `setup.py`, `setup.cfg` or `.git`; else the folder the run started in, when the file is in
+/// it (every file of the run then names its modules from one root), else the file's own folder.
 pub fn project_root(path: &Path) -> PathBuf {
     let start = if path.is_dir() {
         path
@@ -32,7 +33,20 @@ fn root_of_folder(start: &Path) -> PathBuf {
         }
         current = dir.parent();
     }
-    start.to_path_buf()
+    without_marker(start)
+}
+
+/// The root of a folder no project marker covers: the current folder when it holds it.
+pub(super) fn without_marker(folder: &Path) -> PathBuf {
+    std::env::current_dir()
+        .ok()
+        .filter(|cwd| folder.starts_with(cwd))
+        .unwrap_or_else(|| folder.to_path_buf())
+}
+
+/// Whether a file is a package's `__init__.py`.
+fn is_package(path: &Path) -> bool {
+    path.file_name().is_some_and(|name| name == "__init__.py")
 }
 
 /// Whether a folder holds a file that marks a project's root.
@@ -76,7 +90,11 @@ pub fn build_index(
             let root = project_root(path);
             index.replace_file(
                 path,
-                extract_declarations(&SourceFile::parse(text), &module_name(path, &root)),
+                extract_declarations(
+                    &SourceFile::parse(text),
+                    &module_name(path, &root),
+                    is_package(path),
+                ),
             );
         }
     }
@@ -110,11 +128,12 @@ pub fn build_index_parsed(
             .require_git(false)
             .filter_entry({
                 let settings = settings.clone();
+                let root = root.clone();
                 move |entry| {
                     let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
                     !(is_dir
                         && entry.depth() > 0
-                        && (settings.is_excluded(entry.path())
+                        && (settings.is_excluded_below(entry.path(), &root)
                             || entry.path().join("pyvenv.cfg").is_file()))
                 }
             })
@@ -145,13 +164,14 @@ pub fn build_index_parsed(
         .filter_map(|(path, module)| {
             if let Ok(at) = read.binary_search_by(|(read_path, _)| (*read_path).cmp(&path)) {
                 let file = read[at].1?;
-                return Some((path, extract_declarations(file, &module)));
+                let package = is_package(&path);
+                return Some((path, extract_declarations(file, &module, package)));
             }
             let text = std::fs::read_to_string(&path).ok()?;
             if !may_declare_models(&text) {
                 return None;
             }
-            let models = extract_declarations(&SourceFile::parse(text), &module);
+            let models = extract_declarations(&SourceFile::parse(text), &module, is_package(&path));
             Some((path, models))
         })
         .collect();

@@ -3,6 +3,7 @@
 //! Nothing here knows about LSP, tokio, terminals or the file system; the `cli` and `lsp` shells
 //! translate to and from these types.
 
+pub mod cancel;
 pub mod diagnostic;
 pub mod fix;
 pub mod hashing;
@@ -160,6 +161,7 @@ pub fn check_file_with(
         rules,
         &mut diagnostics,
     );
+    fix::conform_fixes(file.text(), &mut diagnostics);
     diagnostics.sort_by(|a, b| {
         (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code))
     });

@@ -76,6 +76,7 @@ pub struct Options {
     pub orm: Option<OrmChoice>,
     pub database: Option<Database>,
     pub inlay_hints: Option<bool>,
+    pub check_tests: Option<bool>,
 }
 
 /// Resolved settings for one project.
@@ -91,6 +92,8 @@ pub struct Settings {
     pub orm: OrmChoice,
     pub database: Option<Database>,
     pub inlay_hints: bool,
+    /// Check test code for the performance rules too (off by default: see [`is_test_code`]).
+    pub check_tests: bool,
     /// The file the settings came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -219,14 +222,22 @@ impl Settings {
             orm: options.orm.unwrap_or_default(),
             database: options.database,
             inlay_hints: options.inlay_hints.unwrap_or(true),
+            check_tests: options.check_tests.unwrap_or(false),
             source,
         })
     }
 
-    /// The rules enabled for a file, after `per-file-ignores`.
+    /// The rules enabled for a file, after `per-file-ignores` and, in test code, without the
+    /// performance rules (unless `check-tests`).
     pub fn rules_for(&self, path: Option<&Path>) -> RuleSet {
         let Some(path) = path else { return self.rules };
         let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        let rules = if !self.check_tests && is_test_code(relative) {
+            self.rules
+                .difference(RuleSet::of_category(super::rules::Category::Performance))
+        } else {
+            self.rules
+        };
         self.per_file_ignores
             .iter()
             .filter(|(globs, _)| {
@@ -235,17 +246,50 @@ impl Settings {
                         .file_name()
                         .is_some_and(|name| globs.is_match(name))
             })
-            .fold(self.rules, |rules, (_, ignored)| rules.difference(*ignored))
+            .fold(rules, |rules, (_, ignored)| rules.difference(*ignored))
     }
 
-    /// Whether a path is excluded (`exclude`/`extend-exclude` match the path or any of its parts).
+    /// Whether a path is excluded: `exclude`/`extend-exclude` match the path relative to the
+    /// configuration's folder, or the name of one of its parts below that folder.
     pub fn is_excluded(&self, path: &Path) -> bool {
-        let relative = path.strip_prefix(&self.root).unwrap_or(path);
-        self.exclude.is_match(relative)
-            || relative
+        self.is_excluded_below(path, &self.root)
+    }
+
+    /// [`Settings::is_excluded`] for a path found under `base`, a folder the user named (or a
+    /// project root): only the names below both `base` and the configuration's folder count. The
+    /// folders above are the user's choice: checking `/srv/dist/proj` from `/` must not exclude
+    /// everything because `dist` is a default exclude.
+    pub fn is_excluded_below(&self, path: &Path, base: &Path) -> bool {
+        let relative = path.strip_prefix(&self.root).ok();
+        let names = match (relative, path.strip_prefix(base).ok()) {
+            (Some(relative), Some(below)) => {
+                if below.components().count() < relative.components().count() {
+                    below
+                } else {
+                    relative
+                }
+            }
+            (relative, below) => relative.or(below).unwrap_or(path),
+        };
+        self.exclude.is_match(relative.unwrap_or(path))
+            || names
                 .components()
                 .any(|part| self.exclude.is_match(part.as_os_str()))
     }
+}
+
+/// Test code, as pytest and Django lay it out: a file under a folder named `tests`, `test` or
+/// `testing`, or a file named `test_*.py`, `*_test.py`, `tests.py` or `conftest.py`.
+pub fn is_test_code(path: &Path) -> bool {
+    let folders = path.parent().into_iter().flat_map(Path::components);
+    let in_test_folder = folders
+        .filter_map(|part| part.as_os_str().to_str())
+        .any(|part| matches!(part, "tests" | "test" | "testing"));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    in_test_folder
+        || name.starts_with("test_")
+        || name.ends_with("_test.py")
+        || matches!(name, "tests.py" | "conftest.py")
 }
 
 fn parse_selectors(selectors: &[String], key: &str) -> Result<RuleSet, String> {
@@ -337,5 +381,40 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.message.contains("batch-size"));
+    }
+
+    #[test]
+    fn test_code_skips_the_performance_rules_unless_asked() {
+        let config = Path::new("/project/inbatch.toml");
+        let default = Settings::from_toml("", ConfigFormat::InbatchToml, config)
+            .unwrap()
+            .unwrap();
+        let inb001 = crate::engine::rules::find("INB001").unwrap();
+        let inb201 = crate::engine::rules::find("INB201").unwrap();
+        for test_file in [
+            "/project/app/tests/test_views.py",
+            "/project/test_models.py",
+            "/project/app/conftest.py",
+            "/project/app/orders_test.py",
+            "/project/app/tests.py",
+        ] {
+            let rules = default.rules_for(Some(Path::new(test_file)));
+            assert!(!rules.contains(inb001), "{test_file}");
+            assert!(
+                rules.contains(inb201),
+                "{test_file}: correctness rules still run"
+            );
+        }
+        for application_file in ["/project/app/views.py", "/project/app/testimonials.py"] {
+            assert!(default
+                .rules_for(Some(Path::new(application_file)))
+                .contains(inb001));
+        }
+        let checking = Settings::from_toml("check-tests = true", ConfigFormat::InbatchToml, config)
+            .unwrap()
+            .unwrap();
+        assert!(checking
+            .rules_for(Some(Path::new("/project/app/tests/test_views.py")))
+            .contains(inb001));
     }
 }

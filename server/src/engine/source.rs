@@ -5,7 +5,9 @@
 
 use std::ops::Range;
 
-use tree_sitter::{InputEdit, Node, Parser, Point, Tree};
+use tree_sitter::{InputEdit, Node, ParseOptions, ParseState, Parser, Point, Tree};
+
+use super::cancel;
 
 /// A byte range in a source file. The engine speaks only in byte offsets; the shells convert.
 pub type TextRange = Range<usize>;
@@ -18,22 +20,31 @@ pub struct SourceFile {
     /// the text with that statement blanked out (see [`repair`]).
     analysis_tree: Option<Tree>,
     line_index: LineIndex,
+    /// Runs of comment lines the parser was not shown (see [`long_comment_runs`]).
+    skipped_comments: Vec<CommentRun>,
 }
 
 impl SourceFile {
     /// Parses `text` from scratch.
     pub fn parse(text: impl Into<String>) -> SourceFile {
         let text = text.into();
-        let tree = parse_tree(&text, None);
-        SourceFile::from_tree(text, tree)
+        let runs = long_comment_runs(&text);
+        let tree = parse_with_runs(&text, None, &runs);
+        SourceFile::with_runs(text, tree, runs)
     }
 
-    /// Wraps a tree the caller already parsed (the language server reparses incrementally).
+    /// Wraps a tree the caller already parsed with [`parse_tree`] (the language server reparses
+    /// incrementally).
     pub fn from_tree(text: String, tree: Tree) -> SourceFile {
+        let runs = long_comment_runs(&text);
+        SourceFile::with_runs(text, tree, runs)
+    }
+
+    fn with_runs(text: String, tree: Tree, skipped_comments: Vec<CommentRun>) -> SourceFile {
         let line_index = LineIndex::new(&text);
         let check_depth = may_nest_too_deep(&text);
         let analysis_tree = if tree.root_node().has_error() || check_depth {
-            repair(&text, &tree, check_depth)
+            repair(&text, &tree, check_depth, skipped_comments.is_empty())
         } else {
             None
         };
@@ -42,7 +53,22 @@ impl SourceFile {
             tree,
             analysis_tree,
             line_index,
+            skipped_comments,
         }
+    }
+
+    /// The runs of comment lines that were blanked before parsing: the tree has no `comment`
+    /// nodes there (suppression comments excepted), and a tree of this text is not reused by an
+    /// incremental reparse (see [`SourceFile::reuses_tree`]).
+    pub fn skipped_comments(&self) -> &[CommentRun] {
+        &self.skipped_comments
+    }
+
+    /// Whether an incremental reparse may start from this file's tree (edited). Not when comment
+    /// runs were blanked: the next text may blank different lines, and tree-sitter would reuse
+    /// subtrees parsed from text that is not there.
+    pub fn reuses_tree(&self) -> bool {
+        self.skipped_comments.is_empty()
     }
 
     pub fn text(&self) -> &str {
@@ -88,6 +114,9 @@ impl SourceFile {
     /// file's tree: only what the change touches is parsed again (a fix's parse check costs a
     /// fraction of a parse of the file).
     pub fn reparse(&self, after: &str) -> Tree {
+        if !self.reuses_tree() {
+            return parse_tree(after, None);
+        }
         let (old, new) = (self.text.as_bytes(), after.as_bytes());
         let mut prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
         while !(self.text.is_char_boundary(prefix) && after.is_char_boundary(prefix)) {
@@ -213,7 +242,8 @@ fn point_at(text: &[u8], offset: usize) -> Point {
 /// (200 nested brackets, 100 indentation levels, about 3,000 levels in its compiler), and walks
 /// over them would cost time for nothing.
 /// `check_depth` is [`may_nest_too_deep`] of `text`.
-fn repair(text: &str, tree: &Tree, check_depth: bool) -> Option<Tree> {
+/// `incremental`: whether `tree` may be reused ([`SourceFile::reuses_tree`]).
+fn repair(text: &str, tree: &Tree, check_depth: bool, incremental: bool) -> Option<Tree> {
     let unusable =
         |node: Node<'_>| node.has_error() || (check_depth && nests_deeper_than(node, MAX_NESTING));
     let root = tree.root_node();
@@ -266,9 +296,11 @@ fn repair(text: &str, tree: &Tree, check_depth: bool) -> Option<Tree> {
         String::from_utf8(blanked).expect("only whole statements are blanked, with ASCII spaces");
     // An incremental parse that recovers from nothing is the tree a fresh parse gives; error
     // recovery may differ between the two, so a tree with errors is parsed afresh.
-    let incremental = parse_tree(&blanked, Some(&edited));
-    if !incremental.root_node().has_error() {
-        return Some(incremental);
+    if incremental {
+        let reparsed = parse_tree(&blanked, Some(&edited));
+        if !reparsed.root_node().has_error() {
+            return Some(reparsed);
+        }
     }
     Some(parse_tree(&blanked, None))
 }
@@ -368,14 +400,259 @@ thread_local! {
 }
 
 /// Parses Python text, reusing `old_tree` (already `edit`ed) when given.
+///
+/// Runs of more than [`MAX_COMMENT_RUN`] comment lines are blanked first (see
+/// [`long_comment_runs`]); `old_tree` is then not reused. Inside [`cancel::run`], a cancellation
+/// stops the parse and unwinds there.
+///
+/// CPython reads a lone `\r` as a line break (old Mac files, some generators); tree-sitter-python
+/// does not, and would see one long broken line. Such text is parsed with each lone `\r` read as
+/// `\n`: the same length, so every byte offset of the tree is one of `text`.
 pub fn parse_tree(text: &str, old_tree: Option<&Tree>) -> Tree {
-    PARSER
-        .with(|parser| match parser.try_borrow_mut() {
-            Ok(mut parser) => parser.parse(text, old_tree),
-            // Re-entered (cannot happen today): a parser of its own.
-            Err(_) => new_parser().parse(text, old_tree),
-        })
-        .expect("a parser with a language and no timeout always returns a tree")
+    parse_with_runs(text, old_tree, &long_comment_runs(text))
+}
+
+/// [`parse_tree`] with the comment runs of `text` already found.
+fn parse_with_runs(text: &str, old_tree: Option<&Tree>, runs: &[CommentRun]) -> Tree {
+    if runs.is_empty() {
+        return parse_bytes(text.as_bytes(), old_tree);
+    }
+    let mut blanked = text.as_bytes().to_vec();
+    for comment in runs.iter().flat_map(|run| &run.blanked) {
+        blanked[comment.clone()].fill(b' ');
+    }
+    parse_bytes(&blanked, None)
+}
+
+/// CPython reads a lone `\r` as a line break (old Mac files, some generators); tree-sitter-python
+/// does not, and would see one long broken line. Such text is parsed with each lone `\r` read as
+/// `\n`: the same length, so every byte offset of the tree is one of `text`.
+fn parse_bytes(text: &[u8], old_tree: Option<&Tree>) -> Tree {
+    let lone_cr_as_lf;
+    let text = if has_lone_cr(text) {
+        lone_cr_as_lf = with_lone_cr_as_lf(text);
+        lone_cr_as_lf.as_slice()
+    } else {
+        text
+    };
+    let parsed = PARSER.with(|parser| match parser.try_borrow_mut() {
+        Ok(mut parser) => parse_cancellable(&mut parser, text, old_tree),
+        // Re-entered (cannot happen today): a parser of its own.
+        Err(_) => parse_cancellable(&mut new_parser(), text, old_tree),
+    });
+    // A parser with a language and no timeout returns a tree unless the progress callback
+    // stopped it.
+    parsed.unwrap_or_else(|| cancel::stop())
+}
+
+/// `None` when the analysis this parse belongs to was cancelled ([`cancel::is_cancelled`]).
+fn parse_cancellable(parser: &mut Parser, text: &[u8], old_tree: Option<&Tree>) -> Option<Tree> {
+    let mut progress = |_: &ParseState| cancel::is_cancelled();
+    let options = ParseOptions::new().progress_callback(&mut progress);
+    let tree = parser.parse_with_options(
+        &mut |at, _| text.get(at..).unwrap_or_default(),
+        old_tree,
+        Some(options),
+    );
+    if tree.is_none() {
+        // A stopped parse would otherwise resume where it left off, on the next text.
+        parser.reset();
+    }
+    tree
+}
+
+/// Runs of comment lines longer than this (in comment lines) are blanked before parsing.
+///
+/// tree-sitter-python's external scanner, at each line end, skips ahead over every following
+/// comment line to find the next line's indentation, and does so again at the next line: a run of
+/// `n` comment lines costs `n²` line scans (1 MB of comments after an indented block took 44 s).
+/// Comments never matter to the analysis except suppression comments, which are kept; so long
+/// runs are replaced by spaces, byte for byte, and every offset stays valid.
+pub const MAX_COMMENT_RUN: usize = 64;
+
+/// A run of consecutive comment lines (blank lines between them included) longer than
+/// [`MAX_COMMENT_RUN`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentRun {
+    /// From the first comment's `#` to the end of the last comment.
+    pub range: TextRange,
+    /// The comments blanked: every comment of the run but the suppression comments (`noqa`,
+    /// `inbatch:`), from `#` to the end of the line.
+    pub blanked: Vec<TextRange>,
+}
+
+/// The runs of comment lines that [`parse_tree`] blanks. Comment lines are lines holding nothing
+/// but a comment, outside strings.
+pub fn long_comment_runs(text: &str) -> Vec<CommentRun> {
+    if !may_have_long_comment_run(text.as_bytes()) {
+        return Vec::new();
+    }
+    let mut runs = Vec::new();
+    let mut run: Vec<TextRange> = Vec::new();
+    let mut flush = |run: &mut Vec<TextRange>| {
+        if run.len() > MAX_COMMENT_RUN {
+            let range = run[0].start..run[run.len() - 1].end;
+            let blanked = run
+                .drain(..)
+                .filter(|comment| !is_suppression(&text.as_bytes()[comment.clone()]))
+                .collect();
+            runs.push(CommentRun { range, blanked });
+        }
+        run.clear();
+    };
+    for line in classify_lines(text.as_bytes()) {
+        match line {
+            LineKind::Comment(comment) => run.push(comment),
+            LineKind::Blank => {}
+            LineKind::Code => flush(&mut run),
+        }
+    }
+    flush(&mut run);
+    runs
+}
+
+/// A cheap look for a long run of lines starting with `#`, strings ignored: only then are the
+/// lines classified properly.
+fn may_have_long_comment_run(text: &[u8]) -> bool {
+    let mut count = 0;
+    for line in text.split(|&b| b == b'\n' || b == b'\r') {
+        match line.iter().find(|b| !matches!(b, b' ' | b'\t' | b'\x0c')) {
+            Some(b'#') => {
+                count += 1;
+                if count > MAX_COMMENT_RUN {
+                    return true;
+                }
+            }
+            None => {}
+            Some(_) => count = 0,
+        }
+    }
+    false
+}
+
+fn is_suppression(comment: &[u8]) -> bool {
+    let lower = comment.to_ascii_lowercase();
+    let has = |needle: &[u8]| lower.windows(needle.len()).any(|window| window == needle);
+    has(b"noqa") || has(b"inbatch")
+}
+
+#[derive(Debug, PartialEq)]
+enum LineKind {
+    /// Only a comment (its range, `#` to the end of the line), maybe indented.
+    Comment(TextRange),
+    /// Nothing but spaces.
+    Blank,
+    /// Anything else, including a line that starts inside a string or continues one.
+    Code,
+}
+
+/// Each physical line's kind, following strings (single, triple, escapes) and `\` continuations
+/// across lines. A lexer's approximation: an f-string nesting its own quotes (PEP 701) may make a
+/// line's kind wrong, which costs only speed.
+fn classify_lines(text: &[u8]) -> Vec<LineKind> {
+    let mut kinds = Vec::new();
+    // The open string: its quote and whether it is triple-quoted.
+    let mut string: Option<(u8, bool)> = None;
+    let mut continued = false;
+    let mut at = 0;
+    while at < text.len() {
+        let mut kind = if string.is_some() || continued {
+            LineKind::Code
+        } else {
+            LineKind::Blank
+        };
+        continued = false;
+        if kind == LineKind::Blank {
+            while at < text.len() && matches!(text[at], b' ' | b'\t' | b'\x0c') {
+                at += 1;
+            }
+        }
+        // One line: up to and including its terminator.
+        while let Some(&byte) = text.get(at) {
+            match (byte, string) {
+                (b'\n', _) | (b'\r', _) => {
+                    at += if byte == b'\r' && text.get(at + 1) == Some(&b'\n') {
+                        2
+                    } else {
+                        1
+                    };
+                    if matches!(string, Some((_, false))) {
+                        string = None; // An unterminated single-quoted string ends here.
+                    }
+                    break;
+                }
+                (b'#', None) => {
+                    let end = text[at..]
+                        .iter()
+                        .position(|&b| b == b'\n' || b == b'\r')
+                        .map_or(text.len(), |length| at + length);
+                    if kind == LineKind::Blank {
+                        kind = LineKind::Comment(at..end);
+                    }
+                    at = end;
+                }
+                (b'\\', _) => {
+                    kind = LineKind::Code;
+                    match text.get(at + 1) {
+                        Some(b'\r') if text.get(at + 2) == Some(&b'\n') => at += 3,
+                        Some(b'\n' | b'\r') => at += 2,
+                        _ => {
+                            at += 2;
+                            continue;
+                        }
+                    }
+                    // A line joined to the next: inside a string or not, the next line goes on.
+                    continued = string.is_none();
+                    break;
+                }
+                (b'\'' | b'"', None) => {
+                    kind = LineKind::Code;
+                    let triple = text[at..].starts_with(&[byte; 3]);
+                    string = Some((byte, triple));
+                    at += if triple { 3 } else { 1 };
+                }
+                (quote, Some((open, triple))) if quote == open => {
+                    if !triple {
+                        string = None;
+                        at += 1;
+                    } else if text[at..].starts_with(&[quote; 3]) {
+                        string = None;
+                        at += 3;
+                    } else {
+                        at += 1;
+                    }
+                }
+                _ => {
+                    if !matches!(byte, b' ' | b'\t' | b'\x0c') {
+                        kind = LineKind::Code;
+                    }
+                    at += 1;
+                }
+            }
+        }
+        kinds.push(kind);
+    }
+    kinds
+}
+
+/// Whether `text` has a `\r` that is not part of `\r\n`.
+fn has_lone_cr(bytes: &[u8]) -> bool {
+    // `contains` on bytes is a memchr: the usual text without any `\r` costs one fast scan.
+    bytes.contains(&b'\r')
+        && bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+}
+
+fn with_lone_cr_as_lf(text: &[u8]) -> Vec<u8> {
+    let mut bytes = text.to_vec();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    bytes
 }
 
 pub fn new_parser() -> Parser {
@@ -527,6 +804,122 @@ mod tests {
                 parse_tree(&after, None).root_node().to_sexp()
             );
         }
+    }
+
+    /// `n` comment lines indented in a function, then code that reads the loop.
+    fn commented_block(n: usize) -> String {
+        let mut text = String::from("def f(ids):\n    for i in ids:\n        g(i)\n");
+        for line in 0..n {
+            text.push_str(&format!("        # commented out {line}: é\n"));
+            if line % 10 == 0 {
+                text.push('\n');
+            }
+        }
+        text.push_str("        # noqa: INB001 kept\n    return 1\n");
+        text
+    }
+
+    fn comments(file: &SourceFile) -> Vec<&str> {
+        let mut found = Vec::new();
+        let mut cursor = file.root().walk();
+        'walk: loop {
+            if cursor.node().kind() == "comment" {
+                found.push(file.node_text(cursor.node()));
+            }
+            if cursor.goto_first_child() || cursor.goto_next_sibling() {
+                continue;
+            }
+            while cursor.goto_parent() {
+                if cursor.goto_next_sibling() {
+                    continue 'walk;
+                }
+            }
+            return found;
+        }
+    }
+
+    #[test]
+    fn short_comment_runs_are_parsed_as_they_are() {
+        let file = SourceFile::parse(commented_block(MAX_COMMENT_RUN - 1));
+        assert!(file.skipped_comments().is_empty());
+        assert!(file.reuses_tree());
+        assert_eq!(comments(&file).len(), MAX_COMMENT_RUN);
+    }
+
+    #[test]
+    fn long_comment_runs_are_blanked_but_suppressions_kept() {
+        let text = commented_block(MAX_COMMENT_RUN);
+        let file = SourceFile::parse(text.clone());
+        let [run] = file.skipped_comments() else {
+            panic!("one run: {:?}", file.skipped_comments());
+        };
+        assert_eq!(
+            &text[run.range.start..run.range.start + 18],
+            "# commented out 0:"
+        );
+        assert!(text[..run.range.end].ends_with("# noqa: INB001 kept"));
+        assert_eq!(run.blanked.len(), MAX_COMMENT_RUN);
+        assert_eq!(comments(&file), ["# noqa: INB001 kept"]);
+        assert!(!file.has_syntax_errors());
+        assert!(!file.reuses_tree());
+        // The text is untouched; the tree's offsets are the text's.
+        assert_eq!(file.text(), text);
+        let ret = file
+            .root()
+            .named_child(0)
+            .unwrap()
+            .child_by_field_name("body")
+            .unwrap();
+        assert_eq!(file.node_text(ret.named_child(1).unwrap()), "return 1");
+        // Reparsing from such a file is a fresh parse of the new text.
+        let after = text.replace("return 1", "return 2");
+        assert_eq!(
+            file.reparse(&after).root_node().to_sexp(),
+            parse_tree(&after, None).root_node().to_sexp()
+        );
+    }
+
+    #[test]
+    fn comment_lines_are_told_from_strings() {
+        let text = "x = \"\"\"\n# in a string\n\"\"\"\n# a comment\ny = '#' \\\n    # after a continuation\n\n  # indented\r\nz = 'a\\\n# still a string'\n";
+        let kinds = classify_lines(text.as_bytes());
+        let comment = |needle: &str| {
+            let at = text.find(needle).unwrap();
+            LineKind::Comment(at..at + needle.len())
+        };
+        assert_eq!(
+            kinds,
+            [
+                LineKind::Code,
+                LineKind::Code,
+                LineKind::Code,
+                comment("# a comment"),
+                LineKind::Code,
+                LineKind::Code,
+                LineKind::Blank,
+                comment("# indented"),
+                LineKind::Code,
+                LineKind::Code,
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cancelled_parse_stops_and_the_parser_starts_afresh_next_time() {
+        let token = cancel::Cancellation::new();
+        let text = "for x in y:\n    f(x, [1, 2, 3])\n".repeat(500);
+        let outcome = cancel::run(&token, || {
+            token.cancel();
+            parse_tree(&text, None)
+        });
+        assert_eq!(outcome.err(), Some(cancel::Cancelled));
+        let again = cancel::run(&cancel::Cancellation::new(), || {
+            SourceFile::parse("x = 1\n")
+        });
+        assert_eq!(
+            again.unwrap().root().to_sexp(),
+            "(module (expression_statement (assignment left: (identifier) right: (integer))))"
+        );
     }
 
     #[test]

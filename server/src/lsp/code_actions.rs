@@ -1,9 +1,13 @@
 //! Code actions: a quick fix per fixable diagnostic, "Ignore CODE for this line", and
 //! `source.fixAll.inbatch`. Actions are listed without edits and filled in by
 //! `codeAction/resolve` (eagerly for clients that cannot resolve); each action's `data` carries
-//! what its resolve needs, including the document version it was computed for.
+//! what its resolve needs, and which text it was computed for: the document's version, which
+//! opening of the document (versions start again when a document is closed and opened), and a hash
+//! of the text. A resolve for any other text is refused with `ContentModified`, never answered with
+//! edits computed for a text the client no longer has.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hasher};
 
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc;
@@ -12,10 +16,12 @@ use tower_lsp_server::ls_types::{
     OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
+use super::analysis;
 use super::capabilities::FIX_ALL_KIND;
 use super::diagnostics::{self, Analysis, FixData};
 use super::position;
-use super::session::{content_modified, Snapshot};
+use super::session::Snapshot;
+use crate::engine::cancel::Cancellation;
 use crate::engine::fix::{fix_until_stable, Applicability, FixMode};
 use crate::engine::suppression::suppression_edit;
 use crate::engine::Fixes;
@@ -24,21 +30,60 @@ use crate::engine::Fixes;
 #[serde(tag = "action", rename_all = "camelCase")]
 enum ActionData {
     Fix {
-        uri: Uri,
-        version: i32,
+        #[serde(flatten)]
+        text: TextOf,
         fix: FixData,
     },
     #[serde(rename_all = "camelCase")]
     Ignore {
-        uri: Uri,
-        version: i32,
+        #[serde(flatten)]
+        text: TextOf,
         code: String,
         range: lsp::Range,
     },
     FixAll {
-        uri: Uri,
-        version: i32,
+        #[serde(flatten)]
+        text: TextOf,
     },
+}
+
+impl ActionData {
+    fn text(&self) -> &TextOf {
+        match self {
+            ActionData::Fix { text, .. }
+            | ActionData::Ignore { text, .. }
+            | ActionData::FixAll { text } => text,
+        }
+    }
+}
+
+/// The text an action was computed for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TextOf {
+    uri: Uri,
+    version: i32,
+    /// Which opening of the document ([`super::document::TextId`]).
+    opened: u64,
+    /// [`text_hash`] of the text, as hex: JSON numbers lose 64-bit integers in some clients.
+    text_hash: String,
+}
+
+impl TextOf {
+    fn of(snapshot: &Snapshot) -> TextOf {
+        TextOf {
+            uri: snapshot.uri.clone(),
+            version: snapshot.version,
+            opened: snapshot.text.opened,
+            text_hash: text_hash(snapshot.file.text()),
+        }
+    }
+}
+
+fn text_hash(text: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    hasher.write(text.as_bytes());
+    format!("{:016x}", hasher.finish())
 }
 
 /// The actions for the diagnostics under `params.range`, without their edits.
@@ -53,7 +98,7 @@ pub fn code_actions(
     let start = position::offset(rope, params.range.start, encoding);
     let end = position::offset(rope, params.range.end, encoding);
     let (start, end) = (start.min(end), start.max(end));
-    let version = snapshot.version;
+    let text = TextOf::of(snapshot);
     let wants = |kind: &CodeActionKind| {
         params.context.only.as_ref().is_none_or(|only| {
             only.iter().any(|asked| {
@@ -83,8 +128,7 @@ pub fn code_actions(
                     Some(lsp_diagnostic.clone()),
                     Some(fix.applicability == Applicability::Safe),
                     ActionData::Fix {
-                        uri: uri.clone(),
-                        version,
+                        text: text.clone(),
                         fix: diagnostics::fix_data(fix, rope, encoding),
                     },
                 ));
@@ -97,8 +141,7 @@ pub fn code_actions(
                     Some(lsp_diagnostic.clone()),
                     Some(false),
                     ActionData::Ignore {
-                        uri: uri.clone(),
-                        version,
+                        text: text.clone(),
                         code: code.to_string(),
                         range: lsp_diagnostic.range,
                     },
@@ -117,10 +160,7 @@ pub fn code_actions(
             FIX_ALL_KIND,
             None,
             None,
-            ActionData::FixAll {
-                uri: uri.clone(),
-                version,
-            },
+            ActionData::FixAll { text },
         ));
     }
     actions
@@ -128,10 +168,7 @@ pub fn code_actions(
 
 /// The document a listed action is about.
 pub fn target(action: &CodeAction) -> jsonrpc::Result<Uri> {
-    let (ActionData::Fix { uri, .. }
-    | ActionData::Ignore { uri, .. }
-    | ActionData::FixAll { uri, .. }) = data_of(action)?;
-    Ok(uri)
+    Ok(data_of(action)?.text().uri.clone())
 }
 
 fn data_of(action: &CodeAction) -> jsonrpc::Result<ActionData> {
@@ -143,15 +180,16 @@ fn data_of(action: &CodeAction) -> jsonrpc::Result<ActionData> {
         .map_err(|e| jsonrpc::Error::invalid_params(format!("unknown code action data: {e}")))
 }
 
-/// Fills in a listed action's edit, if its document (`snapshot`, the current version) has not
-/// changed since it was listed.
-pub fn resolve(snapshot: &Snapshot, mut action: CodeAction) -> jsonrpc::Result<CodeAction> {
+/// Fills in a listed action's edit, if the document (`snapshot`, its current text) holds the
+/// very text the action was computed for; otherwise refuses with `ContentModified`.
+pub fn resolve(
+    snapshot: &Snapshot,
+    mut action: CodeAction,
+    cancel: &Cancellation,
+) -> jsonrpc::Result<CodeAction> {
     let data = data_of(&action)?;
-    let (ActionData::Fix { version, .. }
-    | ActionData::Ignore { version, .. }
-    | ActionData::FixAll { version, .. }) = &data;
-    if *version != snapshot.version {
-        return Err(content_modified(&snapshot.uri));
+    if *data.text() != TextOf::of(snapshot) {
+        return Err(stale(&snapshot.uri));
     }
     let encoding = snapshot.encoding;
     let rope = &snapshot.rope;
@@ -165,7 +203,7 @@ pub fn resolve(snapshot: &Snapshot, mut action: CodeAction) -> jsonrpc::Result<C
             })
             .into_iter()
             .collect(),
-        ActionData::FixAll { .. } => fix_all(snapshot)?.into_iter().collect(),
+        ActionData::FixAll { .. } => fix_all(snapshot, cancel)?.into_iter().collect(),
     };
     action.edit = Some(workspace_edit(
         snapshot.uri.clone(),
@@ -176,31 +214,55 @@ pub fn resolve(snapshot: &Snapshot, mut action: CodeAction) -> jsonrpc::Result<C
     Ok(action)
 }
 
+/// The answer to a resolve for a text the document no longer holds (LSP `ContentModified`).
+fn stale(uri: &Uri) -> jsonrpc::Error {
+    jsonrpc::Error {
+        code: jsonrpc::ErrorCode::ServerError(-32801),
+        message: format!(
+            "inbatch: this code action was computed for a text of {} that has changed since \
+             (edited, or closed and opened again); its edits were not applied: ask for code \
+             actions again",
+            uri.as_str()
+        )
+        .into(),
+        data: None,
+    }
+}
+
 /// Applies safe fixes until none applies (the engine's loop, as `inbatch check --fix`), as one
 /// edit spanning what changed.
-fn fix_all(snapshot: &Snapshot) -> jsonrpc::Result<Option<TextEdit>> {
+fn fix_all(snapshot: &Snapshot, cancel: &Cancellation) -> jsonrpc::Result<Option<TextEdit>> {
     let original = snapshot.file.text();
-    let mut panicked = None;
-    let outcome = fix_until_stable(
-        original,
-        FixMode {
-            unsafe_fixes: false,
-        },
-        |file| {
-            diagnostics::analyse(
-                file,
-                &snapshot.settings,
-                snapshot.path.as_deref(),
-                &snapshot.models,
-                Fixes::Build,
-            )
-            .unwrap_or_else(|panic| {
-                panicked = Some(panic);
-                Vec::new()
-            })
-        },
-    );
-    if let Some(reason) = panicked.or(outcome.error) {
+    let mut failed = None;
+    let outcome = diagnostics::guarded(cancel, || {
+        fix_until_stable(
+            original,
+            FixMode {
+                unsafe_fixes: false,
+            },
+            |file| {
+                diagnostics::analyse(
+                    file,
+                    &snapshot.settings,
+                    snapshot.path.as_deref(),
+                    &snapshot.models,
+                    Fixes::Build,
+                    cancel,
+                )
+                .unwrap_or_else(|failure| {
+                    failed.get_or_insert(failure);
+                    Vec::new()
+                })
+            },
+        )
+    });
+    let outcome = match (outcome, failed) {
+        (Err(failure), _) | (Ok(_), Some(failure)) => {
+            return Err(analysis::failed(&snapshot.uri, failure))
+        }
+        (Ok(outcome), None) => outcome,
+    };
+    if let Some(reason) = outcome.error {
         let mut error = jsonrpc::Error::internal_error();
         error.message = format!("inbatch could not fix {}: {reason}", snapshot.uri.as_str()).into();
         return Err(error);

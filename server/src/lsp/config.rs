@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::workspace::IndexLimits;
 use crate::config::{self, Resolver};
 use crate::engine::rules::RuleSet;
 use crate::engine::settings::Settings;
@@ -27,6 +28,10 @@ pub struct EditorOptions {
     pub configuration: Option<PathBuf>,
     /// Overrides `inlay-hints` (the cost shown at flagged loops).
     pub inlay_hints: Option<bool>,
+    /// The most Python files the workspace index takes.
+    pub index_max_files: Option<usize>,
+    /// The most bytes of Python source the workspace index takes.
+    pub index_max_bytes: Option<u64>,
 }
 
 impl EditorOptions {
@@ -58,6 +63,15 @@ impl EditorOptions {
             settings.inlay_hints = inlay_hints;
         }
         Ok(settings)
+    }
+
+    /// The workspace index's limits: the defaults, overridden.
+    pub fn index_limits(&self) -> IndexLimits {
+        let default = IndexLimits::default();
+        IndexLimits {
+            max_files: self.index_max_files.unwrap_or(default.max_files),
+            max_bytes: self.index_max_bytes.unwrap_or(default.max_bytes),
+        }
     }
 
     fn is_empty(&self) -> bool {

@@ -6,7 +6,7 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use ropey::Rope;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use tower_lsp_server::ls_types::{
 use super::capabilities::SOURCE;
 use super::position::{self, PositionEncoding};
 use super::{analysis, testing, Shared};
+use crate::engine::cancel::{self, Cancellation, Cancelled};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
 use crate::engine::index::calls::FileSummary;
@@ -50,7 +51,7 @@ pub struct Analysis {
     /// The same diagnostics with their fixes, built on the first code action or hover that needs
     /// them: building and verifying rewrites costs more than the analysis, and most versions of
     /// a document being typed are never asked for one.
-    pub fixed: OnceLock<Result<Vec<Diagnostic>, String>>,
+    pub fixed: tokio::sync::OnceCell<Result<Vec<Diagnostic>, String>>,
 }
 
 impl Analysis {
@@ -73,16 +74,37 @@ pub struct FixData {
     pub edits: Vec<TextEdit>,
 }
 
-/// Runs the engine, containing any panic: the error names what panicked so that the caller can
-/// log it with the document and answer the request with an error.
+/// Why engine work gave no result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Its cancellation was cancelled: a newer edit, `$/cancelRequest`, `shutdown`.
+    Cancelled,
+    /// It panicked; the message says where.
+    Panicked(String),
+}
+
+/// Runs engine work with `cancel` as its cancellation (see `engine::cancel`), containing any
+/// panic: the panic's message comes back so that the caller can log it with the document and
+/// answer the request with an error.
+pub fn guarded<T>(cancel: &Cancellation, work: impl FnOnce() -> T) -> Result<T, Failure> {
+    match catch_unwind(AssertUnwindSafe(|| cancel::run(cancel, work))) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(Cancelled)) => Err(Failure::Cancelled),
+        Err(payload) => Err(Failure::Panicked(panic_message(payload.as_ref()))),
+    }
+}
+
+/// Runs the engine on one file (see [`guarded`]).
 pub fn analyse(
     file: &SourceFile,
     settings: &Settings,
     path: Option<&Path>,
     models: &ProjectIndex,
     fixes: Fixes,
-) -> Result<Vec<Diagnostic>, String> {
-    analyse_with_summary(file, settings, path, models, fixes).map(|checked| checked.diagnostics)
+    cancel: &Cancellation,
+) -> Result<Vec<Diagnostic>, Failure> {
+    analyse_with_summary(file, settings, path, models, fixes, cancel)
+        .map(|checked| checked.diagnostics)
 }
 
 /// [`analyse`], following calls into the workspace's other files (through the summaries in
@@ -93,14 +115,15 @@ pub fn analyse_with_summary(
     path: Option<&Path>,
     models: &ProjectIndex,
     fixes: Fixes,
-) -> Result<FileCheck, String> {
+    cancel: &Cancellation,
+) -> Result<FileCheck, Failure> {
     if path.is_some_and(|path| settings.is_excluded(path)) {
         return Ok(FileCheck {
             diagnostics: Vec::new(),
             summary: None,
         });
     }
-    catch_unwind(AssertUnwindSafe(|| {
+    guarded(cancel, || {
         testing::before_analysis(file.text());
         let rules = settings.rules_for(path);
         let origin = path.map(|path| FileOrigin {
@@ -112,8 +135,7 @@ pub fn analyse_with_summary(
             crate::engine::check_file_with(file, settings, rules, models, origin.as_ref(), fixes);
         testing::after_analysis(&mut checked.diagnostics);
         checked
-    }))
-    .map_err(|payload| panic_message(payload.as_ref()))
+    })
 }
 
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -1,53 +1,91 @@
-//! An open document: its rope, its parsed file (text, tree, line index) and its version.
+//! An open document: its rope, its version and, once parsed, its file (text, tree, line index).
 //!
-//! Edits go rope first, then into the tree as a tree-sitter `InputEdit`, then one reparse with the
-//! edited old tree, so that tree-sitter reuses every subtree the edit did not touch. The whole
-//! step is synchronous: the caller runs it under the session lock, before any `.await`.
+//! Edits go to the rope and, as tree-sitter `InputEdit`s, to the tree the next parse starts from,
+//! so that tree-sitter reuses every subtree the edits did not touch. Applying a change is cheap
+//! and synchronous: the caller runs it under the session lock, before any `.await`, so edits are
+//! applied in the order they arrive. Parsing is not: [`Document::parse_job`] hands out what a
+//! parse needs, the parse runs off the lock ([`ParseJob::run`], cancellable), and
+//! [`Document::store_parse`] keeps its result if the text has not changed meanwhile.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use ropey::Rope;
 use tower_lsp_server::ls_types::TextDocumentContentChangeEvent;
-use tree_sitter::InputEdit;
+use tree_sitter::{InputEdit, Tree};
 
 use super::position::{self, PositionEncoding};
 use crate::engine::source::{parse_tree, SourceFile};
 
+/// Numbers documents as they are opened: a document closed and opened again is another one, even
+/// when its versions start again at the same number.
+static OPENED: AtomicU64 = AtomicU64::new(0);
+
 pub struct Document {
     rope: Rope,
-    /// Shared with analyses running off the session lock.
-    file: Arc<SourceFile>,
     version: i32,
     /// False after a change that could not be applied: the text may then differ from the
     /// client's, so nothing is analysed until a full-text change replaces it.
     in_sync: bool,
+    text: TextId,
+    /// The parse of the current text, once made; shared with analyses running off the lock.
+    file: Option<Arc<SourceFile>>,
+    /// What the next parse starts from: the last parse's tree with every edit made since (`None`:
+    /// from scratch).
+    base: Option<Tree>,
+}
+
+/// Names one text of one opened document exactly: which opening, and how many changes since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TextId {
+    pub opened: u64,
+    pub changes: u64,
 }
 
 /// A change the document could not apply; the document waits for a full text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidChange(pub String);
 
+/// What parsing one text of a document needs, taken under the lock and run without it.
+pub struct ParseJob {
+    pub text: TextId,
+    rope: Rope,
+    base: Option<Tree>,
+}
+
+impl ParseJob {
+    /// Parses the text, incrementally from the edited tree when there is one. Inside
+    /// `engine::cancel::run`, a cancellation stops it.
+    pub fn run(self) -> Arc<SourceFile> {
+        let text = self.rope.to_string();
+        let mut tree = parse_tree(&text, self.base.as_ref());
+        if self.base.is_some() && tree.root_node().has_error() {
+            // tree-sitter's error recovery after an incremental edit can differ from a fresh
+            // parse of the same text (found by fuzz/ `incremental_edits`: an inserted `"""`);
+            // a broken document is parsed afresh so the server agrees with `inbatch check`.
+            tree = parse_tree(&text, None);
+        }
+        Arc::new(SourceFile::from_tree(text, tree))
+    }
+}
+
 impl Document {
     pub fn new(text: String, version: i32) -> Document {
         Document {
             rope: Rope::from_str(&text),
-            file: Arc::new(SourceFile::parse(text)),
             version,
             in_sync: true,
+            text: TextId {
+                opened: OPENED.fetch_add(1, Ordering::Relaxed) + 1,
+                changes: 0,
+            },
+            file: None,
+            base: None,
         }
     }
 
     pub fn rope(&self) -> &Rope {
         &self.rope
-    }
-
-    pub fn file(&self) -> &SourceFile {
-        &self.file
-    }
-
-    /// The parsed file, for an analysis that outlives the session lock.
-    pub fn shared_file(&self) -> Arc<SourceFile> {
-        self.file.clone()
     }
 
     pub fn version(&self) -> i32 {
@@ -58,21 +96,64 @@ impl Document {
         self.in_sync
     }
 
-    /// Applies one `didChange` notification's changes in order, then reparses once. Positions
-    /// out of range are clamped; a reversed range desynchronises the document (reported as the
-    /// error) until a later full-text change.
+    /// Which text the document holds now.
+    pub fn text_id(&self) -> TextId {
+        self.text
+    }
+
+    /// The parse of the current text, if made.
+    pub fn parsed(&self) -> Option<Arc<SourceFile>> {
+        self.file.clone()
+    }
+
+    /// What parsing the current text needs; `None` when it is parsed already.
+    pub fn parse_job(&self) -> Option<ParseJob> {
+        self.file.is_none().then(|| ParseJob {
+            text: self.text,
+            rope: self.rope.clone(),
+            base: self.base.clone(),
+        })
+    }
+
+    /// Keeps a parse made off the lock if the document still holds the text it parsed.
+    pub fn store_parse(&mut self, text: TextId, file: Arc<SourceFile>) -> bool {
+        if text != self.text || self.file.is_some() {
+            return false;
+        }
+        self.base = file.reuses_tree().then(|| file.tree().clone());
+        self.file = Some(file);
+        true
+    }
+
+    /// The current text parsed, parsing it now if needed: for tests and tools that own the
+    /// document. The server parses off the lock ([`Document::parse_job`]).
+    pub fn file(&mut self) -> &SourceFile {
+        if let Some(job) = self.parse_job() {
+            let text = job.text;
+            let file = job.run();
+            self.store_parse(text, file);
+        }
+        self.file.as_ref().expect("parsed just now")
+    }
+
+    /// Applies one `didChange` notification's changes in order, to the rope and to the tree the
+    /// next parse starts from; nothing is parsed here. Positions out of range are clamped; a
+    /// reversed range desynchronises the document (reported as the error) until a later
+    /// full-text change.
     pub fn apply_changes(
         &mut self,
         changes: &[TextDocumentContentChangeEvent],
         version: i32,
         encoding: PositionEncoding,
     ) -> Result<(), InvalidChange> {
-        let mut tree = Some(self.file.tree().clone());
+        if let Some(file) = self.file.take() {
+            self.base = file.reuses_tree().then(|| file.tree().clone());
+        }
         let mut error = None;
         for change in changes {
             let Some(range) = change.range else {
                 self.rope = Rope::from_str(&change.text);
-                tree = None;
+                self.base = None;
                 self.in_sync = true;
                 continue;
             };
@@ -87,20 +168,12 @@ impl Document {
                 continue;
             };
             let input = self.replace(bytes, &change.text);
-            if let Some(tree) = tree.as_mut() {
+            if let Some(tree) = self.base.as_mut() {
                 tree.edit(&input);
             }
         }
-        let text = self.rope.to_string();
-        let mut tree = parse_tree(&text, tree.as_ref());
-        if tree.root_node().has_error() {
-            // tree-sitter's error recovery after an incremental edit can differ from a fresh
-            // parse of the same text (found by fuzz/ `incremental_edits`: an inserted `"""`);
-            // a broken document is parsed afresh so the server agrees with `inbatch check`.
-            tree = parse_tree(&text, None);
-        }
-        self.file = Arc::new(SourceFile::from_tree(text, tree));
         self.version = version;
+        self.text.changes += 1;
         error.map_or(Ok(()), Err)
     }
 

@@ -36,9 +36,14 @@ const CONTENT_LENGTH: &[u8] = b"content-length:";
 
 /// Runs `serve` (tower-lsp-server's `Server::serve`) on two in-memory pipes, input and output,
 /// with the guard between them and the real `stdin` and `stdout`. Returns when `serve` does, after
-/// everything the server wrote has reached `stdout`. The end of `stdin` ends the server's input.
-pub(crate) async fn guard<I, O, S, F>(stdin: I, stdout: O, serve: S)
-where
+/// everything the server wrote has reached `stdout`. The end of `stdin` (or an error reading it)
+/// ends the server's input and calls `input_ended`, so that the caller can stop what is queued.
+pub(crate) async fn guard<I, O, S, F>(
+    stdin: I,
+    stdout: O,
+    input_ended: impl FnOnce() + Send + 'static,
+    serve: S,
+) where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
     S: FnOnce(DuplexStream, DuplexStream) -> F,
@@ -47,7 +52,12 @@ where
     let (to_server, server_input) = tokio::io::duplex(PIPE_CAPACITY);
     let (server_output, from_server) = tokio::io::duplex(PIPE_CAPACITY);
     let (bodies, outgoing) = mpsc::channel(16);
-    let reader = tokio::spawn(read_client(stdin, to_server, bodies.clone()));
+    let replies = bodies.clone();
+    let reader = tokio::spawn(async move {
+        if read_client(stdin, to_server, replies).await == Input::Ended {
+            input_ended();
+        }
+    });
     let pump = tokio::spawn(pump_server(from_server, bodies));
     let writer = tokio::spawn(write_client(outgoing, stdout));
     serve(server_input, server_output).await;
@@ -60,13 +70,22 @@ where
     let _ = writer.await;
 }
 
+/// Why [`read_client`] stopped.
+#[derive(Debug, PartialEq)]
+enum Input {
+    /// Standard input ended or could not be read.
+    Ended,
+    /// The server stopped reading (after `exit`).
+    Closed,
+}
+
 /// Reads the client's frames, forwards the well-formed messages to the server and sends a reply
 /// for each rejected one to the writer.
 async fn read_client<I: AsyncRead + Unpin>(
     mut stdin: I,
     mut server: DuplexStream,
     replies: mpsc::Sender<Vec<u8>>,
-) {
+) -> Input {
     let mut decoder = Decoder::new(Checks::JsonRpc);
     let mut chunk = vec![0; READ_CHUNK];
     loop {
@@ -77,14 +96,13 @@ async fn read_client<I: AsyncRead + Unpin>(
                     if server.write_all(header.as_bytes()).await.is_err()
                         || server.write_all(&body).await.is_err()
                     {
-                        // The server stopped reading (after `exit`).
-                        return;
+                        return Input::Closed;
                     }
                 }
                 Frame::Rejected(rejection) => {
                     tracing::warn!("rejected a message from the client: {}", rejection.reason);
                     if replies.send(rejection.reply()).await.is_err() {
-                        return;
+                        return Input::Closed;
                     }
                 }
             }
@@ -97,12 +115,12 @@ async fn read_client<I: AsyncRead + Unpin>(
                         decoder.pending()
                     );
                 }
-                return;
+                return Input::Ended;
             }
             Ok(read) => decoder.push(&chunk[..read]),
             Err(error) => {
                 tracing::error!("cannot read standard input: {error}");
-                return;
+                return Input::Ended;
             }
         }
     }
@@ -1020,13 +1038,22 @@ mod tests {
         let writing = tokio::spawn(async move {
             client.write_all(input.as_bytes()).await.unwrap();
         });
-        let guarded = tokio::spawn(guard(stdin, stdout, |mut input, mut output| async move {
-            tokio::io::copy(&mut input, &mut output).await.unwrap();
-        }));
+        let (ended, input_ended) = tokio::sync::oneshot::channel();
+        let guarded = tokio::spawn(guard(
+            stdin,
+            stdout,
+            move || {
+                let _ = ended.send(());
+            },
+            |mut input, mut output| async move {
+                tokio::io::copy(&mut input, &mut output).await.unwrap();
+            },
+        ));
         let mut output = Vec::new();
         client_output.read_to_end(&mut output).await.unwrap();
         writing.await.unwrap();
         guarded.await.unwrap();
+        input_ended.await.expect("the end of input is reported");
         let mut decoder = Decoder::new(Checks::None);
         decoder.push(&output);
         let mut bodies: Vec<String> = std::iter::from_fn(|| decoder.next_frame())

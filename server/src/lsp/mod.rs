@@ -15,8 +15,10 @@ pub mod document;
 mod framing;
 mod hover;
 mod inlay_hints;
+mod lifecycle;
 mod logging;
 pub mod position;
+mod requests;
 mod server;
 mod session;
 mod testing;
@@ -30,18 +32,20 @@ use tower_lsp_server::ls_types::MessageType;
 use tower_lsp_server::{Client, LspService};
 
 use crate::cli::exit;
+use crate::engine::cancel::Cancellation;
+use lifecycle::Ending;
 use session::{Effects, Session};
 
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// Write logs to this file (appending) instead of standard error. The level comes from
-    /// `INBATCH_LOG` or `RUST_LOG` (default `info`).
+    /// `INBATCH_LOG` or `RUST_LOG` (default `warn,inbatch=info`).
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
 }
 
-/// Serves one client on stdin/stdout until `exit`: 0 after a `shutdown`, 1 otherwise (as the
-/// protocol asks), 2 when the server cannot start.
+/// Serves one client on stdin/stdout until `exit`, the end of its input or the end of its process:
+/// 0 after a `shutdown`, 1 otherwise (as the protocol asks), 2 when the server cannot start.
 pub fn run(args: &ServerArgs) -> u8 {
     if let Err(error) = logging::init(args.log_file.as_deref()) {
         eprintln!("error: {error}");
@@ -49,6 +53,9 @@ pub fn run(args: &ServerArgs) -> u8 {
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Engine work runs on the blocking pool, one task per document, request or scan; bursts
+        // beyond this wait for a thread instead of starting hundreds.
+        .max_blocking_threads(32)
         .enable_all()
         .build()
     {
@@ -58,32 +65,47 @@ pub fn run(args: &ServerArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let session = Arc::new(Mutex::new(Session::default()));
-    runtime.block_on(serve(session.clone()));
-    // A background scan still reading files must not hold up the exit.
+    let stop = Cancellation::new();
+    let session = Arc::new(Mutex::new(Session::before_initialize(stop.clone())));
+    runtime.block_on(serve(session.clone(), stop.clone()));
+    // Whatever still runs (a scan reading files, engine work) is cancelled and must not hold up
+    // the exit.
+    stop.cancel();
     runtime.shutdown_timeout(Duration::from_millis(200));
-    if lock(&session).shutdown_requested {
+    let code = if lock(&session).shutdown_requested {
         tracing::info!("exit after shutdown");
         0
     } else {
         tracing::warn!("exit without shutdown");
         1
-    }
+    };
+    logging::flush(Duration::from_millis(200));
+    code
 }
 
-async fn serve(session: Arc<Mutex<Session>>) {
+async fn serve(session: Arc<Mutex<Session>>, stop: Cancellation) {
     tracing::info!(
         "inbatch {} language server starting",
         env!("CARGO_PKG_VERSION")
     );
-    let (service, socket) =
-        LspService::new(move |client| server::Server::new(Shared::new(client, session)));
+    let ending = Ending::new();
+    let (service, socket) = LspService::new({
+        let (ending, stop) = (ending.clone(), stop.clone());
+        move |client| server::Server::new(Shared::new(client, session, stop, ending))
+    });
+    let service = requests::Tracked::new(service, stop.clone());
     // The guard stands between stdio and tower-lsp-server, so that a malformed message gets an
     // error reply instead of ending the session.
-    framing::guard(tokio::io::stdin(), tokio::io::stdout(), |input, output| {
-        tower_lsp_server::Server::new(input, output, socket).serve(service)
-    })
-    .await;
+    let served = framing::guard(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        {
+            let ending = ending.clone();
+            move || ending.end(lifecycle::End::Input)
+        },
+        |input, output| tower_lsp_server::Server::new(input, output, socket).serve(service),
+    );
+    lifecycle::serve_until_ended(served, &ending, &stop).await;
 }
 
 /// What handlers and background tasks share.
@@ -93,14 +115,28 @@ pub(crate) struct Shared {
     session: Arc<Mutex<Session>>,
     /// Taken while publishing, so that diagnostics leave in the order their analyses ran.
     publish_order: Arc<tokio::sync::Mutex<()>>,
+    /// Cancelled when the server stops; the root of every cancellation of engine work.
+    stop: Cancellation,
+    /// Ends the session without `exit` (the client's process is gone).
+    ending: Ending,
+    /// Wakes the workspace indexer (see `workspace::request_scan`).
+    indexer: Arc<tokio::sync::Notify>,
 }
 
 impl Shared {
-    fn new(client: Client, session: Arc<Mutex<Session>>) -> Shared {
+    fn new(
+        client: Client,
+        session: Arc<Mutex<Session>>,
+        stop: Cancellation,
+        ending: Ending,
+    ) -> Shared {
         Shared {
             client,
             session,
             publish_order: Arc::new(tokio::sync::Mutex::new(())),
+            stop,
+            ending,
+            indexer: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

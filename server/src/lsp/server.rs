@@ -20,9 +20,12 @@ use tower_lsp_server::LanguageServer;
 use super::capabilities::{server_capabilities, ClientFeatures};
 use super::config::EditorOptions;
 use super::position::PositionEncoding;
-use super::session::{file_path, Effects, Session};
+use super::session::{file_path, Effects, Fetch, Session};
 use super::workspace::{self, WatchedChange};
-use super::{analysis, code_actions, diagnostics, hover, inlay_hints, send_effects, Shared};
+use super::{
+    analysis, code_actions, diagnostics, hover, inlay_hints, lifecycle, requests, send_effects,
+    Shared,
+};
 
 pub(crate) struct Server {
     shared: Shared,
@@ -79,11 +82,24 @@ impl LanguageServer for Server {
             client = params.client_info.as_ref().map(|c| c.name.as_str()),
             "initialize"
         );
-        let mut session = Session::new(encoding, features, options, folders);
+        let mut session = Session::new(
+            encoding,
+            features,
+            options,
+            folders,
+            self.shared.stop.clone(),
+        );
         session
             .pending_messages
             .extend(options_error.map(|error| (MessageType::ERROR, format!("inbatch: {error}"))));
         *self.shared.lock() = session;
+        if let Some(pid) = params.process_id {
+            lifecycle::watch_client_process(
+                pid,
+                self.shared.ending.clone(),
+                self.shared.stop.clone(),
+            );
+        }
         Ok(InitializeResult {
             capabilities: server_capabilities(encoding),
             server_info: Some(ServerInfo {
@@ -110,21 +126,21 @@ impl LanguageServer for Server {
             },
         )
         .await;
-        let shared = self.shared.clone();
-        tokio::spawn(async move {
-            if features.watched_files_registration {
-                workspace::watch_files(&shared.client).await;
-            }
-            workspace::index(shared).await;
-        });
+        // The workspace is indexed whether or not (and whenever) the client answers the
+        // registration.
+        if features.watched_files_registration {
+            let client = self.shared.client.clone();
+            tokio::spawn(async move { workspace::watch_files(&client).await });
+        }
+        tokio::spawn(workspace::indexer(self.shared.clone()));
+        workspace::request_scan(&self.shared);
     }
 
     async fn shutdown(&self) -> jsonrpc::Result<()> {
         tracing::info!("shutdown");
-        let mut session = self.shared.lock();
-        session.shutdown_requested = true;
-        // Stops a running scan.
-        session.index.generation += 1;
+        // `requests::Tracked` cancelled every piece of engine work when it read this request.
+        self.shared.stop.cancel();
+        self.shared.lock().shutdown_requested = true;
         Ok(())
     }
 
@@ -171,16 +187,19 @@ impl LanguageServer for Server {
             apply_options(&shared, Some(params.settings)).await;
             return;
         }
-        tokio::spawn(async move {
-            let item = ConfigurationItem {
-                scope_uri: None,
-                section: Some("inbatch".to_string()),
+        // One question at a time: changes arriving while the client answers ask once more.
+        let start = {
+            let mut session = shared.lock();
+            let state = session.configuration_fetch;
+            session.configuration_fetch = match state {
+                Fetch::Idle => Fetch::Running,
+                Fetch::Running | Fetch::Again => Fetch::Again,
             };
-            match shared.client.configuration(vec![item]).await {
-                Ok(mut values) => apply_options(&shared, values.pop()).await,
-                Err(error) => tracing::warn!("workspace/configuration failed: {error}"),
-            }
-        });
+            state == Fetch::Idle
+        };
+        if start {
+            tokio::spawn(fetch_configuration(shared));
+        }
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
@@ -195,7 +214,7 @@ impl LanguageServer for Server {
                     session.reconfigure(config)
                 };
                 send_effects(&shared, effects).await;
-                tokio::spawn(workspace::refresh_and_reindex(shared));
+                workspace::request_scan(&shared);
             }
             WatchedChange::Files { changed, deleted } => {
                 tokio::spawn(async move {
@@ -228,6 +247,7 @@ impl LanguageServer for Server {
     ) -> jsonrpc::Result<Option<CodeActionResponse>> {
         let uri = &params.text_document.uri;
         let (snapshot, analysis) = analysis::with_fixes(&self.shared, uri).await?;
+        let cancel = requests::current(&self.shared.stop);
         let actions = off_thread("codeAction", move || {
             let actions = code_actions::code_actions(&snapshot, &analysis, &params);
             if snapshot.features.code_action_resolve {
@@ -235,7 +255,7 @@ impl LanguageServer for Server {
             }
             actions
                 .into_iter()
-                .map(|action| code_actions::resolve(&snapshot, action))
+                .map(|action| code_actions::resolve(&snapshot, action, &cancel))
                 .collect()
         })
         .await?;
@@ -249,9 +269,10 @@ impl LanguageServer for Server {
 
     async fn code_action_resolve(&self, action: CodeAction) -> jsonrpc::Result<CodeAction> {
         let uri = code_actions::target(&action)?;
-        let (snapshot, _) = self.shared.lock().snapshot(&uri)?;
+        let cancel = requests::current(&self.shared.stop);
+        let (snapshot, _) = analysis::ready(&self.shared, &uri, &cancel).await?;
         off_thread("codeAction/resolve", move || {
-            code_actions::resolve(&snapshot, action)
+            code_actions::resolve(&snapshot, action, &cancel)
         })
         .await
     }
@@ -299,7 +320,29 @@ async fn off_thread<T: Send + 'static>(
         })
 }
 
-/// New editor options: every open document is re-analysed and the workspace re-indexed.
+/// Asks the client for the `inbatch` settings and applies them, again while changes came during
+/// the question.
+async fn fetch_configuration(shared: Shared) {
+    loop {
+        let item = ConfigurationItem {
+            scope_uri: None,
+            section: Some("inbatch".to_string()),
+        };
+        match shared.client.configuration(vec![item]).await {
+            Ok(mut values) => apply_options(&shared, values.pop()).await,
+            Err(error) => tracing::warn!("workspace/configuration failed: {error}"),
+        }
+        let mut session = shared.lock();
+        if session.configuration_fetch != Fetch::Again || shared.stop.is_cancelled() {
+            session.configuration_fetch = Fetch::Idle;
+            return;
+        }
+        session.configuration_fetch = Fetch::Running;
+    }
+}
+
+/// New editor options: every open document is re-analysed and the workspace re-indexed (one
+/// scan for a burst of changes, see `workspace::request_scan`).
 async fn apply_options(shared: &Shared, value: Option<Value>) {
     let effects = {
         let mut session = shared.lock();
@@ -307,6 +350,7 @@ async fn apply_options(shared: &Shared, value: Option<Value>) {
             Ok(changed) => {
                 let options = session.options_with(changed);
                 tracing::info!(?options, "configuration changed");
+                session.index.limits = options.index_limits();
                 let config = session.config.with_options(options);
                 session.reconfigure(config)
             }
@@ -317,7 +361,7 @@ async fn apply_options(shared: &Shared, value: Option<Value>) {
         }
     };
     send_effects(shared, effects).await;
-    tokio::spawn(workspace::refresh_and_reindex(shared.clone()));
+    workspace::request_scan(shared);
 }
 
 fn workspace_folders(params: &InitializeParams) -> Vec<PathBuf> {

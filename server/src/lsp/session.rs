@@ -14,9 +14,10 @@ use tower_lsp_server::ls_types::{
 use super::capabilities::ClientFeatures;
 use super::config::{ConfigStore, EditorOptions};
 use super::diagnostics::Analysis;
-use super::document::Document;
+use super::document::{Document, ParseJob, TextId};
 use super::position::PositionEncoding;
 use super::workspace::WorkspaceIndex;
+use crate::engine::cancel::Cancellation;
 use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
@@ -32,6 +33,11 @@ pub struct Session {
     pub initial_options: EditorOptions,
     pub index: WorkspaceIndex,
     pub shutdown_requested: bool,
+    /// Cancelled when the server stops (`shutdown`, `exit`, end of input, the client's process
+    /// gone); every cancellation of engine work is a child of it.
+    pub stop: Cancellation,
+    /// `workspace/configuration` is being asked; `Again` when a newer change came meanwhile.
+    pub configuration_fetch: Fetch,
     /// Messages to show once the client is ready for them (after `initialized`).
     pub pending_messages: Vec<(MessageType, String)>,
     next_seq: u64,
@@ -54,6 +60,41 @@ pub struct OpenDocument {
     pub failure: Option<String>,
     /// An analysis task is running for this document; a change while it runs makes it go again.
     pub analysing: bool,
+    /// Cancels the background work on the document's current text (parse, analysis), replaced
+    /// when the text or what its analysis depends on changes.
+    pub work: Cancellation,
+    /// Comment lines skipped by the parser were reported for this document.
+    pub skips_reported: bool,
+}
+
+impl OpenDocument {
+    /// The current analysis is no longer valid (the text, the settings or the models changed): it
+    /// is dropped and the work on it cancelled.
+    fn invalidate(&mut self, stop: &Cancellation) {
+        self.analysis = None;
+        self.failure = None;
+        self.work.cancel();
+        self.work = stop.child();
+    }
+}
+
+/// Whether `workspace/configuration` is being asked, so that a burst of
+/// `didChangeConfiguration` notifications asks once at a time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fetch {
+    #[default]
+    Idle,
+    Running,
+    /// Running, and to be asked again once it answers.
+    Again,
+}
+
+/// A document's current version as a request or an analysis finds it.
+pub enum Prepared {
+    /// Parsed: a snapshot, with the analysis if made.
+    Ready(Snapshot, Option<Arc<Analysis>>),
+    /// Not parsed yet: the parse to run off the lock before asking again.
+    Parse(ParseJob),
 }
 
 /// What an analysis or a request needs of one document version, taken under the lock and used
@@ -62,6 +103,8 @@ pub struct OpenDocument {
 pub struct Snapshot {
     pub uri: Uri,
     pub version: i32,
+    /// Which text of which opening of the document.
+    pub text: TextId,
     pub rope: ropey::Rope,
     pub file: Arc<SourceFile>,
     pub path: Option<PathBuf>,
@@ -93,38 +136,42 @@ pub struct Effects {
     pub analyse: Vec<Uri>,
 }
 
-impl Default for Session {
+impl Session {
     /// The state before `initialize`.
-    fn default() -> Session {
+    pub fn before_initialize(stop: Cancellation) -> Session {
         Session::new(
             PositionEncoding::default(),
             ClientFeatures::default(),
             EditorOptions::default(),
             Vec::new(),
+            stop,
         )
     }
-}
 
-impl Session {
     pub fn new(
         encoding: PositionEncoding,
         features: ClientFeatures,
         initial_options: EditorOptions,
         folders: Vec<PathBuf>,
+        stop: Cancellation,
     ) -> Session {
         let root = folders
             .first()
             .cloned()
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_default();
+        let mut index = WorkspaceIndex::new(folders, &stop);
+        index.limits = initial_options.index_limits();
         Session {
             encoding,
             features,
             documents: HashMap::new(),
             config: ConfigStore::new(initial_options.clone(), root),
             initial_options,
-            index: WorkspaceIndex::new(folders),
+            index,
             shutdown_requested: false,
+            stop,
+            configuration_fetch: Fetch::Idle,
             pending_messages: Vec::new(),
             next_seq: 0,
             shown_errors: HashSet::new(),
@@ -145,6 +192,8 @@ impl Session {
                 analysis: None,
                 failure: None,
                 analysing: false,
+                work: self.stop.child(),
+                skips_reported: false,
             },
         );
         effects.analyse.push(item.uri);
@@ -168,8 +217,7 @@ impl Session {
             params.text_document.version,
             encoding,
         );
-        open.analysis = None;
-        open.failure = None;
+        open.invalidate(&self.stop);
         let mut effects = Effects::default();
         if let Err(error) = applied {
             effects.logs.push((
@@ -192,7 +240,9 @@ impl Session {
     }
 
     pub fn close(&mut self, uri: &Uri) -> Effects {
-        self.documents.remove(uri);
+        if let Some(open) = self.documents.remove(uri) {
+            open.work.cancel();
+        }
         Effects {
             publications: vec![Publication {
                 uri: uri.clone(),
@@ -216,8 +266,7 @@ impl Session {
             let settings = self.settings_for(path.as_deref(), &mut effects);
             if let Some(open) = self.documents.get_mut(&uri) {
                 open.settings = settings;
-                open.analysis = None;
-                open.failure = None;
+                open.invalidate(&self.stop);
                 effects.analyse.push(uri);
             }
         }
@@ -229,8 +278,7 @@ impl Session {
         self.index.models = Arc::new(models);
         let mut effects = Effects::default();
         for (uri, open) in &mut self.documents {
-            open.analysis = None;
-            open.failure = None;
+            open.invalidate(&self.stop);
             effects.analyse.push(uri.clone());
         }
         effects
@@ -252,8 +300,7 @@ impl Session {
             if other == uri || !open.path.as_ref().is_some_and(|p| dependents.contains(p)) {
                 continue;
             }
-            open.analysis = None;
-            open.failure = None;
+            open.invalidate(&self.stop);
             self.dependents.push(other.clone());
         }
     }
@@ -271,8 +318,7 @@ impl Session {
         let mut effects = Effects::default();
         for (uri, open) in &mut self.documents {
             if open.path.as_ref().is_some_and(|p| dependents.contains(p)) {
-                open.analysis = None;
-                open.failure = None;
+                open.invalidate(&self.stop);
                 effects.analyse.push(uri.clone());
             }
         }
@@ -295,9 +341,10 @@ impl Session {
             .is_some_and(|analysis| analysis.seq == seq)
     }
 
-    /// The document's current version, with its analysis if one is made. A document whose text
-    /// is out of sync, or whose analysis panicked, is an error for the request that asked.
-    pub fn snapshot(&self, uri: &Uri) -> jsonrpc::Result<(Snapshot, Option<Arc<Analysis>>)> {
+    /// The document's current version, with its analysis if one is made, or the parse it needs
+    /// first. A document whose text is out of sync, or whose analysis panicked, is an error for
+    /// the request that asked.
+    pub fn prepare(&self, uri: &Uri) -> jsonrpc::Result<Prepared> {
         let open = self.documents.get(uri).ok_or_else(|| {
             jsonrpc::Error::invalid_params(format!("{} is not open", uri.as_str()))
         })?;
@@ -307,18 +354,58 @@ impl Session {
         if let Some(failure) = &open.failure {
             return Err(analysis_failed(uri, failure));
         }
+        let Some(file) = open.document.parsed() else {
+            let job = open
+                .document
+                .parse_job()
+                .expect("an unparsed text has a parse job");
+            return Ok(Prepared::Parse(job));
+        };
         let snapshot = Snapshot {
             uri: uri.clone(),
             version: open.document.version(),
+            text: open.document.text_id(),
             rope: open.document.rope().clone(),
-            file: open.document.shared_file(),
+            file,
             path: open.path.clone(),
             settings: open.settings.clone(),
             models: self.index.models.clone(),
             encoding: self.encoding,
             features: self.features,
         };
-        Ok((snapshot, open.analysis.clone()))
+        Ok(Prepared::Ready(snapshot, open.analysis.clone()))
+    }
+
+    /// Keeps a parse made off the lock if its document still holds that text; the first parse
+    /// of a document that skipped long comment runs says so in the log.
+    pub fn store_parse(&mut self, uri: &Uri, text: TextId, file: Arc<SourceFile>) -> Effects {
+        let Some(open) = self.documents.get_mut(uri) else {
+            return Effects::default();
+        };
+        let skipped = skipped_comments_message(uri, &file);
+        if !open.document.store_parse(text, file) {
+            return Effects::default();
+        }
+        match skipped {
+            Some(message) if !open.skips_reported => {
+                open.skips_reported = true;
+                log(MessageType::INFO, message)
+            }
+            _ => Effects::default(),
+        }
+    }
+
+    /// A parse panicked: like an analysis that panicked, the text is not tried again.
+    pub fn parse_failed(&mut self, uri: &Uri, text: TextId, panic: String) -> Effects {
+        match self.documents.get_mut(uri) {
+            Some(open) if open.document.text_id() == text => {
+                tracing::error!(uri = uri.as_str(), "parse panicked: {panic}");
+                let message = analysis_failed(uri, &panic).message.to_string();
+                open.failure = Some(panic);
+                log(MessageType::ERROR, message)
+            }
+            _ => Effects::default(),
+        }
     }
 
     /// Keeps an analysis made off the lock if its document has not moved on since its snapshot
@@ -331,8 +418,7 @@ impl Session {
         let open = self.documents.get_mut(&snapshot.uri)?;
         // The very text analysed, not just its version number: a document closed and opened
         // again starts its versions anew.
-        let current = open.document.version() == snapshot.version
-            && Arc::ptr_eq(&open.document.shared_file(), &snapshot.file)
+        let current = open.document.text_id() == snapshot.text
             && open.document.in_sync()
             && Arc::ptr_eq(&open.settings, &snapshot.settings)
             && Arc::ptr_eq(&self.index.models, &snapshot.models)
@@ -390,8 +476,36 @@ impl Session {
             ignore: changed.ignore.or(initial.ignore),
             configuration: changed.configuration.or(initial.configuration),
             inlay_hints: changed.inlay_hints.or(initial.inlay_hints),
+            index_max_files: changed.index_max_files.or(initial.index_max_files),
+            index_max_bytes: changed.index_max_bytes.or(initial.index_max_bytes),
         }
     }
+}
+
+/// What the log says about a file whose long comment runs were not parsed; `None` when it had
+/// none.
+fn skipped_comments_message(uri: &Uri, file: &SourceFile) -> Option<String> {
+    let runs = file.skipped_comments();
+    if runs.is_empty() {
+        return None;
+    }
+    let index = file.line_index();
+    let lines: Vec<String> = runs
+        .iter()
+        .map(|run| {
+            let first = index.line_of(run.range.start) + 1;
+            let last = index.line_of(run.range.end) + 1;
+            format!("{first}-{last}")
+        })
+        .collect();
+    let comments: usize = runs.iter().map(|run| run.blanked.len()).sum();
+    Some(format!(
+        "inbatch: {}: {comments} comment lines in long runs (lines {}) were not given to the \
+         parser (tree-sitter-python is quadratic on them); comments do not change the analysis, \
+         and suppression comments were kept",
+        uri.as_str(),
+        lines.join(", ")
+    ))
 }
 
 /// The file behind a `file:` URI.

@@ -17,38 +17,82 @@ use std::sync::Arc;
 use super::source::SourceFile;
 
 pub use models::{
-    extract_models, reverse_relationship, Column, Model, ModelOrm, Relationship, RelationshipKind,
+    extract_class_writes, extract_models, extract_receivers, reverse_relationship, ClassWrites,
+    Column, Model, ModelOrm, PerRowBehaviour, Relationship, RelationshipKind, RowWrite,
+    SignalReceiver, PER_ROW_SIGNALS,
 };
 pub use query_methods::{extract_query_methods, QueryMethod};
 pub use resolver::ModelResolver;
 
-/// What one file declares for the project: its model classes and its custom query methods.
+/// What one file declares for the project: its model classes, its custom query methods, the class
+/// names it imports (a package's `__init__.py` or a settings module re-exporting models), and what
+/// decides whether its models' rows can be written in bulk (classes with their `save()`/`delete()`
+/// overrides and bases, model signal receivers).
 #[derive(Debug, Clone, Default)]
 pub struct Declarations {
     pub models: Vec<Model>,
     pub query_methods: Vec<(String, QueryMethod)>,
+    pub reexports: Option<ClassImports>,
+    pub classes: Vec<ClassWrites>,
+    pub receivers: Vec<SignalReceiver>,
+}
+
+/// A module and, per class name it binds by importing, the absolute module and name it comes
+/// from.
+#[derive(Debug, Clone, Default)]
+pub struct ClassImports {
+    pub module: String,
+    pub names: HashMap<String, (String, String)>,
 }
 
 impl From<Vec<Model>> for Declarations {
     fn from(models: Vec<Model>) -> Declarations {
         Declarations {
             models,
-            query_methods: Vec::new(),
+            ..Declarations::default()
         }
     }
 }
 
 impl Declarations {
     pub fn is_empty(&self) -> bool {
-        self.models.is_empty() && self.query_methods.is_empty()
+        self.models.is_empty()
+            && self.query_methods.is_empty()
+            && self
+                .reexports
+                .as_ref()
+                .is_none_or(|reexports| reexports.names.is_empty())
+            && self.classes.is_empty()
+            && self.receivers.is_empty()
     }
 }
 
-/// Everything a file declares for the project index.
-pub fn extract_declarations(file: &SourceFile, module: &str) -> Declarations {
+/// Everything a file declares for the project index; `package` when it is a package's
+/// `__init__.py` (its relative imports start from the package itself).
+pub fn extract_declarations(file: &SourceFile, module: &str, package: bool) -> Declarations {
+    let imports = crate::engine::imports::Imports::collect(file, module, package);
+    let reexports = imports
+        .list
+        .iter()
+        .filter_map(|import| {
+            let name = import.name.as_deref()?;
+            crate::engine::orm::looks_like_class(name).then(|| {
+                (
+                    import.local.clone(),
+                    (import.module.clone(), name.to_string()),
+                )
+            })
+        })
+        .collect();
     Declarations {
         models: extract_models(file, module),
         query_methods: extract_query_methods(file),
+        reexports: Some(ClassImports {
+            module: module.to_string(),
+            names: reexports,
+        }),
+        classes: extract_class_writes(file, module),
+        receivers: extract_receivers(file, module),
     }
 }
 
@@ -68,7 +112,14 @@ pub struct ProjectIndex {
     accessors: std::sync::OnceLock<HashMap<String, Option<String>>>,
     /// Custom query methods per file, and by name (`None` where files disagree).
     query_methods_by_file: HashMap<PathBuf, Vec<(String, QueryMethod)>>,
+    /// Per file, its module and the class names it imports (see [`Declarations::reexports`]).
+    reexports_by_file: HashMap<PathBuf, ClassImports>,
     query_methods: std::sync::OnceLock<HashMap<String, Option<QueryMethod>>>,
+    /// Classes with bases or per-row write methods, per file, and by name (built on first use).
+    classes_by_file: HashMap<PathBuf, Vec<ClassWrites>>,
+    classes: std::sync::OnceLock<HashMap<String, Vec<ClassWrites>>>,
+    /// Model signal receivers, per file.
+    receivers_by_file: HashMap<PathBuf, Vec<SignalReceiver>>,
 }
 
 impl ProjectIndex {
@@ -81,15 +132,24 @@ impl ProjectIndex {
         let Declarations {
             models,
             query_methods,
+            reexports,
+            classes,
+            receivers,
         } = declarations.into();
+        match reexports {
+            Some(reexports) if !reexports.names.is_empty() => {
+                self.reexports_by_file.insert(path.to_path_buf(), reexports);
+            }
+            _ => {
+                self.reexports_by_file.remove(path);
+            }
+        }
         self.accessors = std::sync::OnceLock::new();
         self.query_methods = std::sync::OnceLock::new();
-        if query_methods.is_empty() {
-            self.query_methods_by_file.remove(path);
-        } else {
-            self.query_methods_by_file
-                .insert(path.to_path_buf(), query_methods);
-        }
+        self.classes = std::sync::OnceLock::new();
+        replace_entries(&mut self.query_methods_by_file, path, query_methods);
+        replace_entries(&mut self.classes_by_file, path, classes);
+        replace_entries(&mut self.receivers_by_file, path, receivers);
         if let Some(old) = self.by_file.remove(path) {
             for model in old {
                 if let Some(list) = self.by_name.get_mut(&model.name) {
@@ -128,19 +188,56 @@ impl ProjectIndex {
         module_name(path, root)
     }
 
-    /// The model a class name refers to. With several models of one name, the one whose module
-    /// matches `module_hint` (the module it was imported from) wins, else the first.
+    /// The model a class name refers to: the one declared in `module_hint` (the module it was
+    /// imported from), else the only model of that name in the project. Two models of one name
+    /// that no import tells apart resolve to none: guessing would invent lazy loads and hide
+    /// real ones.
     pub fn model(&self, name: &str, module_hint: Option<&str>) -> Option<&Model> {
+        self.model_through(name, module_hint, 0)
+    }
+
+    /// [`ProjectIndex::model`], following re-exports (`from app.models import Order` where
+    /// `app/models/__init__.py` imports it from `app.models.order`) a few modules deep.
+    fn model_through(&self, name: &str, module_hint: Option<&str>, depth: usize) -> Option<&Model> {
         let candidates = self.by_name.get(name)?;
         let preferred = module_hint.and_then(|hint| {
             let hint = hint.trim_start_matches('.');
-            candidates.iter().find(|m| {
-                !hint.is_empty() && (m.module == hint || m.module.ends_with(&format!(".{hint}")))
-            })
+            if hint.is_empty() {
+                return None;
+            }
+            let declared = candidates
+                .iter()
+                .find(|m| m.module == hint || m.module.ends_with(&format!(".{hint}")));
+            if declared.is_some() || depth >= 3 {
+                return declared;
+            }
+            let reexported = self
+                .reexports_by_file
+                .values()
+                .find(|imports| {
+                    imports.module == hint || imports.module.ends_with(&format!(".{hint}"))
+                })
+                .and_then(|imports| imports.names.get(name))
+                .and_then(|(module, original)| {
+                    self.model_through(original, Some(module), depth + 1)
+                });
+            if let Some(model) = reexported {
+                return candidates.iter().find(|m| std::ptr::eq(m.as_ref(), model));
+            }
+            // A package that imports its models from its own submodules.
+            let mut in_package = candidates
+                .iter()
+                .filter(|m| m.module.starts_with(&format!("{hint}.")));
+            match (in_package.next(), in_package.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
         });
-        preferred
-            .or_else(|| candidates.first())
-            .map(|model| model.as_ref())
+        let unique = match candidates.as_slice() {
+            [only] => Some(only),
+            _ => None,
+        };
+        preferred.or(unique).map(|model| model.as_ref())
     }
 
     /// A relationship attribute of a model: declared on it, or the reverse accessor another model
@@ -182,6 +279,29 @@ impl ProjectIndex {
             .flatten()
     }
 
+    /// The classes declared under this name (models, abstract models, mixins) with their bases
+    /// and per-row write methods.
+    pub fn classes_named(&self, name: &str) -> &[ClassWrites] {
+        self.classes
+            .get_or_init(|| {
+                let mut by_name: HashMap<String, Vec<ClassWrites>> = HashMap::new();
+                for class in self.classes_by_file.values().flatten() {
+                    by_name
+                        .entry(class.name.clone())
+                        .or_default()
+                        .push(class.clone());
+                }
+                by_name
+            })
+            .get(name)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every model signal receiver of the project.
+    pub fn receivers(&self) -> impl Iterator<Item = &SignalReceiver> {
+        self.receivers_by_file.values().flatten()
+    }
+
     /// Every model declared under this class name.
     pub fn models_named(&self, name: &str) -> impl Iterator<Item = &Model> {
         self.by_name
@@ -201,6 +321,15 @@ impl ProjectIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Keeps a file's entries in `by_file`, or none when it has none.
+fn replace_entries<T>(by_file: &mut HashMap<PathBuf, Vec<T>>, path: &Path, entries: Vec<T>) {
+    if entries.is_empty() {
+        by_file.remove(path);
+    } else {
+        by_file.insert(path.to_path_buf(), entries);
     }
 }
 
@@ -253,6 +382,11 @@ pub(crate) fn merge_query_methods<'m>(
     merged
 }
 
+/// A model name as shown to users: `Order` of `app.models:Order`.
+pub fn display_model(name: &str) -> &str {
+    name.rsplit_once(':').map_or(name, |(_, name)| name)
+}
+
 /// Whether a file may declare models, by a cheap look at its text: only such files are parsed
 /// when the index is built for a project.
 pub fn may_declare_models(text: &str) -> bool {
@@ -267,6 +401,22 @@ pub fn may_declare_models(text: &str) -> bool {
         "Manager)",
         "QuerySet)",
         "Query)",
+        "models import ",
+        // What decides whether rows can be written in bulk: receivers (often in a `signals.py`
+        // that declares no model), `save()`/`delete()` overrides of abstract models and mixins,
+        // tree and history bases.
+        "post_save",
+        "pre_save",
+        "post_delete",
+        "pre_delete",
+        "def save(",
+        "def delete(",
+        "MP_Node",
+        "NS_Node",
+        "AL_Node",
+        "MPTTModel",
+        "HistoricalRecords(",
+        "ChangeLogged",
     ]
     .iter()
     .any(|needle| text.contains(needle))

@@ -254,13 +254,29 @@ impl OrmModule for Django {
     }
 }
 
+/// A call only a queryset makes: `d.get(key)`, `s.add(x)`, `items.count(x)` are also methods of
+/// dicts, sets and lists, so on a receiver nothing types they say nothing; `rel.get(ref=r)`,
+/// `rel.filter(...)`, `rel.count()` do.
+fn queryset_only_call(call: &Receiver<'_, '_>, method: &str) -> bool {
+    let arguments = call.chain.segments[call.first_call].arguments;
+    let has_positional =
+        arguments.is_some_and(|a| super::sqlalchemy::positional_arguments(a).next().is_some());
+    match method {
+        "add" | "remove" | "set" | "clear" | "update" | "pop" | "contains" => false,
+        "get" | "count" | "exists" | "first" | "last" => !has_positional,
+        _ => true,
+    }
+}
+
 fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
     let manager = last_component(&call.path);
     let owner = call.path[..call.path.len() - manager.len()].trim_end_matches('.');
     let method = call.chain.segments[call.first_call].name;
+    // `.none()` is an empty queryset that never reaches the database.
     if owner.is_empty()
         || call.scope.symbol(owner) == Some(Symbol::Foreign)
         || TABLES.memoised.contains(&method)
+        || call.chain.calls_any(&["none"])
     {
         return None;
     }
@@ -274,7 +290,11 @@ fn recognize(call: &Receiver<'_, '_>) -> Option<Recognized> {
         )
     } else if !QUERYSET_METHODS.contains(&method) {
         return None;
-    } else if let Some(related) = call.scope.related_manager(owner, manager) {
+    } else if let Some(related) = call
+        .scope
+        .related_manager(owner, manager)
+        .filter(|related| related.owner_typed || queryset_only_call(call, method))
+    {
         (QueryApi::DjangoRelated, related.model)
     } else if manager.len() > "_set".len() && manager.ends_with("_set") {
         (QueryApi::DjangoRelated, None)

@@ -270,6 +270,8 @@ pub trait Scope<'a> {
 pub struct RelatedManager {
     /// The related model, when the index knows it.
     pub model: Option<String>,
+    /// The owner's model is known (`order` is a row of `Order`), not only the accessor's name.
+    pub owner_typed: bool,
 }
 
 /// A scope that knows nothing: for recognising chains outside any file context (tests).

@@ -338,7 +338,7 @@ fn session_call(call: &Receiver<'_, '_>, method: &str) -> Option<(QueryApi, Opti
         }
         _ => {
             let argument = first_argument?;
-            if is_ddl(argument, source, scope) {
+            if is_ddl(argument, source, scope) || is_ddl_sql(argument, source, scope) {
                 return None;
             }
             let evidence = statement(argument, source, scope);
@@ -494,27 +494,90 @@ fn writes<'a>(
     else {
         return false;
     };
-    let kind = statement(argument, source, scope).map(|evidence| evidence.kind);
-    match kind {
-        Some(StatementKind::Text) | None
-            if kind.is_some() || is_plain_string(resolve(argument, source, scope)) =>
-        {
-            let sql = &source[resolve(argument, source, scope).byte_range()];
-            let body = sql
-                .split(['"', '\''])
-                .find(|part| !part.trim().is_empty() && !part.starts_with("text("));
-            body.is_some_and(|body| {
-                let verb = body
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_lowercase();
-                matches!(verb.as_str(), "insert" | "update" | "delete")
-            })
+    match statement(argument, source, scope).map(|evidence| evidence.kind) {
+        Some(StatementKind::Text) | None => {
+            let Some(sql) = sql_text(argument, source, scope) else {
+                return false;
+            };
+            let is_write = |word: &str| {
+                matches!(
+                    word,
+                    "insert" | "update" | "delete" | "merge" | "replace" | "upsert"
+                )
+            };
+            let words: Vec<String> = sql
+                .split(|c: char| !c.is_alphanumeric() && c != '_')
+                .filter(|word| !word.is_empty())
+                .map(str::to_ascii_lowercase)
+                .collect();
+            match words.first().map(String::as_str) {
+                Some(verb) if is_write(verb) => true,
+                // `WITH cte AS (SELECT ...) UPDATE ...`
+                Some("with") => words.iter().any(|word| is_write(word)),
+                _ => false,
+            }
         }
         Some(kind) => kind.writes(),
-        None => false,
     }
+}
+
+/// The first word of raw SQL: `text("UPDATE ...")`, `"SELECT ..."`, or a name holding either.
+fn sql_verb<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Option<String> {
+    sql_text(node, source, scope)?
+        .split_whitespace()
+        .next()
+        .map(|verb| verb.trim_start_matches('(').to_ascii_lowercase())
+}
+
+/// The text of raw SQL, interpolations left out: `text("...")`, a string, or a name holding
+/// either.
+fn sql_text<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Option<String> {
+    let node = resolve(node, source, scope);
+    let string = match node.kind() {
+        "string" | "concatenated_string" => node,
+        "call" => field(node, "arguments")
+            .and_then(|arguments| positional_arguments(arguments).next())
+            .map(|argument| resolve(argument, source, scope))
+            .filter(|argument| is_plain_string(*argument))?,
+        _ => return None,
+    };
+    let mut content = String::new();
+    collect_string_content(string, source, &mut content);
+    Some(content)
+}
+
+fn collect_string_content(node: Node<'_>, source: &str, out: &mut String) {
+    for child in named_children(node) {
+        match child.kind() {
+            "string_content" => out.push_str(&source[child.byte_range()]),
+            "string" | "concatenated_string" => collect_string_content(child, source, out),
+            _ => out.push(' '),
+        }
+    }
+}
+
+/// Raw SQL that changes the schema or the session rather than reading or writing rows.
+fn is_ddl_sql<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> bool {
+    sql_verb(node, source, scope).is_some_and(|verb| {
+        matches!(
+            verb.as_str(),
+            "create"
+                | "drop"
+                | "alter"
+                | "truncate"
+                | "grant"
+                | "revoke"
+                | "comment"
+                | "vacuum"
+                | "analyze"
+                | "reindex"
+                | "set"
+                | "lock"
+                | "refresh"
+                | "cluster"
+                | "pragma"
+        )
+    })
 }
 
 /// Follows a name to the statement assigned to it in the same function.

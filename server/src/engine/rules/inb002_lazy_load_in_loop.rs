@@ -2,12 +2,13 @@
 
 use std::collections::HashSet;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{ensure_import, merge_insertions, NameTable};
+use crate::engine::fix::edit_support::{merge_insertions, NameTable};
+use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{Applicability, Edit, Fix};
-use crate::engine::index::{ModelOrm, ModelResolver, RelationshipKind};
-use crate::engine::orm::loaders::{covers, loader_options, option_insertion};
+use crate::engine::index::{display_model, ModelOrm, ModelResolver, RelationshipKind};
+use crate::engine::orm::loaders::{covers, option_insertion};
 use crate::engine::orm::{Orm, QueryApi};
 use crate::engine::semantic::{AttributeRead, LoopId, Origin, SemanticModel};
 
@@ -19,6 +20,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: true,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
@@ -30,6 +32,12 @@ instead; `"dynamic"` returns a query), loader options already on the query (`sel
 `joinedload`, `subqueryload`, `raiseload`, chained paths), Django's `select_related` and
 `prefetch_related` (also `Prefetch(...)`), forward foreign keys and one-to-ones, reverse accessors
 (`related_name`, `<model>_set`) and many-to-many fields. Reading `order.customer_id` is not a load.
+
+Only rows of a query the function runs are judged, with the loader options of that query and of
+the queries it refines (`orders = Order.objects.select_related("customer")`, later
+`orders.filter(...)`): rows passed in by a caller may have been loaded with the relationship
+there. Rows of one object's relationship (`for item in order.items.all()` for one `order`) count
+only inside a loop over the owners, where their number grows with the data.
 
 ## Why is this bad?
 Each access issues its own `SELECT`: 1 query for the rows plus N for the relationship. This is the
@@ -57,13 +65,16 @@ safe: the query returns the same rows, with the relationship already loaded.
 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
-    let file = model.file;
     let mut reported: HashSet<(LoopId, String, String)> = HashSet::new();
     for read in &model.reads {
         let Some(relationship) = context.index.relationship(&read.model, &read.attribute) else {
             continue;
         };
-        if !loads_lazily(relationship.lazy.as_deref()) {
+        let orm = match context.index.model(&read.model).map(|m| m.orm) {
+            Some(ModelOrm::Django) => Orm::Django,
+            _ => Orm::SqlAlchemy,
+        };
+        if !orm.tables().loads_lazily(relationship.lazy.as_deref()) {
             continue;
         }
         // `prefix.object_types.add(ct)` writes through the relation; it loads nothing.
@@ -92,16 +103,31 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if is_related_manager_query(model, read) {
             continue;
         }
+        // Rows that come from elsewhere (a parameter, a caller's query) may have been loaded
+        // with the relation there: only rows of a query this function runs are judged.
+        let Some(origin) = &read.origin else {
+            continue;
+        };
+        // The rows of one object's relation (`for item in order.items.all()` with one `order`):
+        // N is that object's children, not the table's rows, unless the owners themselves are
+        // iterated by a loop that grows around this one.
+        let of_one_owner = origin.api == QueryApi::DjangoRelated || !origin.path.is_empty();
+        let owners_grow = read
+            .loops
+            .iter()
+            .take_while(|&&id| id != loop_id)
+            .any(|&id| model.grows(id));
+        if of_one_owner && !owners_grow {
+            continue;
+        }
         let mut path = read
             .origin
             .as_ref()
             .map(|o| o.path.clone())
             .unwrap_or_default();
         path.push(read.attribute.clone());
-        if let Some(origin) = &read.origin {
-            if covers(&loader_options(file, origin.query), &path) {
-                continue;
-            }
+        if covers(&model.loader_options(origin), &path) {
+            continue;
         }
         if !reported.insert((loop_id, read.object.clone(), read.attribute.clone())) {
             continue;
@@ -125,20 +151,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             format!("the loop over `{}` repeats the load", lp.target),
             lp.header.clone(),
         );
-        match &read.origin {
-            Some(origin) => {
-                diagnostic = diagnostic.with_related("the query the fix adds the loader option to", origin.query.byte_range());
-                // One option for the deepest lazy path through this one (`orders` → `orders.items`),
-                // so that the reads along it share one fix.
-                let deepest = deepest_path(model, origin, &path);
-                context.offer_fix(&mut diagnostic, || {
-                    eager_fix(model, context.index, read, &deepest, origin)
-                });
-            }
-            None => context.offer_fix(&mut diagnostic, || {
-                Err("the rows do not come from a query in this function; load the relationship where they are queried".to_string())
-            }),
-        }
+        diagnostic = diagnostic.with_related(
+            "the query the fix adds the loader option to",
+            origin.query.byte_range(),
+        );
+        // One option for the deepest lazy path through this one (`orders` → `orders.items`), so
+        // that the reads along it share one fix.
+        let deepest = deepest_path(model, origin, &path);
+        context.offer_fix(&mut diagnostic, || {
+            eager_fix(model, context.index, read, &deepest, origin)
+        });
         diagnostics.push(diagnostic);
     }
 }
@@ -156,12 +178,6 @@ fn deepest_path(model: &SemanticModel<'_>, origin: &Origin<'_>, path: &[String])
         })
         .max_by_key(Vec::len)
         .unwrap_or_else(|| path.to_vec())
-}
-
-/// SQLAlchemy's `lazy=` strategies that issue a query per row on access; Django relations carry
-/// no strategy and are lazy.
-fn loads_lazily(lazy: Option<&str>) -> bool {
-    matches!(lazy, None | Some("select" | "True" | "dynamic"))
 }
 
 /// `customer.order_set.filter(...)` is INB001's (a related-manager query per row that no
@@ -197,7 +213,8 @@ fn eager_fix(
                 .relationship(&current, step)
                 .ok_or("a relationship on the path is unknown")?;
             all_single &= relationship.kind == RelationshipKind::Single;
-            current = relationship.target.clone().unwrap_or_default();
+            current =
+                index.qualified_target(&current, relationship.target.as_deref().unwrap_or(""));
         }
         let method = if all_single {
             "select_related"
@@ -208,6 +225,7 @@ fn eager_fix(
     } else {
         let names = NameTable::new(file, origin.query);
         let mut parts = Vec::new();
+        let mut imports: Vec<(String, String)> = Vec::new();
         let mut current = root.clone();
         let mut loaders = Vec::new();
         for step in path {
@@ -218,9 +236,11 @@ fn eager_fix(
                 RelationshipKind::Single => "joinedload",
                 RelationshipKind::Collection => "selectinload",
             };
+            // The class as the code names it; `current` is how the index finds it.
+            let class = display_model(&current).to_string();
             if current != root {
                 // `Order.items` in a nested option needs `Order` in scope.
-                if !names.is_taken(&current) {
+                if !names.is_taken(&class) {
                     // Import it from where the query's own model comes from, when it is declared
                     // beside it.
                     let root_module = index
@@ -228,7 +248,7 @@ fn eager_fix(
                         .map(|m| m.module.clone())
                         .unwrap_or_default();
                     let beside_root = index
-                        .model_where(&current, |m| {
+                        .model_where(&class, |m| {
                             m.orm == ModelOrm::SqlAlchemy
                                 && m.relationship(step).is_some()
                                 && m.module == root_module
@@ -238,24 +258,38 @@ fn eager_fix(
                         .imported_from(&root)
                         .filter(|_| beside_root)
                         .ok_or(format!(
-                            "`{current}` is not imported here; import it to get a fix"
+                            "`{class}` is not imported here; import it to get a fix"
                         ))?
                         .to_string();
-                    edits.extend(ensure_import(file, &module, &current));
+                    imports.push((module, class.to_string()));
                 }
             }
-            parts.push(format!("{loader}({current}.{step})"));
+            if relationship.lazy.as_deref() == Some("dynamic") {
+                return Err(format!(
+                    "`{class}.{step}` is `lazy=\"dynamic\"`: no loader option can load it \
+                     (SQLAlchemy raises), so load the related rows with one batched query instead"
+                ));
+            }
+            parts.push(format!("{loader}({class}.{step})"));
             loaders.push(loader);
-            current = relationship
+            let target = relationship
                 .target
-                .clone()
+                .as_deref()
                 .ok_or("the related model is unknown")?;
+            current = index.qualified_target(&current, target);
         }
         loaders.sort();
         loaders.dedup();
-        for loader in loaders {
-            edits.extend(ensure_import(file, "sqlalchemy.orm", loader));
-        }
+        imports.extend(
+            loaders
+                .into_iter()
+                .map(|loader| ("sqlalchemy.orm".to_string(), loader.to_string())),
+        );
+        let needed: Vec<Needed<'_>> = imports
+            .iter()
+            .map(|(module, name)| Needed::from(module, name))
+            .collect();
+        edits.extend(ensure_imports(file, &needed));
         format!(".options({})", parts.join("."))
     };
     edits.push(Edit::insert(at, option.clone()));

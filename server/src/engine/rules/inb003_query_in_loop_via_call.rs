@@ -1,6 +1,6 @@
 //! INB003 query-in-loop-via-call.
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Related, Severity};
 use crate::engine::index::calls::{CallValue, FunctionKind};
 use crate::engine::orm::loaders::{covers, loader_options};
@@ -18,6 +18,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::None,
     enabled_by_default: true,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -2,7 +2,7 @@
 
 use tree_sitter::Node;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{indentation_at, NameTable};
 use crate::engine::fix::{Applicability, Edit, Fix};
@@ -18,6 +18,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: false,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
@@ -86,7 +87,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let Some(&outermost) = query.loops.first() else {
             continue;
         };
-        if query.call.access == Access::Write || !query.evaluated || is_subquery(model, query) {
+        if query.call.access == Access::Write || !query.evaluated {
             continue;
         }
         let invariant = query.loops.iter().all(|&id| {
@@ -146,15 +147,6 @@ fn bound_in(model: &SemanticModel<'_>, id: LoopId, name: &str) -> bool {
             .loop_bound
             .get(id)
             .is_some_and(|bound| bound.contains(name))
-}
-
-/// A query built inside another's arguments runs as part of it.
-fn is_subquery(model: &SemanticModel<'_>, query: &Query<'_>) -> bool {
-    let range = query.call.node.byte_range();
-    model.queries.iter().any(|outer| {
-        let outer = outer.call.node.byte_range();
-        outer != range && outer.start <= range.start && range.end <= outer.end
-    })
 }
 
 /// `rate = <query>` before the loop, the query replaced by `rate`.

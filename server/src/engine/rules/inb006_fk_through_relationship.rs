@@ -1,6 +1,6 @@
 //! INB006 fk-through-relationship.
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::RelationshipKind;
@@ -13,6 +13,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
     enabled_by_default: false,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -2,7 +2,7 @@
 
 use tree_sitter::Node;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::remove_unused_import;
 use crate::engine::fix::{Applicability, Edit, Fix};
@@ -18,6 +18,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
     enabled_by_default: false,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -1,6 +1,6 @@
 //! INB101 quadratic-grouping.
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{
     body_indent_unit, ensure_import, indentation_at, NameTable,
@@ -20,6 +20,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: false,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

@@ -2,11 +2,12 @@
 
 use tree_sitter::Node;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{
-    body_indent_unit, ensure_import, indentation_at, merge_insertions, NameTable,
+    body_indent_unit, indentation_at, merge_insertions, NameTable,
 };
+use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::types::RowType;
 use crate::engine::semantic::SemanticModel;
@@ -22,6 +23,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: false,
+    category: Category::Correctness,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
@@ -81,7 +83,11 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             continue;
         }
         let certainty = if confident {
-            format!("`{}.{}` is not unique", store.model, store.key)
+            format!(
+                "`{}.{}` is not unique",
+                crate::engine::index::display_model(&store.model),
+                store.key
+            )
         } else {
             format!(
                 "`{}` looks like a foreign key, so probably not unique",
@@ -91,7 +97,8 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let what = display_code(file.node_text(store.node), 50);
         let message = format!(
             "`{what}` keys `{}` rows by `{}`, but {certainty}: each key keeps only its last row and the others are lost",
-            store.model, store.key
+            crate::engine::index::display_model(&store.model),
+            store.key
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, store.node.byte_range());
         context.offer_fix(&mut diagnostic, || {
@@ -175,23 +182,20 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
         ));
         uses_chain = true;
     }
-    edits.extend(ensure_import(file, "collections", "defaultdict"));
+    let mut needed = vec![Needed::from("collections", "defaultdict")];
     if uses_chain && chain_is_free {
-        edits.extend(ensure_import(file, "itertools", "chain"));
-    } else if uses_chain
-        && !file
+        needed.push(Needed::from("itertools", "chain"));
+    } else if uses_chain {
+        let imported = file
             .text()
             .lines()
-            .any(|line| line.trim() == "import itertools")
-    {
-        if names.is_taken("itertools") {
+            .any(|line| line.trim() == "import itertools");
+        if !imported && names.is_taken("itertools") {
             return Err("both `chain` and `itertools` are names in use here".to_string());
         }
-        let at = ensure_import(file, "itertools", "chain")
-            .map(|edit| edit.range.start)
-            .unwrap_or(0);
-        edits.push(Edit::insert(at, "import itertools\n"));
+        needed.push(Needed::module("itertools"));
     }
+    edits.extend(ensure_imports(file, &needed));
     merge_insertions(&mut edits);
     Ok(Fix::new(
         format!(

@@ -2,7 +2,7 @@
 
 use tree_sitter::Node;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::calls::Callee;
@@ -19,6 +19,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
     enabled_by_default: true,
+    category: Category::Correctness,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
@@ -77,7 +78,8 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let what = display_code(file.node_text(site.call), 60);
         let message = format!(
             "`{what}` adds `{}.{}`, which is nullable: one NULL row makes it `None` and the sum raises `TypeError`",
-            site.model, site.column
+            crate::engine::index::display_model(&site.model),
+            site.column
         );
         let mut diagnostic = Diagnostic::new(&RULE, message, site.call.byte_range());
         context.offer_fix(&mut diagnostic, || {

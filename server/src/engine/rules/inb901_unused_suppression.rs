@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use super::{Context, FixAvailability, RuleInfo, RuleSet};
+use super::{Category, Context, FixAvailability, RuleInfo, RuleSet};
 use crate::engine::diagnostic::Diagnostic;
 use crate::engine::diagnostic::Severity;
 use crate::engine::fix::{Applicability, Edit, Fix};
@@ -21,6 +21,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Always,
     enabled_by_default: true,
+    category: Category::Suppression,
 };
 
 const DOCUMENTATION: &str = r#"## What it does

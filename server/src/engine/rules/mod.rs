@@ -45,6 +45,19 @@ pub struct RuleInfo {
     /// not at least 90 % right on the ecosystem check (real repositories, judged by hand) is off
     /// by default: a user turns it on by selecting it.
     pub enabled_by_default: bool,
+    pub category: Category,
+}
+
+/// What a rule's findings cost the user when they are right.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Round trips that grow with data (N+1 queries, writes, scans). Not checked in test code
+    /// by default: a test's data is fixed by the test, so its loops cannot grow.
+    Performance,
+    /// Wrong results or errors (lossy grouping, a sum that raises on NULL).
+    Correctness,
+    /// About the suppression comments themselves.
+    Suppression,
 }
 
 impl PartialEq for RuleInfo {
@@ -167,6 +180,15 @@ pub struct RuleSet(u64);
 impl RuleSet {
     pub fn all() -> RuleSet {
         RuleSet((1u64 << REGISTRY.len()) - 1)
+    }
+
+    /// The rules of a category.
+    pub fn of_category(category: Category) -> RuleSet {
+        let mut set = RuleSet::empty();
+        for rule in all().filter(|rule| rule.category == category) {
+            set.insert(rule);
+        }
+        set
     }
 
     /// The rules that run when nothing is selected.

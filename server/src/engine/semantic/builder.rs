@@ -319,12 +319,16 @@ impl<'a> orm::Scope<'a> for Builder<'a, '_> {
             let relationship = self.index.relationship(&model, attribute)?;
             return (relationship.kind == RelationshipKind::Collection).then_some(RelatedManager {
                 model: relationship.target,
+                owner_typed: true,
             });
         }
         // Nothing says what the owner is: a related name the project declares once is enough.
         self.index
             .related_accessor(attribute)
-            .map(|model| RelatedManager { model })
+            .map(|model| RelatedManager {
+                model,
+                owner_typed: false,
+            })
     }
 
     fn query_method(&self, name: &str) -> Option<crate::engine::index::QueryMethod> {
@@ -508,6 +512,86 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
+/// The rows of a query with a `LIMIT` (`.limit(n)`, `qs[:n]`), in the chain or in the statement
+/// it runs (`session.execute(stmt)` with `stmt = select(...).limit(10)`, `value_of` finding it):
+/// a page, whose size the code sets.
+fn is_limited_query<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    value_of: &dyn Fn(&str) -> Option<Node<'a>>,
+    depth: usize,
+) -> bool {
+    if depth > MAX_SYMBOL_DEPTH {
+        return false;
+    }
+    let node = match node.kind() {
+        "await" | "parenthesized_expression" => {
+            return named_children(node)
+                .next()
+                .is_some_and(|inner| is_limited_query(inner, source, value_of, depth + 1))
+        }
+        "identifier" => {
+            return value_of(&source[node.byte_range()])
+                .is_some_and(|value| is_limited_query(value, source, value_of, depth + 1))
+        }
+        "call" | "subscript" => node,
+        _ => return false,
+    };
+    // A page size the code or a setting fixes (`.limit(10)`, `.limit(limit)`, `[:PAGE_SIZE]`), not
+    // one computed from the data (`[: len(ids)]`).
+    let fixed_size = |size: &str| {
+        let size = size.trim();
+        !size.is_empty()
+            && size
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+    };
+    let chain = Chain::flatten(node, source);
+    chain.segments.iter().any(|segment| {
+        let limited = segment.is_call()
+            && segment.name == "limit"
+            && segment.arguments.is_some_and(|arguments| {
+                let text = &source[arguments.byte_range()];
+                fixed_size(text.trim_start_matches('(').trim_end_matches(')'))
+            });
+        let sliced = segment.subscript.is_some_and(|subscript| {
+            named_children(subscript).skip(1).any(|index| {
+                index.kind() == "slice"
+                    && source[index.byte_range()]
+                        .split(':')
+                        .nth(1)
+                        .is_some_and(fixed_size)
+            })
+        });
+        // `session.execute(stmt)`: the statement it runs.
+        let runs_limited = segment.arguments.is_some_and(|arguments| {
+            named_children(arguments)
+                .next()
+                .is_some_and(|statement| is_limited_query(statement, source, value_of, depth + 1))
+        });
+        limited || sliced || runs_limited
+    })
+}
+
+/// Iterating the schema: the installed models, a model's fields, a class's subclasses. N is
+/// the size of the code base, not of the data.
+fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
+    let text = &source[node.byte_range()];
+    [
+        "get_models(",
+        "get_app_configs(",
+        "get_fields(",
+        "__subclasses__(",
+        "_meta.fields",
+        "_meta.many_to_many",
+        "_meta.related_objects",
+        "metadata.sorted_tables",
+        "metadata.tables",
+    ]
+    .iter()
+    .any(|needle| text.contains(needle))
+}
+
 /// `3`, `-1`.
 fn is_integer_literal(node: Node<'_>) -> bool {
     match node.kind() {
@@ -547,6 +631,8 @@ impl<'a> Builder<'a, '_> {
     }
 
     fn visit(&mut self, node: Node<'a>) {
+        // A shell may stop the walk (a newer edit made it useless): see `engine::cancel`.
+        crate::engine::cancel::check();
         let is_error = node.is_error();
         self.ancestors.push(node);
         self.errors_on_path += usize::from(is_error);
@@ -755,6 +841,14 @@ impl<'a> Builder<'a, '_> {
             }
             return;
         }
+        // `for i, row in enumerate(rows)`, `for label, row in zip(labels, rows)`: each target
+        // takes what its own iterable yields.
+        if let Some(pairs) = self.unpacked_iterables(left, right) {
+            for (target, iterable) in pairs {
+                self.type_loop_target(target, iterable);
+            }
+            return;
+        }
         // `for key, rows in by_key.items()`
         let items_of = field(right, "function")
             .filter(|f| {
@@ -774,6 +868,36 @@ impl<'a> Builder<'a, '_> {
         {
             let name = self.text(value).to_string();
             self.scope().types.insert(name, value_type);
+        }
+    }
+
+    /// The targets of `for a, b in enumerate(xs)` / `zip(xs, ys)` paired with the iterables they
+    /// take their items from (the index of `enumerate` takes none).
+    fn unpacked_iterables(
+        &self,
+        left: Node<'a>,
+        right: Node<'a>,
+    ) -> Option<Vec<(Node<'a>, Node<'a>)>> {
+        if !matches!(
+            left.kind(),
+            "pattern_list" | "tuple_pattern" | "list_pattern"
+        ) {
+            return None;
+        }
+        let function = field(right, "function").filter(|f| f.kind() == "identifier")?;
+        let arguments: Vec<Node<'a>> = named_children(field(right, "arguments")?)
+            .filter(|a| a.kind() != "keyword_argument")
+            .collect();
+        let targets: Vec<Node<'a>> = named_children(left).collect();
+        match self.text(function) {
+            "enumerate" => match (targets.as_slice(), arguments.first()) {
+                ([_, item], Some(iterable)) => Some(vec![(*item, *iterable)]),
+                _ => None,
+            },
+            "zip" if targets.len() == arguments.len() => {
+                Some(targets.into_iter().zip(arguments).collect())
+            }
+            _ => None,
         }
     }
 
@@ -1038,6 +1162,7 @@ impl<'a> Builder<'a, '_> {
                             api: call.api,
                             orm: call.orm,
                             model: call.model,
+                            earlier: self.refined_queries(node),
                         });
                     }
                 }
@@ -1076,6 +1201,31 @@ impl<'a> Builder<'a, '_> {
             }
             _ => None,
         }
+    }
+
+    /// The queries a chain refines through the name at its root, newest first:
+    /// `orders.filter(...)` where `orders = Order.objects.select_related(...)`.
+    fn refined_queries(&self, node: Node<'a>) -> Vec<Node<'a>> {
+        let mut earlier = Vec::new();
+        let mut current = node;
+        for _ in 0..MAX_SYMBOL_DEPTH {
+            let root = Chain::flatten(current, self.source).root;
+            if root.kind() != "identifier" {
+                break;
+            }
+            let Some(value) = orm::Scope::value_of(self, self.text(root)) else {
+                break;
+            };
+            if value == current
+                || earlier.contains(&value)
+                || !matches!(value.kind(), "call" | "subscript")
+            {
+                break;
+            }
+            earlier.push(value);
+            current = value;
+        }
+        earlier
     }
 
     /// `x.attr` read from a row of a known model.
@@ -1241,6 +1391,12 @@ impl<'a> Builder<'a, '_> {
         if depth > MAX_SYMBOL_DEPTH {
             return false;
         }
+        let value_of = |name: &str| orm::Scope::value_of(self, name);
+        if is_limited_query(node, self.source, &value_of, 0)
+            || iterates_the_schema(node, self.source)
+        {
+            return true;
+        }
         match node.kind() {
             "list" | "tuple" | "set" | "dictionary" | "string" | "concatenated_string" => {
                 !named_children(node)
@@ -1251,16 +1407,16 @@ impl<'a> Builder<'a, '_> {
                 .is_some_and(|inner| self.is_bounded(inner, depth)),
             "identifier" => {
                 let name = self.text(node);
-                if is_constant_name(name) {
+                if is_constant_name(name) || self.is_bounded_loop_item(name) {
                     return true;
                 }
                 // Iterating a class: the members of an `Enum`.
                 if looks_like_class(name) && self.name_type(name).is_none() {
                     return orm::Scope::model_evidence(self, name) < ModelEvidence::Imported;
                 }
-                // A name bound to a literal of constants (`STATUSES = ("a", "b")`, `models = (User,
-                // Order)`); an empty literal is an accumulator, and a parameter may be rebound
-                // on one path only.
+                // A name bound to a literal collection the function does not grow (`steps =
+                // [first, second]`, `models = (User, Order)`); an empty literal is an
+                // accumulator, and a parameter may be rebound on one path only.
                 if self
                     .scopes
                     .iter()
@@ -1274,10 +1430,18 @@ impl<'a> Builder<'a, '_> {
                     .rev()
                     .find_map(|scope| scope.values.get(name).copied());
                 value.is_some_and(|value| {
-                    matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
+                    let literal = matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
                         && named_children(value).next().is_some()
-                        && named_children(value).all(|item| self.is_constant_item(item))
+                        && !self.is_grown(name);
+                    literal || is_limited_query(value, self.source, &value_of, 0)
                 })
+            }
+            // `group["questions"]` where `group` is an item of a bounded loop.
+            "subscript"
+                if field(node, "value")
+                    .is_some_and(|value| self.is_bounded_item_expression(value)) =>
+            {
+                true
             }
             // `rows[:3]`: a slice with a literal bound.
             "subscript" => named_children(node).skip(1).any(|index| {
@@ -1292,8 +1456,11 @@ impl<'a> Builder<'a, '_> {
                 let Some(attribute) = field(node, "attribute").map(|a| self.text(a)) else {
                     return false;
                 };
-                // `settings.LANGUAGES`, `Status.choices` of a Django `TextChoices`.
+                // `settings.LANGUAGES`, `Status.choices` of a Django `TextChoices`, `group.items`
+                // of an item of a bounded loop.
                 is_constant_name(attribute)
+                    || field(node, "object")
+                        .is_some_and(|object| self.is_bounded_item_expression(object))
                     || (matches!(attribute, "choices" | "labels" | "values" | "names")
                         && field(node, "object").is_some_and(|object| {
                             looks_like_class(last_component(self.text(object)))
@@ -1358,25 +1525,61 @@ impl<'a> Builder<'a, '_> {
         names
     }
 
-    /// An item of a constant collection: a literal, a class, a constant name, or a literal
-    /// collection (or `key: value` pair) of those.
-    fn is_constant_item(&self, item: Node<'a>) -> bool {
-        match item.kind() {
-            "string" | "concatenated_string" | "integer" | "float" | "true" | "false" | "none" => {
-                true
-            }
-            "identifier" => {
-                let name = self.text(item);
-                is_constant_name(name) || looks_like_class(name)
-            }
-            "attribute" => field(item, "attribute")
-                .is_some_and(|a| is_constant_name(self.text(a)) || looks_like_class(self.text(a))),
-            "tuple" | "list" | "set" | "pair" | "parenthesized_expression" | "unary_operator" => {
-                named_children(item).all(|inner| self.is_constant_item(inner))
-            }
-            "comment" => true,
-            _ => false,
+    /// A target of an enclosing loop of this function whose own N is fixed by the code: what
+    /// it holds comes from that fixed collection.
+    fn is_bounded_item_expression(&self, node: Node<'a>) -> bool {
+        let mut current = Some(node);
+        while let Some(node) = current {
+            current = match node.kind() {
+                "identifier" => return self.is_bounded_loop_item(self.text(node)),
+                "attribute" => field(node, "object"),
+                "subscript" => field(node, "value"),
+                _ => None,
+            };
         }
+        false
+    }
+
+    fn is_bounded_loop_item(&self, name: &str) -> bool {
+        self.scopes.last().is_some_and(|scope| {
+            scope.loop_stack.iter().any(|&id| {
+                let lp = &self.loops[id];
+                lp.cardinality == Cardinality::Bounded && lp.varying.contains(name)
+            })
+        })
+    }
+
+    /// Whether the function grows a collection held in `name` before this point: `name.append(x)`,
+    /// `name.extend(...)`, `name += [...]`, `name[k] = v`.
+    fn is_grown(&self, name: &str) -> bool {
+        let Some(scope) = self.scopes.last() else {
+            return false;
+        };
+        let grown_by_call = self.calls.iter().rev().any(|call| {
+            call.scope == scope.node
+                && matches!(
+                    &call.callee,
+                    calls::Callee::Method { receiver, method }
+                        if receiver == name
+                            && matches!(
+                                method.as_str(),
+                                "append" | "extend" | "insert" | "add" | "update" | "setdefault"
+                            )
+                )
+        });
+        let grown_by_store = self.stores.iter().rev().any(|store| {
+            let target = if store.augmented {
+                Some(store.left)
+            } else if store.left.kind() == "subscript" {
+                field(store.left, "value")
+            } else {
+                None
+            };
+            target.is_some_and(|t| self.text(t) == name)
+                && scope.node.start_byte() <= store.node.start_byte()
+                && store.node.end_byte() <= scope.node.end_byte()
+        });
+        grown_by_call || grown_by_store
     }
 
     /// A name holding a lazy query, consumed here: the query runs.

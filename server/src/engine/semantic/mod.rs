@@ -159,6 +159,9 @@ pub struct Origin<'a> {
     pub orm: super::orm::Orm,
     /// The query's model as written.
     pub model: Option<String>,
+    /// The queries it refines, newest first: `orders.filter(...)` after `orders =
+    /// Order.objects.select_related("customer")` was built from that one.
+    pub earlier: Vec<Node<'a>>,
 }
 
 /// `x.attr` where `x` is a row of a known model: a possible relationship load.
@@ -301,6 +304,16 @@ impl<'a> SemanticModel<'a> {
         whole.then_some(read)
     }
 
+    /// The eager-loading options of the query rows came from and of the queries it refines
+    /// (`orders = Order.objects.select_related("customer")`, later `orders.filter(...)`).
+    pub fn loader_options(&self, origin: &Origin<'a>) -> Vec<super::orm::loaders::LoaderOption> {
+        let mut options = super::orm::loaders::loader_options(self.file, origin.query);
+        for earlier in &origin.earlier {
+            options.extend(super::orm::loaders::loader_options(self.file, *earlier));
+        }
+        options
+    }
+
     /// The code a loop repeats: a statement, or a whole comprehension.
     pub fn loop_extent(&self, id: LoopId) -> TextRange {
         let lp = &self.loops[id];
@@ -386,19 +399,7 @@ impl<'a> SemanticModel<'a> {
         if query.assigned_to.is_empty() {
             return false;
         }
-        let mut derived: HashSet<&str> = query.assigned_to.iter().map(String::as_str).collect();
-        let flows = &self.loop_flows[id];
-        loop {
-            let before = derived.len();
-            for (targets, sources) in flows {
-                if sources.iter().any(|s| derived.contains(root_name(s))) {
-                    derived.extend(targets.iter().map(String::as_str));
-                }
-            }
-            if derived.len() == before {
-                break;
-            }
-        }
+        let derived = self.derived_in_loop(&query.assigned_to, id);
         query.call.refs.iter().any(|reference| {
             reference.context == super::orm::RefContext::Key
                 && derived.contains(root_name(&reference.name))
@@ -419,15 +420,113 @@ impl<'a> SemanticModel<'a> {
             let (statement, child) = (pair[0], pair[1]);
             statement.kind() == "if_statement"
                 && field(statement, "condition") == Some(child)
-                && field(statement, "consequence").is_some_and(|body| {
-                    named_children(body).any(|s| {
-                        matches!(
-                            s.kind(),
-                            "break_statement" | "return_statement" | "raise_statement"
-                        )
-                    })
-                })
+                && field(statement, "consequence").is_some_and(exits_block)
         })
+    }
+
+    /// A query in a `while` loop's own condition: the loop re-asks it until the answer changes
+    /// (polling, probing for a free value), one query per check by design.
+    pub fn in_loop_condition(&self, node: Node<'a>, id: LoopId) -> bool {
+        let lp = &self.loops[id];
+        lp.kind == LoopKind::While
+            && field(lp.node, "condition").is_some_and(|condition| {
+                condition.start_byte() <= node.start_byte()
+                    && node.end_byte() <= condition.end_byte()
+            })
+    }
+
+    /// Code in an `except` handler inside loop `id`: it runs when something failed, not per
+    /// iteration.
+    pub fn on_error_path(&self, node: Node<'a>, id: LoopId) -> bool {
+        let Some(path) = path_between(self.loops[id].node, node) else {
+            return false;
+        };
+        path.iter().any(|step| step.kind() == "except_clause")
+    }
+
+    /// Whether loop `id` writes rows of `model_name` after `read` in its body
+    /// (`M.objects.create(...)`, `row.save()` on a row of `M`, `session.add(M(...))`): the next
+    /// iterations' reads of that model see what earlier ones wrote (find-or-create), so the keys
+    /// cannot be read in one batch up front.
+    pub fn writes_model_after(&self, id: LoopId, model_name: &str, read: Node<'a>) -> bool {
+        let extent = self.loop_extent(id);
+        let inside =
+            |node: Node<'_>| read.end_byte() <= node.start_byte() && node.end_byte() <= extent.end;
+        let source = self.file.text();
+        self.queries.iter().any(|q| {
+            q.call.access == super::orm::Access::Write
+                && inside(q.call.node)
+                && q.call.model.as_deref() == Some(model_name)
+        }) || self.calls.iter().any(|call| {
+            inside(call.node)
+                && call.writes()
+                && (call
+                    .receiver_type
+                    .as_ref()
+                    .is_some_and(|t| t.model() == model_name)
+                    || field(call.node, "arguments").is_some_and(|arguments| {
+                        // `session.add(Model(...))`
+                        named_children(arguments).any(|argument| {
+                            argument.kind() == "call"
+                                && super::syntax::callee_name(argument, source) == Some(model_name)
+                        })
+                    }))
+        })
+    }
+
+    /// A `while` loop that runs until a query's rows say stop: `rows = conn.execute(page).all();
+    /// if not rows: break`, `if result.rowcount < size: break`. Pagination or batched writes: N is
+    /// the number of pages, each one a query by design.
+    pub fn stops_on_rows(&self, query: &Query<'a>, id: LoopId) -> bool {
+        let lp = &self.loops[id];
+        if lp.kind != LoopKind::While || query.assigned_to.is_empty() {
+            return false;
+        }
+        let derived = self.derived_in_loop(&query.assigned_to, id);
+        let source = self.file.text();
+        let Some(body) = field(lp.node, "body") else {
+            return false;
+        };
+        let mut stack = vec![body];
+        while let Some(node) = stack.pop() {
+            match node.kind() {
+                "if_statement" => {
+                    let reads_rows = field(node, "condition").is_some_and(|condition| {
+                        let mut names = Vec::new();
+                        calls::collect_identifiers(condition, source, &mut names);
+                        names.iter().any(|name| derived.contains(root_name(name)))
+                    });
+                    if reads_rows && field(node, "consequence").is_some_and(exits_block) {
+                        return true;
+                    }
+                    stack.extend(named_children(node));
+                }
+                "function_definition"
+                | "lambda"
+                | "class_definition"
+                | "for_statement"
+                | "while_statement" => {}
+                _ => stack.extend(named_children(node)),
+            }
+        }
+        false
+    }
+
+    /// `names` and every name loop `id`'s body assigns from them, transitively.
+    fn derived_in_loop<'n>(&'n self, names: &'n [String], id: LoopId) -> HashSet<&'n str> {
+        let mut derived: HashSet<&str> = names.iter().map(String::as_str).collect();
+        let flows = &self.loop_flows[id];
+        loop {
+            let before = derived.len();
+            for (targets, sources) in flows {
+                if sources.iter().any(|s| derived.contains(root_name(s))) {
+                    derived.extend(targets.iter().map(String::as_str));
+                }
+            }
+            if derived.len() == before {
+                return derived;
+            }
+        }
     }
 
     /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:
@@ -471,6 +570,16 @@ impl<'a> SemanticModel<'a> {
         }
         false
     }
+}
+
+/// A block that leaves the loop: it holds a `break`, `return` or `raise` of its own.
+fn exits_block(block: Node<'_>) -> bool {
+    named_children(block).any(|statement| {
+        matches!(
+            statement.kind(),
+            "break_statement" | "return_statement" | "raise_statement"
+        )
+    })
 }
 
 /// The first name of a dotted path: `node` of `node.parent_id`.

@@ -28,6 +28,8 @@ pub enum RowType {
 }
 
 impl RowType {
+    /// The model's name as the index resolves it (`app.models:Order` for a relationship's
+    /// target); [`crate::engine::index::display_model`] shows it.
     pub fn model(&self) -> &str {
         match self {
             RowType::Row(model) | RowType::Rows(model) => model,
@@ -132,7 +134,9 @@ fn infer_nested<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType> {
                 return None;
             };
             let relationship = env.index.relationship(&model, attribute)?;
-            let target = relationship.target.clone()?;
+            let target = env
+                .index
+                .qualified_target(&model, relationship.target.as_deref()?);
             Some(match relationship.kind {
                 RelationshipKind::Single => RowType::Row(target),
                 RelationshipKind::Collection => RowType::Rows(target),

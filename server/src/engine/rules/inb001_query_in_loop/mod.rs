@@ -2,7 +2,7 @@
 
 mod batch_fix;
 
-use super::{Context, FixAvailability, RuleInfo};
+use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::orm::{Access, RefContext};
 use crate::engine::semantic::{Loop, LoopId, LoopKind, Query, SemanticModel};
@@ -16,6 +16,7 @@ pub static RULE: RuleInfo = RuleInfo {
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
     enabled_by_default: true,
+    category: Category::Performance,
 };
 
 const DOCUMENTATION: &str = r#"## What it does
@@ -60,10 +61,21 @@ def get_user_analytics(user_ids):
     return result
 ```
 
-Not flagged: a query that runs once before the loop; a loop over the results of one query; a chunk
-loop that runs one `.in_()`/`__in` query per slice of the keys; a pagination loop (`offset`/`limit`,
-slices, or keyset `where(M.id > last)`); a loop that unconditionally `break`s or `return`s right after
-the query; calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`).
+Queries are recognised by evidence: what the receiver is bound to (a `Session` annotation, a
+session factory, `Model.objects`, a related manager) or what the call's arguments prove (a model
+class for `.query()`/`.get()`, a SQLAlchemy statement for `.execute()`), never by a method name.
+Only queries that run count: a Django queryset or legacy `Query` that is only built (assigned to a
+form field, passed on, used as a subquery) is not a query until it is iterated or consumed.
+
+Not flagged: a loop whose N the code fixes (a literal list, `range(3)`, enum members, a constant
+such as `STATUSES`); a query that runs once before the loop; a loop over the results of one query;
+a chunk loop that runs one `.in_()`/`__in` query per slice of the keys; pagination (`offset`/`limit`,
+slices, keyset `where(M.id > last)`, a `while` loop that stops when a page comes back empty); a
+loop that unconditionally `break`s or `return`s right after the query; a retry loop that a query's
+answer ends; a walk along rows whose next key comes from the row just loaded; memoised lookups (an
+`if key not in cache:` guard, `functools.cache` helpers, `ContentType.objects.get_for_model`); DDL;
+calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`); test code, unless
+`check-tests = true`.
 
 ## Fix safety
 The batched rewrite is unsafe: rows of different keys may come back in a different order, `.one()`
@@ -77,7 +89,6 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     for query in &model.queries {
         if query.call.access == Access::Write
             || !query.evaluated
-            || is_subquery(model, query)
             || model.prefetchable_relation(query).is_some()
         {
             continue;
@@ -89,7 +100,16 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if model.runs_at_most_once(node, loop_id)
             || model.is_memoised(node, loop_id)
             || model.exits_on_result(node, loop_id)
+            || model.in_loop_condition(node, loop_id)
+            || model.stops_on_rows(query, loop_id)
             || model.walks_own_result(query, loop_id)
+            || model.on_error_path(node, loop_id)
+            || runs_a_list_of_statements(model, query, loop_id)
+            || query
+                .call
+                .model
+                .as_deref()
+                .is_some_and(|name| model.writes_model_after(loop_id, name, node))
         {
             continue;
         }
@@ -133,27 +153,114 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     }
 }
 
-/// A query built inside another's arguments (`session.query(q.exists())`) runs as part of it.
-fn is_subquery(model: &SemanticModel<'_>, query: &Query<'_>) -> bool {
-    let range = query.call.node.byte_range();
-    model.queries.iter().any(|outer| {
-        let outer = outer.call.node.byte_range();
-        outer != range && outer.start <= range.start && range.end <= outer.end
-    })
-}
-
-/// The innermost loop whose varying names reach the query as a key (not inside `.in_()` or a page
-/// bound).
+/// The innermost loop whose varying names reach the query as a key, or as the list of an `IN`
+/// that changes per iteration of a loop that is not itself a chunk loop (`for u in users:
+/// Group.query.filter(Group.id.in_(u.group_ids))` is still one query per user). Page bounds never
+/// count.
 fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> {
     query.loops.iter().rev().copied().find(|&id| {
-        let varying = &model.loop_(id).varying;
-        if !model.grows(id) {
+        let lp = model.loop_(id);
+        // A chunk loop's query is the batching itself.
+        if !model.grows(id) || is_chunk_loop(lp) {
+            return false;
+        }
+        // `for ct, pks in by_type.items(): ...filter(type=ct, id__in=pks)`: one IN query per
+        // group of keys, already batched.
+        let groups = iterates_groups(lp);
+        if groups
+            && query.call.refs.iter().any(|reference| {
+                reference.context == RefContext::Batch && lp.varying.contains(&reference.name)
+            })
+        {
             return false;
         }
         query.call.refs.iter().any(|reference| {
-            reference.context == RefContext::Key && varying.contains(&reference.name)
+            let counts = match reference.context {
+                RefContext::Key => true,
+                // An IN list counts for the innermost loop it changes with only: a list sliced
+                // per chunk inside this loop is that chunk loop's batching.
+                RefContext::Batch => {
+                    !groups
+                        && lp.kind != LoopKind::While
+                        && !varies_in_inner_loop(model, query, id, &reference.name)
+                }
+                RefContext::Page => false,
+            };
+            counts && lp.varying.contains(&reference.name)
         })
     })
+}
+
+/// Whether `name` changes with a loop of the query nested inside loop `id`.
+fn varies_in_inner_loop(
+    model: &SemanticModel<'_>,
+    query: &Query<'_>,
+    id: LoopId,
+    name: &str,
+) -> bool {
+    query
+        .loops
+        .iter()
+        .skip_while(|&&outer| outer != id)
+        .skip(1)
+        .any(|&inner| model.loop_(inner).varying.contains(name))
+}
+
+/// `for key, values in d.items()`: a loop over groups of a mapping.
+fn iterates_groups(lp: &Loop<'_>) -> bool {
+    lp.iterable.trim_end().ends_with(".items()") && lp.target.contains(',')
+}
+
+/// `for statement in statements: conn.execute(text(statement))`: the SQL itself changes per
+/// iteration, so the loop runs a list of different statements, not one query per key.
+fn runs_a_list_of_statements(model: &SemanticModel<'_>, query: &Query<'_>, id: LoopId) -> bool {
+    if query.call.api != crate::engine::orm::QueryApi::Statement {
+        return false;
+    }
+    let source = model.file.text();
+    let Some(arguments) = crate::engine::syntax::field(query.call.node, "arguments") else {
+        return false;
+    };
+    let Some(mut statement) = crate::engine::syntax::named_children(arguments).next() else {
+        return false;
+    };
+    // `text(statement)`
+    if statement.kind() == "call" {
+        if let Some(inner) = crate::engine::syntax::field(statement, "arguments")
+            .and_then(|a| crate::engine::syntax::named_children(a).next())
+        {
+            statement = inner;
+        }
+    }
+    statement.kind() == "identifier"
+        && model
+            .loop_(id)
+            .varying
+            .contains(&source[statement.byte_range()])
+}
+
+/// A loop over slices of the keys: `range(0, len(ids), 1000)` with a step, or a loop whose
+/// iterable or target names chunks, batches, segments or partitions.
+fn is_chunk_loop(lp: &Loop<'_>) -> bool {
+    const CHUNK_WORDS: &[&str] = &[
+        "chunk",
+        "batch",
+        "slice",
+        "partition",
+        "segment",
+        "window",
+        "split",
+        "bulk",
+    ];
+    let iterable = lp.iterable.trim();
+    let stepped_range = iterable
+        .strip_prefix("range(")
+        .is_some_and(|arguments| arguments.matches(',').count() >= 2);
+    let says_chunk = |text: &str| {
+        let lower = text.to_ascii_lowercase();
+        CHUNK_WORDS.iter().any(|word| lower.contains(word))
+    };
+    stepped_range || says_chunk(iterable) || says_chunk(&lp.target)
 }
 
 fn loop_phrase(lp: &Loop<'_>) -> String {
