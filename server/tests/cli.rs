@@ -494,6 +494,51 @@ fn text_output_shows_the_query_in_another_file() {
     );
 }
 
+/// Checking one file, INB003 reads the classes of the files it imports too: a repository method
+/// inherited from a generic base class, re-exported by a package, in files that are not checked.
+#[test]
+fn one_file_follows_a_method_into_the_base_classes_it_imports() {
+    let dir = temp_project(&[
+        ("pyproject.toml", b"[project]\nname = 'app'\n"),
+        ("app/__init__.py", b""),
+        (
+            "app/repositories/__init__.py",
+            b"from .customers import CustomerRepository\n",
+        ),
+        (
+            "app/repositories/base.py",
+            b"from typing import Generic, TypeVar\n\nT = TypeVar('T')\n\n\nclass Repository(Generic[T]):\n    def __init__(self, session):\n        self.session = session\n\n    def get_by_id(self, key):\n        return self.session.get(self.model, key)\n",
+        ),
+        (
+            "app/repositories/customers.py",
+            b"from app.models import Customer\n\nfrom .base import Repository\n\n\nclass CustomerRepository(Repository[Customer]):\n    model = Customer\n",
+        ),
+        (
+            "app/views.py",
+            b"from app.repositories import CustomerRepository\n\n\ndef report(session, ids):\n    repo = CustomerRepository(session)\n    return [repo.get_by_id(i) for i in ids]\n",
+        ),
+    ]);
+    let output = check_in(
+        dir.path(),
+        &["--select", "INB003", "--no-color", "app/views.py"],
+    );
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains(" --> app/views.py:6:13"), "{text}");
+    assert!(
+        text.contains(
+            "= note: app/repositories/base.py:10:9: `repo.get_by_id` runs `Repository.get_by_id`"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "= note: app/repositories/base.py:11:16: the query in `Repository.get_by_id`"
+        ),
+        "{text}"
+    );
+}
+
 /// `--fix` waits for the project's summaries: the unused-suppression fix keeps a `# noqa: INB003`
 /// that suppresses a finding through another file, and removes one that suppresses nothing.
 #[test]

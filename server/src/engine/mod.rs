@@ -136,7 +136,15 @@ pub fn check_file_with(
         });
     let summaries = (origin.is_some()
         || rules.contains(&rules::inb003_query_in_loop_via_call::RULE))
-    .then(|| calls::summaries(&model, settings.max_call_depth, project));
+    .then(|| {
+        calls::summaries(
+            &model,
+            &models,
+            settings.max_call_depth,
+            context.module,
+            project,
+        )
+    });
     let context = Context {
         model: &model,
         options: settings.rule_options(),

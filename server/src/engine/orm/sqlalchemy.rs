@@ -369,6 +369,10 @@ fn session_binding<'a>(receiver: &str, scope: &dyn Scope<'a>) -> SessionBinding 
         if is_flask_db(owner, scope) {
             return SessionBinding::Session;
         }
+        // `request.session.get(key, default)`: a web request's session is a mapping.
+        if last_component(owner) == "request" {
+            return SessionBinding::NotSession;
+        }
     }
     if scope.symbol(receiver) == Some(Symbol::AlembicOp) {
         return SessionBinding::Session;

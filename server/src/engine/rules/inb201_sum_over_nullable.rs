@@ -106,7 +106,7 @@ fn sum_sites<'a>(model: &SemanticModel<'a>) -> Vec<SumSite<'a>> {
         let name = match &call.callee {
             Callee::Name(name) => name.as_str(),
             Callee::Method { receiver, method } if receiver == "math" => method.as_str(),
-            Callee::Method { .. } => continue,
+            Callee::Method { .. } | Callee::Attribute { .. } => continue,
         };
         if !matches!(name, "sum" | "fsum") {
             continue;

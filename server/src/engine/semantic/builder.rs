@@ -73,6 +73,7 @@ pub(super) fn build<'a>(
         comprehensions: Vec::new(),
         stores: Vec::new(),
         calls: Vec::new(),
+        class_nodes: Vec::new(),
         reads: Vec::new(),
         ancestors: Vec::new(),
         errors_on_path: 0,
@@ -89,6 +90,7 @@ pub(super) fn build<'a>(
         comprehensions,
         stores,
         calls,
+        class_nodes,
         reads,
         ..
     } = builder;
@@ -121,6 +123,7 @@ pub(super) fn build<'a>(
         comprehensions,
         stores,
         calls,
+        classes: class_nodes,
         loop_bound,
         loop_flows,
         scope_order,
@@ -176,6 +179,8 @@ struct FunctionScope<'a> {
     parameters: HashSet<String>,
     /// The query each name's rows came from.
     origins: HashMap<String, Origin<'a>>,
+    /// The annotation of each plain name annotated here.
+    annotations: HashMap<String, Node<'a>>,
 }
 
 impl<'a> FunctionScope<'a> {
@@ -190,6 +195,7 @@ impl<'a> FunctionScope<'a> {
             types: HashMap::new(),
             parameters: HashSet::new(),
             origins: HashMap::new(),
+            annotations: HashMap::new(),
         }
     }
 
@@ -201,6 +207,7 @@ impl<'a> FunctionScope<'a> {
             types: self.types,
             parameters: self.parameters,
             origins: self.origins,
+            annotations: self.annotations,
         }
     }
 }
@@ -225,6 +232,7 @@ struct Builder<'a, 'i> {
     comprehensions: Vec<Comprehension<'a>>,
     stores: Vec<Store<'a>>,
     calls: Vec<calls::CallSite<'a>>,
+    class_nodes: Vec<Node<'a>>,
     reads: Vec<AttributeRead<'a>>,
     /// The path from the root to the node being visited, itself included: `Node::parent` walks
     /// down from the root every time, so the walk keeps the path instead.
@@ -692,6 +700,7 @@ impl<'a> Builder<'a, '_> {
         match node.kind() {
             "function_definition" | "lambda" => self.visit_function(node),
             "class_definition" => {
+                self.class_nodes.push(node);
                 self.classes.push(HashMap::new());
                 self.visit_children(node);
                 self.classes.pop();
@@ -726,6 +735,7 @@ impl<'a> Builder<'a, '_> {
             }
             "attribute" => {
                 self.record_attribute_read(node);
+                self.record_member_read(node);
                 self.visit_children(node);
             }
             "identifier" => self.record_name_use(node),
@@ -988,6 +998,11 @@ impl<'a> Builder<'a, '_> {
         let Some(left) = field(node, "left") else {
             return self.visit_children(node);
         };
+        // `repo: CustomerRepository = make()` and `repo: CustomerRepository`: what the name holds.
+        if let Some(annotation) = field(node, "type").filter(|_| left.kind() == "identifier") {
+            let name = self.text(left).to_string();
+            self.scope().annotations.insert(name, annotation);
+        }
         let Some(right) = field(node, "right") else {
             return self.visit_children(node);
         };
@@ -1264,6 +1279,38 @@ impl<'a> Builder<'a, '_> {
             self,
             scope.loop_stack.clone(),
             scope.node,
+            calls::call_value(node, self.enclosing(), self.source),
+            |object| self.row_type(object),
+        );
+        self.calls.extend(site);
+    }
+
+    /// `pr.consent_tasks` read (not called, not assigned) inside a function or a loop: a property
+    /// runs a query when it is read, so the read is a call site of its own (INB003). Only reads of
+    /// a name's attribute: what deeper paths hold is rarely known, and reads are many.
+    fn record_member_read(&mut self, node: Node<'a>) {
+        let scope = self.scopes.last().expect("the module scope");
+        if self.scopes.len() == 1 && scope.loop_stack.is_empty() {
+            return;
+        }
+        if field(node, "object").is_none_or(|object| object.kind() != "identifier") {
+            return;
+        }
+        let read = self.parent().is_none_or(|parent| match parent.kind() {
+            "call" => field(parent, "function") != Some(node),
+            "assignment" | "augmented_assignment" => field(parent, "left") != Some(node),
+            "delete_statement" | "pattern_list" | "tuple_pattern" | "list_pattern" => false,
+            _ => true,
+        });
+        if !read {
+            return;
+        }
+        let site = calls::member_read(
+            node,
+            self.source,
+            scope.loop_stack.clone(),
+            scope.node,
+            calls::call_value(node, self.enclosing(), self.source),
             |object| self.row_type(object),
         );
         self.calls.extend(site);

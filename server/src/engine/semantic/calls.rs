@@ -1,11 +1,14 @@
 //! Call sites and function summaries.
 //!
 //! The builder records every call whose callee is a plain name (`load_stats(uid)`) or a method of
-//! a dotted receiver (`self.load(uid)`, `session.commit()`, `order.save()`), with the loops around
-//! it. From those, [`summaries`] computes for each function which of its parameters reach an ORM
-//! query as a key: directly, or through calls to further functions of the same file or, with the
-//! project's summaries ([`crate::engine::index::calls`]), of the modules it imports, up to a
-//! depth, cycles safe. A call that cannot be resolved to a definition is skipped, never guessed.
+//! a dotted receiver (`self.load(uid)`, `session.commit()`, `repo.get(cid)`), and every attribute
+//! read inside a function or loop (`pr.consent_tasks`: a property runs when read), with the loops
+//! around it. From those, [`summaries`] computes for each function which of its parameters reach
+//! an ORM query as a key: directly, or through calls to further functions and methods of the same
+//! file or, with the project's summaries ([`crate::engine::index::calls`]), of the modules it
+//! imports, up to a depth, cycles safe. A method is found from what its receiver holds
+//! ([`super::classes`]): `self`, an instance the code constructs or annotates, a row of a model.
+//! A call that cannot be resolved to a definition is skipped, never guessed.
 
 use std::cell::OnceCell;
 use std::path::Path;
@@ -13,13 +16,20 @@ use std::sync::Arc;
 
 use tree_sitter::Node;
 
-use super::types::RowType;
-use super::{LoopId, SemanticModel};
-use crate::engine::index::calls::{
-    self as index_calls, ArgSlot, CallEdge, CallIndex, CallTarget, FileSummary, FunctionSummary,
-    Imports, PendingCall, ResolvedFunction,
+use super::classes::{
+    find_member, is_module_statement, ClassAt, FileClasses, Graph, Holds, Member, Receivers,
 };
+use super::types::RowType;
+use super::{LoopId, Query, SemanticModel};
+use crate::engine::diagnostic::OtherFile;
+use crate::engine::index::calls::{
+    self as index_calls, ArgSlot, CallEdge, CallForm, CallIndex, CallTarget, CallValue, ClassRef,
+    ClassSummary, FileSummary, FunctionKind, FunctionSummary, Imports, InstanceRef, MemberAccess,
+    MethodEntry, PassedArgument, PendingCall, ResolvedFunction,
+};
+use crate::engine::index::ModelResolver;
 use crate::engine::orm::{self, RefContext};
+use crate::engine::source::TextRange;
 use crate::engine::syntax::{dotted_path, field, named_children};
 
 /// What a call calls, as written.
@@ -29,6 +39,37 @@ pub enum Callee {
     Name(String),
     /// `self.load(uid)`, `session.commit()`: the receiver as a dotted path and the method.
     Method { receiver: String, method: String },
+    /// `pr.consent_tasks` read without a call: runs the member if it is a property.
+    Attribute { receiver: String, attribute: String },
+}
+
+impl Callee {
+    /// The receiver as a dotted path, for a method call or an attribute read.
+    pub fn receiver(&self) -> Option<&str> {
+        match self {
+            Callee::Name(_) => None,
+            Callee::Method { receiver, .. } | Callee::Attribute { receiver, .. } => Some(receiver),
+        }
+    }
+
+    /// The name called or read.
+    pub fn member(&self) -> &str {
+        match self {
+            Callee::Name(name)
+            | Callee::Method { method: name, .. }
+            | Callee::Attribute {
+                attribute: name, ..
+            } => name,
+        }
+    }
+
+    /// As written: `load_stats`, `repo.get_by_id`, `pr.consent_tasks`.
+    pub fn display(&self) -> String {
+        match self.receiver() {
+            Some(receiver) => format!("{receiver}.{}", self.member()),
+            None => self.member().to_string(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -45,6 +86,8 @@ pub struct CallSite<'a> {
     pub loops: Vec<LoopId>,
     /// The enclosing `function_definition` or `lambda`, or the module.
     pub scope: Node<'a>,
+    /// What the caller does with the call's value.
+    pub value: CallValue,
 }
 
 impl CallSite<'_> {
@@ -75,6 +118,7 @@ pub(super) fn call_site<'a>(
     scope: &dyn orm::Scope<'a>,
     loops: Vec<LoopId>,
     function: Node<'a>,
+    value: CallValue,
     row_type: impl FnOnce(Node<'a>) -> Option<RowType>,
 ) -> Option<CallSite<'a>> {
     let callee = field(node, "function")?;
@@ -87,6 +131,7 @@ pub(super) fn call_site<'a>(
             receiver_type: None,
             loops,
             scope: function,
+            value,
         }),
         "attribute" => {
             let object = field(callee, "object")?;
@@ -108,10 +153,39 @@ pub(super) fn call_site<'a>(
                 receiver: Some(object),
                 loops,
                 scope: function,
+                value,
             })
         }
         _ => None,
     }
+}
+
+/// Records an attribute read `x.attr` (not called) of a dotted object, which runs the member if
+/// it is a property.
+pub(super) fn member_read<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    loops: Vec<LoopId>,
+    function: Node<'a>,
+    value: CallValue,
+    row_type: impl FnOnce(Node<'a>) -> Option<RowType>,
+) -> Option<CallSite<'a>> {
+    let object = field(node, "object")?;
+    let receiver = dotted_path(object, source)?;
+    let attribute = source[field(node, "attribute")?.byte_range()].to_string();
+    Some(CallSite {
+        node,
+        callee: Callee::Attribute {
+            receiver,
+            attribute,
+        },
+        receiver: Some(object),
+        receiver_is_session: false,
+        receiver_type: row_type(object),
+        loops,
+        scope: function,
+        value,
+    })
 }
 
 /// A function or method defined in the file.
@@ -121,48 +195,188 @@ pub struct FunctionDef<'a> {
     pub name: String,
     /// The class a method is defined in.
     pub class: Option<String>,
+    /// The `class_definition` of a method.
+    pub class_node: Option<Node<'a>>,
+    pub kind: FunctionKind,
     /// Parameter names in order (`self` included for methods).
     pub parameters: Vec<String>,
+    /// Each parameter's annotation, in the order of `parameters`.
+    pub annotations: Vec<Option<Node<'a>>>,
     /// A statement of the module (decorated or not): other modules can import it.
     pub module_level: bool,
     /// Decorated with a cache (`functools.cache`, `lru_cache`, `cachetools.cached`): a call
     /// with a key it has seen runs no query.
     pub memoised: bool,
+    /// A classmethod that returns `cls(...)` (or its class called by name): calling it makes an
+    /// instance.
+    pub factory: bool,
+    /// A property's `@name.setter` or `@name.deleter`: reading `name` runs the getter.
+    pub accessor: bool,
 }
 
 impl FunctionDef<'_> {
-    /// Whether calls go through `self.`/`cls.`: the first parameter is then bound already.
-    fn is_method(&self) -> bool {
-        self.class.is_some()
+    /// `Class.method` for a method, the name for a function: how messages name it.
+    pub fn qualified_name(&self) -> String {
+        match &self.class {
+            Some(class) => format!("{class}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    /// The function's name where it is defined.
+    pub fn name_range(&self) -> TextRange {
+        field(self.node, "name").map_or_else(|| self.node.byte_range(), |name| name.byte_range())
     }
 }
 
 pub use crate::engine::index::calls::{Hop, Reach};
 
+impl Reach {
+    /// Lower is surer: a query that runs whatever the caller does or loaded.
+    fn doubt(&self) -> (bool, bool) {
+        (self.returned, self.relation.is_some())
+    }
+
+    /// This reach, one call further up: through a call whose value is used as `value`, passing
+    /// the parameter as written (`passed_as_is`). `None` when the caller only combines the
+    /// returned query into another one, so it never runs on its own.
+    pub fn through_call(
+        &self,
+        parameter: usize,
+        hop: Hop,
+        value: CallValue,
+        passed_as_is: bool,
+    ) -> Option<Reach> {
+        let returned = match (self.returned, value) {
+            (false, _) | (true, CallValue::Evaluated) => false,
+            (true, CallValue::Returned) => true,
+            (true, CallValue::Combined) => return None,
+        };
+        let mut path = Vec::with_capacity(self.path.len() + 1);
+        path.push(hop);
+        path.extend(self.path.iter().cloned());
+        Some(Reach {
+            parameter,
+            path,
+            model: self.model.clone(),
+            relation: self.relation.clone().filter(|_| passed_as_is),
+            returned,
+        })
+    }
+}
+
+/// Adds a reach for its parameter, or replaces a doubtful one (a returned query, a relation
+/// a prefetch may serve) with a surer one.
+fn add_reach(reaches: &mut Vec<Reach>, reach: Reach) {
+    match reaches.iter_mut().find(|r| r.parameter == reach.parameter) {
+        Some(known) if reach.doubt() < known.doubt() => *known = reach,
+        Some(_) => {}
+        None => reaches.push(reach),
+    }
+}
+
+/// What a caller does with a call's value (when the call returns a query unevaluated), from the
+/// nodes that enclose the call, innermost first.
+pub fn call_value<'a>(
+    call: Node<'a>,
+    enclosing: impl IntoIterator<Item = Node<'a>>,
+    source: &str,
+) -> CallValue {
+    let mut current = call;
+    for parent in enclosing {
+        match parent.kind() {
+            "parenthesized_expression" | "await" => {}
+            // `.filter(...)`, `.values_list(...)` keep building; `.count()`, `.first()` run it.
+            "attribute" if field(parent, "object") == Some(current) => {
+                let Some(method) = field(parent, "attribute").map(|a| &source[a.byte_range()])
+                else {
+                    return CallValue::Evaluated;
+                };
+                let builds = orm::MODULES.iter().any(|orm| orm.tables().builds(method))
+                    && !orm::MODULES.iter().any(|orm| orm.tables().runs(method));
+                if !builds {
+                    return CallValue::Evaluated;
+                }
+            }
+            "call" if field(parent, "function") == Some(current) => {}
+            "return_statement" => return CallValue::Returned,
+            // `qs |= row.items.filter(...)`, `a | b`, `filter(pk__in=...)`: one larger query.
+            "binary_operator" | "augmented_assignment" => {
+                let operator = field(parent, "operator").map(|o| &source[o.byte_range()]);
+                return if matches!(operator, Some("|" | "&" | "|=" | "&=")) {
+                    CallValue::Combined
+                } else {
+                    CallValue::Evaluated
+                };
+            }
+            "keyword_argument" => {
+                let name = field(parent, "name").map_or("", |n| &source[n.byte_range()]);
+                return if name.ends_with("__in") {
+                    CallValue::Combined
+                } else {
+                    CallValue::Evaluated
+                };
+            }
+            _ => return CallValue::Evaluated,
+        }
+        current = parent;
+    }
+    CallValue::Evaluated
+}
+
+/// `self.input_sources.all()` for parameter `self`: the relation of a parameter a Django
+/// related-manager query reads whole (`.all()`, `.count()`, `.exists()`, or iterated as is).
+fn relation_read_whole(query: &Query<'_>, parameter: &str, source: &str) -> Option<String> {
+    if query.call.api != orm::QueryApi::DjangoRelated {
+        return None;
+    }
+    let chain = orm::Chain::flatten(query.call.node, source);
+    if &source[chain.root.byte_range()] != parameter {
+        return None;
+    }
+    let (relation, rest) = chain.segments.split_first()?;
+    if relation.is_call() || relation.subscript.is_some() {
+        return None;
+    }
+    let whole = rest.iter().all(|segment| {
+        segment
+            .arguments
+            .is_some_and(|a| named_children(a).next().is_none())
+            && matches!(segment.name, "all" | "count" | "exists")
+    });
+    whole.then(|| relation.name.to_string())
+}
+
 /// What a call resolves to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// A function of the file, by index into [`Summaries::functions`].
     Local(usize),
-    /// A module-level function of another module, by index into [`Summaries::imported`].
+    /// A function of another file, by index into [`Summaries::imported`].
     Imported(usize),
 }
 
-/// A function of another module that calls of the file name: each is kept once per file.
+/// A function of another file that calls of the file name: each is kept once per file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedTarget {
-    pub module: String,
-    pub name: String,
-    /// Its index in [`Summaries::external`] when the project's summaries have it.
-    pub known: Option<usize>,
+    /// How the project finds it.
+    pub target: CallTarget,
+    /// Its index in [`Summaries::external`] and how calls bind it, when the project has it.
+    pub known: Option<(usize, CallForm)>,
 }
 
-/// A call's target and the function (index into [`Summaries::functions`]) it sits in.
-type Resolved = (Target, Option<usize>);
+/// A call's target, how the call binds it, and the function (index into
+/// [`Summaries::functions`]) it sits in.
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    target: Target,
+    form: CallForm,
+    caller: Option<usize>,
+}
 
 /// A call passing parameters on, before export: its target, the call (index into the model's
 /// calls) and each argument's slot with the caller's parameter it derives from.
-type PendingEdge = (CallTarget, usize, Vec<(ArgSlot, usize)>);
+type PendingEdge = (CallTarget, usize, Vec<PassedArgument>);
 
 /// The project around the file: its imports and the summaries of the other files.
 #[derive(Clone, Copy)]
@@ -171,14 +385,28 @@ pub struct Project<'p> {
     pub index: &'p CallIndex,
 }
 
+/// The function a call runs, as [`Summaries::callee`] describes it for messages.
+pub struct CalleeInfo {
+    /// `load_stats`, `Repository.get_by_id`.
+    pub name: String,
+    pub kind: FunctionKind,
+    /// Its name where it is defined: in this file, or in `file`.
+    pub definition: TextRange,
+    pub file: Option<OtherFile>,
+}
+
 /// Per function (index into [`functions`]), the parameters that reach a query.
 pub struct Summaries<'a> {
     pub functions: Vec<FunctionDef<'a>>,
+    /// The file's classes, their bases and methods.
+    pub classes: FileClasses<'a>,
     pub reaches: Vec<Vec<Reach>>,
-    /// Functions of other modules that calls of the file resolve to, as the project has them.
+    /// Functions of other files that calls of the file resolve to, as the project has them.
     pub external: Vec<ResolvedFunction>,
-    /// The functions of other modules the file's calls name.
+    /// The functions of other files the file's calls name.
     pub imported: Vec<ImportedTarget>,
+    /// Module-level names bound to instances, for the project.
+    instances: Vec<(String, InstanceRef)>,
     /// Per call of the model (same index), what it calls and the function it sits in.
     targets: Vec<Option<Resolved>>,
     /// Per function, per parameter, the names derived from it (`key = uid`, `k = str(uid)`),
@@ -194,46 +422,95 @@ impl<'a> Summaries<'a> {
     }
 
     /// What the `index`th call of the model resolves to: a module-level function of the file for
-    /// a plain name (unless the caller binds that name itself), a method of the caller's class
-    /// for `self.method(...)` / `cls.method(...)`, or a function imported from another module
-    /// (`from m import f`, `import m as h; h.f(...)`).
+    /// a plain name (unless the caller binds that name itself), a function imported from another
+    /// module (`from m import f`, `import m as h; h.f(...)`), or a method (a property, for an
+    /// attribute read) of what the receiver holds, found through its class and bases.
     pub fn target(&self, index: usize) -> Option<&Target> {
-        self.targets.get(index)?.as_ref().map(|(target, _)| target)
+        self.targets
+            .get(index)?
+            .as_ref()
+            .map(|resolved| &resolved.target)
     }
 
-    /// The parameters and reaches of a target, when known.
-    fn callee(&self, target: &Target) -> Option<(&[String], usize, &[Reach])> {
-        match target {
+    /// The kind, the binding, the parameters and the reaches of a call's target, when known.
+    fn binding(
+        &self,
+        resolved: &Resolved,
+    ) -> Option<(FunctionKind, CallForm, &[String], &[Reach])> {
+        match resolved.target {
             Target::Local(index) => {
-                let function = &self.functions[*index];
+                let function = &self.functions[index];
                 Some((
+                    function.kind,
+                    resolved.form,
                     &function.parameters,
-                    usize::from(function.is_method()),
-                    &self.reaches[*index],
+                    &self.reaches[index],
                 ))
             }
             Target::Imported(index) => {
-                let function = &self.external[self.imported[*index].known?];
-                Some((&function.parameters, 0, &function.reaches))
+                let (known, form) = self.imported[index].known?;
+                let function = &self.external[known];
+                Some((function.kind, form, &function.parameters, &function.reaches))
             }
         }
     }
 
+    /// The function the `index`th call runs: its qualified name, kind and definition.
+    pub fn callee(&self, index: usize) -> Option<CalleeInfo> {
+        match self.target(index)? {
+            Target::Local(function) => {
+                let function = &self.functions[*function];
+                Some(CalleeInfo {
+                    name: function.qualified_name(),
+                    kind: function.kind,
+                    definition: function.name_range(),
+                    file: None,
+                })
+            }
+            Target::Imported(imported) => {
+                let function = &self.external[self.imported[*imported].known?.0];
+                Some(CalleeInfo {
+                    name: function.definition.display.clone(),
+                    kind: function.kind,
+                    definition: function.definition.range.clone(),
+                    file: function.definition.file.clone(),
+                })
+            }
+        }
+    }
+
+    /// Whether the `index`th call calls the function it sits in.
+    pub fn is_recursive(&self, index: usize) -> bool {
+        matches!(
+            self.targets.get(index),
+            Some(Some(Resolved {
+                target: Target::Local(function),
+                caller: Some(caller),
+                ..
+            })) if function == caller
+        )
+    }
+
     /// The reaches of the function the `index`th call resolves to whose parameter receives an
-    /// argument accepted by `takes` (the argument's expression).
+    /// argument (or, for a method, the receiver) accepted by `takes` (the expression).
     pub fn reaching_arguments(
         &self,
         model: &SemanticModel<'a>,
         index: usize,
         mut takes: impl FnMut(Node<'a>) -> bool,
     ) -> Vec<(Node<'a>, &Reach)> {
-        let Some((parameters, offset, reaches)) = self.target(index).and_then(|t| self.callee(t))
+        let Some((kind, form, parameters, reaches)) = self
+            .targets
+            .get(index)
+            .and_then(Option::as_ref)
+            .and_then(|resolved| self.binding(resolved))
         else {
             return Vec::new();
         };
         let call = &model.calls[index];
         let mut found = Vec::new();
-        for (argument, parameter) in bind_arguments(call, parameters, offset, model.file.text()) {
+        for (argument, parameter) in bind_arguments(call, kind, form, parameters, model.file.text())
+        {
             if !takes(argument) {
                 continue;
             }
@@ -247,10 +524,12 @@ impl<'a> Summaries<'a> {
 
 /// Every function of the file and which of its parameters reach a query, through at most
 /// `max_depth` hops (calls, then the query), following calls into other files when `project`
-/// is given.
+/// is given. `models` places the models of rows that receive method calls.
 pub fn summaries<'a>(
     model: &SemanticModel<'a>,
+    models: &ModelResolver<'_>,
     max_depth: usize,
+    module: &str,
     project: Option<Project<'_>>,
 ) -> Summaries<'a> {
     let max_depth = max_depth.max(1);
@@ -264,7 +543,7 @@ pub fn summaries<'a>(
         .filter(|scope| scope.node.kind() == "function_definition")
         .filter_map(|scope| {
             let mut function = function_def(scope.node, source)?;
-            function.module_level = is_module_level(function.node, &statements);
+            function.module_level = is_module_statement(function.node, &statements);
             Some(function)
         })
         .collect();
@@ -273,33 +552,45 @@ pub fn summaries<'a>(
         .enumerate()
         .map(|(index, f)| (f.node.id(), index))
         .collect();
+    let no_imports = Imports::default();
+    let imports = project.map_or(&no_imports, |p| p.imports);
+    let classes = FileClasses::build(model, &functions, &statements, imports);
+    let function_of = |node: Node<'a>| by_node.get(&model.scope_of(node).node.id()).copied();
+    let receivers = Receivers::new(
+        model,
+        &functions,
+        &classes,
+        imports,
+        models,
+        module,
+        &function_of,
+    );
+    let instances = receivers.module_instances();
+    let graph = Graph {
+        here: &classes.summaries,
+        project: project.map(|p| p.index),
+    };
+    let function_in = |scope: Node<'a>| by_node.get(&scope.id()).copied();
+    let resolution = resolve_targets(
+        model,
+        &functions,
+        &classes,
+        &receivers,
+        &graph,
+        project,
+        &function_in,
+    );
+    drop(receivers);
     let mut summaries = Summaries {
         reaches: vec![Vec::new(); functions.len()],
+        derived: (0..functions.len()).map(|_| OnceCell::new()).collect(),
         functions,
-        external: Vec::new(),
-        imported: Vec::new(),
-        targets: Vec::new(),
-        derived: Vec::new(),
+        classes,
+        external: resolution.external,
+        imported: resolution.imported,
+        instances,
+        targets: resolution.targets,
     };
-    let function_of = |node: Node<'a>| by_node.get(&model.scope_of(node).node.id()).copied();
-    let (targets, imported) = resolve_targets(model, &summaries.functions, project, &function_of);
-    summaries.targets = targets;
-    summaries.imported = imported;
-    if let Some(project) = project {
-        for target in &mut summaries.imported {
-            target.known = project
-                .index
-                .function(&target.module, &target.name)
-                .map(|function| {
-                    summaries.external.push(function);
-                    summaries.external.len() - 1
-                });
-        }
-    }
-    // Names each function derives from each parameter (`key = uid`, `k = str(uid)`).
-    summaries.derived = (0..summaries.functions.len())
-        .map(|_| OnceCell::new())
-        .collect();
     // Direct reaches: a query in the function reads a parameter as a key.
     for query in &model.queries {
         if query.call.access != orm::Access::Read || !(query.evaluated || query.returned) {
@@ -312,6 +603,10 @@ pub fn summaries<'a>(
             continue;
         }
         if !query.call.refs.iter().any(|r| r.context == RefContext::Key) {
+            continue;
+        }
+        // `choices = cache.get(key)`, `if choices is None:` query, `cache.set(key, choices)`.
+        if model.runs_on_cache_miss(summaries.functions[index].node, query.call.node) {
             continue;
         }
         let reached: Vec<usize> = summaries
@@ -328,38 +623,43 @@ pub fn summaries<'a>(
             .map(|(parameter, _)| parameter)
             .collect();
         for parameter in reached {
-            if !summaries.reaches[index]
-                .iter()
-                .any(|r| r.parameter == parameter)
-            {
-                summaries.reaches[index].push(Reach {
-                    parameter,
-                    path: vec![Hop {
-                        range: query.call.node.byte_range(),
-                        display: query.call.display.clone(),
-                        function: summaries.functions[index].name.clone(),
-                        file: None,
-                    }],
-                    model: query.call.model.clone(),
-                });
-            }
+            let relation = relation_read_whole(
+                query,
+                &summaries.functions[index].parameters[parameter],
+                source,
+            );
+            let reach = Reach {
+                parameter,
+                path: vec![Hop {
+                    range: query.call.node.byte_range(),
+                    display: query.call.display.clone(),
+                    function: summaries.functions[index].qualified_name(),
+                    file: None,
+                }],
+                model: query.call.model.clone(),
+                relation,
+                returned: !query.evaluated,
+            };
+            add_reach(&mut summaries.reaches[index], reach);
         }
     }
     // Through calls: each round adds one more hop; a bounded number of rounds ends cycles.
     for _ in 1..max_depth {
         let mut added = Vec::new();
         for (call, resolved) in model.calls.iter().zip(&summaries.targets) {
-            let Some((target, Some(caller))) = resolved else {
+            let Some(resolved) = resolved else {
                 continue;
             };
-            let caller = *caller;
+            let Some(caller) = resolved.caller else {
+                continue;
+            };
             if summaries.functions[caller].memoised {
                 continue;
             }
-            let Some((parameters, offset, reaches)) = summaries.callee(target) else {
+            let Some((kind, form, parameters, reaches)) = summaries.binding(resolved) else {
                 continue;
             };
-            for (argument, parameter) in bind_arguments(call, parameters, offset, source) {
+            for (argument, parameter) in bind_arguments(call, kind, form, parameters, source) {
                 let Some(reach) = reaches
                     .iter()
                     .find(|r| r.parameter == parameter && r.path.len() < max_depth)
@@ -383,16 +683,14 @@ pub fn summaries<'a>(
                     if known {
                         continue;
                     }
-                    let mut path = vec![call_hop(call, source, &summaries.functions[caller])];
-                    path.extend(reach.path.iter().cloned());
-                    added.push((
-                        caller,
-                        Reach {
-                            parameter: caller_parameter,
-                            path,
-                            model: reach.model.clone(),
-                        },
-                    ));
+                    let passed_as_is = source[argument.byte_range()]
+                        == summaries.functions[caller].parameters[caller_parameter];
+                    let hop = call_hop(call, source, &summaries.functions[caller]);
+                    if let Some(reach) =
+                        reach.through_call(caller_parameter, hop, call.value, passed_as_is)
+                    {
+                        added.push((caller, reach));
+                    }
                 }
             }
         }
@@ -410,40 +708,56 @@ fn call_hop(call: &CallSite<'_>, source: &str, caller: &FunctionDef<'_>) -> Hop 
     Hop {
         range: call.node.byte_range(),
         display: crate::engine::syntax::display_code(&source[call.node.byte_range()], 60),
-        function: caller.name.clone(),
+        function: caller.qualified_name(),
         file: None,
     }
+}
+
+/// What [`resolve_targets`] finds: per call its target, and the functions of other files named.
+struct Resolution {
+    targets: Vec<Option<Resolved>>,
+    imported: Vec<ImportedTarget>,
+    external: Vec<ResolvedFunction>,
 }
 
 /// Resolves every call of the model once, with the function it sits in.
 fn resolve_targets<'a>(
     model: &SemanticModel<'a>,
     functions: &[FunctionDef<'a>],
+    classes: &FileClasses<'a>,
+    receivers: &Receivers<'_, 'a>,
+    graph: &Graph<'_>,
     project: Option<Project<'_>>,
-    function_of: &dyn Fn(Node<'a>) -> Option<usize>,
-) -> (Vec<Option<Resolved>>, Vec<ImportedTarget>) {
-    let mut imported_targets: Vec<ImportedTarget> = Vec::new();
-    // A file names few functions of other modules: a scan finds them without allocating.
-    let mut intern = |module: &str, name: &str| -> usize {
-        if let Some(index) = imported_targets
-            .iter()
-            .position(|t| t.module == module && t.name == name)
-        {
-            return index;
+    function_in: &dyn Fn(Node<'a>) -> Option<usize>,
+) -> Resolution {
+    let mut imported: Vec<ImportedTarget> = Vec::new();
+    let mut interned: FastMap<CallTarget, usize> = FastMap::default();
+    let mut external: Vec<ResolvedFunction> = Vec::new();
+    let mut intern = |target: CallTarget,
+                      known: &dyn Fn() -> Option<(ResolvedFunction, CallForm)>|
+     -> (usize, CallForm) {
+        if let Some(&index) = interned.get(&target) {
+            let form = imported[index]
+                .known
+                .map_or(CallForm::Plain, |(_, form)| form);
+            return (index, form);
         }
-        imported_targets.push(ImportedTarget {
-            module: module.to_string(),
-            name: name.to_string(),
-            known: None,
+        let known = known().map(|(function, form)| {
+            external.push(function);
+            (external.len() - 1, form)
         });
-        imported_targets.len() - 1
+        interned.insert(target.clone(), imported.len());
+        imported.push(ImportedTarget { target, known });
+        (
+            imported.len() - 1,
+            known.map_or(CallForm::Plain, |(_, form)| form),
+        )
     };
-    let source = model.file.text();
     let module_functions: FastMap<&str, usize> = functions
         .iter()
         .enumerate()
         .rev()
-        .filter(|(_, f)| f.class.is_none() && f.module_level)
+        .filter(|(_, f)| f.kind == FunctionKind::Function && f.module_level)
         .map(|(index, f)| (f.name.as_str(), index))
         .collect();
     // The first names of what the file imports: a method call on anything else is no module's.
@@ -463,62 +777,129 @@ fn resolve_targets<'a>(
         .calls
         .iter()
         .map(|call| {
-            let target = match &call.callee {
+            // Writes are INB005's: a session's `add()`/`commit()`, a row's `save()`/`delete()`,
+            // whatever a model's override runs. (A receiver only named like a session, such as
+            // `repo = Repo.from_session(s)`, still has its class's methods resolved below.)
+            if call.writes() {
+                return None;
+            }
+            let record = model.scope_of(call.node);
+            let caller = function_in(record.node);
+            let (target, form) = match &call.callee {
                 Callee::Name(name) => {
                     let local = module_functions.get(name.as_str()).copied();
-                    let imported = if local.is_none() {
+                    let from_import = if local.is_none() {
                         project
                             .and_then(|p| p.imports.function(name))
                             .filter(|_| !module_binds(name))
                     } else {
                         None
                     };
-                    if local.is_none() && imported.is_none() {
+                    if local.is_none() && from_import.is_none() {
                         return None;
                     }
-                    let caller = model.scope_of(call.node);
-                    if caller.parameters.contains(name) || caller.values.contains_key(name) {
+                    if record.parameters.contains(name) || record.values.contains_key(name) {
                         return None;
                     }
-                    match (local, imported) {
-                        (Some(index), _) => Target::Local(index),
-                        (None, Some((module, name))) => Target::Imported(intern(module, name)),
+                    match (local, from_import) {
+                        (Some(index), _) => (Target::Local(index), CallForm::Plain),
+                        (None, Some((module, name))) => {
+                            let target = CallTarget::Imported {
+                                module: module.to_string(),
+                                name: name.to_string(),
+                            };
+                            let (index, form) =
+                                intern(target.clone(), &|| project?.index.function(&target));
+                            (Target::Imported(index), form)
+                        }
                         (None, None) => return None,
                     }
                 }
-                Callee::Method { receiver, method } if receiver == "self" || receiver == "cls" => {
-                    let class = enclosing_class(call.scope, source)?;
-                    let index = functions
-                        .iter()
-                        .position(|f| f.class.as_deref() == Some(class) && &f.name == method)?;
-                    Target::Local(index)
-                }
-                Callee::Method { receiver, method } => {
+                Callee::Method { receiver, .. } | Callee::Attribute { receiver, .. } => {
+                    let member = call.callee.member();
+                    let access = match call.callee {
+                        Callee::Attribute { .. } => MemberAccess::Read,
+                        _ => MemberAccess::Call,
+                    };
                     let head = receiver.split('.').next().unwrap_or(receiver);
-                    if !imported_heads.contains(head) {
-                        return None;
+                    let imported_module = imported_heads.contains(head)
+                        && !(record.parameters.contains(head)
+                            || record.values.contains_key(head)
+                            || module_binds(head));
+                    if imported_module {
+                        let module = project?.imports.module(receiver)?;
+                        // `helpers.load(uid)`: a module's function, or a method of an object
+                        // the module binds; a read is only ever an object's property.
+                        let target = match access {
+                            MemberAccess::Call => CallTarget::Imported {
+                                module,
+                                name: member.to_string(),
+                            },
+                            MemberAccess::Read => {
+                                let (parent, object) = module.rsplit_once('.')?;
+                                CallTarget::Method {
+                                    receiver: InstanceRef::Global(ClassRef {
+                                        module: parent.to_string(),
+                                        name: object.to_string(),
+                                    }),
+                                    name: member.to_string(),
+                                    access,
+                                }
+                            }
+                        };
+                        let (index, form) =
+                            intern(target.clone(), &|| project?.index.function(&target));
+                        (Target::Imported(index), form)
+                    } else {
+                        let holds = receivers.holds(call, caller, record)?;
+                        if access == MemberAccess::Read {
+                            if let Holds::Instance(ClassAt::Here(class)) = holds {
+                                if !classes.may_have_properties(class) {
+                                    return None;
+                                }
+                            }
+                        }
+                        let (found, form) = find_member(graph, &holds, member, access)?;
+                        match found {
+                            Member::Here(index) => (Target::Local(index), form),
+                            // In another file, or in one the project may read later: the project
+                            // looks it up from the receiver's class.
+                            elsewhere => {
+                                let target = CallTarget::Method {
+                                    receiver: receivers.instance_ref(&holds)?,
+                                    name: member.to_string(),
+                                    access,
+                                };
+                                let (index, _) = intern(target, &|| match elsewhere {
+                                    Member::There(path, function) => {
+                                        Some((project?.index.function_at(path, function)?, form))
+                                    }
+                                    _ => None,
+                                });
+                                (Target::Imported(index), form)
+                            }
+                        }
                     }
-                    let module = project?.imports.module(receiver)?;
-                    let caller = model.scope_of(call.node);
-                    if caller.parameters.contains(head)
-                        || caller.values.contains_key(head)
-                        || module_binds(head)
-                    {
-                        return None;
-                    }
-                    Target::Imported(intern(&module, method))
                 }
             };
-            Some((target, function_of(call.node)))
+            Some(Resolved {
+                target,
+                form,
+                caller,
+            })
         })
         .collect();
-    (targets, imported_targets)
+    Resolution {
+        targets,
+        imported,
+        external,
+    }
 }
 
 impl Summaries<'_> {
     /// The file's summary for the project: its functions with located reaches, the calls that
-    /// pass their parameters on, and the loop calls whose loop-dependent arguments reach no query
-    /// in this file (they may through another).
+    /// pass their parameters on, its classes and module-level instances, and the loop calls
+    /// whose loop-dependent arguments reach no query in this file (they may through another).
     pub fn export(
         &self,
         model: &SemanticModel<'_>,
@@ -538,28 +919,27 @@ impl Summaries<'_> {
             }
         };
         let locate_reach = |reach: &Reach| Reach {
-            parameter: reach.parameter,
             path: reach.path.iter().map(locate_hop).collect(),
-            model: reach.model.clone(),
+            ..reach.clone()
         };
         // Per function: the target, the call (by index) and its arguments' slots and parameters.
         let mut edges: Vec<Vec<PendingEdge>> = vec![Vec::new(); self.functions.len()];
         let mut pending = Vec::new();
         for (index, (call, resolved)) in model.calls.iter().zip(&self.targets).enumerate() {
-            let Some((target, caller)) = resolved else {
+            let Some(resolved) = resolved else {
                 continue;
             };
-            if call.loops.is_empty() && caller.is_none() {
+            if call.loops.is_empty() && resolved.caller.is_none() {
                 continue;
             }
-            let project_target = || match target {
-                Target::Local(index) => CallTarget::Local(*index),
-                Target::Imported(index) => CallTarget::Imported {
-                    module: self.imported[*index].module.clone(),
-                    name: self.imported[*index].name.clone(),
+            let project_target = || match resolved.target {
+                Target::Local(function) => CallTarget::Local {
+                    function,
+                    form: resolved.form,
                 },
+                Target::Imported(index) => self.imported[index].target.clone(),
             };
-            let slots = argument_slots(call, source);
+            let slots = call_slots(call, source);
             if !call.loops.is_empty() && self.reaching_arguments(model, index, |_| true).is_empty()
             {
                 let mut arguments = Vec::new();
@@ -579,15 +959,24 @@ impl Summaries<'_> {
                     });
                 }
             }
-            let Some(caller) = *caller else {
+            let Some(caller) = resolved.caller else {
                 continue;
             };
             let names_of_caller = self.derived(model, caller);
+            let parameters = &self.functions[caller].parameters;
             let mut arguments = Vec::new();
+            let mut read = Vec::new();
             for (argument, slot) in &slots {
+                read.clear();
+                collect_identifiers(*argument, source, &mut read);
                 for (parameter, derived_names) in names_of_caller.iter().enumerate() {
-                    if reads_any(*argument, source, &|name| derived_names.contains(name)) {
-                        arguments.push((slot.clone(), parameter));
+                    if read.iter().any(|name| derived_names.contains(name)) {
+                        let as_is = source[argument.byte_range()] == parameters[parameter];
+                        arguments.push(PassedArgument {
+                            slot: slot.clone(),
+                            parameter,
+                            as_is,
+                        });
                     }
                 }
             }
@@ -596,7 +985,8 @@ impl Summaries<'_> {
             }
         }
         // Only functions that reach a query or pass a parameter on can ever reach one: the
-        // others are left out, and the calls to them with them.
+        // others are left out, and the calls to them with them (a class still lists them by
+        // name: they hide the same method of its bases).
         let mut kept: Vec<Option<usize>> = vec![None; self.functions.len()];
         let mut next = 0;
         for (index, slot) in kept.iter_mut().enumerate() {
@@ -606,8 +996,10 @@ impl Summaries<'_> {
             }
         }
         let remap = |target: CallTarget| match target {
-            CallTarget::Local(index) => kept[index].map(CallTarget::Local),
-            imported => Some(imported),
+            CallTarget::Local { function, form } => {
+                kept[function].map(|function| CallTarget::Local { function, form })
+            }
+            other => Some(other),
         };
         let mut functions = Vec::with_capacity(next);
         for (index, edges) in edges.into_iter().enumerate() {
@@ -615,24 +1007,50 @@ impl Summaries<'_> {
                 continue;
             }
             let function = &self.functions[index];
+            let name = function.qualified_name();
             functions.push(FunctionSummary {
                 name: function.name.clone(),
                 class: function.class.clone(),
+                kind: function.kind,
                 module_level: function.module_level,
                 parameters: function.parameters.clone(),
+                definition: locate_hop(&Hop {
+                    range: function.name_range(),
+                    display: name.clone(),
+                    function: name,
+                    file: None,
+                }),
                 reaches: self.reaches[index].iter().map(locate_reach).collect(),
                 calls: edges
                     .into_iter()
                     .filter_map(|(target, call, arguments)| {
+                        let call = &model.calls[call];
                         Some(CallEdge {
                             target: remap(target)?,
-                            hop: locate_hop(&call_hop(&model.calls[call], source, function)),
+                            hop: locate_hop(&call_hop(call, source, function)),
+                            value: call.value,
                             arguments,
                         })
                     })
                     .collect(),
             });
         }
+        let classes = self
+            .classes
+            .summaries
+            .iter()
+            .map(|class| ClassSummary {
+                methods: class
+                    .methods
+                    .iter()
+                    .map(|method| MethodEntry {
+                        function: method.function.and_then(|function| kept[function]),
+                        ..method.clone()
+                    })
+                    .collect(),
+                ..class.clone()
+            })
+            .collect();
         let pending = pending
             .into_iter()
             .filter_map(|call| {
@@ -647,6 +1065,8 @@ impl Summaries<'_> {
             module: module.to_string(),
             imports: imports.clone(),
             functions,
+            classes,
+            instances: self.instances.clone(),
             pending,
         }
     }
@@ -661,6 +1081,7 @@ impl<'a> FunctionDef<'a> {
 fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
     let name = source[field(node, "name")?.byte_range()].to_string();
     let mut parameters = Vec::new();
+    let mut annotations = Vec::new();
     for parameter in named_children(field(node, "parameters")?) {
         let name = match parameter.kind() {
             "identifier" => Some(parameter),
@@ -672,27 +1093,65 @@ fn function_def<'a>(node: Node<'a>, source: &str) -> Option<FunctionDef<'a>> {
             _ => None,
         };
         match name {
-            Some(name) => parameters.push(source[name.byte_range()].to_string()),
+            Some(name) => {
+                parameters.push(source[name.byte_range()].to_string());
+                annotations.push(field(parameter, "type"));
+            }
             None => break,
         }
     }
-    let class = enclosing_class(node, source).map(str::to_string);
+    // `Node::parent` walks down from the root: asked once.
+    let parent = node.parent();
+    let class_node = enclosing_class(parent);
+    let decorators = decorators(parent, source);
+    let decorated = |names: &[&str]| {
+        decorators
+            .iter()
+            .any(|callee| names.contains(&orm::last_component(callee)))
+    };
+    let kind = if class_node.is_none() {
+        FunctionKind::Function
+    } else if decorated(&["staticmethod"]) {
+        FunctionKind::StaticMethod
+    } else if decorated(&["classmethod"]) {
+        FunctionKind::ClassMethod
+    } else if decorated(&["property", "cached_property"]) {
+        FunctionKind::Property
+    } else {
+        FunctionKind::Method
+    };
+    let class = class_node
+        .and_then(|class| field(class, "name"))
+        .map(|name| source[name.byte_range()].to_string());
+    let factory = kind == FunctionKind::ClassMethod
+        && returns_own_instance(node, parameters.first(), class.as_deref(), source);
+    let accessor = decorators.iter().any(|callee| {
+        callee
+            .strip_prefix(&format!("{name}."))
+            .is_some_and(|rest| rest == "setter" || rest == "deleter")
+    });
     Some(FunctionDef {
         node,
         name,
         class,
+        class_node,
+        kind,
         parameters,
+        annotations,
         module_level: false,
-        memoised: is_memoised_function(node, source),
+        memoised: decorated(MEMOISING_DECORATORS),
+        factory,
+        accessor,
     })
 }
 
-/// The class a function is a method of (directly, not through a nested function).
-fn enclosing_class<'s>(function: Node<'_>, source: &'s str) -> Option<&'s str> {
-    let mut current = function.parent();
+/// The class a function (whose parent is `parent`) is a method of, directly, not through a
+/// nested function.
+fn enclosing_class(parent: Option<Node<'_>>) -> Option<Node<'_>> {
+    let mut current = parent;
     while let Some(node) = current {
         match node.kind() {
-            "class_definition" => return field(node, "name").map(|n| &source[n.byte_range()]),
+            "class_definition" => return Some(node),
             "function_definition" | "lambda" | "module" => return None,
             _ => current = node.parent(),
         }
@@ -711,65 +1170,84 @@ const MEMOISING_DECORATORS: &[&str] = &[
     "memoised",
 ];
 
-/// Whether a function definition is decorated with a memoising decorator.
-fn is_memoised_function(function: Node<'_>, source: &str) -> bool {
-    let Some(decorated) = function
-        .parent()
-        .filter(|parent| parent.kind() == "decorated_definition")
-    else {
-        return false;
+/// The decorators of a function (whose parent is `parent`) as their dotted callees
+/// (`functools.lru_cache`, `name.setter`).
+fn decorators<'s>(parent: Option<Node<'_>>, source: &'s str) -> Vec<&'s str> {
+    let Some(decorated) = parent.filter(|parent| parent.kind() == "decorated_definition") else {
+        return Vec::new();
     };
     named_children(decorated)
         .filter(|child| child.kind() == "decorator")
-        .any(|decorator| {
+        .map(|decorator| {
             let text = source[decorator.byte_range()].trim_start_matches('@');
-            let callee = text.split('(').next().unwrap_or(text).trim();
-            MEMOISING_DECORATORS.contains(&orm::last_component(callee))
+            text.split('(').next().unwrap_or(text).trim()
+        })
+        .collect()
+}
+
+/// Whether a classmethod returns an instance of the class it is called on: `return cls(...)`
+/// (or the class by name), directly or through a name assigned from it, in every `return`.
+fn returns_own_instance(
+    function: Node<'_>,
+    cls: Option<&String>,
+    class: Option<&str>,
+    source: &str,
+) -> bool {
+    let Some(body) = field(function, "body") else {
+        return false;
+    };
+    let constructs = |node: Node<'_>| {
+        node.kind() == "call"
+            && field(node, "function").is_some_and(|callee| {
+                let callee = &source[callee.byte_range()];
+                Some(callee) == cls.map(String::as_str) || Some(callee) == class
+            })
+    };
+    // Statements of the body, into `if`/`try`/`with` blocks but not nested functions.
+    let mut returned = Vec::new();
+    let mut made: Vec<&str> = Vec::new();
+    let mut stack = vec![body];
+    while let Some(node) = stack.pop() {
+        for statement in named_children(node) {
+            match statement.kind() {
+                "return_statement" => returned.push(named_children(statement).next()),
+                "expression_statement" => {
+                    let assignment = named_children(statement).next();
+                    if let Some((left, right)) = assignment
+                        .filter(|a| a.kind() == "assignment")
+                        .and_then(|a| Some((field(a, "left")?, field(a, "right")?)))
+                    {
+                        if left.kind() == "identifier" && constructs(right) {
+                            made.push(&source[left.byte_range()]);
+                        }
+                    }
+                }
+                "function_definition" | "class_definition" | "decorated_definition" => {}
+                _ => stack.push(statement),
+            }
+        }
+    }
+    !returned.is_empty()
+        && returned.iter().all(|value| {
+            value.is_some_and(|value| {
+                constructs(value)
+                    || (value.kind() == "identifier" && made.contains(&&source[value.byte_range()]))
+            })
         })
 }
 
-/// Whether a function is one of the module's `statements` (in order), or the definition of a
-/// decorated one.
-fn is_module_level(function: Node<'_>, statements: &[Node<'_>]) -> bool {
-    let after = statements.partition_point(|s| s.start_byte() <= function.start_byte());
-    let Some(statement) = after.checked_sub(1).map(|at| statements[at]) else {
-        return false;
+/// A call's receiver (bound to `self` by a method) and arguments with their slots; splats end
+/// the list.
+fn call_slots<'a>(call: &CallSite<'a>, source: &str) -> Vec<(Node<'a>, ArgSlot)> {
+    let mut slots: Vec<(Node<'a>, ArgSlot)> = call
+        .receiver
+        .map(|receiver| (receiver, ArgSlot::Receiver))
+        .into_iter()
+        .collect();
+    let Some(arguments) = field(call.node, "arguments").filter(|_| call.node.kind() == "call")
+    else {
+        return slots;
     };
-    statement == function
-        || (statement.kind() == "decorated_definition"
-            && field(statement, "definition") == Some(function))
-}
-
-/// Pairs a call's arguments with the callee's parameter indices: positional by position
-/// (after `offset` bound parameters, `self` for a method), keywords by name. Splats end the
-/// pairing.
-fn bind_arguments<'a>(
-    call: &CallSite<'a>,
-    parameters: &[String],
-    offset: usize,
-    source: &str,
-) -> Vec<(Node<'a>, usize)> {
-    let mut bound = Vec::new();
-    for (argument, slot) in argument_slots(call, source) {
-        let index = match slot {
-            ArgSlot::Position(position) => {
-                Some(position + offset).filter(|index| *index < parameters.len())
-            }
-            ArgSlot::Keyword(name) => parameters.iter().position(|p| *p == name),
-        };
-        if let Some(index) = index {
-            bound.push((argument, index));
-        }
-    }
-    bound
-}
-
-/// A call's arguments with their slots; splats end the list.
-fn argument_slots<'a>(call: &CallSite<'a>, source: &str) -> Vec<(Node<'a>, ArgSlot)> {
-    let Some(arguments) = field(call.node, "arguments") else {
-        return Vec::new();
-    };
-    let mut slots = Vec::new();
     let mut position = 0;
     for argument in named_children(arguments) {
         match argument.kind() {
@@ -791,6 +1269,21 @@ fn argument_slots<'a>(call: &CallSite<'a>, source: &str) -> Vec<(Node<'a>, ArgSl
         }
     }
     slots
+}
+
+/// Pairs a call's receiver and arguments with the callee's parameter indices, as a call of
+/// this form binds a function of this kind.
+fn bind_arguments<'a>(
+    call: &CallSite<'a>,
+    kind: FunctionKind,
+    form: CallForm,
+    parameters: &[String],
+    source: &str,
+) -> Vec<(Node<'a>, usize)> {
+    call_slots(call, source)
+        .into_iter()
+        .filter_map(|(argument, slot)| Some((argument, kind.bind(form, parameters, &slot)?)))
+        .collect()
 }
 
 /// For each parameter, the parameter and every name assigned (last assignment,
@@ -889,5 +1382,56 @@ pub(crate) fn collect_identifiers(node: Node<'_>, source: &str, out: &mut Vec<St
             "lambda" | "comment" | "string" => {}
             _ => stack.extend(named_children(node)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{call_value, CallValue};
+    use crate::engine::source::SourceFile;
+
+    /// What the caller does with the value of the call `device.interfaces()` in `code`.
+    fn value_of_call(code: &str) -> CallValue {
+        let file = SourceFile::parse(code);
+        let start = code.find("device.interfaces()").expect("the call");
+        let call = file
+            .root()
+            .descendant_for_byte_range(start, start + "device.interfaces()".len())
+            .expect("a node");
+        assert_eq!(call.kind(), "call");
+        let enclosing = std::iter::successors(call.parent(), |node| node.parent());
+        call_value(call, enclosing, file.text())
+    }
+
+    #[test]
+    fn a_returned_query_runs_where_its_value_is_evaluated() {
+        assert_eq!(
+            value_of_call("n = device.interfaces().count()\n"),
+            CallValue::Evaluated
+        );
+        assert_eq!(
+            value_of_call("for i in device.interfaces(): pass\n"),
+            CallValue::Evaluated
+        );
+        assert_eq!(
+            value_of_call("names = list(device.interfaces().values_list('name'))\n"),
+            CallValue::Evaluated
+        );
+        assert_eq!(
+            value_of_call("def f(device):\n    return device.interfaces().filter(up=True)\n"),
+            CallValue::Returned
+        );
+        assert_eq!(
+            value_of_call("qs |= device.interfaces()\n"),
+            CallValue::Combined
+        );
+        assert_eq!(
+            value_of_call("qs = a | device.interfaces().filter(up=True)\n"),
+            CallValue::Combined
+        );
+        assert_eq!(
+            value_of_call("Cable.objects.filter(interface__in=device.interfaces())\n"),
+            CallValue::Combined
+        );
     }
 }

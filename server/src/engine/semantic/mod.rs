@@ -6,6 +6,7 @@
 
 mod builder;
 pub mod calls;
+pub mod classes;
 pub mod types;
 
 use std::collections::{HashMap, HashSet};
@@ -113,6 +114,8 @@ pub struct ScopeRecord<'a> {
     pub parameters: HashSet<String>,
     /// The query each name's rows came from.
     pub origins: HashMap<String, Origin<'a>>,
+    /// The annotation of each plain name annotated in the scope (`repo: CustomerRepository = ...`).
+    pub annotations: HashMap<String, Node<'a>>,
 }
 
 /// A comprehension, with what the traversal knew of the rows each clause iterates.
@@ -187,8 +190,11 @@ pub struct SemanticModel<'a> {
     pub comprehensions: Vec<Comprehension<'a>>,
     /// Every assignment.
     pub stores: Vec<Store<'a>>,
-    /// Calls of names and methods, with their loops (see [`calls`]).
+    /// Calls of names and methods, and attribute reads inside functions and loops (a property
+    /// runs when read), with their loops (see [`calls`]).
     pub calls: Vec<calls::CallSite<'a>>,
+    /// Every class definition, in order.
+    pub classes: Vec<Node<'a>>,
     /// Per loop (by [`LoopId`]), every name and dotted path its body assigns, its own targets and
     /// those of nested loops included.
     pub loop_bound: Vec<HashSet<String>>,
@@ -350,8 +356,16 @@ impl<'a> SemanticModel<'a> {
     /// None`) whose body stores into that cache, so it runs once per distinct key, not per
     /// iteration.
     pub fn is_memoised(&self, node: Node<'a>, id: LoopId) -> bool {
+        self.runs_on_cache_miss(self.loops[id].node, node)
+    }
+
+    /// Whether `node`, inside `within` (a loop, a function), runs only when a cache lookup
+    /// missed: under `if key not in cache:` or `if cache.get(key) is None:` whose body stores
+    /// into that cache, or under `if value is None:` after `value = cache.get(key)`, whose body
+    /// stores the value with `cache.set(key, value)`.
+    pub fn runs_on_cache_miss(&self, within: Node<'a>, node: Node<'a>) -> bool {
         let source = self.file.text();
-        let Some(path) = path_between(self.loops[id].node, node) else {
+        let Some(path) = path_between(within, node) else {
             return false;
         };
         path.iter().any(|statement| {
@@ -364,14 +378,18 @@ impl<'a> SemanticModel<'a> {
             ) else {
                 return false;
             };
-            let Some(cache) = cache_tested(condition, source) else {
-                return false;
-            };
             let body_text = &source[body.byte_range()];
-            body_text.contains(&format!("{cache}["))
-                || body_text.contains(&format!("{cache}.setdefault("))
-                || body_text.contains(&format!("{cache}.update("))
-                || body_text.contains(&format!("{cache}.add("))
+            if let Some(cache) = cache_tested(condition, source) {
+                return body_text.contains(&format!("{cache}["))
+                    || body_text.contains(&format!("{cache}.setdefault("))
+                    || body_text.contains(&format!("{cache}.update("))
+                    || body_text.contains(&format!("{cache}.add("));
+            }
+            missing_value_tested(condition, source).is_some_and(|value| {
+                body_text
+                    .split_once(".set(")
+                    .is_some_and(|(_, stored)| stored.contains(value))
+            })
         })
     }
 
@@ -625,6 +643,16 @@ fn cache_tested<'s>(condition: Node<'_>, source: &'s str) -> Option<&'s str> {
         .trim();
     let (cache, _) = getter.split_once(".get(")?;
     is_dotted_name(cache).then_some(cache)
+}
+
+/// The name a condition tests for a missing value: `value is None`, `not value`.
+fn missing_value_tested<'s>(condition: Node<'_>, source: &'s str) -> Option<&'s str> {
+    let text = source[condition.byte_range()].trim();
+    let value = text
+        .strip_suffix(" is None")
+        .or_else(|| text.strip_prefix("not "))?
+        .trim();
+    (is_dotted_name(value) && !value.is_empty()).then_some(value)
 }
 
 fn is_dotted_name(text: &str) -> bool {
