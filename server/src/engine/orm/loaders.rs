@@ -95,8 +95,19 @@ pub fn loader_options(file: &SourceFile, query: Node<'_>) -> Vec<LoaderOption> {
                         } else {
                             argument_removal(file, *option)
                         };
+                        let path: Vec<String> = text.split("__").map(str::to_string).collect();
+                        // `Prefetch("labels", queryset=Label.objects.select_related("owner"))`
+                        // loads `labels__owner` too.
+                        for nested in prefetch_queryset_lookups(file, *option) {
+                            found.push(LoaderOption {
+                                path: path.iter().cloned().chain(nested).collect(),
+                                range: option.byte_range(),
+                                removal: removal.clone(),
+                                loader: segment.name.to_string(),
+                            });
+                        }
                         found.push(LoaderOption {
-                            path: text.split("__").map(str::to_string).collect(),
+                            path,
                             range: option.byte_range(),
                             removal,
                             loader: segment.name.to_string(),
@@ -108,6 +119,39 @@ pub fn loader_options(file: &SourceFile, query: Node<'_>) -> Vec<LoaderOption> {
         }
     }
     found
+}
+
+/// The lookups the `queryset=` of a `Prefetch(...)` loads itself (`select_related("owner")`,
+/// `prefetch_related("tags__owner")`), each as a path.
+fn prefetch_queryset_lookups(file: &SourceFile, prefetch: Node<'_>) -> Vec<Vec<String>> {
+    let source = file.text();
+    let Some(queryset) = field(prefetch, "arguments").and_then(|arguments| {
+        named_children(arguments).find_map(|argument| {
+            (argument.kind() == "keyword_argument"
+                && field(argument, "name").is_some_and(|name| file.node_text(name) == "queryset"))
+            .then(|| field(argument, "value"))
+            .flatten()
+        })
+    }) else {
+        return Vec::new();
+    };
+    let chain = Chain::flatten(queryset, source);
+    let mut paths = Vec::new();
+    for segment in &chain.segments {
+        if !matches!(segment.name, "select_related" | "prefetch_related") {
+            continue;
+        }
+        for lookup in segment
+            .arguments
+            .into_iter()
+            .flat_map(named_children)
+            .filter(|argument| argument.kind() == "string")
+        {
+            let text = file.node_text(lookup).trim_matches(['"', '\'']);
+            paths.push(text.split("__").map(str::to_string).collect());
+        }
+    }
+    paths
 }
 
 /// `selectinload(User.sessions).joinedload(Session.payments)` → (`["sessions", "payments"]`, the

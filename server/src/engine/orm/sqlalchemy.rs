@@ -532,18 +532,53 @@ fn sql_verb<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Optio
 /// The text of raw SQL, interpolations left out: `text("...")`, a string, or a name holding
 /// either.
 fn sql_text<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> Option<String> {
-    let node = resolve(node, source, scope);
-    let string = match node.kind() {
-        "string" | "concatenated_string" => node,
-        "call" => field(node, "arguments")
+    let mut node = resolve(node, source, scope);
+    // `text("UPDATE ...").params(...)`: the statement is the receiver of its modifiers.
+    while let Some(object) = field(node, "function")
+        .filter(|function| function.kind() == "attribute")
+        .filter(|function| {
+            field(*function, "attribute").is_some_and(|method| {
+                matches!(
+                    &source[method.byte_range()],
+                    "params" | "bindparams" | "columns" | "execution_options"
+                )
+            })
+        })
+        .and_then(|function| field(function, "object"))
+    {
+        node = object;
+    }
+    let string = match formatted_string(node, source) {
+        Some(string) => string,
+        None if node.kind() == "call" => field(node, "arguments")
             .and_then(|arguments| positional_arguments(arguments).next())
             .map(|argument| resolve(argument, source, scope))
-            .filter(|argument| is_plain_string(*argument))?,
-        _ => return None,
+            .and_then(|argument| formatted_string(argument, source))?,
+        None => return None,
     };
     let mut content = String::new();
     collect_string_content(string, source, &mut content);
     Some(content)
+}
+
+/// The literal a SQL string is written from: the string itself, or the template of
+/// `"DROP INDEX {0}".format(name)` and `"DELETE FROM %s" % table`.
+fn formatted_string<'a>(node: Node<'a>, source: &str) -> Option<Node<'a>> {
+    match node.kind() {
+        "string" | "concatenated_string" => Some(node),
+        "call" => {
+            let function = field(node, "function").filter(|f| f.kind() == "attribute")?;
+            let object = field(function, "object").filter(|o| is_plain_string(*o))?;
+            let method = field(function, "attribute")?;
+            (&source[method.byte_range()] == "format").then_some(object)
+        }
+        "binary_operator" => {
+            let operator = field(node, "operator")?;
+            let left = field(node, "left").filter(|l| is_plain_string(*l))?;
+            (&source[operator.byte_range()] == "%").then_some(left)
+        }
+        _ => None,
+    }
 }
 
 fn collect_string_content(node: Node<'_>, source: &str, out: &mut String) {
@@ -576,6 +611,10 @@ fn is_ddl_sql<'a>(node: Node<'a>, source: &'a str, scope: &dyn Scope<'a>) -> boo
                 | "refresh"
                 | "cluster"
                 | "pragma"
+                // Catalog introspection: the schema's shape, not the data's rows.
+                | "show"
+                | "describe"
+                | "explain"
         )
     })
 }

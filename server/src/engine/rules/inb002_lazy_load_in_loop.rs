@@ -8,7 +8,7 @@ use crate::engine::fix::edit_support::{merge_insertions, NameTable};
 use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::{display_model, ModelOrm, ModelResolver, RelationshipKind};
-use crate::engine::orm::loaders::{covers, option_insertion};
+use crate::engine::orm::loaders::{covers, loader_options, option_insertion};
 use crate::engine::orm::{Orm, QueryApi};
 use crate::engine::semantic::{AttributeRead, LoopId, Origin, SemanticModel};
 
@@ -205,6 +205,20 @@ fn eager_fix(
     let mut edits = Vec::new();
     // The query's own ORM decides: a model of the same name in the other ORM is irrelevant.
     let option = if origin.orm == Orm::Django {
+        // Django refuses a lookup a `Prefetch(...)` of the same query already names with a
+        // queryset of its own ("lookup was already seen with a different queryset").
+        let prefetched_with_queryset = loader_options(file, origin.query).into_iter().any(|o| {
+            o.path.first() == path.first() && file.slice(o.range.clone()).starts_with("Prefetch(")
+        });
+        if prefetched_with_queryset && path.len() > 1 {
+            return Err(format!(
+                "`{}` is prefetched with a `Prefetch(..., queryset=...)` of its own: load `{}` in \
+                 that queryset (`.select_related(\"{}\")` or `.prefetch_related(...)`)",
+                path[0],
+                path[1..].join("__"),
+                path[1..].join("__")
+            ));
+        }
         // A path of single relations is a join; anything through a collection is prefetched.
         let mut all_single = true;
         let mut current = root.clone();

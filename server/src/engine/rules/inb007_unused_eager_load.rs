@@ -74,6 +74,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let Some(query_model) = query.call.model.as_deref() else {
             continue;
         };
+        let mut judged = std::collections::HashSet::new();
         for option in options
             .iter()
             .filter(|o| !matches!(o.loader.as_str(), "raiseload" | "noload" | "lazyload"))
@@ -83,6 +84,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                     .is_some_and(|first| context.index.relationship(query_model, first).is_some())
             })
         {
+            // A `Prefetch(...)` with lookups of its own is one option with several paths.
+            if !judged.insert(option.range.start) {
+                continue;
+            }
             let read = model.reads.iter().any(|read| {
                 read.origin.as_ref().is_some_and(|origin| {
                     origin.query == query.call.node && {

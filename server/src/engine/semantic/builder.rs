@@ -1155,6 +1155,9 @@ impl<'a> Builder<'a, '_> {
                 .and_then(|inner| self.origin_of(inner)),
             "call" | "subscript" => {
                 if !continues_chain(node) {
+                    if let Some(origin) = self.related_rows_of_loaded_row(node) {
+                        return Some(origin);
+                    }
                     if let Some(call) = orm::recognize(node, self.source, self) {
                         return Some(Origin {
                             query: node,
@@ -1201,6 +1204,28 @@ impl<'a> Builder<'a, '_> {
             }
             _ => None,
         }
+    }
+
+    /// `customer.orders.all()` on a row of a Django query: the related rows as that query's
+    /// `prefetch_related("orders")` would hold them, so the loaders of the outer query (and its
+    /// `Prefetch(..., queryset=...)` lookups) decide what the inner rows load.
+    fn related_rows_of_loaded_row(&self, node: Node<'a>) -> Option<Origin<'a>> {
+        let function = field(node, "function").filter(|f| f.kind() == "attribute")?;
+        if self.text(field(function, "attribute")?) != "all"
+            || field(node, "arguments").is_some_and(|a| named_children(a).next().is_some())
+        {
+            return None;
+        }
+        let manager = field(function, "object").filter(|m| m.kind() == "attribute")?;
+        let owner = field(manager, "object").filter(|o| o.kind() == "identifier")?;
+        let mut origin = self.origin_of(owner)?;
+        if origin.orm != orm::Orm::Django {
+            return None;
+        }
+        origin
+            .path
+            .push(self.text(field(manager, "attribute")?).to_string());
+        Some(origin)
     }
 
     /// The queries a chain refines through the name at its root, newest first:
