@@ -12,12 +12,16 @@ use crate::engine::settings::{ConfigError, ConfigFormat, Settings};
 
 pub const CONFIG_FILE_NAMES: &[&str] = &["inbatch.toml", "pyproject.toml"];
 
+/// Configuration files larger than this are refused rather than read (`--config /dev/zero`).
+pub const MAX_CONFIG_BYTES: u64 = 10 * 1024 * 1024;
+
 /// Reads one configuration file; `Ok(None)` for a `pyproject.toml` without `[tool.inbatch]`.
 pub fn load(path: &Path) -> Result<Option<Settings>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let error = |message: String| ConfigError {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    let text = read_bounded(path).map_err(error)?;
     let format = if path
         .file_name()
         .is_some_and(|name| name == "pyproject.toml")
@@ -31,6 +35,27 @@ pub fn load(path: &Path) -> Result<Option<Settings>, ConfigError> {
         error.path = path.to_path_buf();
         error
     })
+}
+
+/// A regular file's text, at most [`MAX_CONFIG_BYTES`]: a device or a pipe could be read forever.
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let metadata = file.metadata().map_err(|e| e.to_string())?;
+    if !metadata.is_file() {
+        return Err("not a regular file".to_string());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "larger than {} MiB; not a configuration file",
+            MAX_CONFIG_BYTES / (1024 * 1024)
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not valid UTF-8".to_string())
 }
 
 /// Loads a file named with `--config`: a `pyproject.toml` without `[tool.inbatch]` is an error.

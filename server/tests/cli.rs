@@ -2,6 +2,13 @@
 
 mod common;
 
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
 use common::{check_in, check_stdin, run, stderr, stdout, N_PLUS_ONE};
 use serde_json::Value;
 
@@ -511,4 +518,226 @@ fn fix_keeps_a_suppression_of_a_finding_through_another_file() {
         "{views}"
     );
     assert!(views.contains("        print(uid)\n"), "{views}");
+}
+
+/// `inbatch check ... | head -1`: the reader goes away after one line. The rest of the output is
+/// dropped, the exit code is the run's (1: findings), and nothing panics (was exit 101).
+#[test]
+fn a_closed_standard_output_ends_the_run_normally() {
+    let many: String = (0..2000)
+        .map(|i| N_PLUS_ONE.replace("def f(", &format!("def f{i}(")) + "\n\n")
+        .collect();
+    let dir = temp_project(&[("many.py", many.as_bytes())]);
+    let mut child = common::inbatch()
+        .current_dir(dir.path())
+        .args(["check", "--format", "concise", "."])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    assert!(
+        first_line.starts_with("many.py:3:15: INB001"),
+        "{first_line}"
+    );
+    // The reader is dropped here: the rest of the output (200 KB, more than a pipe holds) meets a
+    // closed pipe.
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+}
+
+/// Runs `inbatch check <args>` in `dir`, failing the test (and killing inbatch) after 30 s: the
+/// cases below used to wait forever.
+fn check_within_30_seconds(dir: &Path, args: &[&str]) -> Output {
+    let child = common::inbatch()
+        .current_dir(dir)
+        .arg("check")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output()));
+    match receiver.recv_timeout(Duration::from_secs(30)) {
+        Ok(output) => output.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("inbatch check {args:?} did not finish in 30 s");
+        }
+    }
+}
+
+#[test]
+fn a_pipe_or_device_named_on_the_command_line_is_an_error_not_a_wait() {
+    let dir = temp_project(&[("good.py", N_PLUS_ONE.as_bytes())]);
+    let status = Command::new("mkfifo")
+        .arg(dir.path().join("pipe.py"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    for special in ["pipe.py", "/dev/null", "/dev/zero"] {
+        let output =
+            check_within_30_seconds(dir.path(), &["--format", "concise", special, "good.py"]);
+        assert_eq!(output.status.code(), Some(2), "{special}");
+        let errors = stderr(&output);
+        assert!(
+            errors.contains(&format!("{special}: not a regular file or folder")),
+            "{errors}"
+        );
+        // The other file is still checked.
+        assert!(
+            stdout(&output).contains("good.py:3:15: INB001"),
+            "{special}"
+        );
+    }
+}
+
+#[test]
+fn errors_are_never_followed_by_all_checks_passed() {
+    let dir = temp_project(&[("clean.py", b"x = 1\n")]);
+    let output = check_in(dir.path(), &["missing.py", "clean.py"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("missing.py: no such file or folder"));
+    assert!(
+        !stdout(&output).contains("All checks passed"),
+        "{}",
+        stdout(&output)
+    );
+    // Without an error the summary is still there.
+    let clean = check_in(dir.path(), &["clean.py"]);
+    assert_eq!(clean.status.code(), Some(0));
+    assert_eq!(stdout(&clean), "All checks passed!\n");
+}
+
+#[test]
+fn standard_input_together_with_paths_is_a_usage_error() {
+    let dir = temp_project(&[("other.py", N_PLUS_ONE.as_bytes())]);
+    let output = common::inbatch()
+        .current_dir(dir.path())
+        .args(["check", "-", "other.py"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output)
+            .contains("`-` (standard input) cannot be checked together with other paths"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// Default excludes (`dist`, `node_modules`, ...) apply below the folder named, never to the folders
+/// above it: `cd / && inbatch check /srv/dist/proj` checked nothing.
+#[test]
+fn excludes_do_not_match_the_folders_above_what_is_checked() {
+    let dir = temp_project(&[
+        ("dist/proj/app.py", N_PLUS_ONE.as_bytes()),
+        ("dist/proj/node_modules/generated.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let project = dir.path().join("dist/proj");
+    for (cwd, path) in [
+        (dir.path().to_path_buf(), "dist/proj".to_string()),
+        (PathBuf::from("/"), project.display().to_string()),
+    ] {
+        let output = check_in(&cwd, &["--format", "concise", &path]);
+        assert_eq!(output.status.code(), Some(1), "from {}", cwd.display());
+        let lines = stdout(&output);
+        assert_eq!(lines.lines().count(), 1, "{lines}");
+        assert!(lines.contains("app.py:3:15: INB001"), "{lines}");
+    }
+}
+
+/// A path that cannot be used says why: not "no such file" for a loop of links, a broken link or
+/// a folder that may not be searched.
+#[test]
+fn unusable_paths_are_reported_with_their_reason() {
+    let dir = temp_project(&[
+        ("locked/app.py", N_PLUS_ONE.as_bytes()),
+        ("good.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    std::os::unix::fs::symlink("loop.py", dir.path().join("loop.py")).unwrap();
+    std::os::unix::fs::symlink("gone.py", dir.path().join("dangling.py")).unwrap();
+    let cases = [
+        (
+            "loop.py",
+            "loop.py: cannot be read: Too many levels of symbolic links",
+        ),
+        (
+            "dangling.py",
+            "dangling.py: a symbolic link to a file or folder that does not exist",
+        ),
+        ("missing.py", "missing.py: no such file or folder"),
+    ];
+    for (path, message) in cases {
+        let output = check_in(dir.path(), &["--format", "concise", path, "good.py"]);
+        assert_eq!(output.status.code(), Some(2), "{path}");
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+        assert!(stdout(&output).contains("good.py:3:15: INB001"), "{path}");
+    }
+
+    // A folder its owner closed: run as an unprivileged user when root (root may read anything).
+    let locked = dir.path().join("locked");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+    let mut command = common::inbatch();
+    if running_as_root() {
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::process::CommandExt::uid(&mut command, 65534);
+        std::os::unix::process::CommandExt::gid(&mut command, 65534);
+        std::os::unix::fs::chown(dir.path().join("good.py"), Some(65534), Some(65534)).unwrap();
+    } else {
+        fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    }
+    let output = command
+        .current_dir(dir.path())
+        .args(["check", "--format", "concise", "locked/app.py", "good.py"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("locked/app.py: permission denied"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(stdout(&output).contains("good.py:3:15: INB001"));
+}
+
+fn running_as_root() -> bool {
+    let output = Command::new("id").arg("-u").output().expect("`id` runs");
+    String::from_utf8_lossy(&output.stdout).trim() == "0"
+}
+
+/// `--config /dev/zero` read forever; a configuration must be a regular file of sensible size.
+#[test]
+fn a_configuration_that_is_not_a_regular_file_is_refused() {
+    let big = "# padding\n".repeat(1_200_000);
+    let dir = temp_project(&[
+        ("a.py", N_PLUS_ONE.as_bytes()),
+        ("big.toml", big.as_bytes()),
+    ]);
+    let cases = [
+        (
+            "/dev/zero",
+            "invalid configuration in /dev/zero: not a regular file",
+        ),
+        (
+            "big.toml",
+            "invalid configuration in big.toml: larger than 10 MiB",
+        ),
+    ];
+    for (config, message) in cases {
+        let output = check_within_30_seconds(dir.path(), &["--config", config, "a.py"]);
+        assert_eq!(output.status.code(), Some(2), "{config}");
+        assert!(stderr(&output).contains(message), "{}", stderr(&output));
+    }
 }

@@ -278,22 +278,22 @@ fn crlf_line_endings() {
 
 #[test]
 fn lone_cr_line_endings() {
-    // Python reads a lone CR as a line break; whatever tree-sitter makes of it, nothing panics,
-    // every range is valid, and a finding is placed on the row the line index gives.
+    // CPython reads a lone CR as a line break (old Mac files): the loop is found, on the row the
+    // line index gives, by the CLI and the server alike. It used to be reported clean.
     let text = N_PLUS_ONE.replace('\n', "\r");
     let diagnostics = analyse(&text);
+    assert_eq!(flagged(&text, &diagnostics), ["session.get(User, uid)"]);
     let output = check_stdin(text.as_bytes(), &[]);
-    assert!(matches!(output.status.code(), Some(0 | 1)));
-    for (row, _) in locations(&output) {
-        assert!(row <= 3, "row {row} past the file's three lines");
-    }
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(locations(&output), [(3, 15)]);
     let rope = Rope::from_str(&text);
-    for d in &diagnostics {
-        let start = position::position(&rope, d.range.start, PositionEncoding::Utf16);
-        assert!(start.line <= 2);
-    }
+    let start = position::position(&rope, diagnostics[0].range.start, PositionEncoding::Utf16);
+    assert_eq!((start.line, start.character), (2, 14));
     let mixed = N_PLUS_ONE.replacen('\n', "\r", 1);
-    analyse(&mixed);
+    assert_eq!(
+        flagged(&mixed, &analyse(&mixed)),
+        ["session.get(User, uid)"]
+    );
 }
 
 #[test]
@@ -662,5 +662,72 @@ fn half_typed_code_at_every_prefix_of_a_fixture() {
         {
             analyse(&text[..at]);
         }
+    }
+}
+
+/// A module with fixes of several kinds: an import to add, loop rewrites (many lines, indented)
+/// and an unused suppression to delete.
+const FIXABLE: &str = "\"\"\"Reports.\"\"\"\nfrom sqlalchemy import select\n\n\ndef report(session, user_ids):\n    result = {}\n    for uid in user_ids:\n        orders = session.query(Order).filter_by(user_id=uid).all()\n        result[uid] = len(orders)  # noqa: INB001\n    return result\n\n\ndef names(session, ids):\n    return [session.get(User, i).name for i in ids], select\n";
+
+/// The text `inbatch check --fix --unsafe-fixes -` prints for `text`.
+fn fixed(text: &str) -> String {
+    let output = common::check_stdin(
+        &[
+            "--fix",
+            "--unsafe-fixes",
+            "--stdin-filename",
+            "reports.py",
+            "-",
+        ],
+        text.as_bytes(),
+    );
+    assert!(
+        matches!(output.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&output)
+    );
+    String::from_utf8(output.stdout).expect("the fixed text is UTF-8")
+}
+
+fn tabs(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let spaces = line.len() - line.trim_start_matches(' ').len();
+            format!("{}{}", "\t".repeat(spaces / 4), &line[spaces / 4 * 4..])
+        })
+        .collect()
+}
+
+/// Fixing a CRLF, CR, BOM, tab-indented or unterminated file gives the fixed LF text with the same
+/// change: every byte outside the edits is kept (no line ending, BOM or final newline changed),
+/// and the inserted lines use the file's line ending and indentation.
+#[test]
+fn fixes_keep_line_endings_bom_tabs_and_a_missing_final_newline() {
+    let plain = fixed(FIXABLE);
+    assert!(
+        plain.contains("from collections import defaultdict\n"),
+        "{plain}"
+    );
+    assert!(!plain.contains("# noqa"), "{plain}");
+    type Variant = fn(&str) -> String;
+    let variants: [(&str, Variant); 6] = [
+        ("CRLF", |t| t.replace('\n', "\r\n")),
+        ("CR", |t| t.replace('\n', "\r")),
+        ("BOM", |t| format!("\u{feff}{t}")),
+        ("tabs", tabs),
+        ("no final newline", |t| {
+            t.strip_suffix('\n').unwrap().to_string()
+        }),
+        ("all at once", |t| {
+            format!("\u{feff}{}", tabs(t).strip_suffix('\n').unwrap()).replace('\n', "\r\n")
+        }),
+    ];
+    for (name, variant) in variants {
+        let fixed_variant = fixed(&variant(FIXABLE));
+        assert_eq!(
+            fixed_variant,
+            variant(&plain),
+            "{name}: fixing the variant differs from the variant of the fixed text"
+        );
     }
 }

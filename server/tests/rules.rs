@@ -176,12 +176,14 @@ fn inb003_fixtures() {
     insta::glob!("../../tests/fixtures/rules/INB003", "*.py", check_fixture);
 }
 
-/// A folder under `tests/fixtures/rules/INB003/` is one project (a `setup.cfg` marks its root):
-/// its files are checked together, so that calls are followed from one file into another. Every
-/// line marked `# expect: CODE` in any of its files must be exactly the flagged ones (INB003 and
-/// INB901, which judges the suppressions of cross-file findings), and the text output, which
-/// shows the locations in other files, is a snapshot.
-fn check_project_fixture(dir: &Path) {
+/// A folder under `tests/fixtures/rules/<CODE>/` is one project (a `setup.cfg` marks its root):
+/// its files are checked together, so that calls are followed from one file into another (INB003)
+/// and the model index sees what other files declare (INB005: receivers in a `signals.py`,
+/// overrides in a mixin module). Every line marked `# expect: CODE` in any of its files must be
+/// exactly the flagged ones (of the `select`ed rules: INB003 with INB901, which judges the
+/// suppressions of cross-file findings), and the text output, which shows the locations in other
+/// files and the reasons a fix is not offered, is a snapshot.
+fn check_project_fixture(dir: &Path, code: &str, select: &str) {
     let relative = dir
         .strip_prefix(common::repo_root())
         .unwrap()
@@ -189,7 +191,6 @@ fn check_project_fixture(dir: &Path) {
         .unwrap()
         .to_string();
     let case = dir.file_name().unwrap().to_str().unwrap().to_string();
-    let select = "INB003,INB901";
     let output = common::run(&["check", "--select", select, "--format", "json", &relative]);
     let json: Value = serde_json::from_slice(&output.stdout).expect("JSON output");
     let found: BTreeSet<(String, u64, String)> = json
@@ -225,7 +226,7 @@ fn check_project_fixture(dir: &Path) {
     );
     let rendered = common::run(&["check", "--select", select, "--no-color", &relative]);
     insta::assert_snapshot!(
-        format!("INB003__project__{case}"),
+        format!("{code}__project__{case}"),
         common::stdout(&rendered)
     );
 }
@@ -244,18 +245,33 @@ fn python_files(dir: &Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-#[test]
-fn inb003_project_fixtures() {
-    let root = common::repo_root().join("tests/fixtures/rules/INB003");
+/// The project folders under `tests/fixtures/rules/<code>/`.
+fn project_cases(code: &str) -> Vec<std::path::PathBuf> {
+    let root = common::repo_root().join("tests/fixtures/rules").join(code);
     let mut cases: Vec<_> = std::fs::read_dir(root)
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.is_dir())
         .collect();
     cases.sort();
+    cases
+}
+
+#[test]
+fn inb003_project_fixtures() {
+    let cases = project_cases("INB003");
     assert!(cases.len() >= 5, "the multi-file cases are there");
     for case in cases {
-        check_project_fixture(&case);
+        check_project_fixture(&case, "INB003", "INB003,INB901");
+    }
+}
+
+#[test]
+fn inb005_project_fixtures() {
+    let cases = project_cases("INB005");
+    assert!(!cases.is_empty(), "the multi-file cases are there");
+    for case in cases {
+        check_project_fixture(&case, "INB005", "INB005");
     }
 }
 

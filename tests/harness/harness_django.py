@@ -18,14 +18,14 @@ if not settings.configured:
 from django.db import connection  # noqa: E402
 
 import harness_data  # noqa: E402
-from harness_djapp.models import Customer, Order, OrderItem  # noqa: E402
+from harness_djapp.models import AuditedNote, AuditEntry, Customer, Order, OrderItem, SluggedTag  # noqa: E402
 
-__all__ = ["Customer", "Order", "OrderItem", "connection"]
+__all__ = ["AuditEntry", "AuditedNote", "Customer", "Order", "OrderItem", "SluggedTag", "connection"]
 
 
 def _create_and_seed():
     with connection.schema_editor() as editor:
-        for model in (Customer, Order, OrderItem):
+        for model in (Customer, Order, OrderItem, AuditedNote, AuditEntry, SluggedTag):
             editor.create_model(model)
     Customer.objects.bulk_create([Customer(**row) for row in harness_data.customers()], batch_size=500)
     order_rows = harness_data.orders()

@@ -66,6 +66,9 @@ CASE_DEFAULTS = {
     # What a rewrite must return: "original" (what original.py returns) or "correct" (what the
     # hand-written correct.py returns, for originals that are wrong: INB102 loses rows, INB201 raises).
     "expected": "original",
+    # For a case whose fix inbatch must refuse (it has no_fix.txt): text the reason inbatch gives must
+    # contain, as it appears in the "no fix: ..." help line (and in hover). Empty: not checked.
+    "no_fix_because": "",
 }
 EXPECTED_KINDS = ("original", "correct")
 
@@ -90,6 +93,7 @@ class Case:
     nullable_sum: bool
     rules: tuple[str, ...]
     expected: str
+    no_fix_because: str
 
     @property
     def original(self) -> pathlib.Path:
@@ -519,15 +523,36 @@ def copy_model_files(workdir: pathlib.Path) -> None:
             shutil.copyfile(src, workdir / name)
 
 
-def apply_fix(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[pathlib.Path, str, str]:
-    """Copy the case's original.py (and the model modules) into `workdir` and run
-    `inbatch check --fix --unsafe-fixes` on the copy. Returns (path of the copy, text before, after)."""
+def apply_fix(
+    inbatch_bin: str, case: Case, workdir: pathlib.Path, header: str = ""
+) -> tuple[pathlib.Path, str, str]:
+    """Copy the case's original.py (and the model modules) into `workdir`, below `header` (a
+    docstring, `from __future__` imports), and run `inbatch check --fix --unsafe-fixes` on the
+    copy. Returns (path of the copy, text before, after)."""
     copy_model_files(workdir)
     target = workdir / "original.py"
-    shutil.copyfile(case.original, target)
+    target.write_text(header + case.original.read_text())
     before = target.read_text()
     run_inbatch(inbatch_bin, "check", "--select", "ALL", "--fix", "--unsafe-fixes", target.name, cwd=workdir)
     return target, before, target.read_text()
+
+
+def refusal_reasons(inbatch_bin: str, case: Case, workdir: pathlib.Path) -> tuple[list[dict], list[str]]:
+    """What inbatch says about a case whose fix it must refuse: the findings of the case's rules on a
+    copy of original.py next to the model modules (JSON), and the reasons of the "no fix: ..." help
+    lines of the text output (the same text hover shows)."""
+    copy_model_files(workdir)
+    target = workdir / "original.py"
+    shutil.copyfile(case.original, target)
+    found = [d for d in findings(inbatch_bin, target, case.checked_rules)]
+    select = ",".join(case.checked_rules)
+    proc = run_inbatch(inbatch_bin, "check", "--select", select, "--no-color", target.name, cwd=workdir)
+    reasons = []
+    for line in proc.stdout.splitlines():
+        _, marker, rest = line.partition("= help: no fix: ")
+        if marker:
+            reasons.append(rest.rsplit("; see `inbatch rule", 1)[0])
+    return found, reasons
 
 
 def check_fix_idempotent(inbatch_bin: str, path: pathlib.Path, rules: tuple[str, ...] = ("INB001",)) -> list[str]:

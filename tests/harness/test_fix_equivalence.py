@@ -213,6 +213,35 @@ if REFERENCE_FLAGGED_PENDING:
         )
 
 
+# ---- refused fixes: inbatch says why -----------------------------------------------------------------
+
+
+REFUSED_CASES = [c for c in CASES if c.no_fix_because]
+
+
+def test_refused_cases_are_consistent():
+    """A case naming the reason of a refusal has no_fix.txt, and its refusal is checked by (b) too."""
+    assert REFUSED_CASES, "the refused-fix cases went missing"
+    problems = [f"{c.name}: no_fix_because without no_fix.txt" for c in REFUSED_CASES if not c.no_fix_reason]
+    problems += [f"{c.name}: not in {FIXED_BY_INBATCH_FILE.name}" for c in REFUSED_CASES if c.name not in FIXED_BY_INBATCH]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", REFUSED_CASES, ids=_ids)
+def test_refused_fix_says_why(inbatch_bin, case, tmp_path):
+    """Where batching would change behaviour (a signal receiver, a `save()` override, a loop that reads
+    the flushed id), inbatch still reports the case's rules, offers no fix, and says why: the reason
+    the help line (and hover) shows is the one the case names. The mutants of these cases prove the
+    naive rewrite wrong by running it."""
+    found, reasons = harness_runtime.refusal_reasons(inbatch_bin, case, tmp_path)
+    assert sorted(d["code"] for d in found) == sorted(case.rules), harness_runtime.describe_findings(found)
+    offered = [d for d in found if d.get("fix")]
+    assert not offered, f"inbatch offers a fix: {harness_runtime.describe_findings(offered)}"
+    assert any(case.no_fix_because in reason for reason in reasons), (
+        f"expected a reason with {case.no_fix_because!r}, inbatch gives {reasons}"
+    )
+
+
 # ---- (b) inbatch's own fixes (opt-in per case) ------------------------------------------------------
 
 
@@ -251,6 +280,31 @@ if FIXED_BY_INBATCH:
         assert isinstance(case, Case), f"{FIXED_BY_INBATCH_FILE.name} lists an unknown case {case!r}"
         problems = verify_inbatch_fix(inbatch_bin, verifier, case, tmp_path / case.name)
         assert not problems, "\n".join(problems)
+
+
+# ---- CPython compiles every fixed fixture ---------------------------------------------------------
+
+# The module starts a fix must keep in place: an import inserted above `from __future__` (or the
+# docstring) parses with tree-sitter, but CPython refuses the file.
+MODULE_HEADERS = {
+    "as-is": "",
+    "docstring-future": '"""A module docstring."""\nfrom __future__ import annotations\n\n',
+    "shebang-coding": "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n",
+}
+
+
+@pytest.mark.parametrize("header", list(MODULE_HEADERS.values()), ids=list(MODULE_HEADERS))
+@pytest.mark.parametrize("case", CASES, ids=_ids)
+def test_every_fixed_fixture_compiles(inbatch_bin, case, header, tmp_path):
+    """Every fixture, fixed by `inbatch check --fix --unsafe-fixes` (listed in fixed_by_inbatch.txt
+    or not), compiles with CPython's own compile() and still starts with its header."""
+    path, before, after = harness_runtime.apply_fix(inbatch_bin, case, tmp_path / case.name, header)
+    try:
+        compile(after, str(path), "exec")
+    except SyntaxError as exc:
+        diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True), "original.py", "fixed"))
+        pytest.fail(f"the fixed {case.name}/original.py does not compile: {exc}\n{diff}")
+    assert after.startswith(header), after[:300]
 
 
 STAND_IN = """#!{python}

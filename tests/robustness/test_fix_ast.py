@@ -1,11 +1,10 @@
-"""Every fix, checked by Python's own parser (tree-sitter is lenient about some newline errors):
-generated N+1 loops of random names and shapes, and every fixture, fixed with
-`inbatch check --fix --unsafe-fixes -`, must give code `ast.parse` accepts, and fixing the result
-again must change nothing."""
+"""Every fix, checked by Python's own compiler (tree-sitter is lenient about some newline errors, and
+parses a `from __future__` import anywhere, which CPython's compiler refuses): generated N+1 loops of
+random names and shapes, and every fixture, fixed with `inbatch check --fix --unsafe-fixes -`, must
+give code `compile()` accepts, and fixing the result again must change nothing."""
 
 from __future__ import annotations
 
-import ast
 import random
 import subprocess
 
@@ -38,7 +37,10 @@ def generate(rng: random.Random) -> str:
     model = rng.choice(["User", "Order", "Payment", "M"])
     column = rng.choice(["user_id", "order_id", "email", "parent_id"])
     key = rng.choice([var, f"{var}.id", f'{var}["id"]'])
-    lines = ["from sqlalchemy import select", f"from app.models import {model}", "", ""]
+    # What a module may start with, and an import must stay below.
+    header = rng.choice([[], ['"""Docstring."""'], ['"""Docstring."""', "from __future__ import annotations", ""],
+                         ["#!/usr/bin/env python", "# -*- coding: utf-8 -*-"]])
+    lines = header + ["from sqlalchemy import select", f"from app.models import {model}", "", ""]
     lines.append(f"def run(session, {ids}):")
     lines.append(f"{indent}result = {{}}")
     lines.append(f"{indent}for {var} in {ids}:")
@@ -72,10 +74,10 @@ def test_fixes_of_generated_loops_parse_with_python(inbatch_bin):
     changed = 0
     for _ in range(CASES):
         text = generate(rng)
-        ast.parse(text)
+        compile(text, "case.py", "exec")
         fixed = fix(inbatch_bin, text)
         try:
-            ast.parse(fixed)
+            compile(fixed, "case.py", "exec")
         except SyntaxError as error:
             pytest.fail(f"{error}\n--- fixed:\n{fixed}\n--- from:\n{text}")
         if fixed != text:
@@ -92,12 +94,12 @@ def test_fixes_of_fixtures_parse_with_python(inbatch_bin, repo):
     for path in paths:
         text = path.read_text()
         try:
-            ast.parse(text)
+            compile(text, str(path), "exec")
         except SyntaxError:
             continue
         fixed = fix(inbatch_bin, text)
         try:
-            ast.parse(fixed)
+            compile(fixed, str(path), "exec")
         except SyntaxError as error:
             pytest.fail(f"{path}: {error}\n{fixed}")
         assert fix(inbatch_bin, fixed) == fixed, f"{path}: a second pass changes the fix"

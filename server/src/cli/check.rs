@@ -2,16 +2,17 @@
 
 use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
 use super::calls;
 use super::output::{self, Checked};
 use super::project;
+use super::write::{self, Snapshot};
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
-use crate::engine::fix::{fix_until_stable, FixMode};
+use crate::engine::fix::{fix_file_until_stable, FixMode};
 use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::{may_declare_models, ProjectIndex};
 use crate::engine::rules::{inb003_query_in_loop_via_call, RuleSet};
@@ -46,7 +47,7 @@ pub fn run(args: &CheckArgs) -> u8 {
     match run_inner(args) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            super::print_stderr(&format!("error: {message}\n"));
             exit::ERROR
         }
     }
@@ -83,8 +84,16 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
     };
 
     let mut errors: Vec<String> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     let reads_stdin = args.paths.iter().any(|p| p.as_os_str() == "-")
         || (args.paths.is_empty() && args.stdin_filename.is_some());
+    if reads_stdin && args.paths.len() > 1 {
+        return Err(
+            "`-` (standard input) cannot be checked together with other paths; run inbatch \
+             once for standard input and once for the files"
+                .to_string(),
+        );
+    }
     let mut results: Vec<Checked> = if reads_stdin {
         let name = args
             .stdin_filename
@@ -130,19 +139,31 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         // the model index, and their trees are checked as they are; the others are parsed when
         // checked, and every tree is dropped once its file is checked, so the run never holds
         // the whole project's trees.
-        let loaded: Vec<Result<Loaded, String>> = tasks
+        let read_files: Vec<Result<(Loaded, Snapshot), String>> = tasks
             .par_iter()
             .map(|task| {
                 let display = display_path(&task.path, &cwd);
-                let bytes = std::fs::read(&task.path).map_err(|e| format!("{display}: {e}"))?;
+                let (bytes, snapshot) =
+                    write::read(&task.path).map_err(|e| format!("{display}: {e}"))?;
                 let text = decode(Path::new(&display), bytes)?;
-                Ok(if may_declare_models(&text) {
+                let loaded = if may_declare_models(&text) {
                     Loaded::Parsed(SourceFile::parse(text))
                 } else {
                     Loaded::Read(text)
-                })
+                };
+                Ok((loaded, snapshot))
             })
             .collect();
+        // What each file was when read: a fixed file is written back only if it still is.
+        let snapshots: Vec<Option<Snapshot>> = read_files
+            .iter()
+            .map(|read| read.as_ref().ok().map(|(_, snapshot)| snapshot.clone()))
+            .collect();
+        let loaded: Vec<Result<Loaded, String>> = read_files
+            .into_iter()
+            .map(|read| read.map(|(loaded, _)| loaded))
+            .collect();
+        let notes = Mutex::new(Vec::new());
         let read: Vec<(&Path, Option<&SourceFile>)> = tasks
             .iter()
             .zip(&loaded)
@@ -214,9 +235,10 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                     origin.as_ref(),
                 )?;
                 if write_fixes && checked.original.is_some() {
-                    std::fs::write(&task.path, checked.file.text()).map_err(|e| {
-                        format!("{}: cannot write the fixed file: {e}", display.display())
-                    })?;
+                    let snapshot = snapshots[position]
+                        .as_ref()
+                        .expect("a checked file was read");
+                    write_back(&task.path, &display, snapshot, checked.file.text(), &notes)?;
                 }
                 Ok((checked, summary, position))
             })
@@ -237,7 +259,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 calls::build_index(summaries, &mut modules, &index_settings, &index, &|path| {
                     display_path(path, &cwd)
                 });
-            let again: Vec<String> = checked
+            let again: Vec<(usize, String)> = checked
                 .par_iter_mut()
                 .filter_map(|(result, position)| {
                     let (path, module) = origins[*position].as_ref()?;
@@ -262,7 +284,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                         Some(&origin),
                     ) {
                         Ok(again) => again,
-                        Err(error) => return Some(error),
+                        Err(error) => return Some((*position, error)),
                     };
                     result.diagnostics = again.diagnostics;
                     if again.original.is_some() {
@@ -270,30 +292,43 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                         result.original = result.original.take().or(again.original);
                         result.file = again.file;
                         if write_fixes {
-                            if let Err(e) = std::fs::write(absolute, result.file.text()) {
-                                return Some(format!(
-                                    "{}: cannot write the fixed file: {e}",
-                                    result.path.display()
-                                ));
+                            let snapshot = snapshots[*position]
+                                .as_ref()
+                                .expect("a checked file was read");
+                            let text = result.file.text();
+                            if let Err(error) =
+                                write_back(absolute, &result.path, snapshot, text, &notes)
+                            {
+                                return Some((*position, error));
                             }
                         }
                     }
                     None
                 })
                 .collect();
-            errors.extend(again);
+            // A file that could not be checked again or written is reported by its error alone:
+            // its diagnostics would describe a text that is not on disk.
+            checked.retain(|(_, position)| again.iter().all(|(failed, _)| failed != position));
+            errors.extend(again.into_iter().map(|(_, error)| error));
+        }
+        for note in notes.into_inner().unwrap_or_default() {
+            warnings.push(note);
         }
         checked.into_iter().map(|(result, _)| result).collect()
     };
     results.sort_by(|a, b| a.path.cmp(&b.path));
     errors.sort();
+    warnings.sort();
     for error in &errors {
-        eprintln!("error: {error}");
+        super::print_stderr(&format!("error: {error}\n"));
+    }
+    for warning in &warnings {
+        super::print_stderr(&format!("warning: {warning}\n"));
     }
 
     if args.diff {
         let diff = output::diff(&results);
-        print!("{diff}");
+        super::print_stdout(&diff)?;
         return Ok(if !errors.is_empty() {
             exit::ERROR
         } else if diff.is_empty() {
@@ -305,8 +340,8 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
     if reads_stdin && args.fix {
         // As ruff does: the fixed text goes to standard output, what is left to stderr.
         if let Some(checked) = results.first() {
-            print!("{}", checked.file.text());
-            eprint!("{}", output::concise(&results));
+            super::print_stdout(checked.file.text())?;
+            super::print_stderr(&output::concise(&results));
         }
         return Ok(exit_code(&errors, &results));
     }
@@ -317,15 +352,36 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         output::statistics(&results, args.format)
     } else {
         match args.format {
-            OutputFormat::Text => output::text(&results, color),
+            OutputFormat::Text => output::text(&results, color, errors.len()),
             OutputFormat::Concise => output::concise(&results),
             OutputFormat::Json => output::json(&results),
             OutputFormat::Sarif => super::sarif::sarif(&results),
             OutputFormat::Github => super::github::github(&results),
         }
     };
-    print!("{rendered}");
+    super::print_stdout(&rendered)?;
     Ok(exit_code(&errors, &results))
+}
+
+/// Writes a fixed file back (see [`write::replace`]); the message for the user when it was not.
+fn write_back(
+    path: &Path,
+    display: &Path,
+    snapshot: &Snapshot,
+    text: &str,
+    notes: &Mutex<Vec<String>>,
+) -> Result<(), String> {
+    let written = write::replace(path, snapshot, text.as_bytes())
+        .map_err(|error| format!("{}: {error}", display.display()))?;
+    if let Some(links) = written.detached_hard_links {
+        let note = format!(
+            "{}: had {links} hard links; the fixed text replaced this name only, the other \
+             names keep the original text",
+            display.display()
+        );
+        notes.lock().unwrap_or_else(|e| e.into_inner()).push(note);
+    }
+    Ok(())
 }
 
 fn exit_code(errors: &[String], results: &[Checked]) -> u8 {
@@ -409,16 +465,17 @@ fn analyse_file(
     let mut fixes_applied = 0;
     let mut file = file;
     if let Some(mode) = fixing.apply {
-        let outcome = fix_until_stable(file.text(), mode, |file| {
+        // The fixer takes the parsed file over (one tree alive at a time); the text is kept for
+        // the diff and the check that the file on disk is unchanged.
+        let text = file.text().to_string();
+        let fixed = fix_file_until_stable(file, mode, |file| {
             engine::check_file(file, settings, rules, index, origin).diagnostics
-        });
-        if let Some(error) = outcome.error {
-            return Err(format!("{}: {error}", display.display()));
-        }
-        if outcome.applied > 0 {
-            fixes_applied = outcome.applied;
-            original = Some(file.text().to_string());
-            file = SourceFile::parse(outcome.text);
+        })
+        .map_err(|error| format!("{}: {error}", display.display()))?;
+        file = fixed.file;
+        if fixed.applied > 0 {
+            fixes_applied = fixed.applied;
+            original = Some(text);
         }
     }
     let checked = engine::check_file_with(&file, settings, rules, index, origin, fixing.shown);
@@ -448,14 +505,30 @@ fn collect_tasks(
     let mut tasks = Vec::new();
     for root in roots {
         let absolute = cwd.join(&root);
-        if !absolute.exists() {
-            errors.push(format!("{}: no such file or folder", root.display()));
+        let kind = match std::fs::metadata(&absolute) {
+            Ok(metadata) => metadata.file_type(),
+            Err(error) => {
+                errors.push(format!(
+                    "{}: {}",
+                    root.display(),
+                    unusable_path(&absolute, &error)
+                ));
+                continue;
+            }
+        };
+        if !kind.is_file() && !kind.is_dir() {
+            // Reading a FIFO would wait for a writer, a device may never end: named explicitly,
+            // it is an error rather than something silently skipped.
+            errors.push(format!(
+                "{}: not a regular file or folder (a pipe, socket or device); not checked",
+                root.display()
+            ));
             continue;
         }
         let settings = resolver
             .settings_for(&absolute)
             .map_err(|e| e.to_string())?;
-        if absolute.is_file() {
+        if kind.is_file() {
             if args.force_exclude && settings.is_excluded(&absolute) {
                 continue;
             }
@@ -466,6 +539,7 @@ fn collect_tasks(
             continue;
         }
         let walk_settings = settings.clone();
+        let walk_root = absolute.clone();
         let walker = ignore::WalkBuilder::new(&absolute)
             .hidden(false)
             .require_git(false)
@@ -474,7 +548,8 @@ fn collect_tasks(
                 let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
                 !(is_dir
                     && entry.depth() > 0
-                    && (walk_settings.is_excluded(entry.path()) || is_virtualenv(entry.path())))
+                    && (walk_settings.is_excluded_below(entry.path(), &walk_root)
+                        || is_virtualenv(entry.path())))
             })
             .build();
         for entry in walker {
@@ -492,7 +567,7 @@ fn collect_tasks(
                 continue;
             }
             let settings = resolver.settings_for(path).map_err(|e| e.to_string())?;
-            if settings.is_excluded(path) {
+            if settings.is_excluded_below(path, &absolute) {
                 continue;
             }
             tasks.push(Task {
@@ -504,6 +579,22 @@ fn collect_tasks(
     tasks.sort_by(|a, b| a.path.cmp(&b.path));
     tasks.dedup_by(|a, b| a.path == b.path);
     Ok(tasks)
+}
+
+/// Why a path named on the command line cannot be checked, in words: a missing file, a broken
+/// link, a folder that may not be searched and a loop of links are different problems.
+fn unusable_path(path: &Path, error: &std::io::Error) -> String {
+    if error.kind() == std::io::ErrorKind::NotFound {
+        return if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_symlink()) {
+            "a symbolic link to a file or folder that does not exist".to_string()
+        } else {
+            "no such file or folder".to_string()
+        };
+    }
+    if error.kind() == std::io::ErrorKind::PermissionDenied {
+        return format!("permission denied ({error})");
+    }
+    format!("cannot be read: {error}")
 }
 
 fn is_virtualenv(path: &Path) -> bool {

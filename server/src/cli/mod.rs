@@ -8,7 +8,9 @@ mod output;
 mod project;
 mod rule;
 mod sarif;
+mod write;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -113,4 +115,25 @@ pub fn main() -> ExitCode {
         Command::Server(args) => crate::lsp::run(&args),
     };
     ExitCode::from(code)
+}
+
+/// Writes to standard output. A reader that stops early (`inbatch check . | head -1`) is a normal
+/// end: the rest of the output is dropped and the exit code stays the run's. Any other failure
+/// (a full disk behind a redirection) is an error.
+pub(crate) fn print_stdout(text: &str) -> Result<(), String> {
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(error) if error.kind() != io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write the output: {error}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes to standard error; a closed standard error loses the message, never the run.
+pub(crate) fn print_stderr(text: &str) {
+    let _ = io::stderr().lock().write_all(text.as_bytes());
 }

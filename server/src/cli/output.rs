@@ -51,7 +51,9 @@ fn level(severity: Severity) -> Level<'static> {
     }
 }
 
-pub fn text(results: &[Checked], color: bool) -> String {
+/// `errors`: how many files or paths could not be checked (reported on stderr); with any, the
+/// summary does not claim that all checks passed.
+pub fn text(results: &[Checked], color: bool, errors: usize) -> String {
     let renderer = if color {
         Renderer::styled()
     } else {
@@ -117,7 +119,9 @@ pub fn text(results: &[Checked], color: bool) -> String {
         let _ = writeln!(out, "Fixed {fixed} {noun}.");
     }
     if total == 0 {
-        out.push_str("All checks passed!\n");
+        if errors == 0 {
+            out.push_str("All checks passed!\n");
+        }
     } else {
         let noun = if total == 1 {
             "diagnostic"

@@ -128,11 +128,12 @@ pub fn build_index_parsed(
             .require_git(false)
             .filter_entry({
                 let settings = settings.clone();
+                let root = root.clone();
                 move |entry| {
                     let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
                     !(is_dir
                         && entry.depth() > 0
-                        && (settings.is_excluded(entry.path())
+                        && (settings.is_excluded_below(entry.path(), &root)
                             || entry.path().join("pyvenv.cfg").is_file()))
                 }
             })

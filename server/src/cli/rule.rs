@@ -1,26 +1,22 @@
 //! `inbatch rule CODE` and `inbatch rule --all`.
 
-use super::{exit, RuleArgs};
+use super::{exit, print_stderr, print_stdout, RuleArgs};
 use crate::engine::rules::{self, FixAvailability, RuleInfo};
 
 pub fn run(args: &RuleArgs) -> u8 {
     if args.all {
         let pages: Vec<String> = rules::all().map(render).collect();
-        println!("{}", pages.join("\n---\n\n"));
-        return exit::CLEAN;
+        return printed(&format!("{}\n", pages.join("\n---\n\n")));
     }
     let code = args.code.as_deref().unwrap_or_default();
     match rules::find(code) {
-        Some(rule) => {
-            print!("{}", render(rule));
-            exit::CLEAN
-        }
+        Some(rule) => printed(&render(rule)),
         None => {
             let known: Vec<&str> = rules::all().map(|rule| rule.code).collect();
-            eprintln!(
-                "error: unknown rule `{code}` (known rules: {})",
+            print_stderr(&format!(
+                "error: unknown rule `{code}` (known rules: {})\n",
                 known.join(", ")
-            );
+            ));
             exit::ERROR
         }
     }
@@ -42,4 +38,14 @@ pub fn render(rule: &RuleInfo) -> String {
         fix,
         rule.documentation
     )
+}
+
+fn printed(text: &str) -> u8 {
+    match print_stdout(text) {
+        Ok(()) => exit::CLEAN,
+        Err(error) => {
+            print_stderr(&format!("error: {error}\n"));
+            exit::ERROR
+        }
+    }
 }

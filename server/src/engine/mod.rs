@@ -153,6 +153,7 @@ pub fn check_file_with(
         rules,
         &mut diagnostics,
     );
+    fix::conform_fixes(file.text(), &mut diagnostics);
     diagnostics.sort_by(|a, b| {
         (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code))
     });

@@ -249,11 +249,30 @@ impl Settings {
             .fold(rules, |rules, (_, ignored)| rules.difference(*ignored))
     }
 
-    /// Whether a path is excluded (`exclude`/`extend-exclude` match the path or any of its parts).
+    /// Whether a path is excluded: `exclude`/`extend-exclude` match the path relative to the
+    /// configuration's folder, or the name of one of its parts below that folder.
     pub fn is_excluded(&self, path: &Path) -> bool {
-        let relative = path.strip_prefix(&self.root).unwrap_or(path);
-        self.exclude.is_match(relative)
-            || relative
+        self.is_excluded_below(path, &self.root)
+    }
+
+    /// [`Settings::is_excluded`] for a path found under `base`, a folder the user named (or a
+    /// project root): only the names below both `base` and the configuration's folder count. The
+    /// folders above are the user's choice: checking `/srv/dist/proj` from `/` must not exclude
+    /// everything because `dist` is a default exclude.
+    pub fn is_excluded_below(&self, path: &Path, base: &Path) -> bool {
+        let relative = path.strip_prefix(&self.root).ok();
+        let names = match (relative, path.strip_prefix(base).ok()) {
+            (Some(relative), Some(below)) => {
+                if below.components().count() < relative.components().count() {
+                    below
+                } else {
+                    relative
+                }
+            }
+            (relative, below) => relative.or(below).unwrap_or(path),
+        };
+        self.exclude.is_match(relative.unwrap_or(path))
+            || names
                 .components()
                 .any(|part| self.exclude.is_match(part.as_os_str()))
     }

@@ -404,6 +404,10 @@ thread_local! {
 /// Runs of more than [`MAX_COMMENT_RUN`] comment lines are blanked first (see
 /// [`long_comment_runs`]); `old_tree` is then not reused. Inside [`cancel::run`], a cancellation
 /// stops the parse and unwinds there.
+///
+/// CPython reads a lone `\r` as a line break (old Mac files, some generators); tree-sitter-python
+/// does not, and would see one long broken line. Such text is parsed with each lone `\r` read as
+/// `\n`: the same length, so every byte offset of the tree is one of `text`.
 pub fn parse_tree(text: &str, old_tree: Option<&Tree>) -> Tree {
     parse_with_runs(text, old_tree, &long_comment_runs(text))
 }
@@ -420,7 +424,17 @@ fn parse_with_runs(text: &str, old_tree: Option<&Tree>, runs: &[CommentRun]) -> 
     parse_bytes(&blanked, None)
 }
 
+/// CPython reads a lone `\r` as a line break (old Mac files, some generators); tree-sitter-python
+/// does not, and would see one long broken line. Such text is parsed with each lone `\r` read as
+/// `\n`: the same length, so every byte offset of the tree is one of `text`.
 fn parse_bytes(text: &[u8], old_tree: Option<&Tree>) -> Tree {
+    let lone_cr_as_lf;
+    let text = if has_lone_cr(text) {
+        lone_cr_as_lf = with_lone_cr_as_lf(text);
+        lone_cr_as_lf.as_slice()
+    } else {
+        text
+    };
     let parsed = PARSER.with(|parser| match parser.try_borrow_mut() {
         Ok(mut parser) => parse_cancellable(&mut parser, text, old_tree),
         // Re-entered (cannot happen today): a parser of its own.
@@ -619,6 +633,26 @@ fn classify_lines(text: &[u8]) -> Vec<LineKind> {
         kinds.push(kind);
     }
     kinds
+}
+
+/// Whether `text` has a `\r` that is not part of `\r\n`.
+fn has_lone_cr(bytes: &[u8]) -> bool {
+    // `contains` on bytes is a memchr: the usual text without any `\r` costs one fast scan.
+    bytes.contains(&b'\r')
+        && bytes
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'\r' && bytes.get(i + 1) != Some(&b'\n'))
+}
+
+fn with_lone_cr_as_lf(text: &[u8]) -> Vec<u8> {
+    let mut bytes = text.to_vec();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    bytes
 }
 
 pub fn new_parser() -> Parser {

@@ -1,4 +1,6 @@
 from django.db import models
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 
 
 class Customer(models.Model):
@@ -25,3 +27,44 @@ class OrderItem(models.Model):
 
     class Meta:
         app_label = "harness_djapp"
+
+
+# Models whose rows must be written one by one (INB005 refuses its bulk fixes for them). Only the
+# cases about them use them: a receiver connected for another model would change what every
+# other Django case counts and returns.
+
+
+class AuditedNote(models.Model):
+    """Every saved note gets an `AuditEntry` from the `post_save` receiver below."""
+
+    text = models.CharField(max_length=100)
+
+    class Meta:
+        app_label = "harness_djapp"
+
+
+class AuditEntry(models.Model):
+    note_id = models.IntegerField()
+    created = models.BooleanField()
+
+    class Meta:
+        app_label = "harness_djapp"
+
+
+@receiver(post_save, sender=AuditedNote)
+def audit_note(sender, instance, created, **kwargs):
+    AuditEntry.objects.create(note_id=instance.pk, created=created)
+
+
+class SluggedTag(models.Model):
+    """`save()` derives the slug: `bulk_create` would store it empty."""
+
+    name = models.CharField(max_length=100)
+    slug = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        app_label = "harness_djapp"
+
+    def save(self, *args, **kwargs):
+        self.slug = self.name.lower().replace(" ", "-")
+        super().save(*args, **kwargs)

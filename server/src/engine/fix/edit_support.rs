@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use tree_sitter::Node;
 
+use super::imports::import_entries;
 use super::Edit;
 use crate::engine::source::{SourceFile, TextRange};
 use crate::engine::syntax::named_children;
@@ -88,79 +89,36 @@ pub fn body_indent_unit(file: &SourceFile, statement: Node<'_>) -> String {
         .map(|body| indentation_at(file, body.start_byte()));
     match body {
         Some(inner) if inner.len() > outer => inner[outer..].to_string(),
-        _ => "    ".to_string(),
+        _ => file_indent_unit(file.text()),
     }
+}
+
+/// The file's indentation step: what the first block (a line ending in `:`) adds to the line that
+/// opens it; four spaces in a file without blocks. A tab-indented file gets tabs.
+pub fn file_indent_unit(text: &str) -> String {
+    let mut opener: Option<&str> = None;
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+        if let Some(outer) = opener {
+            if indent.len() > outer.len() && indent.starts_with(outer) {
+                return indent[outer.len()..].to_string();
+            }
+        }
+        let code = line.split('#').next().unwrap_or(line).trim_end();
+        opener = code.ends_with(':').then_some(indent);
+    }
+    "    ".to_string()
 }
 
 /// An edit that makes `from MODULE import NAME` available, or `None` when `NAME` is already
-/// imported from that module. The import goes after the last top-level import, or after the module
-/// docstring and `from __future__` imports when there are none.
-///
-/// A standard-library import (`collections`) goes before the first import (after `__future__`
-/// imports) so that it lands in the standard-library block; others go after the last import.
+/// imported from that module; placed as isort would (see [`super::imports`]). A fix needing several
+/// imports asks [`super::imports::ensure_imports`] for all at once, so that two names from one
+/// module share a statement.
 pub fn ensure_import(file: &SourceFile, module: &str, name: &str) -> Option<Edit> {
-    let root = file.root();
-    let mut first_import: Option<Node<'_>> = None;
-    let mut last_import: Option<Node<'_>> = None;
-    let mut after_header: Option<usize> = None;
-    for (index, statement) in named_children(root).enumerate() {
-        match statement.kind() {
-            "future_import_statement" => after_header = Some(statement.end_byte()),
-            "import_from_statement" | "import_statement" => {
-                if imports_name(file, statement, module, name) {
-                    return None;
-                }
-                first_import.get_or_insert(statement);
-                last_import = Some(statement);
-            }
-            "expression_statement"
-                if index == 0
-                    && named_children(statement)
-                        .next()
-                        .is_some_and(|e| e.kind() == "string") =>
-            {
-                after_header = Some(statement.end_byte());
-            }
-            _ => {}
-        }
-    }
-    let line = format!("from {module} import {name}\n");
-    let line_after = |end: usize| {
-        let index = file.line_index();
-        index.line_start(index.line_of(end) + 1)
-    };
-    let standard_library = STANDARD_LIBRARY.contains(&module);
-    let at = match (standard_library, first_import, last_import, after_header) {
-        (true, Some(first), _, _) => file
-            .line_index()
-            .line_start(file.line_index().line_of(first.start_byte())),
-        (false, _, Some(last), _) => line_after(last.end_byte()),
-        (_, _, _, Some(end)) => line_after(end),
-        _ => 0,
-    };
-    if at >= file.text().len() && !file.text().is_empty() && !file.text().ends_with('\n') {
-        return Some(Edit::insert(file.text().len(), format!("\n{line}")));
-    }
-    Some(Edit::insert(at, line))
-}
-
-const STANDARD_LIBRARY: &[&str] = &["collections", "itertools", "functools", "typing"];
-
-fn imports_name(file: &SourceFile, statement: Node<'_>, module: &str, name: &str) -> bool {
-    if statement.kind() != "import_from_statement" {
-        return false;
-    }
-    let module_matches = statement
-        .child_by_field_name("module_name")
-        .is_some_and(|m| file.node_text(m) == module);
-    module_matches
-        && import_entries(statement).any(|entry| {
-            let bound = match entry.kind() {
-                "aliased_import" => entry.child_by_field_name("alias"),
-                _ => Some(entry),
-            };
-            bound.is_some_and(|bound| file.node_text(bound) == name)
-        })
+    super::imports::ensure_imports(file, &[super::imports::Needed::from(module, name)]).pop()
 }
 
 /// The edit that removes `name` from the top-level `from ... import` that brings it in, when
@@ -235,14 +193,6 @@ fn imported_names<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
     import_entries(statement).filter(|entry| entry.kind() == "dotted_name")
 }
 
-/// The entries of a `from ... import` list: names and aliased names.
-fn import_entries<'t>(statement: Node<'t>) -> impl Iterator<Item = Node<'t>> {
-    let module = statement.child_by_field_name("module_name");
-    named_children(statement).filter(move |child| {
-        Some(*child) != module && matches!(child.kind(), "dotted_name" | "aliased_import")
-    })
-}
-
 /// Joins insertions at the same offset into one edit (two imports landing on the same line), so
 /// that the fix's edits do not overlap.
 pub fn merge_insertions(edits: &mut Vec<Edit>) {
@@ -263,11 +213,52 @@ pub fn merge_insertions(edits: &mut Vec<Edit>) {
     *edits = merged;
 }
 
-/// Whether the text after the fix still parses at least as well as before it. Reparsed
-/// incrementally from `before`'s tree (every fix is checked, on every analysis); an error is
-/// confirmed by a fresh parse.
-pub fn parses_cleanly(before: &SourceFile, after: &str) -> bool {
-    before.has_syntax_errors()
+/// Whether the text after `fix` (`after`) still parses at least as well as before it.
+///
+/// Each top-level statement the fix touches is parsed on its own, with its edits: a fix changes a
+/// few statements of a module that may hold a hundred thousand, and an incremental reparse of the
+/// whole module still walks all of them (over a second per fix in a 20 MB module). A statement
+/// that parses alone parses in the module too: it starts and ends where the module's top level
+/// does. Only when one does not (or an edit spans statements) is `after` reparsed whole,
+/// incrementally from `before`'s tree, and an error confirmed by a fresh parse.
+pub fn parses_cleanly(before: &SourceFile, fix: &super::Fix, after: &str) -> bool {
+    if before.has_syntax_errors() {
+        return true;
+    }
+    let text = before.text();
+    // Top-level chunks: each statement (or comment) with the gap before it; then the tail.
+    let mut ends: Vec<usize> = named_children(before.tree().root_node())
+        .map(|node| node.end_byte())
+        .collect();
+    ends.push(text.len());
+    let statement_parses_alone = || {
+        let mut edits = fix.edits.iter().peekable();
+        while let Some(first) = edits.peek() {
+            let chunk = ends.partition_point(|&end| end < first.range.start);
+            let start = if chunk == 0 { 0 } else { ends[chunk - 1] };
+            let end = ends[chunk];
+            let mut piece = String::new();
+            let mut cursor = start;
+            while let Some(edit) = edits.next_if(|e| e.range.start >= start && e.range.start <= end)
+            {
+                if edit.range.end > end || edit.range.start < cursor {
+                    return false;
+                }
+                piece.push_str(&text[cursor..edit.range.start]);
+                piece.push_str(&edit.content);
+                cursor = edit.range.end;
+            }
+            piece.push_str(&text[cursor..end]);
+            if crate::engine::source::parse_tree(&piece, None)
+                .root_node()
+                .has_error()
+            {
+                return false;
+            }
+        }
+        true
+    };
+    statement_parses_alone()
         || !before.reparse(after).root_node().has_error()
         || !crate::engine::source::parse_tree(after, None)
             .root_node()
@@ -277,28 +268,6 @@ pub fn parses_cleanly(before: &SourceFile, after: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn import_goes_after_the_last_import_once() {
-        let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n\nx = 1\n");
-        let edit = ensure_import(&file, "collections", "defaultdict").unwrap();
-        assert_eq!(edit.range.start, "\"\"\"Doc.\"\"\"\n".len());
-        let edit = ensure_import(&file, "sqlalchemy", "func").unwrap();
-        assert_eq!(
-            edit.range.start,
-            "\"\"\"Doc.\"\"\"\nimport os\nfrom x import y\n".len()
-        );
-        let file = SourceFile::parse("from collections import defaultdict\n");
-        assert!(ensure_import(&file, "collections", "defaultdict").is_none());
-        let file = SourceFile::parse("\"\"\"Doc.\"\"\"\nx = 1\n");
-        assert_eq!(
-            ensure_import(&file, "collections", "defaultdict")
-                .unwrap()
-                .range
-                .start,
-            "\"\"\"Doc.\"\"\"\n".len()
-        );
-    }
 
     #[test]
     fn unused_imports_go_with_the_code_that_read_them() {
@@ -369,6 +338,47 @@ mod tests {
                 expected.map(|import| format!("{import}{query}{rest}")),
                 "{import}"
             );
+        }
+    }
+
+    #[test]
+    fn a_fix_is_checked_by_parsing_the_statements_it_touches() {
+        let text =
+            "import os\n\n\ndef f(xs):\n    for x in xs:\n        g(x)\n\n\ndef h():\n    pass\n";
+        let file = SourceFile::parse(text);
+        let check = |edits: Vec<Edit>| {
+            let fix = super::super::Fix::new("t", super::super::Applicability::Safe, edits);
+            let (after, _) = super::super::apply_fixes(text, [&fix]);
+            parses_cleanly(&file, &fix, &after)
+        };
+        let loop_at = text.find("    for").unwrap();
+        let call = text.find("g(x)").unwrap();
+        // An import and a prelude: two statements, each fine.
+        assert!(check(vec![
+            Edit::insert(0, "from collections import defaultdict\n"),
+            Edit::insert(loop_at, "    keys = list(xs)\n"),
+        ]));
+        // An unclosed bracket breaks its statement (and would swallow the next one).
+        assert!(!check(vec![Edit::replace(call..call + 4, "g((x)")]));
+        // A broken body line, and an edit across two statements, are found by the whole parse.
+        assert!(!check(vec![Edit::insert(loop_at, "    )\n")]));
+        let across = text.find("g(x)").unwrap()..text.find("pass").unwrap();
+        assert!(check(vec![Edit::replace(
+            across,
+            "g(x)\n\n\ndef h():\n    "
+        )]));
+    }
+
+    #[test]
+    fn the_indentation_step_is_the_files_own() {
+        let cases = [
+            ("def f():\n\treturn 1\n", "\t"),
+            ("X = {\n  'a': 1,\n}\nif x:\n    pass\n", "    "),
+            ("class A:\n  def f(self):  # note\n      pass\n", "  "),
+            ("x = 1\n", "    "),
+        ];
+        for (text, unit) in cases {
+            assert_eq!(file_indent_unit(text), unit, "{text:?}");
         }
     }
 

@@ -17,18 +17,24 @@ use std::sync::Arc;
 use super::source::SourceFile;
 
 pub use models::{
-    extract_models, reverse_relationship, Column, Model, ModelOrm, Relationship, RelationshipKind,
+    extract_class_writes, extract_models, extract_receivers, reverse_relationship, ClassWrites,
+    Column, Model, ModelOrm, PerRowBehaviour, Relationship, RelationshipKind, RowWrite,
+    SignalReceiver, PER_ROW_SIGNALS,
 };
 pub use query_methods::{extract_query_methods, QueryMethod};
 pub use resolver::ModelResolver;
 
-/// What one file declares for the project: its model classes, its custom query methods, and the
-/// class names it imports (a package's `__init__.py` or a settings module re-exporting models).
+/// What one file declares for the project: its model classes, its custom query methods, the class
+/// names it imports (a package's `__init__.py` or a settings module re-exporting models), and what
+/// decides whether its models' rows can be written in bulk (classes with their `save()`/`delete()`
+/// overrides and bases, model signal receivers).
 #[derive(Debug, Clone, Default)]
 pub struct Declarations {
     pub models: Vec<Model>,
     pub query_methods: Vec<(String, QueryMethod)>,
     pub reexports: Option<ClassImports>,
+    pub classes: Vec<ClassWrites>,
+    pub receivers: Vec<SignalReceiver>,
 }
 
 /// A module and, per class name it binds by importing, the absolute module and name it comes
@@ -56,6 +62,8 @@ impl Declarations {
                 .reexports
                 .as_ref()
                 .is_none_or(|reexports| reexports.names.is_empty())
+            && self.classes.is_empty()
+            && self.receivers.is_empty()
     }
 }
 
@@ -83,6 +91,8 @@ pub fn extract_declarations(file: &SourceFile, module: &str, package: bool) -> D
             module: module.to_string(),
             names: reexports,
         }),
+        classes: extract_class_writes(file, module),
+        receivers: extract_receivers(file, module),
     }
 }
 
@@ -105,6 +115,11 @@ pub struct ProjectIndex {
     /// Per file, its module and the class names it imports (see [`Declarations::reexports`]).
     reexports_by_file: HashMap<PathBuf, ClassImports>,
     query_methods: std::sync::OnceLock<HashMap<String, Option<QueryMethod>>>,
+    /// Classes with bases or per-row write methods, per file, and by name (built on first use).
+    classes_by_file: HashMap<PathBuf, Vec<ClassWrites>>,
+    classes: std::sync::OnceLock<HashMap<String, Vec<ClassWrites>>>,
+    /// Model signal receivers, per file.
+    receivers_by_file: HashMap<PathBuf, Vec<SignalReceiver>>,
 }
 
 impl ProjectIndex {
@@ -118,6 +133,8 @@ impl ProjectIndex {
             models,
             query_methods,
             reexports,
+            classes,
+            receivers,
         } = declarations.into();
         match reexports {
             Some(reexports) if !reexports.names.is_empty() => {
@@ -129,12 +146,10 @@ impl ProjectIndex {
         }
         self.accessors = std::sync::OnceLock::new();
         self.query_methods = std::sync::OnceLock::new();
-        if query_methods.is_empty() {
-            self.query_methods_by_file.remove(path);
-        } else {
-            self.query_methods_by_file
-                .insert(path.to_path_buf(), query_methods);
-        }
+        self.classes = std::sync::OnceLock::new();
+        replace_entries(&mut self.query_methods_by_file, path, query_methods);
+        replace_entries(&mut self.classes_by_file, path, classes);
+        replace_entries(&mut self.receivers_by_file, path, receivers);
         if let Some(old) = self.by_file.remove(path) {
             for model in old {
                 if let Some(list) = self.by_name.get_mut(&model.name) {
@@ -264,6 +279,29 @@ impl ProjectIndex {
             .flatten()
     }
 
+    /// The classes declared under this name (models, abstract models, mixins) with their bases
+    /// and per-row write methods.
+    pub fn classes_named(&self, name: &str) -> &[ClassWrites] {
+        self.classes
+            .get_or_init(|| {
+                let mut by_name: HashMap<String, Vec<ClassWrites>> = HashMap::new();
+                for class in self.classes_by_file.values().flatten() {
+                    by_name
+                        .entry(class.name.clone())
+                        .or_default()
+                        .push(class.clone());
+                }
+                by_name
+            })
+            .get(name)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Every model signal receiver of the project.
+    pub fn receivers(&self) -> impl Iterator<Item = &SignalReceiver> {
+        self.receivers_by_file.values().flatten()
+    }
+
     /// Every model declared under this class name.
     pub fn models_named(&self, name: &str) -> impl Iterator<Item = &Model> {
         self.by_name
@@ -283,6 +321,15 @@ impl ProjectIndex {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Keeps a file's entries in `by_file`, or none when it has none.
+fn replace_entries<T>(by_file: &mut HashMap<PathBuf, Vec<T>>, path: &Path, entries: Vec<T>) {
+    if entries.is_empty() {
+        by_file.remove(path);
+    } else {
+        by_file.insert(path.to_path_buf(), entries);
     }
 }
 
@@ -355,6 +402,21 @@ pub fn may_declare_models(text: &str) -> bool {
         "QuerySet)",
         "Query)",
         "models import ",
+        // What decides whether rows can be written in bulk: receivers (often in a `signals.py`
+        // that declares no model), `save()`/`delete()` overrides of abstract models and mixins,
+        // tree and history bases.
+        "post_save",
+        "pre_save",
+        "post_delete",
+        "pre_delete",
+        "def save(",
+        "def delete(",
+        "MP_Node",
+        "NS_Node",
+        "AL_Node",
+        "MPTTModel",
+        "HistoricalRecords(",
+        "ChangeLogged",
     ]
     .iter()
     .any(|needle| text.contains(needle))

@@ -83,6 +83,101 @@ impl Model {
     }
 }
 
+/// A class of the project as far as writes care: what Django's bulk operations (`bulk_create`,
+/// `bulk_update`, `QuerySet.delete()`) would skip for its rows. Kept for every class with a base or
+/// such a method, model or not: a model inherits `save()` overrides, tree and history behaviour
+/// from abstract models and mixins that the model index does not list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClassWrites {
+    pub name: String,
+    /// Dotted module of the declaring file; empty when unknown.
+    pub module: String,
+    /// The base classes, last component as written (`models.Model` → `Model`, `MP_Node`).
+    pub bases: Vec<String>,
+    /// The per-row write methods it defines: `save`, `delete` (and their `a`-prefixed async forms
+    /// under the same names).
+    pub overrides: Vec<String>,
+    /// The field that records each change (`history = HistoricalRecords()`).
+    pub history_field: Option<String>,
+    /// Fields declared with `auto_now=True`: `save()` sets them, `bulk_update` does not.
+    pub auto_now: Vec<String>,
+    /// The overrides whose body commits or flushes a session (`self.add(); self.commit()`): a
+    /// SQLAlchemy model's own `save()` that writes when called, not at the next flush.
+    pub commits: Vec<String>,
+}
+
+/// A Django model signal receiver: `@receiver(post_save, sender=Tag)` or
+/// `post_save.connect(handler, sender=Tag)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignalReceiver {
+    /// `pre_save`, `post_save`, `pre_delete` or `post_delete`.
+    pub signal: String,
+    /// The sender model's class name; `None` when the receiver names no sender, or one the code
+    /// does not spell out (`sender=model`): it may then run for any model.
+    pub sender: Option<String>,
+    /// The receiving function as written, for messages.
+    pub handler: String,
+    /// Dotted module of the file that connects it; empty when unknown.
+    pub module: String,
+}
+
+/// A per-row write to a model's rows: what Django's bulk forms replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowWrite {
+    /// `save()`, replaced by `bulk_create`/`bulk_update`.
+    Save,
+    /// `delete()`, replaced by one `QuerySet.delete()`.
+    Delete,
+}
+
+impl RowWrite {
+    pub fn method(self) -> &'static str {
+        match self {
+            RowWrite::Save => "save",
+            RowWrite::Delete => "delete",
+        }
+    }
+
+    /// The signals Django sends around each row's write.
+    pub fn signals(self) -> [&'static str; 2] {
+        match self {
+            RowWrite::Save => ["pre_save", "post_save"],
+            RowWrite::Delete => ["pre_delete", "post_delete"],
+        }
+    }
+}
+
+/// What makes a model's rows need one write per row: a bulk form would skip it, or run it for all
+/// rows at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PerRowBehaviour {
+    /// The model, or a class it inherits from, defines the method (`save`, `delete`).
+    Override { class: String, method: String },
+    /// A tree model (django-mptt, django-treebeard) keeps its tree columns in `save()`/`delete()`.
+    Tree { base: String },
+    /// The model records each change: a `HistoricalRecords()` field, a change-logging base.
+    History { what: String },
+    /// A signal receiver for the model's rows; `sender` is `None` when it may run for any model.
+    Receiver {
+        signal: String,
+        handler: String,
+        module: String,
+        sender: Option<String>,
+    },
+}
+
+/// Bases that make a model a tree: django-mptt and django-treebeard.
+pub const TREE_BASES: &[&str] = &["MPTTModel", "MP_Node", "NS_Node", "AL_Node"];
+
+/// Whether a base class records changes: nautobot's `ChangeLoggedModel` and its kin.
+pub fn is_change_logging_base(base: &str) -> bool {
+    base.contains("ChangeLogged")
+}
+
+/// The model signals that `bulk_create`/`bulk_update` never send, and that a batched delete sends
+/// for all rows before (or after) any is deleted.
+pub const PER_ROW_SIGNALS: &[&str] = &["pre_save", "post_save", "pre_delete", "post_delete"];
+
 const SQLALCHEMY_NUMERIC: &[&str] = &[
     "Integer",
     "BigInteger",
@@ -118,30 +213,275 @@ const DJANGO_NUMERIC: &[&str] = &[
 
 /// Every model class a file declares.
 pub fn extract_models(file: &SourceFile, module: &str) -> Vec<Model> {
-    let mut models = Vec::new();
-    collect_classes(file, file.root(), module, &mut models);
+    let mut models: Vec<Model> = module_classes(file.root())
+        .into_iter()
+        .filter_map(|class| read_class(file, class, module))
+        .collect();
     attach_reverse_relationships(&mut models);
     models
 }
 
-fn collect_classes(file: &SourceFile, node: Node<'_>, module: &str, out: &mut Vec<Model>) {
-    for child in named_children(node) {
-        let class = match child.kind() {
-            "class_definition" => child,
-            "decorated_definition" => match field(child, "definition") {
-                Some(definition) if definition.kind() == "class_definition" => definition,
-                _ => continue,
-            },
-            "if_statement" | "try_statement" | "block" => {
-                collect_classes(file, child, module, out);
-                continue;
-            }
-            _ => continue,
+/// Every class of a file that has a base class or defines `save()`/`delete()`, model or not.
+pub fn extract_class_writes(file: &SourceFile, module: &str) -> Vec<ClassWrites> {
+    module_classes(file.root())
+        .into_iter()
+        .filter_map(|class| class_writes(file, class, module))
+        .collect()
+}
+
+/// Methods whose per-row logic the bulk operations bypass.
+const PER_ROW_METHODS: &[&str] = &["save", "delete", "asave", "adelete"];
+
+fn class_writes(file: &SourceFile, class: Node<'_>, module: &str) -> Option<ClassWrites> {
+    let name = file.node_text(field(class, "name")?).to_string();
+    let bases: Vec<String> = field(class, "superclasses")
+        .map(|list| {
+            named_children(list)
+                .filter_map(|base| base_name(file, base))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut overrides = Vec::new();
+    let mut history_field = None;
+    let mut auto_now = Vec::new();
+    let mut commits = Vec::new();
+    for statement in named_children(field(class, "body")?) {
+        let definition = match statement.kind() {
+            "decorated_definition" => field(statement, "definition"),
+            _ => Some(statement),
         };
-        if let Some(model) = read_class(file, class, module) {
-            out.push(model);
+        if let Some(function) = definition.filter(|d| d.kind() == "function_definition") {
+            let method = field(function, "name").map(|n| file.node_text(n));
+            if let Some(method) = method.filter(|m| PER_ROW_METHODS.contains(m)) {
+                let method = match method {
+                    "asave" => "save",
+                    "adelete" => "delete",
+                    method => method,
+                };
+                if !overrides.iter().any(|known| known == method) {
+                    overrides.push(method.to_string());
+                }
+                let body = field(function, "body").map_or("", |b| file.node_text(b));
+                if (body.contains("commit(") || body.contains("flush("))
+                    && !commits.iter().any(|known| known == method)
+                {
+                    commits.push(method.to_string());
+                }
+            }
+            continue;
+        }
+        let assignment = named_children(statement)
+            .next()
+            .filter(|a| statement.kind() == "expression_statement" && a.kind() == "assignment");
+        let (Some(left), Some(right)) = (
+            assignment.and_then(|a| field(a, "left")),
+            assignment.and_then(|a| field(a, "right")),
+        ) else {
+            continue;
+        };
+        if right.kind() != "call" {
+            continue;
+        }
+        if callee_name(right, file.text()) == Some("HistoricalRecords") {
+            history_field = Some(file.node_text(left).to_string());
+        } else if keyword(file, right, "auto_now") == Some("True") {
+            auto_now.push(file.node_text(left).to_string());
         }
     }
+    if bases.is_empty() && overrides.is_empty() && auto_now.is_empty() {
+        return None;
+    }
+    Some(ClassWrites {
+        name,
+        module: module.to_string(),
+        bases,
+        overrides,
+        history_field,
+        auto_now,
+        commits,
+    })
+}
+
+/// `models.Model` → `Model`, `Generic[T]` → `Generic`; keyword arguments (`metaclass=...`) are
+/// not bases.
+fn base_name(file: &SourceFile, base: Node<'_>) -> Option<String> {
+    let base = if base.kind() == "subscript" {
+        field(base, "value")?
+    } else {
+        base
+    };
+    let text = match base.kind() {
+        "identifier" => file.node_text(base),
+        "attribute" => file.node_text(field(base, "attribute")?),
+        _ => return None,
+    };
+    Some(text.to_string())
+}
+
+/// Every model signal receiver a file connects: `@receiver(post_save, sender=Tag)` (one signal or
+/// a list of them) and `post_save.connect(handler, sender=Tag)`, wherever they stand (module level,
+/// an `AppConfig.ready()`, a function).
+pub fn extract_receivers(file: &SourceFile, module: &str) -> Vec<SignalReceiver> {
+    let text = file.text();
+    if !PER_ROW_SIGNALS.iter().any(|signal| text.contains(signal)) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    let mut cursor = file.root().walk();
+    // A pre-order walk with the cursor: no recursion, however deep the file nests.
+    'walk: loop {
+        let node = cursor.node();
+        match node.kind() {
+            "decorator" => receiver_decorator(file, node, module, &mut out),
+            "call" => connect_call(file, node, module, &mut out),
+            _ => {}
+        }
+        if cursor.goto_first_child() {
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                break 'walk;
+            }
+        }
+    }
+    out
+}
+
+/// `@receiver(post_save, sender=Tag)` / `@receiver([pre_save, post_save], sender=Tag)`.
+fn receiver_decorator(
+    file: &SourceFile,
+    decorator: Node<'_>,
+    module: &str,
+    out: &mut Vec<SignalReceiver>,
+) {
+    let Some(call) = named_children(decorator).find(|c| c.kind() == "call") else {
+        return;
+    };
+    if callee_name(call, file.text()) != Some("receiver") {
+        return;
+    }
+    let Some(signals) = positional(call).first().copied() else {
+        return;
+    };
+    let handler = decorator
+        .parent()
+        .and_then(|decorated| field(decorated, "definition"))
+        .and_then(|definition| field(definition, "name"))
+        .map(|name| file.node_text(name).to_string())
+        .unwrap_or_default();
+    let sender = sender_of(file, call);
+    let listed: Vec<Node<'_>> = match signals.kind() {
+        "list" | "tuple" => named_children(signals).collect(),
+        _ => vec![signals],
+    };
+    for signal in listed {
+        if let Some(signal) = signal_name(file, signal) {
+            out.push(SignalReceiver {
+                signal: signal.to_string(),
+                sender: sender.clone(),
+                handler: handler.clone(),
+                module: module.to_string(),
+            });
+        }
+    }
+}
+
+/// `post_save.connect(handler, sender=Tag)`, `signals.pre_delete.connect(...)`.
+fn connect_call(file: &SourceFile, call: Node<'_>, module: &str, out: &mut Vec<SignalReceiver>) {
+    let Some(function) = field(call, "function").filter(|f| f.kind() == "attribute") else {
+        return;
+    };
+    if field(function, "attribute").map(|a| file.node_text(a)) != Some("connect") {
+        return;
+    }
+    let Some(signal) = field(function, "object").and_then(|object| signal_name(file, object))
+    else {
+        return;
+    };
+    let handler = positional(call)
+        .first()
+        .map(|handler| file.node_text(*handler).to_string())
+        .unwrap_or_default();
+    // `connect(receiver, sender=None, weak=True, dispatch_uid=None)`: the sender may be positional.
+    let sender = sender_of(file, call).or_else(|| {
+        positional(call)
+            .get(1)
+            .and_then(|sender| sender_name(file, *sender))
+    });
+    out.push(SignalReceiver {
+        signal: signal.to_string(),
+        sender,
+        handler,
+        module: module.to_string(),
+    });
+}
+
+/// The per-row signal a name refers to: `post_save`, `signals.post_save`,
+/// `models.signals.pre_delete`.
+fn signal_name<'s>(file: &'s SourceFile, node: Node<'_>) -> Option<&'s str> {
+    let name = match node.kind() {
+        "identifier" => file.node_text(node),
+        "attribute" => file.node_text(field(node, "attribute")?),
+        _ => return None,
+    };
+    PER_ROW_SIGNALS.contains(&name).then_some(name)
+}
+
+/// The model a receiver's `sender=` names: `Tag`, `models.Tag`, `"app.Tag"`,
+/// `apps.get_model("app", "Tag")`; the user model for `settings.AUTH_USER_MODEL` and
+/// `get_user_model()`. `None` when there is no `sender=` or the code does not spell the model out.
+fn sender_of(file: &SourceFile, call: Node<'_>) -> Option<String> {
+    let arguments = field(call, "arguments")?;
+    let value = named_children(arguments)
+        .filter(|a| a.kind() == "keyword_argument")
+        .find(|a| field(*a, "name").is_some_and(|n| file.node_text(n) == "sender"))
+        .and_then(|a| field(a, "value"))?;
+    sender_name(file, value)
+}
+
+/// The model class a sender expression names (see [`sender_of`]).
+fn sender_name(file: &SourceFile, value: Node<'_>) -> Option<String> {
+    let text = file.node_text(value);
+    if text.ends_with("AUTH_USER_MODEL") || text.starts_with("get_user_model(") {
+        return Some("User".to_string());
+    }
+    let named = match value.kind() {
+        "identifier" => text.to_string(),
+        "attribute" => file.node_text(field(value, "attribute")?).to_string(),
+        "string" => text.trim_matches(['"', '\'']).to_string(),
+        // `apps.get_model("app", "Tag")`, `self.get_model("Tag")`: the last string names it.
+        "call" => positional(value)
+            .into_iter()
+            .rev()
+            .find(|a| a.kind() == "string")
+            .map(|a| file.node_text(a).trim_matches(['"', '\'']).to_string())?,
+        _ => return None,
+    };
+    let class = named.rsplit('.').next().unwrap_or(&named);
+    crate::engine::orm::looks_like_class(class).then(|| class.to_string())
+}
+
+/// The classes a module declares: at top level, decorated or not, and inside `if`/`try` blocks
+/// (`try: ... except ImportError: class Fallback(...)`).
+fn module_classes(node: Node<'_>) -> Vec<Node<'_>> {
+    let mut classes = Vec::new();
+    for child in named_children(node) {
+        match child.kind() {
+            "class_definition" => classes.push(child),
+            "decorated_definition" => {
+                if let Some(definition) =
+                    field(child, "definition").filter(|d| d.kind() == "class_definition")
+                {
+                    classes.push(definition);
+                }
+            }
+            "if_statement" | "try_statement" | "block" | "elif_clause" | "else_clause"
+            | "except_clause" | "finally_clause" => classes.extend(module_classes(child)),
+            _ => {}
+        }
+    }
+    classes
 }
 
 fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model> {
@@ -473,12 +813,18 @@ fn django_field(
     let primary_key = keyword(file, call, "primary_key") == Some("True");
     let unique = keyword(file, call, "unique") == Some("True") || primary_key;
     let target = positional(call).first().map(|t| {
-        file.node_text(*t)
+        let target = file
+            .node_text(*t)
             .trim_matches(['"', '\''])
             .rsplit('.')
             .next()
-            .unwrap_or("")
-            .to_string()
+            .unwrap_or("");
+        // `ManyToManyField("self")`: a relation of the model to itself.
+        if target == "self" {
+            model.name.clone()
+        } else {
+            target.to_string()
+        }
     });
     match field_type {
         "ForeignKey" | "OneToOneField" => {
@@ -797,6 +1143,154 @@ class Tag(models.Model):
             RelationshipKind::Collection
         );
         assert!(tag.is_unique("name"));
+    }
+
+    #[test]
+    fn class_writes_keep_bases_overrides_history_and_auto_now() {
+        let file = SourceFile::parse(
+            r#"
+class Page(AbstractPage, index.Indexed, metaclass=PageBase):
+    title = models.CharField(max_length=100)
+    touched = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+
+    async def adelete(self):
+        pass
+
+
+class DomainObject:
+    def save(self):
+        self.add()
+        self.commit()
+
+    def delete(self):
+        Session.delete(self)
+
+
+class Plain:
+    def run(self):
+        pass
+"#,
+        );
+        let classes = extract_class_writes(&file, "app.models");
+        let page = &classes[0];
+        assert_eq!(page.name, "Page");
+        assert_eq!(page.module, "app.models");
+        assert_eq!(
+            page.bases,
+            ["AbstractPage", "Indexed"],
+            "`metaclass=` is no base"
+        );
+        assert_eq!(
+            page.overrides,
+            ["save", "delete"],
+            "`adelete` counts as `delete`"
+        );
+        assert_eq!(page.history_field.as_deref(), Some("history"));
+        assert_eq!(page.auto_now, ["touched"]);
+        assert!(
+            page.commits.is_empty(),
+            "`super().save()` commits nothing itself"
+        );
+        let domain = &classes[1];
+        assert_eq!(domain.overrides, ["save", "delete"]);
+        assert_eq!(domain.commits, ["save"], "only `save` commits");
+        assert_eq!(
+            classes.len(),
+            2,
+            "a class without base or write method is not kept"
+        );
+    }
+
+    #[test]
+    fn receivers_by_decorator_and_connect() {
+        let file = SourceFile::parse(
+            r#"
+from django.db.models import signals
+from django.db.models.signals import post_save, pre_delete
+from django.dispatch import receiver
+
+
+@receiver(post_save, sender=Tag)
+def on_tag(sender, instance, **kwargs):
+    pass
+
+
+@receiver([pre_save, signals.post_delete], sender="app.Label")
+def on_label(sender, instance, **kwargs):
+    pass
+
+
+@receiver(post_save)
+def on_anything(sender, **kwargs):
+    pass
+
+
+@receiver(request_finished)
+def not_a_model_signal(sender, **kwargs):
+    pass
+
+
+class Config(AppConfig):
+    def ready(self):
+        pre_delete.connect(on_gone, sender=self.get_model("Device"))
+        signals.post_save.connect(on_user, sender=settings.AUTH_USER_MODEL)
+        post_save.connect(on_model, sender=model)
+        pre_save.connect(on_positional, Tag, True)
+        post_save.disconnect(on_tag, sender=Tag)
+"#,
+        );
+        let found: Vec<(String, Option<String>, String)> = extract_receivers(&file, "app.signals")
+            .into_iter()
+            .map(|r| (r.signal, r.sender, r.handler))
+            .collect();
+        let expected = [
+            ("post_save", Some("Tag"), "on_tag"),
+            ("pre_save", Some("Label"), "on_label"),
+            ("post_delete", Some("Label"), "on_label"),
+            ("post_save", None, "on_anything"),
+            ("pre_delete", Some("Device"), "on_gone"),
+            ("post_save", Some("User"), "on_user"),
+            ("post_save", None, "on_model"),
+            ("pre_save", Some("Tag"), "on_positional"),
+        ];
+        let expected: Vec<(String, Option<String>, String)> = expected
+            .iter()
+            .map(|(signal, sender, handler)| {
+                (
+                    signal.to_string(),
+                    sender.map(str::to_string),
+                    handler.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(found, expected);
+        assert!(
+            extract_receivers(&SourceFile::parse("def f():\n    pass\n"), "").is_empty(),
+            "a file that names no model signal is not walked"
+        );
+    }
+
+    #[test]
+    fn many_to_many_to_self_points_at_the_model() {
+        let m = models(
+            r#"
+class Group(models.Model):
+    parents = models.ManyToManyField("self", symmetrical=False, related_name="children")
+"#,
+        );
+        let group = &m[0];
+        assert_eq!(
+            group.relationship("parents").unwrap().target.as_deref(),
+            Some("Group")
+        );
+        let children = group
+            .relationship("children")
+            .expect("the reverse accessor");
+        assert_eq!(children.target.as_deref(), Some("Group"));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
-use super::models::{extract_models, Model, Relationship};
+use super::models::{
+    extract_class_writes, extract_models, extract_receivers, is_change_logging_base, ClassWrites,
+    Model, PerRowBehaviour, Relationship, RowWrite, SignalReceiver, TREE_BASES,
+};
 use super::query_methods::{extract_query_methods, QueryMethod};
 use super::{may_declare_models, ProjectIndex};
 use crate::engine::source::SourceFile;
@@ -18,19 +21,28 @@ pub struct ModelResolver<'i> {
     local_accessors: std::cell::OnceCell<HashMap<String, Option<String>>>,
     /// The file's own custom query methods.
     local_query_methods: HashMap<String, Option<QueryMethod>>,
+    /// The file's own classes and signal receivers (see [`ModelResolver::per_row_behaviour`]).
+    local_classes: Vec<ClassWrites>,
+    local_receivers: Vec<SignalReceiver>,
 }
+
+/// How far [`ModelResolver::per_row_behaviour`] follows base classes.
+const MAX_BASE_DEPTH: usize = 12;
 
 impl<'i> ModelResolver<'i> {
     pub fn new(file: &SourceFile, index: &'i ProjectIndex) -> ModelResolver<'i> {
-        let (local, local_query_methods) = if may_declare_models(file.text()) {
-            let methods = extract_query_methods(file);
-            (
-                extract_models(file, ""),
-                super::merge_query_methods(methods.iter()),
-            )
-        } else {
-            (Vec::new(), HashMap::new())
-        };
+        let (local, local_query_methods, local_classes, local_receivers) =
+            if may_declare_models(file.text()) {
+                let methods = extract_query_methods(file);
+                (
+                    extract_models(file, ""),
+                    super::merge_query_methods(methods.iter()),
+                    extract_class_writes(file, ""),
+                    extract_receivers(file, ""),
+                )
+            } else {
+                (Vec::new(), HashMap::new(), Vec::new(), Vec::new())
+            };
         let mut imports = HashMap::new();
         collect_imports(file, file.root(), &mut imports);
         ModelResolver {
@@ -39,6 +51,8 @@ impl<'i> ModelResolver<'i> {
             imports,
             local_accessors: std::cell::OnceCell::new(),
             local_query_methods,
+            local_classes,
+            local_receivers,
         }
     }
 
@@ -93,6 +107,89 @@ impl<'i> ModelResolver<'i> {
             Some(local) => *local,
             None => self.index.query_method(name),
         }
+    }
+
+    /// What makes writing `model`'s rows one by one differ from a bulk form of `write`: a
+    /// `save()`/`delete()` override on the model or a class it inherits from (this file's or the
+    /// project's, followed by name), a tree or history base or field, a receiver of the signals
+    /// Django sends around each row (one naming the model, or one without a sender that may run for
+    /// any model). The first found, classes before receivers; `None` when nothing is known.
+    pub fn per_row_behaviour(&self, model: &str, write: RowWrite) -> Option<PerRowBehaviour> {
+        let model = model.rsplit('.').next().unwrap_or(model);
+        for class in self.lineage(model) {
+            if class.overrides.iter().any(|m| m == write.method()) {
+                return Some(PerRowBehaviour::Override {
+                    class: class.name.clone(),
+                    method: write.method().to_string(),
+                });
+            }
+            if let Some(field) = &class.history_field {
+                return Some(PerRowBehaviour::History {
+                    what: format!("`{field} = HistoricalRecords()` on `{}`", class.name),
+                });
+            }
+            for base in &class.bases {
+                if TREE_BASES.contains(&base.as_str()) {
+                    return Some(PerRowBehaviour::Tree { base: base.clone() });
+                }
+                if is_change_logging_base(base) {
+                    return Some(PerRowBehaviour::History {
+                        what: format!("the change-logging base `{base}`"),
+                    });
+                }
+            }
+        }
+        let signals = write.signals();
+        self.local_receivers
+            .iter()
+            .chain(self.index.receivers())
+            .filter(|r| signals.contains(&r.signal.as_str()))
+            .filter(|r| r.sender.as_deref().is_none_or(|sender| sender == model))
+            // A receiver naming the model explains more than one that may run for any model.
+            .min_by_key(|r| r.sender.is_none())
+            .map(|r| PerRowBehaviour::Receiver {
+                signal: r.signal.clone(),
+                handler: r.handler.clone(),
+                module: r.module.clone(),
+                sender: r.sender.clone(),
+            })
+    }
+
+    /// Whether `model` or a class it inherits from defines `method` with a body that commits or
+    /// flushes its session: the project's own `obj.save()` writes when called.
+    pub fn writes_when_called(&self, model: &str, method: &str) -> bool {
+        let model = model.rsplit('.').next().unwrap_or(model);
+        self.lineage(model)
+            .iter()
+            .any(|class| class.commits.iter().any(|m| m == method))
+    }
+
+    /// The fields of `model` (and the classes it inherits from) declared with `auto_now=True`.
+    pub fn auto_now_fields(&self, model: &str) -> Vec<String> {
+        let model = model.rsplit('.').next().unwrap_or(model);
+        self.lineage(model)
+            .into_iter()
+            .flat_map(|class| class.auto_now.iter().cloned())
+            .collect()
+    }
+
+    /// The classes declared under `name` (this file's and the project's) and those they inherit
+    /// from, followed by base name, nearest first.
+    fn lineage(&self, name: &str) -> Vec<&ClassWrites> {
+        let mut found = Vec::new();
+        let mut pending = std::collections::VecDeque::from([(name.to_string(), 0)]);
+        let mut seen = std::collections::HashSet::new();
+        while let Some((name, depth)) = pending.pop_front() {
+            if depth > MAX_BASE_DEPTH || !seen.insert(name.clone()) {
+                continue;
+            }
+            let declared = self.local_classes.iter().filter(|c| c.name == name);
+            for class in declared.chain(self.index.classes_named(&name)) {
+                pending.extend(class.bases.iter().map(|base| (base.clone(), depth + 1)));
+                found.push(class);
+            }
+        }
+        found
     }
 
     /// A relationship of a model, reverse accessors included.
@@ -165,6 +262,118 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+    use crate::engine::index::{PerRowBehaviour, RowWrite};
+
+    fn declare(index: &mut ProjectIndex, path: &str, module: &str, text: &str) {
+        index.replace_file(
+            Path::new(path),
+            super::super::extract_declarations(&SourceFile::parse(text), module, false),
+        );
+    }
+
+    #[test]
+    fn per_row_behaviour_follows_bases_and_receivers_across_files() {
+        let mut index = ProjectIndex::new();
+        declare(
+            &mut index,
+            "core/mixins.py",
+            "core.mixins",
+            "class TreeBase(MP_Node):\n    class Meta:\n        abstract = True\n\n\
+             class Stamped:\n    updated = models.DateTimeField(auto_now=True)\n\n\
+             class Audited:\n    def save(self, *args, **kwargs):\n        super().save()\n",
+        );
+        declare(
+            &mut index,
+            "shop/models.py",
+            "shop.models",
+            "class Shelf(TreeBase):\n    name = models.CharField()\n\n\
+             class Tag(Stamped, models.Model):\n    name = models.CharField()\n\n\
+             class Sku(Audited, models.Model):\n    code = models.CharField()\n\n\
+             class Plain(models.Model):\n    name = models.CharField()\n",
+        );
+        declare(
+            &mut index,
+            "shop/signals.py",
+            "shop.signals",
+            "@receiver(post_save, sender=Tag)\ndef on_tag(sender, **kwargs):\n    pass\n\n\
+             pre_delete.connect(on_plain_gone, sender=Plain)\n",
+        );
+        let file = SourceFile::parse("from shop.models import Shelf, Tag, Sku, Plain\n");
+        let resolver = ModelResolver::new(&file, &index);
+        assert_eq!(
+            resolver.per_row_behaviour("Shelf", RowWrite::Save),
+            Some(PerRowBehaviour::Tree {
+                base: "MP_Node".to_string()
+            }),
+            "a tree base two classes up"
+        );
+        assert_eq!(
+            resolver.per_row_behaviour("Sku", RowWrite::Save),
+            Some(PerRowBehaviour::Override {
+                class: "Audited".to_string(),
+                method: "save".to_string()
+            }),
+            "a mixin that is no model still overrides save()"
+        );
+        assert_eq!(resolver.per_row_behaviour("Sku", RowWrite::Delete), None);
+        assert_eq!(
+            resolver.per_row_behaviour("models.Tag", RowWrite::Save),
+            Some(PerRowBehaviour::Receiver {
+                signal: "post_save".to_string(),
+                handler: "on_tag".to_string(),
+                module: "shop.signals".to_string(),
+                sender: Some("Tag".to_string()),
+            }),
+            "a receiver in another file, which declares no model"
+        );
+        assert_eq!(resolver.per_row_behaviour("Tag", RowWrite::Delete), None);
+        assert_eq!(resolver.auto_now_fields("Tag"), ["updated"]);
+        assert_eq!(resolver.per_row_behaviour("Plain", RowWrite::Save), None);
+        assert!(matches!(
+            resolver.per_row_behaviour("Plain", RowWrite::Delete),
+            Some(PerRowBehaviour::Receiver { signal, .. }) if signal == "pre_delete"
+        ));
+
+        // Re-indexing the signals file without its receivers forgets them.
+        declare(&mut index, "shop/signals.py", "shop.signals", "x = 1\n");
+        let resolver = ModelResolver::new(&file, &index);
+        assert_eq!(resolver.per_row_behaviour("Tag", RowWrite::Save), None);
+
+        // A receiver without a sender runs for every model.
+        declare(
+            &mut index,
+            "shop/signals.py",
+            "shop.signals",
+            "@receiver(post_save)\ndef on_any(sender, **kwargs):\n    pass\n",
+        );
+        let resolver = ModelResolver::new(&file, &index);
+        assert!(matches!(
+            resolver.per_row_behaviour("Plain", RowWrite::Save),
+            Some(PerRowBehaviour::Receiver { sender: None, handler, .. }) if handler == "on_any"
+        ));
+    }
+
+    #[test]
+    fn sqlalchemy_helpers_that_commit() {
+        let mut index = ProjectIndex::new();
+        declare(
+            &mut index,
+            "app/base.py",
+            "app.base",
+            "class DomainObject:\n    def save(self):\n        Session.add(self)\n        Session.commit()\n\n\
+             \x20   def delete(self):\n        Session.delete(self)\n",
+        );
+        declare(
+            &mut index,
+            "app/models.py",
+            "app.models",
+            "class Member(DomainObject, Base):\n    __tablename__ = \"member\"\n    id = Column(Integer, primary_key=True)\n",
+        );
+        let file = SourceFile::parse("");
+        let resolver = ModelResolver::new(&file, &index);
+        assert!(resolver.writes_when_called("Member", "save"));
+        assert!(!resolver.writes_when_called("Member", "delete"));
+    }
 
     #[test]
     fn aliases_and_modules_pick_the_right_model() {

@@ -4,7 +4,8 @@ use std::collections::HashSet;
 
 use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
-use crate::engine::fix::edit_support::{ensure_import, merge_insertions, NameTable};
+use crate::engine::fix::edit_support::{merge_insertions, NameTable};
+use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::{display_model, ModelOrm, ModelResolver, RelationshipKind};
 use crate::engine::orm::loaders::{covers, option_insertion};
@@ -224,6 +225,7 @@ fn eager_fix(
     } else {
         let names = NameTable::new(file, origin.query);
         let mut parts = Vec::new();
+        let mut imports: Vec<(String, String)> = Vec::new();
         let mut current = root.clone();
         let mut loaders = Vec::new();
         for step in path {
@@ -259,7 +261,7 @@ fn eager_fix(
                             "`{class}` is not imported here; import it to get a fix"
                         ))?
                         .to_string();
-                    edits.extend(ensure_import(file, &module, &class));
+                    imports.push((module, class.to_string()));
                 }
             }
             if relationship.lazy.as_deref() == Some("dynamic") {
@@ -278,9 +280,16 @@ fn eager_fix(
         }
         loaders.sort();
         loaders.dedup();
-        for loader in loaders {
-            edits.extend(ensure_import(file, "sqlalchemy.orm", loader));
-        }
+        imports.extend(
+            loaders
+                .into_iter()
+                .map(|loader| ("sqlalchemy.orm".to_string(), loader.to_string())),
+        );
+        let needed: Vec<Needed<'_>> = imports
+            .iter()
+            .map(|(module, name)| Needed::from(module, name))
+            .collect();
+        edits.extend(ensure_imports(file, &needed));
         format!(".options({})", parts.join("."))
     };
     edits.push(Edit::insert(at, option.clone()));

@@ -5,8 +5,9 @@ use tree_sitter::Node;
 use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::edit_support::{
-    body_indent_unit, ensure_import, indentation_at, merge_insertions, NameTable,
+    body_indent_unit, indentation_at, merge_insertions, NameTable,
 };
+use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::types::RowType;
 use crate::engine::semantic::SemanticModel;
@@ -181,23 +182,20 @@ fn grouping_fix(file: &SourceFile, scope: Node<'_>, store: &KeyedStore<'_>) -> R
         ));
         uses_chain = true;
     }
-    edits.extend(ensure_import(file, "collections", "defaultdict"));
+    let mut needed = vec![Needed::from("collections", "defaultdict")];
     if uses_chain && chain_is_free {
-        edits.extend(ensure_import(file, "itertools", "chain"));
-    } else if uses_chain
-        && !file
+        needed.push(Needed::from("itertools", "chain"));
+    } else if uses_chain {
+        let imported = file
             .text()
             .lines()
-            .any(|line| line.trim() == "import itertools")
-    {
-        if names.is_taken("itertools") {
+            .any(|line| line.trim() == "import itertools");
+        if !imported && names.is_taken("itertools") {
             return Err("both `chain` and `itertools` are names in use here".to_string());
         }
-        let at = ensure_import(file, "itertools", "chain")
-            .map(|edit| edit.range.start)
-            .unwrap_or(0);
-        edits.push(Edit::insert(at, "import itertools\n"));
+        needed.push(Needed::module("itertools"));
     }
+    edits.extend(ensure_imports(file, &needed));
     merge_insertions(&mut edits);
     Ok(Fix::new(
         format!(

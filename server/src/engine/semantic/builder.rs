@@ -504,19 +504,30 @@ impl<'a> Builder<'a, '_> {
     }
 }
 
-/// The rows of a query with a `LIMIT` (`.limit(n)`, `qs[:n]`): a page, whose size the code
-/// sets.
-fn is_limited_query(node: Node<'_>, source: &str) -> bool {
-    if !matches!(node.kind(), "call" | "subscript" | "await") {
+/// The rows of a query with a `LIMIT` (`.limit(n)`, `qs[:n]`), in the chain or in the statement
+/// it runs (`session.execute(stmt)` with `stmt = select(...).limit(10)`, `value_of` finding it):
+/// a page, whose size the code sets.
+fn is_limited_query<'a>(
+    node: Node<'a>,
+    source: &'a str,
+    value_of: &dyn Fn(&str) -> Option<Node<'a>>,
+    depth: usize,
+) -> bool {
+    if depth > MAX_SYMBOL_DEPTH {
         return false;
     }
-    let node = if node.kind() == "await" {
-        match named_children(node).next() {
-            Some(inner) => inner,
-            None => return false,
+    let node = match node.kind() {
+        "await" | "parenthesized_expression" => {
+            return named_children(node)
+                .next()
+                .is_some_and(|inner| is_limited_query(inner, source, value_of, depth + 1))
         }
-    } else {
-        node
+        "identifier" => {
+            return value_of(&source[node.byte_range()])
+                .is_some_and(|value| is_limited_query(value, source, value_of, depth + 1))
+        }
+        "call" | "subscript" => node,
+        _ => return false,
     };
     // A page size the code or a setting fixes (`.limit(10)`, `.limit(limit)`, `[:PAGE_SIZE]`), not
     // one computed from the data (`[: len(ids)]`).
@@ -535,16 +546,22 @@ fn is_limited_query(node: Node<'_>, source: &str) -> bool {
                 let text = &source[arguments.byte_range()];
                 fixed_size(text.trim_start_matches('(').trim_end_matches(')'))
             });
-        limited
-            || segment.subscript.is_some_and(|subscript| {
-                named_children(subscript).skip(1).any(|index| {
-                    index.kind() == "slice"
-                        && source[index.byte_range()]
-                            .split(':')
-                            .nth(1)
-                            .is_some_and(fixed_size)
-                })
+        let sliced = segment.subscript.is_some_and(|subscript| {
+            named_children(subscript).skip(1).any(|index| {
+                index.kind() == "slice"
+                    && source[index.byte_range()]
+                        .split(':')
+                        .nth(1)
+                        .is_some_and(fixed_size)
             })
+        });
+        // `session.execute(stmt)`: the statement it runs.
+        let runs_limited = segment.arguments.is_some_and(|arguments| {
+            named_children(arguments)
+                .next()
+                .is_some_and(|statement| is_limited_query(statement, source, value_of, depth + 1))
+        });
+        limited || sliced || runs_limited
     })
 }
 
@@ -1327,7 +1344,10 @@ impl<'a> Builder<'a, '_> {
         if depth > MAX_SYMBOL_DEPTH {
             return false;
         }
-        if is_limited_query(node, self.source) || iterates_the_schema(node, self.source) {
+        let value_of = |name: &str| orm::Scope::value_of(self, name);
+        if is_limited_query(node, self.source, &value_of, 0)
+            || iterates_the_schema(node, self.source)
+        {
             return true;
         }
         match node.kind() {
@@ -1366,7 +1386,7 @@ impl<'a> Builder<'a, '_> {
                     let literal = matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
                         && named_children(value).next().is_some()
                         && !self.is_grown(name);
-                    literal || is_limited_query(value, self.source)
+                    literal || is_limited_query(value, self.source, &value_of, 0)
                 })
             }
             // `group["questions"]` where `group` is an item of a bounded loop.

@@ -22,8 +22,9 @@ use std::fmt::Write;
 use tree_sitter::Node;
 
 use crate::engine::fix::edit_support::{
-    body_indent_unit, ensure_import, indentation_at, parses_cleanly, NameTable,
+    body_indent_unit, indentation_at, parses_cleanly, NameTable,
 };
+use crate::engine::fix::imports::{ensure_imports, Needed};
 use crate::engine::fix::{apply_fixes, Applicability, Edit, Fix};
 use crate::engine::index::ModelResolver;
 use crate::engine::orm::{Chain, QueryApi, RefContext, Segment};
@@ -220,19 +221,11 @@ pub(super) fn build(
     if plans.iter().any(|plan| plan.shape == Shape::List) {
         imports.push(("collections", "defaultdict"));
     }
-    imports.sort();
-    imports.dedup();
-    let mut import_text = String::new();
-    let mut import_at = None;
-    for (module, name) in imports {
-        if let Some(edit) = ensure_import(file, module, name) {
-            import_at = Some(edit.range.start);
-            import_text.push_str(&edit.content);
-        }
-    }
-    if let Some(at) = import_at {
-        edits.push(Edit::insert(at, import_text));
-    }
+    let needed: Vec<Needed<'_>> = imports
+        .iter()
+        .map(|(module, name)| Needed::from(module, name))
+        .collect();
+    edits.extend(ensure_imports(file, &needed));
 
     let what = if plans.len() == 1 {
         "the query"
@@ -245,7 +238,7 @@ pub(super) fn build(
         edits,
     );
     let (fixed, applied) = apply_fixes(source, [&fix]);
-    if applied != 1 || !parses_cleanly(file, &fixed) {
+    if applied != 1 || !parses_cleanly(file, &fix, &fixed) {
         return Err("the rewritten code would not parse".to_string());
     }
     Ok(fix)

@@ -167,6 +167,13 @@ fn varying_loop(model: &SemanticModel<'_>, query: &Query<'_>) -> Option<LoopId> 
         // `for ct, pks in by_type.items(): ...filter(type=ct, id__in=pks)`: one IN query per
         // group of keys, already batched.
         let groups = iterates_groups(lp);
+        if groups
+            && query.call.refs.iter().any(|reference| {
+                reference.context == RefContext::Batch && lp.varying.contains(&reference.name)
+            })
+        {
+            return false;
+        }
         query.call.refs.iter().any(|reference| {
             let counts = match reference.context {
                 RefContext::Key => true,
