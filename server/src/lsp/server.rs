@@ -131,6 +131,8 @@ impl LanguageServer for Server {
         if features.watched_files_registration {
             let client = self.shared.client.clone();
             tokio::spawn(async move { workspace::watch_files(&client).await });
+        } else {
+            tokio::spawn(workspace::poll_configuration(self.shared.clone()));
         }
         tokio::spawn(workspace::indexer(self.shared.clone()));
         workspace::request_scan(&self.shared);
@@ -213,13 +215,7 @@ impl LanguageServer for Server {
         match change {
             WatchedChange::Configuration => {
                 tracing::info!("configuration file changed; reloading");
-                let effects = {
-                    let mut session = shared.lock();
-                    let config = session.config.reloaded();
-                    session.reconfigure(config)
-                };
-                send_effects(&shared, effects).await;
-                workspace::request_scan(&shared);
+                workspace::reload_configuration(&shared).await;
             }
             WatchedChange::Files { changed, deleted } => {
                 tokio::spawn(async move {
