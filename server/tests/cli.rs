@@ -237,6 +237,25 @@ fn select_and_ignore() {
     assert!(stderr(&unknown).contains("XYZ9"));
 }
 
+/// A code that looks like a rule's but names none (`INB999`) used to select no rule at all and
+/// print "All checks passed!": it is an error, on the command line and in the configuration.
+#[test]
+fn rule_codes_that_name_no_rule_are_errors() {
+    for selector in ["INB999", "INB4", "INB0011"] {
+        let output = run(&["check", "--select", selector, "examples/"]);
+        assert_eq!(output.status.code(), Some(2), "{selector}");
+        assert!(stderr(&output).contains(&format!("`{selector}`")), "{}", stderr(&output));
+        assert!(stderr(&output).contains("INB001"), "lists the known rules");
+        assert!(!stdout(&output).contains("All checks passed"));
+        let ignore = run(&["check", "--ignore", selector, "examples/"]);
+        assert_eq!(ignore.status.code(), Some(2), "{selector}");
+    }
+    let dir = temp_project(&[("inbatch.toml", b"select = ['INB999']\n"), ("a.py", b"")]);
+    let output = check_in(dir.path(), &["a.py"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("INB999"));
+}
+
 #[test]
 fn stdin_with_filename() {
     let output = check_stdin(
