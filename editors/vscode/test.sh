@@ -54,7 +54,7 @@ if (typeof ext.activate !== "function" || typeof ext.deactivate !== "function") 
 }
 const pkg = require(process.argv[1] + "/extension/package.json");
 const cmds = pkg.contributes.commands.map((c) => c.command).sort().join(",");
-if (cmds !== "inbatch.fixAll,inbatch.restart,inbatch.showOutput") { throw new Error("commands: " + cmds); }
+if (cmds !== "inbatch.fixAll,inbatch.fixAllUnsafe,inbatch.restart,inbatch.showOutput") { throw new Error("commands: " + cmds); }
 console.log("bundle loads without node_modules; commands:", cmds);
 ' "$tmp"
 echo "VSIX OK: inbatch.vsix ($size bytes)"

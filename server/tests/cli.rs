@@ -237,6 +237,29 @@ fn select_and_ignore() {
     assert!(stderr(&unknown).contains("XYZ9"));
 }
 
+/// A code that looks like a rule's but names none (`INB999`) used to select no rule at all and
+/// print "All checks passed!": it is an error, on the command line and in the configuration.
+#[test]
+fn rule_codes_that_name_no_rule_are_errors() {
+    for selector in ["INB999", "INB4", "INB0011"] {
+        let output = run(&["check", "--select", selector, "examples/"]);
+        assert_eq!(output.status.code(), Some(2), "{selector}");
+        assert!(
+            stderr(&output).contains(&format!("`{selector}`")),
+            "{}",
+            stderr(&output)
+        );
+        assert!(stderr(&output).contains("INB001"), "lists the known rules");
+        assert!(!stdout(&output).contains("All checks passed"));
+        let ignore = run(&["check", "--ignore", selector, "examples/"]);
+        assert_eq!(ignore.status.code(), Some(2), "{selector}");
+    }
+    let dir = temp_project(&[("inbatch.toml", b"select = ['INB999']\n"), ("a.py", b"")]);
+    let output = check_in(dir.path(), &["a.py"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("INB999"));
+}
+
 #[test]
 fn stdin_with_filename() {
     let output = check_stdin(
@@ -785,4 +808,73 @@ fn a_configuration_that_is_not_a_regular_file_is_refused() {
         assert_eq!(output.status.code(), Some(2), "{config}");
         assert!(stderr(&output).contains(message), "{}", stderr(&output));
     }
+}
+
+/// Every `--flag` the READMEs (the project's and editors/') write is one of inbatch's (some subcommand's `--help` lists it) or
+/// one of another tool's, named here with its tool: the README once documented an
+/// `inbatch server --interval-ms` that never existed.
+#[test]
+fn every_flag_the_readme_documents_exists() {
+    const OTHER_TOOLS: &[(&str, &str)] = &[
+        ("--release", "cargo build"),
+        ("--path", "cargo install"),
+        ("--test", "cargo test"),
+        ("--nocapture", "cargo test"),
+        ("--sanitizer", "cargo fuzz"),
+        ("--call-graph", "perf record"),
+        ("--install-extension", "code"),
+        ("--quick", "tests/bench/run"),
+        ("--only", "tests/bench/run"),
+        ("--jobs", "semgrep"),
+    ];
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let mut known: Vec<String> = Vec::new();
+    for command in [
+        &["check", "--help"][..],
+        &["server", "--help"],
+        &["rule", "--help"],
+    ] {
+        let help = stdout(&run(command));
+        known.extend(flags(&help));
+    }
+    assert!(known.iter().any(|f| f == "--unsafe-fixes"), "{known:?}");
+    let mut unknown: Vec<String> = flags(&readme)
+        .into_iter()
+        .filter(|flag| !known.contains(flag))
+        .filter(|flag| !OTHER_TOOLS.iter().any(|(other, _)| other == flag))
+        .collect();
+    unknown.dedup();
+    assert!(
+        unknown.is_empty(),
+        "the README documents flags nothing has: {unknown:?}"
+    );
+}
+
+/// The `--flag` tokens of `text`, in order, without duplicates.
+fn flags(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(found) = text[i..].find("--") {
+        let start = i + found;
+        let mut end = start + 2;
+        while end < bytes.len()
+            && (bytes[end].is_ascii_lowercase()
+                || bytes[end].is_ascii_digit()
+                || bytes[end] == b'-')
+        {
+            end += 1;
+        }
+        let before_ok =
+            start == 0 || !bytes[start - 1].is_ascii_alphanumeric() && bytes[start - 1] != b'-';
+        if before_ok && end > start + 2 && bytes[start + 2].is_ascii_lowercase() {
+            let flag = text[start..end].trim_end_matches('-').to_string();
+            if !out.contains(&flag) {
+                out.push(flag);
+            }
+        }
+        i = end.max(start + 2);
+    }
+    out
 }

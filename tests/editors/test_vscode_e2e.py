@@ -29,6 +29,9 @@ def test_vscode_extension_in_code_server(repo, inbatch_bin):
     result = json.loads(result_file.read_text())
     assert proc.returncode == 0 and result["ok"], f"{result.get('error')}\nsteps: {result.get('steps')}\n{out[-8000:]}"
     assert sum("INB001" in row for row in result["problems"]) == 2, result["problems"]
+    # `"inbatch.ignore": ["INB201"]` in settings.json takes effect: the example's nullable sum
+    # (line 13) is not listed.
+    assert not any("INB201" in row for row in result["problems"]), result["problems"]
     assert any("INB001" in row or "atch" in row for row in result["quickfix_menu"]), result["quickfix_menu"]
     assert not any("[Ln 9," in row for row in result["after_fix"]["rows"]), result["after_fix"]
     # The indexing status-bar item is gone once the workspace is indexed.

@@ -128,7 +128,8 @@ def make_client(unanswered: tuple[str, ...] = ()) -> LanguageClient:
 
 
 def capabilities(*, encodings: list[str] | None = None, pull: bool = False,
-                 resolve: bool = True) -> types.ClientCapabilities:
+                 resolve: bool = True, refresh: bool = True,
+                 watch: bool = True) -> types.ClientCapabilities:
     return types.ClientCapabilities(
         general=types.GeneralClientCapabilities(
             position_encodings=[types.PositionEncodingKind(e) for e in encodings]
@@ -140,9 +141,9 @@ def capabilities(*, encodings: list[str] | None = None, pull: bool = False,
             configuration=True,
             workspace_edit=types.WorkspaceEditClientCapabilities(document_changes=True),
             did_change_watched_files=types.DidChangeWatchedFilesClientCapabilities(
-                dynamic_registration=True
+                dynamic_registration=watch
             ),
-            diagnostics=types.DiagnosticWorkspaceClientCapabilities(refresh_support=True),
+            diagnostics=types.DiagnosticWorkspaceClientCapabilities(refresh_support=refresh),
         ),
         text_document=types.TextDocumentClientCapabilities(
             synchronization=types.TextDocumentSyncClientCapabilities(),
@@ -270,6 +271,7 @@ async def lsp(inbatch_bin, tmp_path):
 
     async def start(*, env: dict[str, str] | None = None, encodings: list[str] | None = None,
                     pull: bool = False, resolve: bool = True,
+                    refresh: bool = True, watch: bool = True,
                     initialization_options: Any = None,
                     workspace: pathlib.Path | None = None,
                     unanswered: tuple[str, ...] = (),
@@ -278,7 +280,9 @@ async def lsp(inbatch_bin, tmp_path):
                     read_stderr: bool = True) -> Server:
         """Starts `inbatch server` (or `command`, which starts it) and initialises it.
         `process_id` is this process's by default; `"command"` is the started command's.
-        `read_stderr=False` leaves the server's standard error unread, as many editors do."""
+        `read_stderr=False` leaves the server's standard error unread, as many editors do.
+        `refresh=False`: no `workspace/diagnostic/refresh` support (Neovim 0.11); `watch=False`:
+        no dynamic registration of file watchers (Neovim on Linux)."""
         folder = workspace or tmp_path
         client = make_client(unanswered)
         started.append(client)
@@ -295,7 +299,8 @@ async def lsp(inbatch_bin, tmp_path):
         result = await asyncio.wait_for(
             client.initialize_session(
                 types.InitializeParams(
-                    capabilities=capabilities(encodings=encodings, pull=pull, resolve=resolve),
+                    capabilities=capabilities(encodings=encodings, pull=pull, resolve=resolve,
+                                              refresh=refresh, watch=watch),
                     workspace_folders=[types.WorkspaceFolder(uri=folder.as_uri(), name="ws")],
                     initialization_options=initialization_options,
                     process_id=process_id,

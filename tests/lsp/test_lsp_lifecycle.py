@@ -28,6 +28,7 @@ async def test_initialize_advertises_capabilities(lsp):
     assert set(caps.code_action_provider.code_action_kinds) == {
         types.CodeActionKind.QuickFix,
         "source.fixAll.inbatch",
+        "source.fixAllUnsafe.inbatch",
     }
     assert caps.diagnostic_provider.workspace_diagnostics is True
     assert caps.diagnostic_provider.inter_file_dependencies is False

@@ -56,7 +56,7 @@ async def test_workspace_pull_covers_open_and_indexed_files(lsp, tmp_path):
     venv = tmp_path / ".venv" / "lib"
     venv.mkdir(parents=True)
     (venv / "skipped.py").write_text(N_PLUS_ONE, encoding="utf-8")
-    server = await lsp(pull=True)
+    server = await lsp(pull=True, initialization_options={"diagnosticMode": "workspace"})
     await server.wait_for(lambda: server.client.diagnostic_refresh_count > 0,
                           "the end of indexing")
     open_uri = server.open("open.py", N_PLUS_ONE.replace("Payment.query", "Payment.objects"))

@@ -35,7 +35,7 @@ async def test_indexing_reports_progress(lsp, tmp_path):
 async def test_changed_files_are_reindexed(lsp, tmp_path):
     path = tmp_path / "later.py"
     path.write_text("x = 1\n")
-    server = await lsp(pull=True)
+    server = await lsp(pull=True, initialization_options={"diagnosticMode": "workspace"})
     await server.wait_for(lambda: server.client.diagnostic_refresh_count > 0, "indexing")
 
     async def items():

@@ -16,8 +16,7 @@ return {
   cmd = { 'inbatch', 'server' },
   filetypes = { 'python' },
   root_markers = { 'pyproject.toml', 'inbatch.toml', 'setup.cfg', 'setup.py', '.git' },
-  -- initializationOptions: `batchSize` (chunk size of batched fixes).
-  init_options = {},
-  -- Sent with workspace/didChangeConfiguration; the server reads `[tool.inbatch]` from pyproject.toml.
-  settings = {},
+  -- No init_options by default: an empty Lua table would be sent as a JSON array `[]`. Set them with
+  -- vim.lsp.config (`batchSize`, `select`, `ignore`, `inlayHints`, `diagnosticMode`, ...); the server
+  -- also reads `[tool.inbatch]` from pyproject.toml / inbatch.toml.
 }

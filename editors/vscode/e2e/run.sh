@@ -81,6 +81,8 @@ cat > "$WORK/user/User/settings.json" <<JSON
 {
   "inbatch.path": "$BIN",
   "inbatch.trace.server": "verbose",
+  "inbatch.ignore": ["INB201"],
+  "inbatch.diagnosticMode": "openFilesOnly",
   "security.workspace.trust.enabled": false,
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,
@@ -101,6 +103,15 @@ say "installing the .vsix into code-server (offline)"
 "${CODE_SERVER[@]}" --config "$WORK/config.yaml" --user-data-dir "$WORK/user" --extensions-dir "$WORK/extensions" \
     --install-extension "$EXT/inbatch.vsix" 2>&1 | tail -3
 ls "$WORK/extensions" | grep -q '^inbatch\.inbatch-' || { echo "the .vsix did not install" >&2; exit 1; }
+# The settings the e2e sets (and the server reads) are declared by the installed extension, so that
+# settings.json does not flag them as unknown.
+node -e '
+const pkg = require(process.argv[1]);
+const declared = Object.keys(pkg.contributes.configuration.properties);
+const missing = ["inbatch.select", "inbatch.ignore", "inbatch.inlayHints", "inbatch.diagnosticMode", "inbatch.batchSize"]
+  .filter((key) => !declared.includes(key));
+if (missing.length) { console.error("undeclared settings: " + missing.join(", ")); process.exit(1); }
+' "$(ls -d "$WORK"/extensions/inbatch.inbatch-*/ | head -1)package.json"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 CS_PORT=$(free_port)

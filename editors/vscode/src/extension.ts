@@ -25,6 +25,8 @@ import {
 } from "./config";
 
 const FIX_ALL_KIND = "source.fixAll.inbatch";
+/** Not under `source.fixAll`: an editor's fix-all on save never runs it. */
+const FIX_ALL_UNSAFE_KIND = "source.fixAllUnsafe.inbatch";
 
 let client: LanguageClient | undefined;
 let outputChannel: vscode.OutputChannel;
@@ -155,8 +157,11 @@ async function restart(context: vscode.ExtensionContext): Promise<void> {
   await startClient(context);
 }
 
-/** Applies the server's `source.fixAll.inbatch` action (safe fixes only) to the active editor. */
-async function fixAll(): Promise<void> {
+/**
+ * Applies the server's `source.fixAll.inbatch` action (safe fixes only) to the active editor, or
+ * with `unsafe` its `source.fixAllUnsafe.inbatch` action (the loop rewrites too).
+ */
+async function fixAll(unsafe: boolean): Promise<void> {
   const editor = vscode.window.activeTextEditor;
   if (!editor || editor.document.languageId !== "python") {
     void vscode.window.showInformationMessage("inbatch: open a Python file to fix");
@@ -164,15 +169,16 @@ async function fixAll(): Promise<void> {
   }
   const doc = editor.document;
   const range = new vscode.Range(0, 0, doc.lineCount, 0);
+  const kind = unsafe ? FIX_ALL_UNSAFE_KIND : FIX_ALL_KIND;
   const actions =
     (await vscode.commands.executeCommand<vscode.CodeAction[]>(
       "vscode.executeCodeActionProvider",
       doc.uri,
       range,
-      FIX_ALL_KIND,
+      kind,
       1,
     )) ?? [];
-  const action = actions.find((a) => a.kind && vscode.CodeActionKind.SourceFixAll.contains(a.kind));
+  const action = actions.find((a) => a.kind?.value === kind);
   if (!action) {
     void vscode.window.setStatusBarMessage("inbatch: nothing to fix", 3000);
     return;
@@ -196,7 +202,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     traceChannel,
     statusItem,
     vscode.commands.registerCommand("inbatch.restart", () => restart(context)),
-    vscode.commands.registerCommand("inbatch.fixAll", () => fixAll()),
+    vscode.commands.registerCommand("inbatch.fixAll", () => fixAll(false)),
+    vscode.commands.registerCommand("inbatch.fixAllUnsafe", () => fixAll(true)),
     vscode.commands.registerCommand("inbatch.showOutput", () => outputChannel.show()),
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (needsRestart((key) => e.affectsConfiguration(key))) {

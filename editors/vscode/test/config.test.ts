@@ -159,3 +159,24 @@ describe("ProgressTracker", () => {
     assert.equal(p.text(), undefined);
   });
 });
+
+describe("package.json", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require("../../package.json");
+
+  it("declares every option the server reads, so settings.json knows them", () => {
+    const declared = Object.keys(pkg.contributes.configuration.properties);
+    for (const option of ["batchSize", "select", "ignore", "inlayHints", "diagnosticMode"]) {
+      assert.ok(declared.includes(`inbatch.${option}`), `inbatch.${option} is not declared`);
+    }
+    assert.deepEqual(pkg.contributes.configuration.properties["inbatch.diagnosticMode"].enum, [
+      "openFilesOnly",
+      "workspace",
+    ]);
+  });
+
+  it("has an opt-in command for the unsafe fix-all", () => {
+    const commands = pkg.contributes.commands.map((c: { command: string }) => c.command);
+    assert.ok(commands.includes("inbatch.fixAllUnsafe"), commands.join(","));
+  });
+});

@@ -397,8 +397,7 @@ fn exit_code(errors: &[String], results: &[Checked]) -> u8 {
 fn selectors(values: &[String], flag: &str) -> Result<RuleSet, String> {
     let mut set = RuleSet::empty();
     for value in values.iter().filter(|v| !v.trim().is_empty()) {
-        let rules = RuleSet::from_selector(value)
-            .ok_or_else(|| format!("{flag}: unknown rule selector `{value}`"))?;
+        let rules = RuleSet::parse_selector(value).map_err(|error| format!("{flag}: {error}"))?;
         set = set.union(rules);
     }
     Ok(set)

@@ -9,7 +9,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
 pub use super::rules::Database;
-use super::rules::{RuleOptions, RuleSet, REGISTRY};
+use super::rules::{RuleOptions, RuleSet};
 
 pub const DEFAULT_BATCH_SIZE: usize = 1000;
 pub const DEFAULT_MAX_CALL_DEPTH: usize = 3;
@@ -294,13 +294,8 @@ pub fn is_test_code(path: &Path) -> bool {
 fn parse_selectors(selectors: &[String], key: &str) -> Result<RuleSet, String> {
     let mut set = RuleSet::empty();
     for selector in selectors {
-        let rules = RuleSet::from_selector(selector).ok_or_else(|| {
-            let known: Vec<&str> = REGISTRY.iter().map(|entry| entry.info.code).collect();
-            format!(
-                "`{key}`: unknown rule selector `{selector}` (known rules: {})",
-                known.join(", ")
-            )
-        })?;
+        let rules =
+            RuleSet::parse_selector(selector).map_err(|error| format!("`{key}`: {error}"))?;
         set = set.union(rules);
     }
     Ok(set)

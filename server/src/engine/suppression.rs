@@ -3,7 +3,7 @@
 
 use super::diagnostic::Diagnostic;
 use super::fix::Edit;
-use super::source::{LineIndex, SourceFile, TextRange};
+use super::source::{SourceFile, TextRange};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineSuppression {
@@ -51,16 +51,26 @@ impl Suppressions {
 
     /// The line suppressions that silence `diagnostic`: on its first or last line, bare or naming
     /// its rule (case-insensitively).
+    ///
+    /// A line that cannot hold a comment (it ends inside a multi-line string, or with a `\`)
+    /// is suppressed from the line where a comment about it can go ([`comment_line`]).
     pub fn suppressing<'s>(
         &'s self,
         diagnostic: &Diagnostic,
-        index: &LineIndex,
+        file: &SourceFile,
     ) -> impl Iterator<Item = &'s LineSuppression> {
-        let first = index.line_of(diagnostic.range.start);
-        let last = index.line_of(diagnostic.range.end);
+        let index = file.line_index();
+        let lines = if self.lines.is_empty() {
+            [None, None]
+        } else {
+            [
+                comment_line(file, index.line_of(diagnostic.range.start)),
+                comment_line(file, index.line_of(diagnostic.range.end)),
+            ]
+        };
         let code = diagnostic.rule.code;
         self.lines.iter().filter(move |s| {
-            (s.line == first || s.line == last)
+            lines.contains(&Some(s.line))
                 && s.codes
                     .as_ref()
                     .is_none_or(|codes| codes.iter().any(|c| c.eq_ignore_ascii_case(code)))
@@ -68,18 +78,30 @@ impl Suppressions {
     }
 }
 
+/// The line where a comment about `line` can go: `line` itself, unless it ends inside a string
+/// (a multi-line string starts or goes on there) or with a `\` continuation, where Python allows
+/// no comment; then the first line after it that ends outside both (for a multi-line string, the
+/// line it ends on, as ruff places `noqa` for one). `None` when the file ends first.
+pub fn comment_line(file: &SourceFile, line: usize) -> Option<usize> {
+    let text = file.text();
+    let index = file.line_index();
+    (line..index.line_count()).find(|&line| {
+        let content = index.line_range(line, text);
+        let end = content.start + text[content.clone()].trim_end().len();
+        !text[content.start..end].ends_with('\\') && !inside_string(file, end)
+    })
+}
+
 /// The edit that suppresses `code` for a diagnostic at `range`: it extends a `# noqa: …` or
-/// `# inbatch: ignore[…]` list already on the diagnostic's first line, or appends
-/// `  # noqa: CODE` to it. The last line is tried when the first cannot hold a comment (it ends
-/// inside a string or with a `\` continuation); `None` when neither can.
+/// `# inbatch: ignore[…]` list already on the line a comment about the diagnostic's first line
+/// goes on ([`comment_line`]: the line itself, or where the multi-line string or `\`
+/// continuation that starts there ends), or appends `  # noqa: CODE` to it. `None` when no line
+/// after it can hold a comment (the file ends inside a string).
 pub fn suppression_edit(file: &SourceFile, range: TextRange, code: &str) -> Option<Edit> {
     let index = file.line_index();
-    let first = index.line_of(range.start);
-    let last = index.line_of(range.end);
+    let line = comment_line(file, index.line_of(range.start))?;
     let suppressions = Suppressions::parse(file);
-    [first, last]
-        .into_iter()
-        .find_map(|line| line_suppression_edit(file, &suppressions, line, code))
+    line_suppression_edit(file, &suppressions, line, code)
 }
 
 fn line_suppression_edit(
@@ -102,9 +124,6 @@ fn line_suppression_edit(
     }
     let content = file.line_index().line_range(line, text);
     let end = content.start + text[content.clone()].trim_end().len();
-    if text[content.start..end].ends_with('\\') || inside_string(file, end) {
-        return None;
-    }
     Some(Edit::replace(end..content.end, format!("  # noqa: {code}")))
 }
 
@@ -292,11 +311,35 @@ mod tests {
     #[test]
     fn suppression_edit_avoids_strings_and_continuations() {
         let text = "x = q(u, \"\"\"a\nb\"\"\")\n";
+        let fixed = "x = q(u, \"\"\"a\nb\"\"\")  # noqa: INB001\n";
+        assert_eq!(suppress(text, "q(u, \"\"\"a\nb\"\"\")").unwrap(), fixed);
+        // A finding on the line where a multi-line string starts: the comment goes where the
+        // string ends, the first place Python allows one.
+        assert_eq!(suppress(text, "q(u").unwrap(), fixed);
         assert_eq!(
-            suppress(text, "q(u, \"\"\"a\nb\"\"\")").unwrap(),
-            "x = q(u, \"\"\"a\nb\"\"\")  # noqa: INB001\n"
+            suppress("x = q(u) \\\n  + 1\n", "q(u)").unwrap(),
+            "x = q(u) \\\n  + 1  # noqa: INB001\n"
         );
-        assert_eq!(suppress("x = q(u) \\\n  + 1\n", "q(u)"), None);
+    }
+
+    #[test]
+    fn a_comment_where_the_string_ends_suppresses_its_first_line() {
+        let text = "x = q(u, \"\"\"a\nb\"\"\")  # noqa: INB001\ny = 1  # noqa: INB001\n";
+        let file = SourceFile::parse(text);
+        let suppressions = Suppressions::parse(&file);
+        let start = text.find("q(u").unwrap();
+        let diagnostic = Diagnostic::new(
+            &crate::engine::rules::inb001_query_in_loop::RULE,
+            "m",
+            start..start + 3,
+        );
+        let lines: Vec<usize> = suppressions
+            .suppressing(&diagnostic, &file)
+            .map(|s| s.line)
+            .collect();
+        assert_eq!(lines, vec![1]);
+        assert_eq!(comment_line(&file, 0), Some(1));
+        assert_eq!(comment_line(&file, 2), Some(2));
     }
 
     #[test]

@@ -170,6 +170,32 @@ fn collect_comments(node: Node<'_>, out: &mut Vec<std::ops::Range<usize>>) {
 }
 
 /// Collapses runs of whitespace and shortens long code for messages.
+/// The source of `node` with its comments left out, for quoting code in a message: a
+/// comprehension written over several lines with a comment on each would otherwise be quoted with
+/// the comments collapsed into it.
+pub fn text_without_comments(source: &str, node: Node<'_>) -> String {
+    let range = node.byte_range();
+    let mut comments = Vec::new();
+    let mut stack = vec![node];
+    while let Some(current) = stack.pop() {
+        if current.kind() == "comment" {
+            comments.push(current.byte_range());
+            continue;
+        }
+        let mut cursor = current.walk();
+        stack.extend(current.children(&mut cursor));
+    }
+    comments.sort_by_key(|c| c.start);
+    let mut out = String::with_capacity(range.len());
+    let mut at = range.start;
+    for comment in comments {
+        out.push_str(&source[at..comment.start.max(at)]);
+        at = at.max(comment.end);
+    }
+    out.push_str(&source[at..range.end]);
+    out
+}
+
 pub fn display_code(code: &str, max_chars: usize) -> String {
     let mut collapsed = String::with_capacity(code.len());
     let mut last_space = false;
@@ -187,6 +213,10 @@ pub fn display_code(code: &str, max_chars: usize) -> String {
     let collapsed = collapsed
         .replace("( ", "(")
         .replace(" )", ")")
+        .replace("[ ", "[")
+        .replace(" ]", "]")
+        .replace("{ ", "{")
+        .replace(" }", "}")
         .replace(" .", ".");
     if collapsed.chars().count() <= max_chars {
         collapsed

@@ -13,15 +13,26 @@ use super::position::PositionEncoding;
 /// The code action kind of "apply every safe fix in this file".
 pub const FIX_ALL_KIND: CodeActionKind = CodeActionKind::new("source.fixAll.inbatch");
 
+/// The code action kind of "apply every fix in this file, unsafe rewrites included". Not under
+/// `source.fixAll`, so that an editor's fix-all on save never runs it: it is listed only when a
+/// client asks for this kind (or for `source`) by name.
+pub const FIX_ALL_UNSAFE_KIND: CodeActionKind = CodeActionKind::new("source.fixAllUnsafe.inbatch");
+
 /// The diagnostic source and the pull-diagnostics identifier.
 pub const SOURCE: &str = "inbatch";
 
 /// Optional client features the server adapts to, read once at `initialize`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ClientFeatures {
-    /// The client pulls diagnostics itself (`textDocument/diagnostic`); pushing as well would show
-    /// every diagnostic twice, so the server then only answers pulls.
+    /// The client pulls diagnostics itself (`textDocument/diagnostic`) and can be told to pull
+    /// again (`workspace/diagnostic/refresh`); pushing as well would show every diagnostic twice,
+    /// so the server then only answers pulls.
     pub pull_diagnostics: bool,
+    /// The client can pull but cannot be told to pull again (Neovim 0.11 pulls on open and on
+    /// edits only): a pull answered before the workspace's models were indexed, or before a
+    /// configuration change, would stand until the next edit. Such a client is not offered pull
+    /// diagnostics, and is pushed them instead, again whenever they change.
+    pub pull_without_refresh: bool,
     pub diagnostic_refresh: bool,
     /// The client can fill a code action's edit lazily through `codeAction/resolve`.
     pub code_action_resolve: bool,
@@ -36,12 +47,15 @@ impl ClientFeatures {
     pub fn from_capabilities(capabilities: &ClientCapabilities) -> ClientFeatures {
         let text_document = capabilities.text_document.as_ref();
         let workspace = capabilities.workspace.as_ref();
+        let declares_pull = text_document.is_some_and(|t| t.diagnostic.is_some());
+        let diagnostic_refresh = workspace
+            .and_then(|w| w.diagnostics.as_ref())
+            .and_then(|d| d.refresh_support)
+            .unwrap_or(false);
         ClientFeatures {
-            pull_diagnostics: text_document.is_some_and(|t| t.diagnostic.is_some()),
-            diagnostic_refresh: workspace
-                .and_then(|w| w.diagnostics.as_ref())
-                .and_then(|d| d.refresh_support)
-                .unwrap_or(false),
+            pull_diagnostics: declares_pull && diagnostic_refresh,
+            pull_without_refresh: declares_pull && !diagnostic_refresh,
+            diagnostic_refresh,
             code_action_resolve: text_document
                 .and_then(|t| t.code_action.as_ref())
                 .and_then(|c| c.resolve_support.as_ref())
@@ -64,7 +78,10 @@ impl ClientFeatures {
     }
 }
 
-pub fn server_capabilities(encoding: PositionEncoding) -> ServerCapabilities {
+pub fn server_capabilities(
+    encoding: PositionEncoding,
+    features: ClientFeatures,
+) -> ServerCapabilities {
     ServerCapabilities {
         position_encoding: Some(encoding.kind()),
         text_document_sync: Some(TextDocumentSyncCapability::Options(
@@ -80,16 +97,23 @@ pub fn server_capabilities(encoding: PositionEncoding) -> ServerCapabilities {
         hover_provider: Some(HoverProviderCapability::Simple(true)),
         inlay_hint_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-            code_action_kinds: Some(vec![CodeActionKind::QUICKFIX, FIX_ALL_KIND]),
+            code_action_kinds: Some(vec![
+                CodeActionKind::QUICKFIX,
+                FIX_ALL_KIND,
+                FIX_ALL_UNSAFE_KIND,
+            ]),
             resolve_provider: Some(true),
             work_done_progress_options: WorkDoneProgressOptions::default(),
         })),
-        diagnostic_provider: Some(DiagnosticServerCapabilities::Options(DiagnosticOptions {
-            identifier: Some(SOURCE.to_string()),
-            inter_file_dependencies: false,
-            workspace_diagnostics: true,
-            work_done_progress_options: WorkDoneProgressOptions::default(),
-        })),
+        // See `ClientFeatures::pull_without_refresh`.
+        diagnostic_provider: (!features.pull_without_refresh).then(|| {
+            DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                identifier: Some(SOURCE.to_string()),
+                inter_file_dependencies: false,
+                workspace_diagnostics: true,
+                work_done_progress_options: WorkDoneProgressOptions::default(),
+            })
+        }),
         workspace: Some(WorkspaceServerCapabilities {
             workspace_folders: Some(WorkspaceFoldersServerCapabilities {
                 supported: Some(true),

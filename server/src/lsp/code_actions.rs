@@ -12,12 +12,12 @@ use std::hash::{DefaultHasher, Hasher};
 use serde::{Deserialize, Serialize};
 use tower_lsp_server::jsonrpc;
 use tower_lsp_server::ls_types::{
-    self as lsp, CodeAction, CodeActionKind, CodeActionParams, DocumentChanges, OneOf,
-    OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
+    self as lsp, CodeAction, CodeActionDisabled, CodeActionKind, CodeActionParams, DocumentChanges,
+    OneOf, OptionalVersionedTextDocumentIdentifier, TextDocumentEdit, TextEdit, Uri, WorkspaceEdit,
 };
 
 use super::analysis;
-use super::capabilities::FIX_ALL_KIND;
+use super::capabilities::{FIX_ALL_KIND, FIX_ALL_UNSAFE_KIND};
 use super::diagnostics::{self, Analysis, FixData};
 use super::position;
 use super::session::Snapshot;
@@ -41,9 +41,13 @@ enum ActionData {
         code: String,
         range: lsp::Range,
     },
+    #[serde(rename_all = "camelCase")]
     FixAll {
         #[serde(flatten)]
         text: TextOf,
+        /// Unsafe fixes too (the opt-in `source.fixAllUnsafe.inbatch`).
+        #[serde(default)]
+        unsafe_fixes: bool,
     },
 }
 
@@ -52,7 +56,7 @@ impl ActionData {
         match self {
             ActionData::Fix { text, .. }
             | ActionData::Ignore { text, .. }
-            | ActionData::FixAll { text } => text,
+            | ActionData::FixAll { text, .. } => text,
         }
     }
 }
@@ -99,14 +103,18 @@ pub fn code_actions(
     let end = position::offset(rope, params.range.end, encoding);
     let (start, end) = (start.min(end), start.max(end));
     let text = TextOf::of(snapshot);
-    let wants = |kind: &CodeActionKind| {
-        params.context.only.as_ref().is_none_or(|only| {
+    let asked_for = |kind: &CodeActionKind| {
+        params.context.only.as_ref().map(|only| {
             only.iter().any(|asked| {
                 kind.as_str() == asked.as_str()
                     || kind.as_str().starts_with(&format!("{}.", asked.as_str()))
             })
         })
     };
+    // Listed when nothing narrows the request, or when the request names the kind (or a parent).
+    let wants = |kind: &CodeActionKind| asked_for(kind).unwrap_or(true);
+    // Listed only when the request names the kind (or a parent).
+    let wants_by_name = |kind: &CodeActionKind| asked_for(kind).unwrap_or(false);
 
     let mut actions = Vec::new();
     if wants(&CodeActionKind::QUICKFIX) {
@@ -135,7 +143,7 @@ pub fn code_actions(
             }
             let code = diagnostic.rule.code;
             if ignored_lines.insert((code, index.line_of(diagnostic.range.start))) {
-                actions.push(action(
+                let mut ignore = action(
                     format!("Ignore {code} for this line"),
                     CodeActionKind::QUICKFIX,
                     Some(lsp_diagnostic.clone()),
@@ -145,7 +153,17 @@ pub fn code_actions(
                         code: code.to_string(),
                         range: lsp_diagnostic.range,
                     },
-                ));
+                );
+                if suppression_edit(&snapshot.file, diagnostic.range.clone(), code).is_none() {
+                    // Shown greyed out with the reason, rather than as an action that edits
+                    // nothing.
+                    ignore.disabled = Some(CodeActionDisabled {
+                        reason: "no line from here to the end of the file can hold a comment \
+                                 (it ends inside a string)"
+                            .to_string(),
+                    });
+                }
+                actions.push(ignore);
             }
         }
     }
@@ -160,7 +178,23 @@ pub fn code_actions(
             FIX_ALL_KIND,
             None,
             None,
-            ActionData::FixAll { text },
+            ActionData::FixAll {
+                text: text.clone(),
+                unsafe_fixes: false,
+            },
+        ));
+    }
+    let any_fix = analysis.fixed_diagnostics().iter().any(|d| d.fix.is_some());
+    if any_fix && wants_by_name(&FIX_ALL_UNSAFE_KIND) {
+        actions.push(action(
+            "Fix all inbatch problems, including unsafe rewrites".to_string(),
+            FIX_ALL_UNSAFE_KIND,
+            None,
+            None,
+            ActionData::FixAll {
+                text,
+                unsafe_fixes: true,
+            },
         ));
     }
     actions
@@ -203,7 +237,9 @@ pub fn resolve(
             })
             .into_iter()
             .collect(),
-        ActionData::FixAll { .. } => fix_all(snapshot, cancel)?.into_iter().collect(),
+        ActionData::FixAll { unsafe_fixes, .. } => fix_all(snapshot, unsafe_fixes, cancel)?
+            .into_iter()
+            .collect(),
     };
     action.edit = Some(workspace_edit(
         snapshot.uri.clone(),
@@ -229,33 +265,31 @@ fn stale(uri: &Uri) -> jsonrpc::Error {
     }
 }
 
-/// Applies safe fixes until none applies (the engine's loop, as `inbatch check --fix`), as one
-/// edit spanning what changed.
-fn fix_all(snapshot: &Snapshot, cancel: &Cancellation) -> jsonrpc::Result<Option<TextEdit>> {
+/// Applies safe fixes (and unsafe ones with `unsafe_fixes`) until none applies (the engine's
+/// loop, as `inbatch check --fix [--unsafe-fixes]`), as one edit spanning what changed.
+fn fix_all(
+    snapshot: &Snapshot,
+    unsafe_fixes: bool,
+    cancel: &Cancellation,
+) -> jsonrpc::Result<Option<TextEdit>> {
     let original = snapshot.file.text();
     let mut failed = None;
     let outcome = diagnostics::guarded(cancel, || {
-        fix_until_stable(
-            original,
-            FixMode {
-                unsafe_fixes: false,
-            },
-            |file| {
-                let found = diagnostics::analyse(
-                    file,
-                    &snapshot.settings,
-                    snapshot.path.as_deref(),
-                    &snapshot.models,
-                    Fixes::Build,
-                    cancel,
-                )
-                .unwrap_or_else(|failure| {
-                    failed.get_or_insert(failure);
-                    Vec::new()
-                });
-                crate::engine::diagnostic::fixes_of(found)
-            },
-        )
+        fix_until_stable(original, FixMode { unsafe_fixes }, |file| {
+            let found = diagnostics::analyse(
+                file,
+                &snapshot.settings,
+                snapshot.path.as_deref(),
+                &snapshot.models,
+                Fixes::Build,
+                cancel,
+            )
+            .unwrap_or_else(|failure| {
+                failed.get_or_insert(failure);
+                Vec::new()
+            });
+            crate::engine::diagnostic::fixes_of(found)
+        })
     });
     let outcome = match (outcome, failed) {
         (Err(failure), _) | (Ok(_), Some(failure)) => {

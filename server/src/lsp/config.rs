@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -15,54 +16,107 @@ use crate::engine::settings::Settings;
 
 /// The options an editor may send, flat or under an `inbatch` key. Keys this server does not know
 /// are ignored: editors send whole settings trees.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EditorOptions {
     /// Overrides `batch-size`.
     pub batch_size: Option<usize>,
-    /// Replaces the configured `select`, like `--select`.
+    /// Replaces the configured `select`, like `--select`; only selectors that match a rule.
     pub select: Option<Vec<String>>,
-    /// Adds to the configured `ignore`, like `--ignore`.
+    /// Adds to the configured `ignore`, like `--ignore`; only selectors that match a rule.
     pub ignore: Option<Vec<String>>,
     /// A configuration file used for every file instead of discovery, like `--config`.
     pub configuration: Option<PathBuf>,
     /// Overrides `inlay-hints` (the cost shown at flagged loops).
     pub inlay_hints: Option<bool>,
+    /// Which files `workspace/diagnostic` reports.
+    pub diagnostic_mode: Option<DiagnosticMode>,
     /// The most Python files the workspace index takes.
     pub index_max_files: Option<usize>,
     /// The most bytes of Python source the workspace index takes.
     pub index_max_bytes: Option<u64>,
 }
 
+/// Which files' diagnostics a client that pulls the workspace's (`workspace/diagnostic`) is
+/// shown, as Pylance's `diagnosticMode`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum DiagnosticMode {
+    /// Only the open documents: opening one file of a large project shows its problems, not
+    /// every file's.
+    #[default]
+    OpenFilesOnly,
+    /// Every indexed file of the workspace as well.
+    Workspace,
+}
+
+/// Options read from one message, with what was wrong in it: each bad entry is reported and
+/// left out, and the rest applies.
+#[derive(Debug, Default)]
+pub struct ParsedOptions {
+    pub options: EditorOptions,
+    pub problems: Vec<String>,
+}
+
 impl EditorOptions {
-    /// Reads options from a JSON value; `null` means none. An `inbatch` key wins over the top level
-    /// so that a client may send its whole settings object.
-    pub fn from_json(value: Option<&Value>) -> Result<EditorOptions, String> {
-        let Some(value) = value.filter(|v| !v.is_null()) else {
-            return Ok(EditorOptions::default());
+    /// Reads options from a JSON value. `null`, an empty array (what Neovim sends for an empty
+    /// Lua table `{}`) and an empty object mean none. An `inbatch` key wins over the top level so
+    /// that a client may send its whole settings object. Each option is read on its own: a bad
+    /// value is reported and left out, never taking the other options with it.
+    pub fn from_json(value: Option<&Value>) -> ParsedOptions {
+        let mut parsed = ParsedOptions::default();
+        let value = match value {
+            None | Some(Value::Null) => return parsed,
+            Some(value) => value.get("inbatch").unwrap_or(value),
         };
-        let value = value.get("inbatch").unwrap_or(value);
-        serde_json::from_value(value.clone()).map_err(|e| format!("editor options: {e}"))
+        let object = match value {
+            Value::Object(object) => object,
+            Value::Null => return parsed,
+            Value::Array(items) if items.is_empty() => return parsed,
+            other => {
+                parsed.problems.push(format!(
+                    "editor options must be an object such as {{\"batchSize\": 500}}, not `{other}`"
+                ));
+                return parsed;
+            }
+        };
+        let options = &mut parsed.options;
+        let problems = &mut parsed.problems;
+        options.batch_size = field(object, "batchSize", problems).filter(|&size: &usize| {
+            if size == 0 {
+                problems.push("editor option `batchSize` must be at least 1".to_string());
+            }
+            size > 0
+        });
+        options.select = field::<Vec<String>>(object, "select", problems)
+            .map(|select| known_selectors(select, "select", problems))
+            // No known selector left (or none given): the configured rules stay, rather than
+            // none at all.
+            .filter(|select| !select.is_empty());
+        options.ignore = field::<Vec<String>>(object, "ignore", problems)
+            .map(|ignore| known_selectors(ignore, "ignore", problems));
+        options.configuration = field(object, "configuration", problems);
+        options.inlay_hints = field(object, "inlayHints", problems);
+        options.diagnostic_mode = field(object, "diagnosticMode", problems);
+        options.index_max_files = field(object, "indexMaxFiles", problems);
+        options.index_max_bytes = field(object, "indexMaxBytes", problems);
+        parsed
     }
 
-    fn apply(&self, base: &Settings) -> Result<Settings, String> {
+    fn apply(&self, base: &Settings) -> Settings {
         let mut settings = base.clone();
         if let Some(batch_size) = self.batch_size {
-            if batch_size == 0 {
-                return Err("editor option `batchSize` must be at least 1".to_string());
-            }
             settings.batch_size = batch_size;
         }
         if let Some(select) = &self.select {
-            settings.rules = selectors(select, "select")?;
+            settings.rules = rule_set(select);
         }
         if let Some(ignore) = &self.ignore {
-            settings.rules = settings.rules.difference(selectors(ignore, "ignore")?);
+            settings.rules = settings.rules.difference(rule_set(ignore));
         }
         if let Some(inlay_hints) = self.inlay_hints {
             settings.inlay_hints = inlay_hints;
         }
-        Ok(settings)
+        settings
     }
 
     /// The workspace index's limits: the defaults, overridden.
@@ -82,12 +136,43 @@ impl EditorOptions {
     }
 }
 
-fn selectors(values: &[String], option: &str) -> Result<RuleSet, String> {
-    values.iter().try_fold(RuleSet::empty(), |set, value| {
-        RuleSet::from_selector(value)
-            .map(|rules| set.union(rules))
-            .ok_or_else(|| format!("editor option `{option}`: unknown rule selector `{value}`"))
-    })
+/// One option of `object`: `None` when absent or `null`, and when its value has the wrong type
+/// (reported in `problems`).
+fn field<T: DeserializeOwned>(
+    object: &serde_json::Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<String>,
+) -> Option<T> {
+    let value = object.get(key).filter(|value| !value.is_null())?;
+    serde_json::from_value(value.clone())
+        .map_err(|error| problems.push(format!("editor option `{key}`: {error}; it is ignored")))
+        .ok()
+}
+
+/// The selectors that match a rule; each other one is reported.
+fn known_selectors(
+    selectors: Vec<String>,
+    option: &str,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    selectors
+        .into_iter()
+        .filter(|selector| match RuleSet::parse_selector(selector) {
+            Ok(_) => true,
+            Err(error) => {
+                problems.push(format!("editor option `{option}`: {error}; it is ignored"));
+                false
+            }
+        })
+        .collect()
+}
+
+/// The rules of selectors already checked by [`known_selectors`].
+fn rule_set(selectors: &[String]) -> RuleSet {
+    selectors
+        .iter()
+        .filter_map(|selector| RuleSet::from_selector(selector))
+        .fold(RuleSet::empty(), RuleSet::union)
 }
 
 /// Resolves settings per file; configuration errors fall back to defaults and are reported.
@@ -129,7 +214,7 @@ impl ConfigStore {
             root: root.clone(),
             ..Settings::default()
         };
-        let fallback = Arc::new(options.apply(&default).unwrap_or(default));
+        let fallback = Arc::new(options.apply(&default));
         ConfigStore {
             resolver: Resolver::new(fixed, root.clone()),
             options,
@@ -180,27 +265,28 @@ impl ConfigStore {
                 error: None,
             };
         }
-        match self.options.apply(&base) {
-            Ok(settings) => {
-                let settings = Arc::new(settings);
-                // The resolver keeps `base` alive, so its address is not reused while cached.
-                self.layered.insert(key, settings.clone());
-                Resolved {
-                    settings,
-                    error: None,
-                }
-            }
-            Err(error) => Resolved {
-                settings: base,
-                error: Some(error),
-            },
+        let settings = Arc::new(self.options.apply(&base));
+        // The resolver keeps `base` alive, so its address is not reused while cached.
+        self.layered.insert(key, settings.clone());
+        Resolved {
+            settings,
+            error: None,
         }
+    }
+
+    /// The editor options in force.
+    pub fn options(&self) -> &EditorOptions {
+        &self.options
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn options(value: Value) -> ParsedOptions {
+        EditorOptions::from_json(Some(&value))
+    }
 
     #[test]
     fn options_come_flat_or_under_inbatch() {
@@ -210,13 +296,56 @@ mod tests {
             batch_size: Some(500),
             ..EditorOptions::default()
         };
-        assert_eq!(EditorOptions::from_json(Some(&flat)).unwrap(), expected);
-        assert_eq!(EditorOptions::from_json(Some(&nested)).unwrap(), expected);
+        for value in [flat, nested] {
+            let parsed = options(value);
+            assert_eq!(parsed.options, expected);
+            assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        }
+    }
+
+    #[test]
+    fn null_and_empty_arrays_are_no_options() {
+        for value in [
+            Value::Null,
+            serde_json::json!([]),
+            serde_json::json!({}),
+            serde_json::json!({"inbatch": null}),
+            serde_json::json!({"inbatch": []}),
+        ] {
+            let parsed = options(value.clone());
+            assert_eq!(parsed.options, EditorOptions::default(), "{value}");
+            assert!(parsed.problems.is_empty(), "{value}: {:?}", parsed.problems);
+        }
+        let parsed = options(serde_json::json!([1]));
+        assert_eq!(parsed.problems.len(), 1, "{:?}", parsed.problems);
+    }
+
+    #[test]
+    fn a_bad_option_is_reported_and_the_others_kept() {
+        let parsed = options(serde_json::json!({
+            "batchSize": "x",
+            "ignore": ["INB001", "INB999"],
+            "select": ["INB4"],
+            "inlayHints": false,
+            "diagnosticMode": "workspace",
+        }));
+        assert_eq!(parsed.options.batch_size, None);
+        assert_eq!(parsed.options.ignore, Some(vec!["INB001".to_string()]));
+        // No known selector left in `select`: the configured rules stay.
+        assert_eq!(parsed.options.select, None);
+        assert_eq!(parsed.options.inlay_hints, Some(false));
         assert_eq!(
-            EditorOptions::from_json(Some(&Value::Null)).unwrap(),
-            EditorOptions::default()
+            parsed.options.diagnostic_mode,
+            Some(DiagnosticMode::Workspace)
         );
-        assert!(EditorOptions::from_json(Some(&serde_json::json!({"batchSize": "x"}))).is_err());
+        let problems = parsed.problems.join("\n");
+        assert_eq!(parsed.problems.len(), 3, "{problems}");
+        for named in ["`batchSize`", "`INB999`", "`INB4`"] {
+            assert!(problems.contains(named), "{problems}");
+        }
+        let zero = options(serde_json::json!({"batchSize": 0}));
+        assert_eq!(zero.options.batch_size, None);
+        assert_eq!(zero.problems.len(), 1);
     }
 
     #[test]

@@ -22,7 +22,9 @@ use tower_lsp_server::ls_types::{
 };
 
 use super::capabilities::SOURCE;
+use super::config::DiagnosticMode;
 use super::position::{self, PositionEncoding};
+use super::session::Session;
 use super::{analysis, testing, Shared};
 use crate::engine::cancel::{self, Cancellation, Cancelled};
 use crate::engine::diagnostic::{Diagnostic, Severity};
@@ -187,7 +189,7 @@ pub fn to_lsp(
         })
         .collect::<Vec<_>>();
     lsp::Diagnostic {
-        range: position::range(rope, &diagnostic.range, encoding),
+        range: position::shown_range(rope, &diagnostic.range, encoding),
         severity: Some(match diagnostic.severity() {
             Severity::Warning => DiagnosticSeverity::WARNING,
             Severity::Information => DiagnosticSeverity::INFORMATION,
@@ -227,10 +229,18 @@ pub async fn document_diagnostic(
     } else {
         let session = shared.lock();
         match session.index.files.get(&uri) {
-            Some(report) => (report.diagnostics.clone(), report.result_id.clone()),
-            None => (Vec::new(), result_id(&[])),
+            Some(report) if diagnostic_mode(&session) == DiagnosticMode::Workspace => {
+                (report.diagnostics.clone(), report.result_id.clone())
+            }
+            _ => (Vec::new(), result_id(&[])),
         }
     };
+    tracing::debug!(
+        uri = uri.as_str(),
+        result_id,
+        unchanged = params.previous_result_id.as_deref() == Some(result_id.as_str()),
+        "textDocument/diagnostic"
+    );
     let report = if params.previous_result_id.as_deref() == Some(result_id.as_str()) {
         DocumentDiagnosticReport::Unchanged(RelatedUnchangedDocumentDiagnosticReport {
             related_documents: None,
@@ -248,8 +258,10 @@ pub async fn document_diagnostic(
     Ok(DocumentDiagnosticReportResult::Report(report))
 }
 
-/// Every open document and every indexed file; a document whose analysis fails is left out (and
-/// logged) rather than failing the whole report.
+/// Every open document, and every indexed file: with its diagnostics in the `workspace`
+/// diagnostic mode, empty in `openFilesOnly` (so that a client switched from one to the other
+/// drops what it showed). A document whose analysis fails is left out (and logged) rather than
+/// failing the whole report.
 pub async fn workspace_diagnostic(
     shared: &Shared,
     params: WorkspaceDiagnosticParams,
@@ -273,15 +285,17 @@ pub async fn workspace_diagnostic(
     }
     {
         let session = shared.lock();
+        let whole_workspace = diagnostic_mode(&session) == DiagnosticMode::Workspace;
         for (uri, report) in &session.index.files {
-            if !open.contains(uri) {
-                reports.push((
-                    uri.clone(),
-                    None,
-                    report.diagnostics.clone(),
-                    report.result_id.clone(),
-                ));
+            if open.contains(uri) {
+                continue;
             }
+            let (items, id) = if whole_workspace {
+                (report.diagnostics.clone(), report.result_id.clone())
+            } else {
+                (Vec::new(), result_id(&[]))
+            };
+            reports.push((uri.clone(), None, items, id));
         }
     }
     reports.sort_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
@@ -311,4 +325,8 @@ pub async fn workspace_diagnostic(
         })
         .collect();
     WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items })
+}
+
+fn diagnostic_mode(session: &Session) -> DiagnosticMode {
+    session.config.options().diagnostic_mode.unwrap_or_default()
 }

@@ -16,9 +16,9 @@ pub fn hover(snapshot: &Snapshot, analysis: &Analysis, params: &HoverParams) -> 
         snapshot.encoding,
     );
     let diagnostics = analysis.fixed_diagnostics();
-    let diagnostic = diagnostics
-        .iter()
-        .find(|d| d.range.start <= offset && offset <= d.range.end)?;
+    let Some(diagnostic) = hover::diagnostic_at(diagnostics, offset) else {
+        return suppression_hover(snapshot, offset);
+    };
     let markdown = hover::markdown(
         diagnostic,
         diagnostics,
@@ -30,6 +30,23 @@ pub fn hover(snapshot: &Snapshot, analysis: &Analysis, params: &HoverParams) -> 
             kind: MarkupKind::Markdown,
             value: markdown,
         }),
-        range: Some(position::range(rope, &diagnostic.range, snapshot.encoding)),
+        range: Some(position::shown_range(
+            rope,
+            &diagnostic.range,
+            snapshot.encoding,
+        )),
+    })
+}
+
+/// Hover on a rule's code in a `# noqa: …` or `# inbatch: ignore[…]` comment: its documentation,
+/// as ruff shows.
+fn suppression_hover(snapshot: &Snapshot, offset: usize) -> Option<Hover> {
+    let rule = hover::suppressed_rule_at(&snapshot.file, offset)?;
+    Some(Hover {
+        contents: HoverContents::Markup(MarkupContent {
+            kind: MarkupKind::Markdown,
+            value: hover::rule_markdown(rule),
+        }),
+        range: None,
     })
 }

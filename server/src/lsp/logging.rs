@@ -32,6 +32,20 @@ const QUEUE: usize = 4096;
 /// The queue of the installed logger, for [`flush`].
 static SINK: OnceLock<Sink> = OnceLock::new();
 
+/// tower-lsp-server's line for each cancelled request ("successfully cancelled request with ID"),
+/// at `info`: every pull an editor cancels by typing on. Kept at `warn` unless a filter names
+/// tower-lsp-server itself.
+const CANCELLED_REQUESTS: &str = "tower_lsp_server::service::pending=warn";
+
+/// The filter directives for a level variable's value (`None`: not set).
+pub fn directives(value: Option<&str>) -> String {
+    match value.map(str::trim).filter(|value| !value.is_empty()) {
+        None => DEFAULT_FILTER.to_string(),
+        Some(value) if value.contains("tower_lsp_server") => value.to_string(),
+        Some(value) => format!("{value},{CANCELLED_REQUESTS}"),
+    }
+}
+
 pub fn init(log_file: Option<&Path>) -> Result<(), String> {
     let filter = LEVEL_VARIABLES
         .iter()
@@ -39,9 +53,12 @@ pub fn init(log_file: Option<&Path>) -> Result<(), String> {
             std::env::var(name)
                 .ok()
                 .filter(|value| !value.trim().is_empty())
-                .map(|value| EnvFilter::try_new(&value).map_err(|e| format!("{name}={value}: {e}")))
+                .map(|value| {
+                    EnvFilter::try_new(directives(Some(&value)))
+                        .map_err(|e| format!("{name}={value}: {e}"))
+                })
         })
-        .unwrap_or_else(|| Ok(EnvFilter::new(DEFAULT_FILTER)))?;
+        .unwrap_or_else(|| Ok(EnvFilter::new(directives(None))))?;
     let output: Box<dyn Write + Send> = match log_file {
         Some(path) => Box::new(
             OpenOptions::new()
@@ -195,6 +212,26 @@ mod tests {
     use std::sync::mpsc::Sender;
 
     use super::*;
+
+    #[test]
+    fn cancelled_requests_are_not_logged_at_info() {
+        assert_eq!(directives(None), DEFAULT_FILTER);
+        assert_eq!(directives(Some("  ")), DEFAULT_FILTER);
+        assert_eq!(
+            directives(Some("info")),
+            "info,tower_lsp_server::service::pending=warn"
+        );
+        assert_eq!(
+            directives(Some("debug,tower_lsp_server=trace")),
+            "debug,tower_lsp_server=trace"
+        );
+        for value in ["info", "trace", "inbatch=trace,warn"] {
+            assert!(
+                EnvFilter::try_new(directives(Some(value))).is_ok(),
+                "{value}"
+            );
+        }
+    }
 
     /// An output that blocks until the test lets each write through, like a pipe nobody reads.
     struct Gate {

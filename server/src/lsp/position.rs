@@ -98,6 +98,29 @@ pub fn range(rope: &Rope, range: &TextRange, encoding: PositionEncoding) -> Rang
     )
 }
 
+/// The range an editor underlines for a diagnostic at `range`: `range` itself on one line; over
+/// several lines, its part on the first line, up to the end of the code there. Editors underline
+/// every column of a range, so a query written over four lines had the indentation of three of
+/// them underlined; the first line names the query, and hover and code actions still answer
+/// anywhere in the whole range.
+pub fn shown_range(rope: &Rope, range: &TextRange, encoding: PositionEncoding) -> Range {
+    let start = range.start.min(rope.len_bytes());
+    let line = rope.byte_to_line(start);
+    if rope.byte_to_line(range.end.min(rope.len_bytes())) == line {
+        return self::range(rope, range, encoding);
+    }
+    let content_end = line_content_end(rope, line);
+    let code = rope.byte_slice(start..content_end);
+    let trailing_spaces: usize = code
+        .chars_at(code.len_chars())
+        .reversed()
+        .take_while(|c| c.is_whitespace())
+        .map(char::len_utf8)
+        .sum();
+    let end = content_end - trailing_spaces;
+    self::range(rope, &(start..end), encoding)
+}
+
 /// The byte range of an LSP range; `None` when its end comes before its start.
 pub fn text_range(rope: &Rope, range: Range, encoding: PositionEncoding) -> Option<TextRange> {
     let start = offset(rope, range.start, encoding);
@@ -143,6 +166,21 @@ mod tests {
 
     fn pos(line: u32, character: u32) -> Position {
         Position::new(line, character)
+    }
+
+    #[test]
+    fn a_range_over_several_lines_is_shown_on_its_first() {
+        let text = "rows = (\n    session.query(M)   \r\n        .all()\n)\n";
+        let rope = Rope::from_str(text);
+        let start = text.find("session").unwrap();
+        let end = text.find(".all()").unwrap() + ".all()".len();
+        let shown = shown_range(&rope, &(start..end), PositionEncoding::Utf16);
+        assert_eq!(shown, Range::new(pos(1, 4), pos(1, 20)));
+        let one_line = start..start + "session".len();
+        assert_eq!(
+            shown_range(&rope, &one_line, PositionEncoding::Utf16),
+            range(&rope, &one_line, PositionEncoding::Utf16)
+        );
     }
 
     #[test]

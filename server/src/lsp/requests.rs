@@ -65,13 +65,22 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
+        tracing::trace!(method = request.method(), id = ?request.id(), "received");
         match request.method() {
             "$/cancelRequest" => {
                 let id = request
                     .params()
                     .and_then(|params| params.get("id"))
                     .and_then(|id| serde_json::from_value::<Id>(id.clone()).ok());
-                if let Some(token) = id.and_then(|id| lock(&self.running).get(&id).cloned()) {
+                let running = id
+                    .as_ref()
+                    .and_then(|id| lock(&self.running).get(id).cloned());
+                tracing::debug!(
+                    ?id,
+                    running = running.is_some(),
+                    "request cancelled by the client"
+                );
+                if let Some(token) = running {
                     token.cancel();
                 }
             }
@@ -86,10 +95,19 @@ where
         let token = self.stop.child();
         lock(&self.running).insert(id.clone(), token.clone());
         let running = self.running.clone();
+        let method = request.method().to_string();
+        let started = std::time::Instant::now();
         let handled = CURRENT.scope(token, self.inner.call(request));
         Box::pin(async move {
             let response = handled.await;
             lock(&running).remove(&id);
+            tracing::trace!(
+                method,
+                %id,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                error = ?response.as_ref().ok().and_then(|r| r.as_ref()).and_then(|r| r.error()),
+                "answered"
+            );
             response
         })
     }

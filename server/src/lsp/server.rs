@@ -68,11 +68,8 @@ impl LanguageServer for Server {
                 .and_then(|general| general.position_encodings.as_deref()),
         );
         let features = ClientFeatures::from_capabilities(&params.capabilities);
-        let (options, options_error) =
-            match EditorOptions::from_json(params.initialization_options.as_ref()) {
-                Ok(options) => (options, None),
-                Err(error) => (EditorOptions::default(), Some(error)),
-            };
+        let parsed = EditorOptions::from_json(params.initialization_options.as_ref());
+        let options = parsed.options;
         let folders = workspace_folders(&params);
         tracing::info!(
             ?encoding,
@@ -89,9 +86,12 @@ impl LanguageServer for Server {
             folders,
             self.shared.stop.clone(),
         );
-        session
-            .pending_messages
-            .extend(options_error.map(|error| (MessageType::ERROR, format!("inbatch: {error}"))));
+        session.pending_messages.extend(
+            parsed
+                .problems
+                .into_iter()
+                .map(|problem| (MessageType::ERROR, format!("inbatch: {problem}"))),
+        );
         *self.shared.lock() = session;
         if let Some(pid) = params.process_id {
             lifecycle::watch_client_process(
@@ -101,7 +101,7 @@ impl LanguageServer for Server {
             );
         }
         Ok(InitializeResult {
-            capabilities: server_capabilities(encoding),
+            capabilities: server_capabilities(encoding, features),
             server_info: Some(ServerInfo {
                 name: "inbatch".to_string(),
                 version: Some(env!("CARGO_PKG_VERSION").to_string()),
@@ -131,6 +131,8 @@ impl LanguageServer for Server {
         if features.watched_files_registration {
             let client = self.shared.client.clone();
             tokio::spawn(async move { workspace::watch_files(&client).await });
+        } else {
+            tokio::spawn(workspace::poll_configuration(self.shared.clone()));
         }
         tokio::spawn(workspace::indexer(self.shared.clone()));
         workspace::request_scan(&self.shared);
@@ -180,8 +182,13 @@ impl LanguageServer for Server {
 
     async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
         let shared = self.shared.clone();
-        let sent_nothing =
-            params.settings.is_null() || params.settings.as_object().is_some_and(|o| o.is_empty());
+        // Neovim encodes an empty Lua table as `[]`.
+        let sent_nothing = match &params.settings {
+            Value::Null => true,
+            Value::Object(object) => object.is_empty(),
+            Value::Array(items) => items.is_empty(),
+            _ => false,
+        };
         let ask_client = sent_nothing && shared.lock().features.configuration;
         if !ask_client {
             apply_options(&shared, Some(params.settings)).await;
@@ -208,13 +215,7 @@ impl LanguageServer for Server {
         match change {
             WatchedChange::Configuration => {
                 tracing::info!("configuration file changed; reloading");
-                let effects = {
-                    let mut session = shared.lock();
-                    let config = session.config.reloaded();
-                    session.reconfigure(config)
-                };
-                send_effects(&shared, effects).await;
-                workspace::request_scan(&shared);
+                workspace::reload_configuration(&shared).await;
             }
             WatchedChange::Files { changed, deleted } => {
                 tokio::spawn(async move {
@@ -346,19 +347,19 @@ async fn fetch_configuration(shared: Shared) {
 async fn apply_options(shared: &Shared, value: Option<Value>) {
     let effects = {
         let mut session = shared.lock();
-        match EditorOptions::from_json(value.as_ref()) {
-            Ok(changed) => {
-                let options = session.options_with(changed);
-                tracing::info!(?options, "configuration changed");
-                session.index.limits = options.index_limits();
-                let config = session.config.with_options(options);
-                session.reconfigure(config)
-            }
-            Err(error) => Effects {
-                messages: vec![(MessageType::ERROR, format!("inbatch: {error}"))],
-                ..Effects::default()
-            },
-        }
+        let parsed = EditorOptions::from_json(value.as_ref());
+        let options = session.options_with(parsed.options);
+        tracing::info!(?options, "configuration changed");
+        session.index.limits = options.index_limits();
+        let config = session.config.with_options(options);
+        let mut effects = session.reconfigure(config);
+        effects.messages.extend(
+            parsed
+                .problems
+                .into_iter()
+                .map(|problem| (MessageType::ERROR, format!("inbatch: {problem}"))),
+        );
+        effects
     };
     send_effects(shared, effects).await;
     workspace::request_scan(shared);

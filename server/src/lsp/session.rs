@@ -476,6 +476,7 @@ impl Session {
             ignore: changed.ignore.or(initial.ignore),
             configuration: changed.configuration.or(initial.configuration),
             inlay_hints: changed.inlay_hints.or(initial.inlay_hints),
+            diagnostic_mode: changed.diagnostic_mode.or(initial.diagnostic_mode),
             index_max_files: changed.index_max_files.or(initial.index_max_files),
             index_max_bytes: changed.index_max_bytes.or(initial.index_max_bytes),
         }

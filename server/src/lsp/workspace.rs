@@ -751,3 +751,85 @@ pub async fn watch_files(client: &Client) {
         tracing::warn!("the client refused file watching: {error}");
     }
 }
+
+/// How often the configuration files are looked at when the client does not watch them.
+const CONFIG_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// What the configuration files that can apply to the open documents look like on disk: for each
+/// folder from each open document's up to the filesystem's root, and from the workspace folders,
+/// each configuration file's presence, size and modification time.
+fn configuration_fingerprint(
+    session: &Session,
+) -> Vec<(PathBuf, Option<(u64, std::time::SystemTime)>)> {
+    let mut folders: HashSet<&Path> = HashSet::new();
+    let starts = session
+        .documents
+        .values()
+        .filter_map(|open| open.path.as_deref()?.parent())
+        .chain(session.index.folders.iter().map(PathBuf::as_path));
+    for start in starts {
+        for folder in start.ancestors() {
+            if !folders.insert(folder) {
+                break;
+            }
+        }
+    }
+    let mut files: Vec<PathBuf> = folders
+        .into_iter()
+        .flat_map(|folder| CONFIG_FILE_NAMES.iter().map(move |name| folder.join(name)))
+        .collect();
+    files.extend(session.config.options().configuration.iter().map(|path| {
+        session
+            .index
+            .folders
+            .first()
+            .map_or_else(|| path.clone(), |root| root.join(path))
+    }));
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| {
+            let stamp = std::fs::metadata(&path)
+                .ok()
+                .map(|meta| (meta.len(), meta.modified().unwrap_or(std::time::UNIX_EPOCH)));
+            (path, stamp)
+        })
+        .collect()
+}
+
+/// For a client that does not watch files for the server (no dynamic registration of
+/// `workspace/didChangeWatchedFiles`, as Neovim on Linux): looks at the configuration files
+/// twice a second and reloads the configuration when one is created, changed or deleted.
+pub async fn poll_configuration(shared: Shared) {
+    let stop = shared.lock().stop.clone();
+    let mut last: Option<Vec<_>> = None;
+    while !stop.is_cancelled() {
+        let now = {
+            let session = shared.lock();
+            configuration_fingerprint(&session)
+        };
+        // A new open document adds folders: only a change of a file seen before counts.
+        let changed = last.as_ref().is_some_and(|last| {
+            let before: HashMap<_, _> = last.iter().cloned().collect();
+            now.iter()
+                .any(|(path, stamp)| before.get(path).is_some_and(|old| old != stamp))
+        });
+        last = Some(now);
+        if changed {
+            tracing::info!("configuration file changed on disk; reloading");
+            reload_configuration(&shared).await;
+        }
+        tokio::time::sleep(CONFIG_POLL).await;
+    }
+}
+
+/// Reads the configuration files again and re-analyses what they apply to.
+pub async fn reload_configuration(shared: &Shared) {
+    let effects = {
+        let mut session = shared.lock();
+        let config = session.config.reloaded();
+        session.reconfigure(config)
+    };
+    send_effects(shared, effects).await;
+    request_scan(shared);
+}

@@ -17,8 +17,10 @@ M.defaults = {
   root_markers = { 'pyproject.toml', 'inbatch.toml', 'setup.cfg', 'setup.py', '.git' },
   -- Sent as initializationOptions.batchSize when set (chunk size of batched fixes).
   batch_size = nil,
-  init_options = {},
-  settings = {},
+  -- initializationOptions and settings (`select`, `ignore`, `inlayHints`, `diagnosticMode`, ...);
+  -- none by default. Empty tables are never sent: Neovim would encode `{}` as a JSON array `[]`.
+  init_options = nil,
+  settings = nil,
   -- Passed through to the client configuration.
   on_attach = nil,
   capabilities = nil,
@@ -44,6 +46,13 @@ function M.resolve(opts)
   end
   if o.batch_size ~= nil then
     o.init_options = vim.tbl_extend('force', o.init_options or {}, { batchSize = o.batch_size })
+  end
+  -- `{}` would go out as `[]`: send nothing instead.
+  if type(o.init_options) == 'table' and vim.tbl_isempty(o.init_options) then
+    o.init_options = nil
+  end
+  if type(o.settings) == 'table' and vim.tbl_isempty(o.settings) then
+    o.settings = nil
   end
   return o
 end

@@ -12,7 +12,7 @@ use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::semantic::types::RowType;
 use crate::engine::semantic::SemanticModel;
 use crate::engine::source::SourceFile;
-use crate::engine::syntax::{display_code, field, named_children};
+use crate::engine::syntax::{display_code, field, named_children, text_without_comments};
 
 pub static RULE: RuleInfo = RuleInfo {
     code: "INB102",
@@ -94,7 +94,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
                 store.key
             )
         };
-        let what = display_code(file.node_text(store.node), 50);
+        let what = display_code(&text_without_comments(file.text(), store.node), 50);
         let message = format!(
             "`{what}` keys `{}` rows by `{}`, but {certainty}: each key keeps only its last row and the others are lost",
             crate::engine::index::display_model(&store.model),

@@ -67,7 +67,7 @@ pub fn filter_suppressed(
     let mut used: HashSet<(usize, String)> = HashSet::new();
     diagnostics.retain(|diagnostic| {
         let mut suppressed = false;
-        for suppression in suppressions.suppressing(diagnostic, index) {
+        for suppression in suppressions.suppressing(diagnostic, file) {
             suppressed = true;
             // A bare `# noqa` is never reported unused: only listed codes are tracked.
             if suppression.codes.is_some() {

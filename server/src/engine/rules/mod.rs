@@ -209,7 +209,9 @@ impl RuleSet {
         self.0 == 0
     }
 
-    /// Rules matching a selector: `ALL`, a full code, or a code prefix such as `INB0`.
+    /// Rules matching a selector: `ALL`, a full code, a code prefix such as `INB0`, or a rule's
+    /// name. `None` when it matches no rule: a selector that names nothing is a typo, and taking
+    /// it as "no rules" would turn every check off without a word.
     pub fn from_selector(selector: &str) -> Option<RuleSet> {
         let selector = selector.trim();
         if selector.eq_ignore_ascii_case("ALL") {
@@ -223,9 +225,45 @@ impl RuleSet {
                 set.insert(rule);
             }
         }
-        // `INB` alone is a valid prefix even while some codes are not yet written.
-        let known_prefix = selector.len() >= 3 && "INB".eq_ignore_ascii_case(&selector[..3]);
-        (!set.is_empty() || (known_prefix && selector[3..].chars().all(|c| c.is_ascii_digit())))
-            .then_some(set)
+        (!selector.is_empty() && !set.is_empty()).then_some(set)
+    }
+
+    /// [`RuleSet::from_selector`], with the error every shell reports for a selector that
+    /// matches no rule.
+    pub fn parse_selector(selector: &str) -> Result<RuleSet, String> {
+        RuleSet::from_selector(selector).ok_or_else(|| unknown_selector(selector))
+    }
+}
+
+/// "unknown rule selector `INB999` (known rules: ...)".
+fn unknown_selector(selector: &str) -> String {
+    let known: Vec<&str> = all().map(|rule| rule.code).collect();
+    format!(
+        "unknown rule selector `{selector}` (known rules: {}; a prefix such as `INB0`, a rule \
+         name, or `ALL`)",
+        known.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod selector_tests {
+    use super::*;
+
+    #[test]
+    fn selectors_must_match_a_rule() {
+        assert_eq!(RuleSet::from_selector("ALL"), Some(RuleSet::all()));
+        assert!(RuleSet::from_selector("INB0")
+            .is_some_and(|set| set.contains(&inb001_query_in_loop::RULE)
+                && !set.contains(&inb101_quadratic_grouping::RULE)));
+        assert!(RuleSet::from_selector("query-in-loop")
+            .is_some_and(|set| set.contains(&inb001_query_in_loop::RULE)));
+        for typo in ["INB999", "INB4", "INB0011", "", "E501"] {
+            assert_eq!(RuleSet::from_selector(typo), None, "{typo}");
+        }
+        let error = RuleSet::parse_selector("INB999").unwrap_err();
+        assert!(
+            error.contains("`INB999`") && error.contains("INB001"),
+            "{error}"
+        );
     }
 }
