@@ -9,3 +9,4 @@ pub mod config;
 pub mod engine;
 pub mod exit;
 pub mod lsp;
+pub mod project;

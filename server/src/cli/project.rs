@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::engine::index::{extract_declarations, may_declare_models, module_name, ProjectIndex};
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
+pub use crate::project::has_marker;
 
 /// More files than this under a project root and only the checked files are indexed.
 const MAX_INDEXED_FILES: usize = 50_000;
@@ -47,19 +48,6 @@ pub(super) fn without_marker(folder: &Path) -> PathBuf {
 /// Whether a file is a package's `__init__.py`.
 fn is_package(path: &Path) -> bool {
     path.file_name().is_some_and(|name| name == "__init__.py")
-}
-
-/// Whether a folder holds a file that marks a project's root.
-pub fn has_marker(dir: &Path) -> bool {
-    [
-        "pyproject.toml",
-        "setup.py",
-        "setup.cfg",
-        ".git",
-        "inbatch.toml",
-    ]
-    .iter()
-    .any(|marker| dir.join(marker).exists())
 }
 
 /// [`project_root`] of many files, looking each folder up once.

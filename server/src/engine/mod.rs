@@ -133,6 +133,7 @@ pub fn check_file_with(
         .map(|(origin, imports)| Project {
             imports,
             index: origin.calls,
+            path: &origin.path,
         });
     let summaries = (origin.is_some()
         || rules.contains(&rules::inb003_query_in_loop_via_call::RULE))

@@ -31,6 +31,7 @@ use crate::engine::index::{extract_declarations, may_declare_models, module_name
 use crate::engine::settings::{Settings, DEFAULT_EXCLUDES};
 use crate::engine::source::SourceFile;
 use crate::engine::Fixes;
+use crate::project::has_marker;
 
 /// Files analysed between two progress reports and two takes of the session lock.
 const BATCH: usize = 32;
@@ -173,6 +174,11 @@ fn read_models(
 struct Found {
     files: Vec<PathBuf>,
     capped: bool,
+    /// The folders module names start from, as `inbatch check` finds them
+    /// ([`crate::project`]): each workspace folder, the project root above it, and every folder
+    /// under it that holds a project marker (the services of a monorepo, each with its
+    /// `pyproject.toml`).
+    roots: Vec<PathBuf>,
 }
 
 /// The Python files under the folders in path order, skipping version-control, tool and
@@ -182,6 +188,14 @@ fn python_files(folders: &[PathBuf], limits: IndexLimits) -> Found {
     let mut bytes: u64 = 0;
     let mut capped = false;
     let mut seen = HashSet::new();
+    let mut roots: Vec<PathBuf> = folders.to_vec();
+    for folder in folders {
+        // A workspace folder inside a project (a service's `app/` opened alone) names its
+        // modules from that project's root, as the CLI does.
+        if let Some(above) = folder.ancestors().skip(1).find(|dir| has_marker(dir)) {
+            roots.push(above.to_path_buf());
+        }
+    }
     'folders: for folder in folders {
         let walker = ignore::WalkBuilder::new(folder)
             .hidden(false)
@@ -199,6 +213,9 @@ fn python_files(folders: &[PathBuf], limits: IndexLimits) -> Found {
             .build();
         for entry in walker.flatten() {
             cancel::check();
+            if entry.file_type().is_some_and(|t| t.is_dir()) && has_marker(entry.path()) {
+                roots.push(entry.path().to_path_buf());
+            }
             let is_python = entry.file_type().is_some_and(|t| t.is_file())
                 && entry.path().extension().is_some_and(|ext| ext == "py");
             if !is_python || seen.contains(entry.path()) {
@@ -218,7 +235,13 @@ fn python_files(folders: &[PathBuf], limits: IndexLimits) -> Found {
             files.push(entry.into_path());
         }
     }
-    Found { files, capped }
+    roots.sort();
+    roots.dedup();
+    Found {
+        files,
+        capped,
+        roots,
+    }
 }
 
 /// Asks for a scan of the workspace: the running scan, now stale, is cancelled, and the indexer
@@ -332,20 +355,41 @@ async fn scan_folders(
     limits: IndexLimits,
     progress: Option<&Progress>,
 ) -> Result<usize, Failure> {
-    let models_folders = folders.clone();
+    let walk_folders = folders.clone();
+    let work = cancel.clone();
+    let mut found = tokio::task::spawn_blocking(move || {
+        diagnostics::guarded(&work, || python_files(&walk_folders, limits))
+    })
+    .await
+    .map_err(|error| Failure::Panicked(error.to_string()))??;
+    // What the settings exclude is not the project's, for the model index as for `inbatch
+    // check`: its models must not resolve names of the files that are checked.
+    {
+        let mut session = shared.lock();
+        if session.index.generation != generation {
+            return Err(Failure::Cancelled);
+        }
+        let mut ignored = Effects::default();
+        found.files.retain(|path| {
+            !session
+                .settings_for(Some(path), &mut ignored)
+                .is_excluded(path)
+        });
+    }
+    let models_folders = found.roots.clone();
+    let model_files = found.files.clone();
     let work = cancel.clone();
     let read = tokio::task::spawn_blocking(move || {
         diagnostics::guarded(&work, || {
-            let found = python_files(&models_folders, limits);
             let mut models = ProjectIndex::new();
-            let declaring = read_models(&mut models, &found.files, &models_folders);
-            (found, models, declaring)
+            let declaring = read_models(&mut models, &model_files, &models_folders);
+            (models, declaring)
         })
     })
     .await
     .map_err(|error| Failure::Panicked(error.to_string()))??;
-    let (found, mut models, declaring) = read;
-    models.roots = folders.clone();
+    let (mut models, declaring) = read;
+    models.roots = found.roots.clone();
     let files = found.files;
     let effects = {
         let mut session = shared.lock();
@@ -595,10 +639,9 @@ pub fn classify(params: &DidChangeWatchedFilesParams) -> WatchedChange {
 pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<PathBuf>) {
     let (mut models, folders) = {
         let session = shared.lock();
-        (
-            ProjectIndex::clone(&session.index.models),
-            session.index.folders.clone(),
-        )
+        let models = ProjectIndex::clone(&session.index.models);
+        let roots = models.roots.clone();
+        (models, roots)
     };
     let cancel = shared.stop.child();
     let reread = changed.clone();

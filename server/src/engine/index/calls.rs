@@ -423,7 +423,9 @@ pub struct ResolvedFunction {
 #[derive(Debug, Clone, Default)]
 pub struct CallIndex {
     files: HashMap<PathBuf, Arc<FileSummary>>,
-    modules: HashMap<String, PathBuf>,
+    /// The files of each module name: several in a workspace of several projects (two services
+    /// that each have `app/helpers.py`), told apart by the importing file's place.
+    modules: HashMap<String, Vec<PathBuf>>,
     /// Module names by their last part, for the suffix lookup of [`CallIndex::module_file`].
     by_last: HashMap<String, Vec<String>>,
     /// Per file, per function (as in its summary), the reaches across files.
@@ -497,11 +499,14 @@ impl CallIndex {
             return false;
         }
         self.remove_file(&path);
-        self.modules.insert(summary.module.clone(), path.clone());
-        self.by_last
-            .entry(last_part(&summary.module).to_string())
-            .or_default()
-            .push(summary.module.clone());
+        let paths = self.modules.entry(summary.module.clone()).or_default();
+        if paths.is_empty() {
+            self.by_last
+                .entry(last_part(&summary.module).to_string())
+                .or_default()
+                .push(summary.module.clone());
+        }
+        paths.push(path.clone());
         self.files.insert(path, Arc::new(summary));
         true
     }
@@ -510,21 +515,26 @@ impl CallIndex {
         let Some(old) = self.files.remove(path) else {
             return false;
         };
-        if self.modules.get(&old.module).is_some_and(|p| p == path) {
-            self.modules.remove(&old.module);
-            if let Some(list) = self.by_last.get_mut(last_part(&old.module)) {
-                list.retain(|m| *m != old.module);
+        if let Some(paths) = self.modules.get_mut(&old.module) {
+            paths.retain(|p| p != path);
+            if paths.is_empty() {
+                self.modules.remove(&old.module);
+                if let Some(list) = self.by_last.get_mut(last_part(&old.module)) {
+                    list.retain(|m| *m != old.module);
+                }
             }
         }
         self.resolved.remove(path);
         true
     }
 
-    /// The file of a module: by its exact name, else the one module whose name ends with
-    /// `.module` (a `src/` layout), else none.
-    fn module_file(&self, module: &str) -> Option<&Arc<FileSummary>> {
-        if let Some(path) = self.modules.get(module) {
-            return self.files.get(path);
+    /// The file of a module as a file at `near` imports it: by its exact name, else the one
+    /// module whose name ends with `.module` (a `src/` layout). Of several files with that name
+    /// (one per project of the workspace), the one sharing the most folders with `near`; none
+    /// when that does not decide.
+    fn module_path(&self, module: &str, near: Option<&Path>) -> Option<&PathBuf> {
+        if let Some(paths) = self.modules.get(module) {
+            return nearest(paths.iter(), near);
         }
         let suffix = format!(".{module}");
         let mut found = self
@@ -536,7 +546,11 @@ impl CallIndex {
         if found.next().is_some() {
             return None;
         }
-        self.files.get(self.modules.get(first)?)
+        nearest(self.modules.get(first)?.iter(), near)
+    }
+
+    fn module_file(&self, module: &str, near: Option<&Path>) -> Option<&Arc<FileSummary>> {
+        self.files.get(self.module_path(module, near)?)
     }
 
     /// A module-level definition `name` of `module` that `find` accepts in a file, following
@@ -545,14 +559,15 @@ impl CallIndex {
         &self,
         module: &str,
         name: &str,
+        near: Option<&Path>,
         find: impl Fn(&FileSummary, &str) -> Option<T>,
     ) -> Option<(&PathBuf, T)> {
         let mut module = module.to_string();
         let mut name = name.to_string();
         for _ in 0..4 {
-            let file = self.module_file(&module)?;
+            let path = self.module_path(&module, near)?;
+            let file = self.files.get(path)?;
             if let Some(found) = find(file, &name) {
-                let path = self.modules.get(&file.module)?;
                 return Some((path, found));
             }
             let import = file.imports.list.iter().rev().find(|i| i.local == name)?;
@@ -564,28 +579,32 @@ impl CallIndex {
     }
 
     /// The module-level function `name` of `module`.
-    fn locate(&self, module: &str, name: &str) -> Option<(&PathBuf, usize)> {
-        self.find_definition(module, name, FileSummary::module_function)
+    fn locate(&self, module: &str, name: &str, near: Option<&Path>) -> Option<(&PathBuf, usize)> {
+        self.find_definition(module, name, near, FileSummary::module_function)
     }
 
     /// A module-level class.
-    fn find_class(&self, class: &ClassRef) -> Option<(&PathBuf, usize)> {
-        self.find_definition(&class.module, &class.name, FileSummary::module_class)
+    fn find_class(&self, class: &ClassRef, near: Option<&Path>) -> Option<(&PathBuf, usize)> {
+        self.find_definition(&class.module, &class.name, near, FileSummary::module_class)
     }
 
     /// The class a receiver holds an instance of (or is), and how calls on it bind.
-    fn receiver_class(&self, receiver: &InstanceRef) -> Option<(&PathBuf, usize, CallForm)> {
+    fn receiver_class(
+        &self,
+        receiver: &InstanceRef,
+        near: Option<&Path>,
+    ) -> Option<(&PathBuf, usize, CallForm)> {
         match receiver {
             InstanceRef::Instance(class) => {
-                let (path, index) = self.find_class(class)?;
+                let (path, index) = self.find_class(class, near)?;
                 Some((path, index, CallForm::OnInstance))
             }
             InstanceRef::Class(class) => {
-                let (path, index) = self.find_class(class)?;
+                let (path, index) = self.find_class(class, near)?;
                 Some((path, index, CallForm::OnClass))
             }
             InstanceRef::Made { class, factory } => {
-                let (path, index) = self.find_class(class)?;
+                let (path, index) = self.find_class(class, near)?;
                 match find_method(&self, path, index, factory) {
                     MethodLookup::Found(_, entry)
                         if entry.kind == FunctionKind::ClassMethod && entry.factory =>
@@ -597,12 +616,12 @@ impl CallIndex {
             }
             InstanceRef::Global(object) => {
                 let (_, found) =
-                    self.find_definition(&object.module, &object.name, |file, name| {
+                    self.find_definition(&object.module, &object.name, near, |file, name| {
                         file.global(name)
                     })?;
                 match found {
                     InstanceRef::Global(_) => None,
-                    found => self.receiver_class(&found),
+                    found => self.receiver_class(&found, near),
                 }
             }
         }
@@ -615,8 +634,9 @@ impl CallIndex {
         receiver: &InstanceRef,
         name: &str,
         access: MemberAccess,
+        near: Option<&Path>,
     ) -> Option<(&PathBuf, usize, CallForm)> {
-        let (path, class, form) = self.receiver_class(receiver)?;
+        let (path, class, form) = self.receiver_class(receiver, near)?;
         let MethodLookup::Found(found_in, entry) = find_method(&self, path, class, name) else {
             return None;
         };
@@ -632,10 +652,19 @@ impl CallIndex {
         caller: Option<&'s PathBuf>,
         target: &CallTarget,
     ) -> Option<(&'s PathBuf, usize, CallForm)> {
+        self.target_near(caller, caller.map(PathBuf::as_path), target)
+    }
+
+    fn target_near<'s>(
+        &'s self,
+        caller: Option<&'s PathBuf>,
+        near: Option<&Path>,
+        target: &CallTarget,
+    ) -> Option<(&'s PathBuf, usize, CallForm)> {
         match target {
             CallTarget::Local { function, form } => Some((caller?, *function, *form)),
             CallTarget::Imported { module, name } => {
-                if let Some((path, index)) = self.locate(module, name) {
+                if let Some((path, index)) = self.locate(module, name, near) {
                     return Some((path, index, CallForm::Plain));
                 }
                 // `product_service.get(...)` with `product_service` imported from its module.
@@ -644,13 +673,13 @@ impl CallIndex {
                     module: parent.to_string(),
                     name: object.to_string(),
                 });
-                self.method(&receiver, name, MemberAccess::Call)
+                self.method(&receiver, name, MemberAccess::Call, near)
             }
             CallTarget::Method {
                 receiver,
                 name,
                 access,
-            } => self.method(receiver, name, *access),
+            } => self.method(receiver, name, *access, near),
         }
     }
 
@@ -674,16 +703,21 @@ impl CallIndex {
 
     /// What a call of another file resolves to through the project: the function, with its
     /// reaches across the project, and how the call binds it.
-    pub fn function(&self, target: &CallTarget) -> Option<(ResolvedFunction, CallForm)> {
-        let (path, index, form) = self.target(None, target)?;
+    /// `near` is the calling file (of several modules of one name, the nearest is meant).
+    pub fn function(
+        &self,
+        target: &CallTarget,
+        near: Option<&Path>,
+    ) -> Option<(ResolvedFunction, CallForm)> {
+        let (path, index, form) = self.target_near(None, near, target)?;
         Some((self.function_at(path, index)?, form))
     }
 
     /// A class of the project by reference, for [`ClassGraph`] walks that start in another file.
-    pub fn class_at(&self, class: &ClassRef) -> BaseLookup<&PathBuf> {
-        match self.find_class(class) {
+    pub fn class_at(&self, class: &ClassRef, near: Option<&Path>) -> BaseLookup<&PathBuf> {
+        match self.find_class(class, near) {
             Some((path, index)) => BaseLookup::Class(path, index),
-            None if self.module_file(&class.module).is_some() => BaseLookup::Opaque,
+            None if self.module_file(&class.module, near).is_some() => BaseLookup::Opaque,
             None => BaseLookup::Missing,
         }
     }
@@ -829,7 +863,9 @@ impl CallIndex {
         }
         named
             .into_iter()
-            .filter(|module| self.module_file(module).is_none())
+            .filter(|module| {
+                !self.modules.contains_key(*module) && self.module_path(module, None).is_none()
+            })
             .map(str::to_string)
             .collect()
     }
@@ -867,8 +903,33 @@ impl<'a> ClassGraph<'a> for &'a CallIndex {
     fn base(&self, file: Self::File, base: &BaseRef) -> BaseLookup<Self::File> {
         match base {
             BaseRef::Local(index) => BaseLookup::Class(file, *index),
-            BaseRef::Imported(class) => self.class_at(class),
+            BaseRef::Imported(class) => self.class_at(class, Some(file)),
             BaseRef::Opaque => BaseLookup::Opaque,
+        }
+    }
+}
+
+/// Of `paths`, the one sharing the most leading folders with `near`; the only one without
+/// `near`; none on a tie.
+fn nearest<'p>(
+    paths: impl Iterator<Item = &'p PathBuf>,
+    near: Option<&Path>,
+) -> Option<&'p PathBuf> {
+    let paths: Vec<&PathBuf> = paths.collect();
+    match (paths.as_slice(), near) {
+        ([only], _) => Some(only),
+        (_, None) => None,
+        (_, Some(near)) => {
+            let shared = |path: &PathBuf| {
+                path.components()
+                    .zip(near.components())
+                    .take_while(|(a, b)| a == b)
+                    .count()
+            };
+            let best = paths.iter().map(|p| shared(p)).max()?;
+            let mut best_paths = paths.iter().filter(|p| shared(p) == best);
+            let first = best_paths.next()?;
+            best_paths.next().is_none().then_some(*first)
         }
     }
 }

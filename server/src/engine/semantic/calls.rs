@@ -383,6 +383,8 @@ type PendingEdge = (CallTarget, usize, Vec<PassedArgument>);
 pub struct Project<'p> {
     pub imports: &'p Imports,
     pub index: &'p CallIndex,
+    /// The checked file's path in the index.
+    pub path: &'p std::path::Path,
 }
 
 /// The function a call runs, as [`Summaries::callee`] describes it for messages.
@@ -569,6 +571,7 @@ pub fn summaries<'a>(
     let graph = Graph {
         here: &classes.summaries,
         project: project.map(|p| p.index),
+        near: project.map(|p| p.path),
     };
     let function_in = |scope: Node<'a>| by_node.get(&scope.id()).copied();
     let resolution = resolve_targets(
@@ -808,8 +811,10 @@ fn resolve_targets<'a>(
                                 module: module.to_string(),
                                 name: name.to_string(),
                             };
-                            let (index, form) =
-                                intern(target.clone(), &|| project?.index.function(&target));
+                            let (index, form) = intern(target.clone(), &|| {
+                                let project = project?;
+                                project.index.function(&target, Some(project.path))
+                            });
                             (Target::Imported(index), form)
                         }
                         (None, None) => return None,
@@ -847,8 +852,10 @@ fn resolve_targets<'a>(
                                 }
                             }
                         };
-                        let (index, form) =
-                            intern(target.clone(), &|| project?.index.function(&target));
+                        let (index, form) = intern(target.clone(), &|| {
+                            let project = project?;
+                            project.index.function(&target, Some(project.path))
+                        });
                         (Target::Imported(index), form)
                     } else {
                         let holds = receivers.holds(call, caller, record)?;

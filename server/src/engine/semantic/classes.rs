@@ -595,6 +595,8 @@ pub enum Side<'g> {
 pub struct Graph<'g> {
     pub here: &'g [ClassSummary],
     pub project: Option<&'g CallIndex>,
+    /// The checked file's path, which decides between modules of one name in the project.
+    pub near: Option<&'g std::path::Path>,
 }
 
 impl<'g> ClassGraph<'g> for Graph<'g> {
@@ -621,7 +623,7 @@ impl<'g> Graph<'g> {
         let Some(project) = self.project else {
             return BaseLookup::Missing;
         };
-        match project.class_at(class) {
+        match project.class_at(class, self.near) {
             BaseLookup::Class(path, index) => BaseLookup::Class(Side::There(path), index),
             BaseLookup::Missing => BaseLookup::Missing,
             BaseLookup::Opaque => BaseLookup::Opaque,
