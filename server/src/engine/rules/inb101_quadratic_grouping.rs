@@ -170,9 +170,84 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             ),
             lp.header.clone(),
         );
-        context.offer_fix(&mut diagnostic, || index_fix(model, file, scan, lp));
+        // The index is built before the loop: the collection must mean there what it means in
+        // every iteration.
+        let inner_names: Vec<String> = scan
+            .loops
+            .iter()
+            .skip_while(|&&id| id != loop_id)
+            .skip(1)
+            .flat_map(|&id| model.loop_(id).varying.iter().cloned())
+            .collect();
+        let bound_inside = names_in(file, scan.iterable)
+            .into_iter()
+            .find(|name| inner_names.contains(name));
+        let root = names_in(file, scan.iterable)
+            .into_iter()
+            .filter(|name| !name.contains('.'))
+            .last();
+        context.offer_fix(&mut diagnostic, || {
+            if let Some(name) = &bound_inside {
+                return Err(format!(
+                    "`{collection}` reads `{name}`, which an inner loop binds: no single index before the loop"
+                ));
+            }
+            if let Some(mutation) = root.as_deref().and_then(|root| mutation_of(file, lp.node, root)) {
+                return Err(format!(
+                    "the loop changes `{collection}` (`{}`): an index built before it would go stale",
+                    display_code(mutation, 40)
+                ));
+            }
+            index_fix(model, file, scan, lp)
+        });
         diagnostics.push(diagnostic);
     }
+}
+
+/// The first statement in `loop_node`'s body that changes the collection named `root`:
+/// `rows.append(...)` and the other list, set and dict mutators, `rows += ...`, `rows = ...`,
+/// `rows[i] = ...`, `del rows[i]`.
+fn mutation_of<'a>(file: &'a SourceFile, loop_node: Node<'_>, root: &str) -> Option<&'a str> {
+    const MUTATORS: [&str; 12] = [
+        "append",
+        "extend",
+        "insert",
+        "remove",
+        "pop",
+        "clear",
+        "add",
+        "discard",
+        "update",
+        "sort",
+        "reverse",
+        "setdefault",
+    ];
+    let names_root = |node: Node<'_>| {
+        let text = file.node_text(node);
+        text == root
+            || text.starts_with(&format!("{root}["))
+            || text.starts_with(&format!("{root}."))
+    };
+    let mut stack = vec![field(loop_node, "body")?];
+    while let Some(node) = stack.pop() {
+        let changes = match node.kind() {
+            "call" => field(node, "function")
+                .filter(|function| function.kind() == "attribute")
+                .is_some_and(|function| {
+                    field(function, "object").is_some_and(|object| file.node_text(object) == root)
+                        && field(function, "attribute")
+                            .is_some_and(|method| MUTATORS.contains(&file.node_text(method)))
+                }),
+            "assignment" | "augmented_assignment" => field(node, "left").is_some_and(names_root),
+            "delete_statement" => named_children(node).any(names_root),
+            _ => false,
+        };
+        if changes {
+            return Some(file.node_text(node));
+        }
+        stack.extend(named_children(node));
+    }
+    None
 }
 
 fn names_in(file: &SourceFile, node: Node<'_>) -> Vec<String> {
