@@ -184,8 +184,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             .find(|name| inner_names.contains(name));
         let root = names_in(file, scan.iterable)
             .into_iter()
-            .filter(|name| !name.contains('.'))
-            .last();
+            .rfind(|name| !name.contains('.'));
         context.offer_fix(&mut diagnostic, || {
             if let Some(name) = &bound_inside {
                 return Err(format!(
