@@ -3,6 +3,8 @@ whatever the layout (a monorepo of services with same-named modules, an excluded
 models, a src layout). The server is opened on the folder the CLI runs in."""
 
 import json
+import pathlib
+import shutil
 import subprocess
 import textwrap
 
@@ -159,3 +161,72 @@ async def test_a_src_layout(lsp, inbatch_bin, tmp_path):
     })
     expected = await assert_same_findings(lsp, inbatch_bin, tmp_path, ["src/app/views.py"])
     assert expected["src/app/views.py"], "the CLI resolves `app.helpers` under src/"
+
+
+SHOP_MODELS = textwrap.dedent(
+    """\
+    from django.db import models
+
+
+    class Customer(models.Model):
+        name = models.CharField(max_length=50)
+
+
+    class Order(models.Model):
+        customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    """
+)
+
+ARCHIVE_MODELS = textwrap.dedent(
+    """\
+    from django.db import models
+
+
+    class Order(models.Model):
+        customer_name = models.CharField(max_length=50)
+    """
+)
+
+
+def order_view(app):
+    return textwrap.dedent(
+        f"""\
+        from {app}.models import Order
+
+
+        def names():
+            return [order.customer for order in Order.objects.all()]
+        """
+    )
+
+
+async def test_same_named_models_in_two_apps_resolve_through_their_imports(lsp, inbatch_bin, tmp_path):
+    write(tmp_path, {
+        "pyproject.toml": '[project]\nname = "site"\n\n[tool.inbatch]\nselect = ["INB002"]\n',
+        "shop/__init__.py": "",
+        "shop/models.py": SHOP_MODELS,
+        "shop/views.py": order_view("shop"),
+        "archive/__init__.py": "",
+        "archive/models.py": ARCHIVE_MODELS,
+        "archive/views.py": order_view("archive"),
+    })
+    expected = await assert_same_findings(
+        lsp, inbatch_bin, tmp_path, ["shop/views.py", "archive/views.py"])
+    assert expected["shop/views.py"], "shop's Order has a foreign key, loaded per order"
+    assert not expected["archive/views.py"], "archive's Order has no relationship"
+
+
+FIXTURE_PROJECTS = sorted(
+    path for path in (pathlib.Path(__file__).parents[1] / "fixtures" / "rules").glob("*/*")
+    if path.is_dir()
+)
+
+
+@pytest.mark.parametrize("project", FIXTURE_PROJECTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+async def test_every_fixture_project_gets_the_clis_findings(lsp, inbatch_bin, tmp_path, project):
+    workspace = tmp_path / project.name
+    shutil.copytree(project, workspace)
+    (workspace / "inbatch.toml").write_text('select = ["ALL"]\n')
+    relatives = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*.py"))
+    expected = await assert_same_findings(lsp, inbatch_bin, workspace, relatives)
+    assert any(expected.values()), f"{project.name} has findings to compare"

@@ -259,6 +259,22 @@ impl ProjectIndex {
         })
     }
 
+    /// The reverse side, named `attribute`, of a relationship another model declares towards
+    /// `model`. A relationship names its target by class name alone, so where two models share
+    /// that name only a declaration in `model`'s own module counts.
+    pub fn reverse_relationship_of(&self, model: &Model, attribute: &str) -> Option<Relationship> {
+        let unique = self.models_named(&model.name).nth(1).is_none();
+        self.models().find_map(|other| {
+            other
+                .relationships
+                .iter()
+                .filter(|relationship| relationship.target.as_deref() == Some(model.name.as_str()))
+                .filter(|_| unique || other.module == model.module)
+                .filter_map(|relationship| reverse_relationship(other, relationship))
+                .find(|reverse| reverse.name == attribute)
+        })
+    }
+
     /// A Django many-valued accessor of this name declared somewhere in the project (a
     /// many-to-many field, a reverse foreign key's `related_name` or `<model>_set`): `Some` with
     /// the related model when every declaration agrees on it.

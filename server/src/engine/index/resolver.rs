@@ -198,7 +198,7 @@ impl<'i> ModelResolver<'i> {
         if let Some(found) = resolved.relationship(attribute) {
             return Some(found.clone());
         }
-        self.index.relationship(&resolved.name, attribute)
+        self.index.reverse_relationship_of(resolved, attribute)
     }
 
     /// The name a relationship's target goes by for later lookups: `module:Name` when the
