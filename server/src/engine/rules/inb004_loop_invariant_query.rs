@@ -61,24 +61,6 @@ iterations, and all iterations now share one result object. A one-shot SQLAlchem
 materialised with `list(...)`; a query whose result shape is not known is not moved.
 "#;
 
-/// SQLAlchemy terminals whose value can be kept and reused: one row, a number, a list.
-const VALUE_TERMINALS: &[&str] = &[
-    "all",
-    "first",
-    "one",
-    "one_or_none",
-    "scalar",
-    "scalar_one",
-    "scalar_one_or_none",
-    "count",
-    "get",
-    "exists",
-    "fetchall",
-    "fetchone",
-    "first_or_404",
-    "get_or_404",
-    "one_or_404",
-];
 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
@@ -171,7 +153,7 @@ fn hoist(model: &SemanticModel<'_>, query: &Query<'_>, outermost: LoopId) -> Res
         Orm::Django => terminal == Some("iterator"),
         Orm::SqlAlchemy => {
             !matches!(query.call.api, QueryApi::SessionGet | QueryApi::FlaskDb)
-                && terminal.is_none_or(|t| !VALUE_TERMINALS.contains(&t))
+                && terminal.is_none_or(|t| !Orm::SqlAlchemy.tables().reusable.contains(&t))
         }
     };
     if one_shot && !is_iterated {
