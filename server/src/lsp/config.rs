@@ -22,6 +22,8 @@ pub struct EditorOptions {
     pub batch_size: Option<usize>,
     /// Replaces the configured `select`, like `--select`.
     pub select: Option<Vec<String>>,
+    /// Adds to the selected rules, like `--extend-select`: turns on rules that are off by default.
+    pub extend_select: Option<Vec<String>>,
     /// Adds to the configured `ignore`, like `--ignore`.
     pub ignore: Option<Vec<String>>,
     /// A configuration file used for every file instead of discovery, like `--config`.
@@ -56,6 +58,9 @@ impl EditorOptions {
         if let Some(select) = &self.select {
             settings.rules = selectors(select, "select")?;
         }
+        if let Some(extend) = &self.extend_select {
+            settings.rules = settings.rules.union(selectors(extend, "extendSelect")?);
+        }
         if let Some(ignore) = &self.ignore {
             settings.rules = settings.rules.difference(selectors(ignore, "ignore")?);
         }
@@ -77,6 +82,7 @@ impl EditorOptions {
     fn is_empty(&self) -> bool {
         self.batch_size.is_none()
             && self.select.is_none()
+            && self.extend_select.is_none()
             && self.ignore.is_none()
             && self.inlay_hints.is_none()
     }
