@@ -50,6 +50,16 @@ pub fn render(rule: &RuleInfo) -> String {
     )
 }
 
+fn printed(text: &str) -> u8 {
+    match print_stdout(text) {
+        Ok(()) => exit::CLEAN,
+        Err(error) => {
+            print_stderr(&format!("error: {error}\n"));
+            exit::ERROR
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,15 +74,5 @@ mod tests {
         assert!(!inb001.contains("On by default"), "{inb001}");
         let inb201 = render(rules::find("INB201").unwrap());
         assert!(inb201.contains("On by default."), "{inb201}");
-    }
-}
-
-fn printed(text: &str) -> u8 {
-    match print_stdout(text) {
-        Ok(()) => exit::CLEAN,
-        Err(error) => {
-            print_stderr(&format!("error: {error}\n"));
-            exit::ERROR
-        }
     }
 }
