@@ -13,9 +13,19 @@ use inbatch::engine::{self};
 use inbatch::lsp::position::{self, PositionEncoding};
 use ropey::Rope;
 
+/// The default settings with the N+1 rules (INB001, INB002, INB003, INB005) selected: they are
+/// off by default, and the generators write N+1 loops for them.
 pub fn settings() -> &'static Settings {
     static SETTINGS: std::sync::OnceLock<Settings> = std::sync::OnceLock::new();
-    SETTINGS.get_or_init(Settings::default)
+    SETTINGS.get_or_init(|| {
+        let mut settings = Settings::default();
+        for code in ["INB001", "INB002", "INB003", "INB005"] {
+            settings
+                .rules
+                .insert(inbatch::engine::rules::find(code).expect("a rule of the registry"));
+        }
+        settings
+    })
 }
 
 /// The Python files the generators splice from (the same files seed the corpora).

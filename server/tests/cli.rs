@@ -101,7 +101,13 @@ fn fixing_the_n_plus_one_example_gives_the_spec_target() {
     }
     let output = check_in(
         dir.path(),
-        &["--fix", "--unsafe-fixes", "analytics/n_plus_one.py"],
+        &[
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            "analytics/n_plus_one.py",
+        ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let fixed = std::fs::read_to_string(analytics.join("n_plus_one.py")).unwrap();
@@ -205,7 +211,10 @@ fn json_output_has_every_field_of_the_spec() {
 fn columns_count_characters_not_bytes() {
     let text = "def f(session, ids):\n    for uid in ids:\n        x = '😀'; print(session.get(User, uid))\n";
     let dir = temp_project(&[("a.py", text.as_bytes())]);
-    let output = check_in(dir.path(), &["--format", "json", "a.py"]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "json", "a.py"],
+    );
     let json: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         json[0]["location"],
@@ -263,7 +272,15 @@ fn rule_codes_that_name_no_rule_are_errors() {
 #[test]
 fn stdin_with_filename() {
     let output = check_stdin(
-        &["--format", "json", "--stdin-filename", "pkg/view.py", "-"],
+        &[
+            "--extend-select",
+            "INB001",
+            "--format",
+            "json",
+            "--stdin-filename",
+            "pkg/view.py",
+            "-",
+        ],
         N_PLUS_ONE.as_bytes(),
     );
     assert_eq!(output.status.code(), Some(1));
@@ -293,7 +310,10 @@ fn invalid_utf8_file_is_named_and_others_still_checked() {
         ("bad.py", b"x = '\xff\xfe'\n"),
         ("good.py", N_PLUS_ONE.as_bytes()),
     ]);
-    let output = check_in(dir.path(), &["--format", "concise", "."]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "concise", "."],
+    );
     assert_eq!(output.status.code(), Some(2));
     let errors = stderr(&output);
     assert!(errors.contains("bad.py: not valid UTF-8"), "{errors}");
@@ -305,7 +325,10 @@ fn invalid_utf8_file_is_named_and_others_still_checked() {
 fn syntax_error_file_is_still_checked_where_sound() {
     let text = "def broken(:\n    pass\n\ndef f(session, ids):\n    for uid in ids:\n        print(session.get(User, uid))\n";
     let dir = temp_project(&[("a.py", text.as_bytes())]);
-    let output = check_in(dir.path(), &["--format", "concise", "a.py"]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "concise", "a.py"],
+    );
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stdout(&output).contains("a.py:6:15: INB001"),
@@ -344,7 +367,7 @@ fn config_ignore_and_per_file_ignores_apply() {
     let dir = temp_project(&[
         (
             "pyproject.toml",
-            b"[tool.inbatch]\nper-file-ignores = { \"tests/*\" = [\"INB001\"] }\n",
+            b"[tool.inbatch]\nextend-select = [\"INB001\"]\nper-file-ignores = { \"tests/*\" = [\"INB001\"] }\n",
         ),
         ("tests/a.py", N_PLUS_ONE.as_bytes()),
         ("app/a.py", N_PLUS_ONE.as_bytes()),
@@ -354,25 +377,39 @@ fn config_ignore_and_per_file_ignores_apply() {
     assert!(text.contains("app/a.py"), "{text}");
     assert!(!text.contains("tests/a.py"), "{text}");
 
+    // `ignore` wins over `extend-select` in one configuration; `--ignore` over the configuration.
     let dir = temp_project(&[
-        ("inbatch.toml", b"ignore = [\"INB001\"]\n"),
+        (
+            "inbatch.toml",
+            b"extend-select = [\"INB001\"]\nignore = [\"INB001\"]\n",
+        ),
         ("a.py", N_PLUS_ONE.as_bytes()),
     ]);
     assert_eq!(check_in(dir.path(), &["a.py"]).status.code(), Some(0));
+    let dir = temp_project(&[
+        ("inbatch.toml", b"extend-select = [\"INB001\"]\n"),
+        ("a.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    assert_eq!(check_in(dir.path(), &["a.py"]).status.code(), Some(1));
+    let output = check_in(dir.path(), &["--ignore", "INB001", "a.py"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
 }
 
 #[test]
 fn explicit_config_flag() {
     let dir = temp_project(&[
-        ("custom.toml", b"ignore = [\"INB001\"]\n"),
+        ("custom.toml", b"extend-select = [\"INB001\"]\n"),
+        ("inbatch.toml", b"ignore = [\"INB001\"]\n"),
         ("a.py", N_PLUS_ONE.as_bytes()),
     ]);
+    // The file named wins over the discovered `inbatch.toml`, which would hide the finding.
     assert_eq!(
         check_in(dir.path(), &["--config", "custom.toml", "a.py"])
             .status
             .code(),
-        Some(0)
+        Some(1)
     );
+    assert_eq!(check_in(dir.path(), &["a.py"]).status.code(), Some(0));
     assert_eq!(
         check_in(dir.path(), &["--config", "missing.toml", "a.py"])
             .status
@@ -391,7 +428,10 @@ fn gitignore_virtualenvs_and_default_excludes_are_skipped() {
         ("node_modules/c.py", N_PLUS_ONE.as_bytes()),
         ("src/d.py", N_PLUS_ONE.as_bytes()),
     ]);
-    let output = check_in(dir.path(), &["--format", "concise"]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "concise"],
+    );
     let text = stdout(&output);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.starts_with("src/d.py:"), "{text}");
@@ -407,7 +447,10 @@ fn output_is_sorted_by_file_and_position() {
         .map(|(n, t)| (n.as_str(), t.as_bytes()))
         .collect();
     let dir = temp_project(&borrowed);
-    let text = stdout(&check_in(dir.path(), &["--format", "concise"]));
+    let text = stdout(&check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "concise"],
+    ));
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 24);
     let mut sorted = lines.clone();
@@ -578,7 +621,7 @@ fn fix_keeps_a_suppression_of_a_finding_through_another_file() {
             b"from app.helpers import load_stats\n\n\ndef report(user_ids):\n    for uid in user_ids:\n        load_stats(uid)  # noqa: INB003\n        print(uid)  # noqa: INB003\n",
         ),
     ]);
-    let output = check_in(dir.path(), &["--fix", "."]);
+    let output = check_in(dir.path(), &["--extend-select", "INB003", "--fix", "."]);
     assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
     let views = std::fs::read_to_string(dir.path().join("app/views.py")).unwrap();
     assert!(
@@ -598,7 +641,14 @@ fn a_closed_standard_output_ends_the_run_normally() {
     let dir = temp_project(&[("many.py", many.as_bytes())]);
     let mut child = common::inbatch()
         .current_dir(dir.path())
-        .args(["check", "--format", "concise", "."])
+        .args([
+            "check",
+            "--extend-select",
+            "INB001",
+            "--format",
+            "concise",
+            ".",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -652,8 +702,17 @@ fn a_pipe_or_device_named_on_the_command_line_is_an_error_not_a_wait() {
         .unwrap();
     assert!(status.success());
     for special in ["pipe.py", "/dev/null", "/dev/zero"] {
-        let output =
-            check_within_30_seconds(dir.path(), &["--format", "concise", special, "good.py"]);
+        let output = check_within_30_seconds(
+            dir.path(),
+            &[
+                "--extend-select",
+                "INB001",
+                "--format",
+                "concise",
+                special,
+                "good.py",
+            ],
+        );
         assert_eq!(output.status.code(), Some(2), "{special}");
         let errors = stderr(&output);
         assert!(
@@ -716,7 +775,10 @@ fn excludes_do_not_match_the_folders_above_what_is_checked() {
         (dir.path().to_path_buf(), "dist/proj".to_string()),
         (PathBuf::from("/"), project.display().to_string()),
     ] {
-        let output = check_in(&cwd, &["--format", "concise", &path]);
+        let output = check_in(
+            &cwd,
+            &["--extend-select", "INB001", "--format", "concise", &path],
+        );
         assert_eq!(output.status.code(), Some(1), "from {}", cwd.display());
         let lines = stdout(&output);
         assert_eq!(lines.lines().count(), 1, "{lines}");
@@ -746,7 +808,17 @@ fn unusable_paths_are_reported_with_their_reason() {
         ("missing.py", "missing.py: no such file or folder"),
     ];
     for (path, message) in cases {
-        let output = check_in(dir.path(), &["--format", "concise", path, "good.py"]);
+        let output = check_in(
+            dir.path(),
+            &[
+                "--extend-select",
+                "INB001",
+                "--format",
+                "concise",
+                path,
+                "good.py",
+            ],
+        );
         assert_eq!(output.status.code(), Some(2), "{path}");
         assert!(stderr(&output).contains(message), "{}", stderr(&output));
         assert!(stdout(&output).contains("good.py:3:15: INB001"), "{path}");
@@ -766,7 +838,15 @@ fn unusable_paths_are_reported_with_their_reason() {
     }
     let output = command
         .current_dir(dir.path())
-        .args(["check", "--format", "concise", "locked/app.py", "good.py"])
+        .args([
+            "check",
+            "--extend-select",
+            "INB001",
+            "--format",
+            "concise",
+            "locked/app.py",
+            "good.py",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -72,3 +72,19 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
 }
+
+/// The N+1 rules: off by default (under 90 % precise on real code), selected by the tests that
+/// probe them.
+pub const N_PLUS_ONE_RULES: [&str; 4] = ["INB001", "INB002", "INB003", "INB005"];
+
+/// The default settings with the N+1 rules selected, as `extend-select` does: the rules that ran
+/// without configuration before they were turned off by default.
+pub fn settings_with_n_plus_one_rules() -> inbatch::engine::settings::Settings {
+    let mut settings = inbatch::engine::settings::Settings::default();
+    for code in N_PLUS_ONE_RULES {
+        settings
+            .rules
+            .insert(inbatch::engine::rules::find(code).expect("a rule of the registry"));
+    }
+    settings
+}

@@ -33,7 +33,10 @@ fn functions(count: usize) -> String {
 fn fixed_version(name: &str, text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(name), text).unwrap();
-    let output = check_in(dir.path(), &["--fix", "--unsafe-fixes", name]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--fix", "--unsafe-fixes", name],
+    );
     assert!(
         matches!(output.status.code(), Some(0 | 1)),
         "{}",
@@ -133,6 +136,8 @@ fn a_full_disk_leaves_the_original_intact_and_other_files_are_still_fixed() {
     let mut command = inbatch();
     command.current_dir(elsewhere.path()).args([
         "check",
+        "--extend-select",
+        "INB001",
         "--fix",
         "--unsafe-fixes",
         "other.py",
@@ -169,7 +174,16 @@ fn a_full_disk_leaves_the_original_intact_and_other_files_are_still_fixed() {
     if let Some(disk) = &disk {
         fs::remove_dir_all(disk.path().join("filler")).unwrap();
     }
-    let again = check_in(folder, &["--fix", "--unsafe-fixes", "many.py"]);
+    let again = check_in(
+        folder,
+        &[
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            "many.py",
+        ],
+    );
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(fs::read_to_string(&target).unwrap(), fixed);
 }
@@ -184,7 +198,14 @@ fn an_injected_write_failure_leaves_the_original_intact() {
     let output = inbatch()
         .current_dir(dir.path())
         .env(FAIL_WRITES_AFTER, "100")
-        .args(["check", "--fix", "--unsafe-fixes", "a.py"])
+        .args([
+            "check",
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            "a.py",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -210,7 +231,14 @@ fn start_paused(
     let mut child = inbatch()
         .current_dir(dir)
         .env(PAUSE_BEFORE_RENAME, seconds.to_string())
-        .args(["check", "--fix", "--unsafe-fixes", "."])
+        .args([
+            "check",
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            ".",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -280,7 +308,10 @@ fn a_kill_during_the_write_leaves_every_file_old_or_new() {
         );
     }
     // The next run is not confused by them (they are not Python files) and finishes the job.
-    let again = check_in(dir.path(), &["--fix", "--unsafe-fixes", "."]);
+    let again = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--fix", "--unsafe-fixes", "."],
+    );
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     for (name, (_, new)) in names.iter().zip(&versions) {
         assert_eq!(fs::read_to_string(dir.path().join(name)).unwrap(), *new);
@@ -354,7 +385,16 @@ fn a_hard_linked_file_is_detached_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("a.py"), N_PLUS_ONE).unwrap();
     fs::hard_link(dir.path().join("a.py"), dir.path().join("backup.py")).unwrap();
-    let output = check_in(dir.path(), &["--fix", "--unsafe-fixes", "a.py"]);
+    let output = check_in(
+        dir.path(),
+        &[
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            "a.py",
+        ],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("warning: a.py: had 2 hard links"),
@@ -384,7 +424,16 @@ fn permissions_and_owner_are_kept() {
     }
     fs::set_permissions(&path, fs::Permissions::from_mode(0o754)).unwrap();
     let before = fs::metadata(&path).unwrap();
-    let output = check_in(dir.path(), &["--fix", "--unsafe-fixes", "a.py"]);
+    let output = check_in(
+        dir.path(),
+        &[
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            "a.py",
+        ],
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let after = fs::metadata(&path).unwrap();
     assert_ne!(
@@ -417,7 +466,14 @@ fn a_read_only_file_is_not_fixed() {
     }
     let output = command
         .current_dir(dir.path())
-        .args(["check", "--fix", "--unsafe-fixes", "a.py"])
+        .args([
+            "check",
+            "--extend-select",
+            "INB001",
+            "--fix",
+            "--unsafe-fixes",
+            "a.py",
+        ])
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -167,7 +167,10 @@ fn sarif_uris_are_percent_encoded_relative_paths() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("my pkg")).unwrap();
     std::fs::write(dir.path().join("my pkg").join("vüe,1.py"), N_PLUS_ONE).unwrap();
-    let output = check_in(dir.path(), &["--format", "sarif"]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "sarif"],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let log = sarif_of(&output);
     let location = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"];
@@ -182,7 +185,10 @@ fn sarif_columns_count_characters() {
     let dir = tempfile::tempdir().unwrap();
     let source = "def f(session, ids):\n    for uid in ids:\n        é = session.get(User, uid)\n";
     std::fs::write(dir.path().join("a.py"), source).unwrap();
-    let output = check_in(dir.path(), &["--format", "sarif", "a.py"]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "sarif", "a.py"],
+    );
     let log = sarif_of(&output);
     let region = &log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"];
     // `é` is two bytes but one character: the query starts in character column 13.
@@ -194,7 +200,15 @@ fn sarif_columns_count_characters() {
 #[test]
 fn sarif_reads_standard_input() {
     let output = check_stdin(
-        &["--format", "sarif", "--stdin-filename", "pkg/mod.py", "-"],
+        &[
+            "--extend-select",
+            "INB001",
+            "--format",
+            "sarif",
+            "--stdin-filename",
+            "pkg/mod.py",
+            "-",
+        ],
         N_PLUS_ONE.as_bytes(),
     );
     assert_eq!(output.status.code(), Some(1));
@@ -241,7 +255,10 @@ fn github_escapes_properties_and_message() {
     let source =
         "def f(session, ids):\n    for uid in ids:\n        session.get(User, \"%d,x:y\" % uid)\n";
     std::fs::write(dir.path().join("a,b:c.py"), source).unwrap();
-    let output = check_in(dir.path(), &["--format", "github"]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "github"],
+    );
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let text = stdout(&output);
     let line = text.lines().next().unwrap();

@@ -51,7 +51,7 @@ fn config(base: u32) -> Config {
 
 fn settings() -> &'static Settings {
     static SETTINGS: OnceLock<Settings> = OnceLock::new();
-    SETTINGS.get_or_init(Settings::default)
+    SETTINGS.get_or_init(common::settings_with_n_plus_one_rules)
 }
 
 /// Every Python file of the fixture corpus and the examples, read once.

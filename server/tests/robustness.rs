@@ -12,18 +12,17 @@ use std::time::{Duration, Instant};
 
 use common::{check_in, stderr, stdout, N_PLUS_ONE};
 use inbatch::engine::diagnostic::Diagnostic;
-use inbatch::engine::settings::Settings;
 use inbatch::engine::source::SourceFile;
 use inbatch::engine::{self};
 use inbatch::lsp::position::{self, PositionEncoding};
 use ropey::Rope;
 use serde_json::Value;
 
-/// Analyses `text`, asserting that every range (diagnostic, related, fix edit) is inside the text
-/// and on char boundaries.
+/// Analyses `text` with the N+1 rules selected (the inputs below probe them), asserting that every
+/// range (diagnostic, related, fix edit) is inside the text and on char boundaries.
 fn analyse(text: &str) -> Vec<Diagnostic> {
     let file = SourceFile::parse(text);
-    let diagnostics = engine::check(&file, &Settings::default(), None);
+    let diagnostics = engine::check(&file, &common::settings_with_n_plus_one_rules(), None);
     for d in &diagnostics {
         let mut ranges = vec![d.range.clone()];
         ranges.extend(d.related.iter().map(|r| r.range.clone()));
@@ -49,10 +48,17 @@ fn flagged<'t>(text: &'t str, diagnostics: &[Diagnostic]) -> Vec<&'t str> {
     diagnostics.iter().map(|d| &text[d.range.clone()]).collect()
 }
 
-/// `inbatch check --format json --stdin-filename input.py <extra>` on `input`: no `-`, the file
-/// name alone says to read standard input.
+/// `inbatch check --extend-select INB001,INB002,INB003,INB005 --format json --stdin-filename
+/// input.py <extra>` on `input`: no `-`, the file name alone says to read standard input.
 fn check_stdin(input: &[u8], extra: &[&str]) -> Output {
-    let mut args = vec!["--format", "json", "--stdin-filename", "input.py"];
+    let mut args = vec![
+        "--extend-select",
+        "INB001,INB002,INB003,INB005",
+        "--format",
+        "json",
+        "--stdin-filename",
+        "input.py",
+    ];
     args.extend_from_slice(extra);
     common::check_stdin(&args, input)
 }
@@ -239,7 +245,10 @@ fn invalid_utf8_in_the_flagged_file_names_it_exit_2_and_others_are_checked() {
     std::fs::write(dir.path().join("bad.py"), &bad).unwrap();
     std::fs::write(dir.path().join("latin1.py"), b"# caf\xe9\nx = 1\n").unwrap();
     std::fs::write(dir.path().join("good.py"), N_PLUS_ONE).unwrap();
-    let output = check_in(dir.path(), &["--format", "json", "."]);
+    let output = check_in(
+        dir.path(),
+        &["--extend-select", "INB001", "--format", "json", "."],
+    );
     assert_eq!(output.status.code(), Some(2));
     let err = stderr(&output);
     assert!(err.contains("bad.py") && err.contains("latin1.py"), "{err}");
@@ -673,6 +682,8 @@ const FIXABLE: &str = "\"\"\"Reports.\"\"\"\nfrom sqlalchemy import select\n\n\n
 fn fixed(text: &str) -> String {
     let output = common::check_stdin(
         &[
+            "--extend-select",
+            "INB001,INB002,INB003,INB005",
             "--fix",
             "--unsafe-fixes",
             "--stdin-filename",

@@ -41,14 +41,64 @@ def django_loop(user_ids):
         print(Order.objects.filter(user_id=uid).count())
 ";
 
+/// The N+1 rules (INB001, INB002, INB003, INB005) are under 90 % precise on real code: off until
+/// the configuration or the command line selects them.
+#[test]
+fn the_n_plus_one_rules_are_off_until_selected() {
+    let plain = temp_project(&[("app/views.py", SQLALCHEMY_AND_DJANGO)]);
+    assert!(codes(plain.path(), &["."]).is_empty());
+    let output = check_in(plain.path(), &["."]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+
+    for config in [
+        ("inbatch.toml", "extend-select = [\"INB001\"]\n"),
+        (
+            "pyproject.toml",
+            "[tool.inbatch]\nextend-select = [\"INB001\"]\n",
+        ),
+        (
+            "pyproject.toml",
+            "[tool.inbatch]\nextend-select = [\"INB001\", \"INB002\", \"INB003\", \"INB005\"]\n",
+        ),
+    ] {
+        let extended = temp_project(&[("app/views.py", SQLALCHEMY_AND_DJANGO), config]);
+        assert_eq!(
+            codes(extended.path(), &["."]),
+            ["INB001", "INB001"],
+            "{config:?}"
+        );
+    }
+    assert_eq!(
+        codes(plain.path(), &["--extend-select", "INB001", "."]),
+        ["INB001", "INB001"]
+    );
+    assert_eq!(
+        codes(
+            plain.path(),
+            &["--extend-select", "INB001,INB002,INB003,INB005", "."]
+        ),
+        ["INB001", "INB001"]
+    );
+    assert_eq!(
+        codes(plain.path(), &["--select", "INB001", "."]),
+        ["INB001", "INB001"]
+    );
+}
+
 #[test]
 fn the_orm_setting_limits_what_is_recognised() {
-    let both = temp_project(&[("app/views.py", SQLALCHEMY_AND_DJANGO)]);
+    let both = temp_project(&[
+        ("app/views.py", SQLALCHEMY_AND_DJANGO),
+        ("inbatch.toml", "extend-select = [\"INB001\"]\n"),
+    ]);
     assert_eq!(codes(both.path(), &["."]), ["INB001", "INB001"]);
 
     let django = temp_project(&[
         ("app/views.py", SQLALCHEMY_AND_DJANGO),
-        ("inbatch.toml", "orm = \"django\"\n"),
+        (
+            "inbatch.toml",
+            "orm = \"django\"\nextend-select = [\"INB001\"]\n",
+        ),
     ]);
     let output = check_in(django.path(), &["--format", "concise", "."]);
     let text = stdout(&output);
@@ -57,7 +107,10 @@ fn the_orm_setting_limits_what_is_recognised() {
 
     let sqlalchemy = temp_project(&[
         ("app/views.py", SQLALCHEMY_AND_DJANGO),
-        ("inbatch.toml", "orm = \"sqlalchemy\"\n"),
+        (
+            "inbatch.toml",
+            "orm = \"sqlalchemy\"\nextend-select = [\"INB001\"]\n",
+        ),
     ]);
     let text = stdout(&check_in(sqlalchemy.path(), &["--format", "concise", "."]));
     assert_eq!(text.lines().filter(|l| l.contains("INB001")).count(), 1);
@@ -71,7 +124,9 @@ fn test_code_skips_the_performance_rules_unless_asked() {
         ("app/tests/test_views.py", SQLALCHEMY_AND_DJANGO),
         ("app/conftest.py", SQLALCHEMY_AND_DJANGO),
     ];
-    let project = temp_project(&files);
+    let mut selecting = files.to_vec();
+    selecting.push(("inbatch.toml", "extend-select = [\"INB001\"]\n"));
+    let project = temp_project(&selecting);
     let output = check_in(project.path(), &["--format", "concise", "."]);
     let text = stdout(&output);
     assert!(
@@ -80,8 +135,25 @@ fn test_code_skips_the_performance_rules_unless_asked() {
     );
     assert_eq!(text.lines().count(), 2, "{text}");
 
+    // Selected on the command line, a performance rule still skips test code.
+    let project = temp_project(&files);
+    for select in ["--select", "--extend-select"] {
+        let text = stdout(&check_in(
+            project.path(),
+            &[select, "INB001", "--format", "concise", "."],
+        ));
+        assert!(
+            text.lines().all(|line| line.starts_with("app/views.py")),
+            "{select}: {text}"
+        );
+        assert_eq!(text.lines().count(), 2, "{select}: {text}");
+    }
+
     let mut checking = files.to_vec();
-    checking.push(("inbatch.toml", "check-tests = true\n"));
+    checking.push((
+        "inbatch.toml",
+        "check-tests = true\nextend-select = [\"INB001\"]\n",
+    ));
     let project = temp_project(&checking);
     assert_eq!(codes(project.path(), &["."]).len(), 6);
 }

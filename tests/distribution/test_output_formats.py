@@ -49,6 +49,7 @@ def weird_project(tmp_path: pathlib.Path) -> pathlib.Path:
     (tmp_path / "my pkg").mkdir()
     (tmp_path / "my pkg" / "vüe,1:x.py").write_text(N_PLUS_ONE, encoding="utf-8")
     (tmp_path / "clean.py").write_text("x = 1\n")
+    (tmp_path / "inbatch.toml").write_text('extend-select = ["INB001"]\n')
     return tmp_path
 
 

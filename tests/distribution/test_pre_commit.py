@@ -68,7 +68,11 @@ def test_hook_fails_on_n_plus_one_then_passes_once_fixed(repo, installed, tmp_pa
     # Excluded by configuration: pre-commit names it on the command line, --force-exclude skips it.
     (project / "migrations" / "0001_backfill.py").write_text(N_PLUS_ONE)
     (project / "notes.txt").write_text("for uid in ids: session.get(User, uid)\n")
-    (project / "pyproject.toml").write_text('[tool.inbatch]\nextend-exclude = ["migrations"]\n')
+    # The N+1 rules are off by default: the project turns them on, as the README's CI setup shows.
+    (project / "pyproject.toml").write_text(
+        '[tool.inbatch]\nextend-select = ["INB001", "INB002", "INB003", "INB005"]\n'
+        'extend-exclude = ["migrations"]\n'
+    )
 
     hook = {k: v for k, v in manifest_hook(repo).items() if k in ("id", "name", "entry", "types_or", "args", "require_serial")}
     hook["language"] = "system"

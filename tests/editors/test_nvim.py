@@ -42,9 +42,13 @@ def nvim() -> str:
 
 
 def make_project(root: pathlib.Path, repo: pathlib.Path) -> pathlib.Path:
-    """A project folder with pyproject.toml and a copy of the analytics example package."""
+    """A project folder with pyproject.toml (turning on the N+1 rules, off by default) and a copy
+    of the analytics example package."""
     root.mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "nvim-e2e"\nversion = "0"\n')
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "nvim-e2e"\nversion = "0"\n\n'
+        '[tool.inbatch]\nextend-select = ["INB001", "INB002", "INB003", "INB005"]\n'
+    )
     shutil.copytree(repo / "examples" / "analytics", root / "analytics")
     return root / "analytics" / "n_plus_one.py"
 

@@ -20,6 +20,22 @@ from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 TIMEOUT = 20.0
 
+# The N+1 rules are off by default (under 90 % precise on real code). The workspaces of these tests
+# are projects that turn them on, as a user does, unless a test brings its own configuration.
+N_PLUS_ONE_RULES = ["INB001", "INB002", "INB003", "INB005"]
+N_PLUS_ONE_CONFIG = f"extend-select = {N_PLUS_ONE_RULES!r}\n".replace("'", '"')
+
+
+def select_n_plus_one_rules(folder: pathlib.Path) -> None:
+    """Writes `folder/inbatch.toml` selecting the N+1 rules, unless the folder already has an
+    inbatch configuration (`inbatch.toml`, or `[tool.inbatch]` in `pyproject.toml`)."""
+    pyproject = folder / "pyproject.toml"
+    if (folder / "inbatch.toml").exists() or (
+        pyproject.exists() and "[tool.inbatch]" in pyproject.read_text()
+    ):
+        return
+    (folder / "inbatch.toml").write_text(N_PLUS_ONE_CONFIG)
+
 N_PLUS_ONE = textwrap.dedent(
     """\
     from app.models import Payment, Session
@@ -277,13 +293,18 @@ async def lsp(inbatch_bin, tmp_path):
                     unanswered: tuple[str, ...] = (),
                     command: tuple[str, ...] | None = None,
                     process_id: int | str | None = None,
-                    read_stderr: bool = True) -> Server:
+                    read_stderr: bool = True,
+                    n_plus_one_rules: bool = True) -> Server:
         """Starts `inbatch server` (or `command`, which starts it) and initialises it.
         `process_id` is this process's by default; `"command"` is the started command's.
         `read_stderr=False` leaves the server's standard error unread, as many editors do.
         `refresh=False`: no `workspace/diagnostic/refresh` support (Neovim 0.11); `watch=False`:
-        no dynamic registration of file watchers (Neovim on Linux)."""
+        no dynamic registration of file watchers (Neovim on Linux).
+        The workspace selects the N+1 rules in an `inbatch.toml` (see `select_n_plus_one_rules`)
+        unless `n_plus_one_rules=False`: then only the rules on by default run."""
         folder = workspace or tmp_path
+        if n_plus_one_rules:
+            select_n_plus_one_rules(folder)
         client = make_client(unanswered)
         started.append(client)
         server_env = {**os.environ, "INBATCH_LOG": "info,inbatch=debug", **(env or {})}

@@ -34,6 +34,30 @@ async def test_initialization_options_select_rules(lsp):
     assert await server.diagnostics(uri, 1) == []
 
 
+async def test_the_n_plus_one_rules_are_off_until_selected(lsp, tmp_path):
+    """INB001 is off by default: a workspace without configuration gets no N+1 finding; the
+    project's `extend-select` or the editor's `extendSelect` turns it on."""
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    server = await lsp(workspace=plain, n_plus_one_rules=False)
+    uri = server.open("a.py", N_PLUS_ONE)
+    assert await server.diagnostics(uri, 1) == []
+
+    configured = tmp_path / "configured"
+    configured.mkdir()
+    (configured / "pyproject.toml").write_text('[tool.inbatch]\nextend-select = ["INB001"]\n')
+    server = await lsp(workspace=configured, n_plus_one_rules=False)
+    uri = server.open("a.py", N_PLUS_ONE)
+    assert [d.code for d in await server.diagnostics(uri, 1)] == ["INB001", "INB001"]
+
+    editor = tmp_path / "editor"
+    editor.mkdir()
+    server = await lsp(workspace=editor, n_plus_one_rules=False,
+                       initialization_options={"inbatch": {"extendSelect": ["INB001"]}})
+    uri = server.open("a.py", N_PLUS_ONE)
+    assert [d.code for d in await server.diagnostics(uri, 1)] == ["INB001", "INB001"]
+
+
 async def test_did_change_configuration_reanalyses_open_documents(lsp):
     server = await lsp()
     uri = server.open("a.py", N_PLUS_ONE)
@@ -60,7 +84,7 @@ async def test_configuration_is_asked_for_when_the_notification_is_empty(lsp):
 
 
 async def test_config_file_change_is_picked_up(lsp, tmp_path):
-    server = await lsp()
+    server = await lsp(n_plus_one_rules=False)
     await server.wait_for(lambda: server.client.registrations, "file watcher registration")
     [registration] = server.client.registrations
     assert registration.method == "workspace/didChangeWatchedFiles"
@@ -68,27 +92,41 @@ async def test_config_file_change_is_picked_up(lsp, tmp_path):
     assert {"**/pyproject.toml", "**/inbatch.toml", "**/*.py"} <= globs
 
     uri = server.open("a.py", N_PLUS_ONE)
-    assert len(await server.diagnostics(uri, 1)) == 2
-    (tmp_path / "pyproject.toml").write_text("[tool.inbatch]\nignore = ['INB001']\n")
+    assert await server.diagnostics(uri, 1) == [], "INB001 is off by default"
+    (tmp_path / "pyproject.toml").write_text("[tool.inbatch]\nextend-select = ['INB001']\n")
     watched(server, "pyproject.toml", types.FileChangeType.Created)
+    await latest_diagnostics(server, uri, 2)
+
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.inbatch]\nextend-select = ['INB001']\nignore = ['INB001']\n"
+    )
+    watched(server, "pyproject.toml")
     await latest_diagnostics(server, uri, 0)
+
+    (tmp_path / "pyproject.toml").write_text("[tool.inbatch]\nextend-select = ['INB001']\n")
+    watched(server, "pyproject.toml")
+    await latest_diagnostics(server, uri, 2)
 
     (tmp_path / "pyproject.toml").unlink()
     watched(server, "pyproject.toml", types.FileChangeType.Deleted)
-    await latest_diagnostics(server, uri, 2)
+    await latest_diagnostics(server, uri, 0)
 
 
 async def test_broken_config_is_shown_and_the_server_keeps_serving(lsp, tmp_path):
     (tmp_path / "inbatch.toml").write_text("batch-sise = 10\n")
     server = await lsp()
     uri = server.open("a.py", N_PLUS_ONE)
-    assert len(await server.diagnostics(uri, 1)) == 2, "defaults apply"
+    assert await server.diagnostics(uri, 1) == [], "defaults apply: INB001 is off"
     await server.wait_for(lambda: server.client.messages, "window/showMessage")
     message = server.client.messages[0]
     assert message.type == types.MessageType.Error
     assert "batch-sise" in message.message and "inbatch.toml" in message.message
 
-    (tmp_path / "inbatch.toml").write_text("ignore = ['INB001']\n")
+    (tmp_path / "inbatch.toml").write_text("extend-select = ['INB001']\n")
+    watched(server, "inbatch.toml")
+    await latest_diagnostics(server, uri, 2)
+
+    (tmp_path / "inbatch.toml").write_text("extend-select = ['INB001']\nignore = ['INB001']\n")
     watched(server, "inbatch.toml")
     await latest_diagnostics(server, uri, 0)
 
@@ -102,7 +140,9 @@ async def test_bad_initialization_options_are_reported(lsp):
 
 
 async def test_per_file_ignores_use_the_document_path(lsp, tmp_path):
-    (tmp_path / "inbatch.toml").write_text("[per-file-ignores]\n'tests/*' = ['INB001']\n")
+    (tmp_path / "inbatch.toml").write_text(
+        "extend-select = ['INB001']\n[per-file-ignores]\n'tests/*' = ['INB001']\n"
+    )
     (tmp_path / "tests").mkdir()
     server = await lsp()
     ignored = server.open("tests/test_a.py", N_PLUS_ONE)

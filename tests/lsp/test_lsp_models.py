@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 from lsprotocol import types
+from lsp_client import select_n_plus_one_rules
 
 pytestmark = pytest.mark.asyncio
 
@@ -63,6 +64,7 @@ async def test_models_of_other_files_are_used_like_the_cli_does(lsp, inbatch_bin
     (tmp_path / "app" / "__init__.py").write_text("")
     (tmp_path / "app" / "models.py").write_text(MODELS.format(lazy=""))
     (tmp_path / "app" / "report.py").write_text(REPORT)
+    select_n_plus_one_rules(tmp_path)  # before the CLI runs: the server's workspace config
     expected = check_codes(inbatch_bin, tmp_path, "app/report.py")
     assert expected, "the CLI finds something that needs the models"
 

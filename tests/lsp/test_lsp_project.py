@@ -110,7 +110,7 @@ async def server_findings(server, workspace, relatives):
 async def assert_same_findings(lsp, inbatch_bin, workspace, relatives):
     expected_by_path = cli_findings(inbatch_bin, workspace)
     expected = {r: expected_by_path.get(str((workspace / r).resolve()), []) for r in relatives}
-    server = await lsp(workspace=workspace)
+    server = await lsp(workspace=workspace, n_plus_one_rules=False)
     published, _ = await server_findings(server, workspace, relatives)
     try:
         await server.wait_for(lambda: published() == expected, f"the CLI's findings {expected}")

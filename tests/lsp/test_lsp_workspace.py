@@ -5,7 +5,7 @@ whatever the client answers, every progress ended, a capped index and coalesced 
 import pytest
 from lsprotocol import types
 
-from lsp_client import N_PLUS_ONE
+from lsp_client import N_PLUS_ONE, select_n_plus_one_rules
 from test_lsp_models import MODELS, REPORT, check_codes
 
 pytestmark = pytest.mark.asyncio
@@ -74,6 +74,8 @@ def write_models_project(root):
     (root / "app" / "__init__.py").write_text("")
     (root / "app" / "models.py").write_text(MODELS.format(lazy=""))
     (root / "app" / "report.py").write_text(REPORT)
+    # The configuration the lsp fixture would write, there before the CLI runs.
+    select_n_plus_one_rules(root)
 
 
 async def test_the_workspace_is_indexed_when_the_client_never_answers(lsp, inbatch_bin, tmp_path):

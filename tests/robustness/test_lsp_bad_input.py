@@ -25,6 +25,8 @@ N_PLUS_ONE = (
 
 @pytest.fixture
 def server(inbatch_bin, tmp_path):
+    # INB001 finds what these tests open; it is off by default, so the workspace selects it.
+    (tmp_path / "inbatch.toml").write_text('extend-select = ["INB001"]\n')
     raw = RawServer(inbatch_bin)
     raw.initialize(tmp_path.as_uri())
     raw.root = tmp_path

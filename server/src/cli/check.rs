@@ -30,16 +30,21 @@ struct Task {
 /// The rule choices made on the command line, layered over each file's settings.
 struct RuleOverrides {
     select: Option<RuleSet>,
+    extend_select: RuleSet,
     ignore: RuleSet,
 }
 
 impl RuleOverrides {
+    /// The command line's choice over the configured rules, less what the configuration leaves
+    /// out for this file (`per-file-ignores`, test code): a rule selected on the command line
+    /// skips test code as it does when the configuration selects it.
     fn rules_for(&self, settings: &Settings, path: &Path) -> RuleSet {
-        let per_file_ignored = settings.rules.difference(settings.rules_for(Some(path)));
-        self.select
+        let chosen = self
+            .select
             .unwrap_or(settings.rules)
-            .difference(self.ignore)
-            .difference(per_file_ignored)
+            .union(self.extend_select)
+            .difference(self.ignore);
+        settings.restrict(chosen, Some(path))
     }
 }
 
@@ -67,6 +72,7 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .as_deref()
             .map(|s| selectors(s, "--select"))
             .transpose()?,
+        extend_select: selectors(&args.extend_select, "--extend-select")?,
         ignore: selectors(&args.ignore, "--ignore")?,
     };
     let fixing = Fixing {

@@ -61,6 +61,10 @@ pub struct CheckArgs {
     /// Only these rules (comma-separated codes or prefixes, `ALL`); replaces the configured `select`.
     #[arg(long, value_delimiter = ',')]
     pub select: Option<Vec<String>>,
+    /// Also these rules (comma-separated codes or prefixes): turns on rules that are off by
+    /// default, such as the N+1 rules (`--extend-select INB001,INB002,INB003,INB005`).
+    #[arg(long, value_delimiter = ',')]
+    pub extend_select: Vec<String>,
     /// Skip these rules (comma-separated codes or prefixes).
     #[arg(long, value_delimiter = ',')]
     pub ignore: Vec<String>,

@@ -147,7 +147,10 @@ mod tests {
     fn the_semantic_walk_stops_when_cancelled() {
         let text = "def f(ids):\n    for i in ids:\n        Session.query.get(i)\n".repeat(200);
         let file = crate::engine::source::SourceFile::parse(text);
-        let settings = crate::engine::settings::Settings::default();
+        let mut settings = crate::engine::settings::Settings::default();
+        settings
+            .rules
+            .insert(crate::engine::rules::find("INB001").unwrap());
         let token = Cancellation::new();
         let found = run(&token, || crate::engine::check(&file, &settings, None));
         assert_eq!(found.map(|found| found.len()), Ok(200));

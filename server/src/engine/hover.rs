@@ -353,8 +353,13 @@ mod tests {
         assert_eq!(suppressed_rule_at(&file, at("q(u)", 0)), None);
         let hover = rule_markdown(&crate::engine::rules::inb001_query_in_loop::RULE);
         assert!(
-            hover.starts_with("**INB001** `query-in-loop` (warning, on by default)"),
+            hover.starts_with("**INB001** `query-in-loop` (warning, off by default (select it))"),
             "{hover}"
+        );
+        let on = rule_markdown(&crate::engine::rules::inb201_sum_over_nullable::RULE);
+        assert!(
+            on.starts_with("**INB201** `sum-over-nullable` (warning, on by default)"),
+            "{on}"
         );
         assert!(hover.contains("## What it does"), "{hover}");
     }

@@ -229,13 +229,19 @@ impl Settings {
     /// The rules enabled for a file, after `per-file-ignores` and, in test code, without the
     /// performance rules (unless `check-tests`).
     pub fn rules_for(&self, path: Option<&Path>) -> RuleSet {
-        let Some(path) = path else { return self.rules };
+        self.restrict(self.rules, path)
+    }
+
+    /// `rules` (this configuration's or a command line's choice) less what this configuration
+    /// leaves out for the file: `per-file-ignores` and, in test code, the performance rules
+    /// (unless `check-tests`).
+    pub fn restrict(&self, rules: RuleSet, path: Option<&Path>) -> RuleSet {
+        let Some(path) = path else { return rules };
         let relative = path.strip_prefix(&self.root).unwrap_or(path);
         let rules = if !self.check_tests && is_test_code(relative) {
-            self.rules
-                .difference(RuleSet::of_category(super::rules::Category::Performance))
+            rules.difference(RuleSet::of_category(super::rules::Category::Performance))
         } else {
-            self.rules
+            rules
         };
         self.per_file_ignores
             .iter()
@@ -378,11 +384,52 @@ mod tests {
     }
 
     #[test]
-    fn test_code_skips_the_performance_rules_unless_asked() {
+    fn the_n_plus_one_rules_are_off_by_default_and_run_when_selected() {
         let config = Path::new("/project/inbatch.toml");
         let default = Settings::from_toml("", ConfigFormat::InbatchToml, config)
             .unwrap()
             .unwrap();
+        let file = Some(Path::new("/project/app/views.py"));
+        let n_plus_one = ["INB001", "INB002", "INB003", "INB005"];
+        let on = default.rules_for(file);
+        for code in n_plus_one {
+            let rule = crate::engine::rules::find(code).unwrap();
+            assert!(!rule.enabled_by_default, "{code}");
+            assert!(!on.contains(rule), "{code} runs without configuration");
+        }
+        let defaults: Vec<&str> = crate::engine::rules::all()
+            .filter(|rule| on.contains(rule))
+            .map(|rule| rule.code)
+            .collect();
+        assert_eq!(defaults, ["INB201", "INB901"]);
+
+        let selected = Settings::from_toml(
+            "extend-select = [\"INB001\", \"INB002\", \"INB003\", \"INB005\"]",
+            ConfigFormat::InbatchToml,
+            config,
+        )
+        .unwrap()
+        .unwrap();
+        let on = selected.rules_for(file);
+        for code in n_plus_one.into_iter().chain(["INB201", "INB901"]) {
+            assert!(
+                on.contains(crate::engine::rules::find(code).unwrap()),
+                "{code}"
+            );
+        }
+    }
+
+    #[test]
+    fn test_code_skips_the_performance_rules_unless_asked() {
+        let config = Path::new("/project/inbatch.toml");
+        // INB001 is off by default: selected, it still skips test code.
+        let default = Settings::from_toml(
+            "extend-select = [\"INB001\"]",
+            ConfigFormat::InbatchToml,
+            config,
+        )
+        .unwrap()
+        .unwrap();
         let inb001 = crate::engine::rules::find("INB001").unwrap();
         let inb201 = crate::engine::rules::find("INB201").unwrap();
         for test_file in [
@@ -404,9 +451,13 @@ mod tests {
                 .rules_for(Some(Path::new(application_file)))
                 .contains(inb001));
         }
-        let checking = Settings::from_toml("check-tests = true", ConfigFormat::InbatchToml, config)
-            .unwrap()
-            .unwrap();
+        let checking = Settings::from_toml(
+            "check-tests = true\nextend-select = [\"INB001\"]",
+            ConfigFormat::InbatchToml,
+            config,
+        )
+        .unwrap()
+        .unwrap();
         assert!(checking
             .rules_for(Some(Path::new("/project/app/tests/test_views.py")))
             .contains(inb001));

@@ -22,6 +22,9 @@ pub struct EditorOptions {
     pub batch_size: Option<usize>,
     /// Replaces the configured `select`, like `--select`; only selectors that match a rule.
     pub select: Option<Vec<String>>,
+    /// Adds to the selected rules, like `--extend-select`: turns on rules that are off by default;
+    /// only selectors that match a rule.
+    pub extend_select: Option<Vec<String>>,
     /// Adds to the configured `ignore`, like `--ignore`; only selectors that match a rule.
     pub ignore: Option<Vec<String>>,
     /// A configuration file used for every file instead of discovery, like `--config`.
@@ -92,6 +95,8 @@ impl EditorOptions {
             // No known selector left (or none given): the configured rules stay, rather than
             // none at all.
             .filter(|select| !select.is_empty());
+        options.extend_select = field::<Vec<String>>(object, "extendSelect", problems)
+            .map(|extend| known_selectors(extend, "extendSelect", problems));
         options.ignore = field::<Vec<String>>(object, "ignore", problems)
             .map(|ignore| known_selectors(ignore, "ignore", problems));
         options.configuration = field(object, "configuration", problems);
@@ -109,6 +114,9 @@ impl EditorOptions {
         }
         if let Some(select) = &self.select {
             settings.rules = rule_set(select);
+        }
+        if let Some(extend) = &self.extend_select {
+            settings.rules = settings.rules.union(rule_set(extend));
         }
         if let Some(ignore) = &self.ignore {
             settings.rules = settings.rules.difference(rule_set(ignore));
@@ -131,6 +139,7 @@ impl EditorOptions {
     fn is_empty(&self) -> bool {
         self.batch_size.is_none()
             && self.select.is_none()
+            && self.extend_select.is_none()
             && self.ignore.is_none()
             && self.inlay_hints.is_none()
     }

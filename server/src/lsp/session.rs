@@ -473,6 +473,7 @@ impl Session {
         EditorOptions {
             batch_size: changed.batch_size.or(initial.batch_size),
             select: changed.select.or(initial.select),
+            extend_select: changed.extend_select.or(initial.extend_select),
             ignore: changed.ignore.or(initial.ignore),
             configuration: changed.configuration.or(initial.configuration),
             inlay_hints: changed.inlay_hints.or(initial.inlay_hints),

@@ -19,7 +19,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A relationship of each loop row loads lazily: one query per row",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
-    enabled_by_default: true,
+    enabled_by_default: false,
     category: Category::Performance,
 };
 

@@ -17,7 +17,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A call in a loop passes the loop variable to a function that queries with it",
     documentation: DOCUMENTATION,
     fix: FixAvailability::None,
-    enabled_by_default: true,
+    enabled_by_default: false,
     category: Category::Performance,
 };
 

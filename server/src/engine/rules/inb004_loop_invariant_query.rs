@@ -61,7 +61,6 @@ iterations, and all iterations now share one result object. A one-shot SQLAlchem
 materialised with `list(...)`; a query whose result shape is not known is not moved.
 "#;
 
-
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
     let model = context.model;
     let source = model.file.text();

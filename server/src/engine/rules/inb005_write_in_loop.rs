@@ -21,7 +21,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "A row is written once per loop iteration: one INSERT/UPDATE/DELETE round trip each",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
-    enabled_by_default: true,
+    enabled_by_default: false,
     category: Category::Performance,
 };
 

@@ -15,7 +15,7 @@ pub static RULE: RuleInfo = RuleInfo {
     summary: "An ORM query runs once per loop iteration with an argument taken from the loop",
     documentation: DOCUMENTATION,
     fix: FixAvailability::Sometimes,
-    enabled_by_default: true,
+    enabled_by_default: false,
     category: Category::Performance,
 };
 
