@@ -75,21 +75,21 @@ async def test_a_pulling_client_with_refresh_is_offered_pulls(lsp):
 async def test_unwatched_configuration_files_are_seen(lsp, tmp_path):
     """A client that does not register file watchers (Neovim on Linux) is never told that
     pyproject.toml changed: the server looks itself."""
-    server = await lsp(watch=False)
+    server = await lsp(watch=False, n_plus_one_rules=False)
     uri = server.open("a.py", N_PLUS_ONE)
-    assert len(await server.diagnostics(uri, 1)) == 2
+
+    def inb001():
+        latest = server.published.latest(uri)
+        return None if latest is None else [d for d in latest.diagnostics if d.code == "INB001"]
+
+    await server.wait_for(lambda: inb001() is not None, "the first diagnostics")
+    assert inb001() == [], "INB001 is off by default"
     assert server.client.registrations == []
-    (tmp_path / "pyproject.toml").write_text("[tool.inbatch]\nignore = ['INB001']\n")
-    await server.wait_for(
-        lambda: (latest := server.published.latest(uri)) is not None
-        and not [d for d in latest.diagnostics if d.code == "INB001"],
-        "the findings gone after pyproject.toml changed on disk",
-    )
+    (tmp_path / "pyproject.toml").write_text("[tool.inbatch]\nextend-select = ['INB001']\n")
+    await server.wait_for(lambda: len(inb001() or []) == 2,
+                          "the findings after pyproject.toml turned INB001 on, on disk")
     (tmp_path / "pyproject.toml").unlink()
-    await server.wait_for(
-        lambda: len([d for d in server.published.latest(uri).diagnostics if d.code == "INB001"]) == 2,
-        "the findings back after pyproject.toml was deleted",
-    )
+    await server.wait_for(lambda: inb001() == [], "the findings gone after pyproject.toml was deleted")
 
 
 async def test_bad_rule_codes_are_reported_and_the_rest_kept(lsp):

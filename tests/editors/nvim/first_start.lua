@@ -102,7 +102,8 @@ local function main()
   -- The user edits pyproject.toml in Neovim and writes it.
   local pyproject = vim.fs.joinpath(vim.fs.dirname(vim.fs.dirname(file)), 'pyproject.toml')
   vim.cmd.split(vim.fn.fnameescape(pyproject))
-  vim.api.nvim_buf_set_lines(0, -1, -1, false, { '', '[tool.inbatch]', 'ignore = ["INB002"]' })
+  -- Its last table is [tool.inbatch]: the new key goes there.
+  vim.api.nvim_buf_set_lines(0, -1, -1, false, { 'ignore = ["INB002"]' })
   vim.cmd.write()
   step('pyproject_written')
   local ok_cfg = vim.wait(TIMEOUT, function()
