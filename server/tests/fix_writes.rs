@@ -16,6 +16,8 @@ use common::{check_in, inbatch, stderr, N_PLUS_ONE};
 const PAUSE_BEFORE_RENAME: &str = "INBATCH_TEST_PAUSE_BEFORE_RENAME";
 const FAIL_WRITES_AFTER: &str = "INBATCH_TEST_FAIL_WRITES_AFTER";
 const TEMPORARY_SUFFIX: &str = ".inbatch.tmp";
+/// What every run here asks of `check`: INB001 selected, its unsafe batch rewrites applied.
+const FIX_UNSAFE: [&str; 4] = ["--extend-select", "INB001", "--fix", "--unsafe-fixes"];
 
 /// A module of `count` functions, each with one N+1 loop that the unsafe fix rewrites (and grows).
 fn functions(count: usize) -> String {
@@ -33,10 +35,7 @@ fn functions(count: usize) -> String {
 fn fixed_version(name: &str, text: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join(name), text).unwrap();
-    let output = check_in(
-        dir.path(),
-        &["--extend-select", "INB001", "--fix", "--unsafe-fixes", name],
-    );
+    let output = check_in(dir.path(), &[FIX_UNSAFE.as_slice(), &[name]].concat());
     assert!(
         matches!(output.status.code(), Some(0 | 1)),
         "{}",
@@ -134,15 +133,11 @@ fn a_full_disk_leaves_the_original_intact_and_other_files_are_still_fixed() {
     let target = folder.join("many.py");
     fs::write(&target, &original).unwrap();
     let mut command = inbatch();
-    command.current_dir(elsewhere.path()).args([
-        "check",
-        "--extend-select",
-        "INB001",
-        "--fix",
-        "--unsafe-fixes",
-        "other.py",
-        target.to_str().unwrap(),
-    ]);
+    command
+        .current_dir(elsewhere.path())
+        .arg("check")
+        .args(FIX_UNSAFE)
+        .args(["other.py", target.to_str().unwrap()]);
     match &disk {
         Some(disk) => assert!(disk.fill_leaving_one_page(), "the tmpfs never filled up"),
         None => {
@@ -174,16 +169,7 @@ fn a_full_disk_leaves_the_original_intact_and_other_files_are_still_fixed() {
     if let Some(disk) = &disk {
         fs::remove_dir_all(disk.path().join("filler")).unwrap();
     }
-    let again = check_in(
-        folder,
-        &[
-            "--extend-select",
-            "INB001",
-            "--fix",
-            "--unsafe-fixes",
-            "many.py",
-        ],
-    );
+    let again = check_in(folder, &[FIX_UNSAFE.as_slice(), &["many.py"]].concat());
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     assert_eq!(fs::read_to_string(&target).unwrap(), fixed);
 }
@@ -198,14 +184,9 @@ fn an_injected_write_failure_leaves_the_original_intact() {
     let output = inbatch()
         .current_dir(dir.path())
         .env(FAIL_WRITES_AFTER, "100")
-        .args([
-            "check",
-            "--extend-select",
-            "INB001",
-            "--fix",
-            "--unsafe-fixes",
-            "a.py",
-        ])
+        .arg("check")
+        .args(FIX_UNSAFE)
+        .args(["a.py"])
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -231,14 +212,9 @@ fn start_paused(
     let mut child = inbatch()
         .current_dir(dir)
         .env(PAUSE_BEFORE_RENAME, seconds.to_string())
-        .args([
-            "check",
-            "--extend-select",
-            "INB001",
-            "--fix",
-            "--unsafe-fixes",
-            ".",
-        ])
+        .arg("check")
+        .args(FIX_UNSAFE)
+        .args(["."])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -308,10 +284,7 @@ fn a_kill_during_the_write_leaves_every_file_old_or_new() {
         );
     }
     // The next run is not confused by them (they are not Python files) and finishes the job.
-    let again = check_in(
-        dir.path(),
-        &["--extend-select", "INB001", "--fix", "--unsafe-fixes", "."],
-    );
+    let again = check_in(dir.path(), &[FIX_UNSAFE.as_slice(), &["."]].concat());
     assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
     for (name, (_, new)) in names.iter().zip(&versions) {
         assert_eq!(fs::read_to_string(dir.path().join(name)).unwrap(), *new);
@@ -385,16 +358,7 @@ fn a_hard_linked_file_is_detached_with_a_warning() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("a.py"), N_PLUS_ONE).unwrap();
     fs::hard_link(dir.path().join("a.py"), dir.path().join("backup.py")).unwrap();
-    let output = check_in(
-        dir.path(),
-        &[
-            "--extend-select",
-            "INB001",
-            "--fix",
-            "--unsafe-fixes",
-            "a.py",
-        ],
-    );
+    let output = check_in(dir.path(), &[FIX_UNSAFE.as_slice(), &["a.py"]].concat());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("warning: a.py: had 2 hard links"),
@@ -424,16 +388,7 @@ fn permissions_and_owner_are_kept() {
     }
     fs::set_permissions(&path, fs::Permissions::from_mode(0o754)).unwrap();
     let before = fs::metadata(&path).unwrap();
-    let output = check_in(
-        dir.path(),
-        &[
-            "--extend-select",
-            "INB001",
-            "--fix",
-            "--unsafe-fixes",
-            "a.py",
-        ],
-    );
+    let output = check_in(dir.path(), &[FIX_UNSAFE.as_slice(), &["a.py"]].concat());
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let after = fs::metadata(&path).unwrap();
     assert_ne!(
@@ -466,14 +421,9 @@ fn a_read_only_file_is_not_fixed() {
     }
     let output = command
         .current_dir(dir.path())
-        .args([
-            "check",
-            "--extend-select",
-            "INB001",
-            "--fix",
-            "--unsafe-fixes",
-            "a.py",
-        ])
+        .arg("check")
+        .args(FIX_UNSAFE)
+        .args(["a.py"])
         .stdin(Stdio::null())
         .output()
         .unwrap();

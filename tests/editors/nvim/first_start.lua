@@ -10,28 +10,9 @@
 --   INBATCH_NVIM_MODE      "lsp_enable" (vim.lsp.enable('inbatch')), "setup" (require('inbatch').setup {}),
 --                          "start" (setup { use_lsp_enable = false }: the 0.9/0.10 path, vim.lsp.start)
 
-local result = { ok = false, steps = {}, mode = os.getenv('INBATCH_NVIM_MODE') or 'lsp_enable' }
-local TIMEOUT = tonumber(os.getenv('INBATCH_NVIM_TIMEOUT_MS') or '30000')
-
-local function step(name, data)
-  table.insert(result.steps, name)
-  if data ~= nil then
-    result[name] = data
-  end
-  io.stderr:write('nvim-first-start: ' .. name .. '\n')
-end
-
-local function wait_for(what, cond)
-  local value
-  local done = vim.wait(TIMEOUT, function()
-    value = cond()
-    return value ~= nil and value ~= false
-  end, 50)
-  if not done then
-    error('timed out after ' .. TIMEOUT .. ' ms waiting for ' .. what, 2)
-  end
-  return value
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'harness.lua'))
+local t = harness.new('nvim-first-start', 30000)
+local result, TIMEOUT, step, wait_for = t.result, t.TIMEOUT, t.step, t.wait_for
 
 local function findings(buf)
   local out = {}
@@ -124,19 +105,6 @@ local function main()
   result.ok = true
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-  result.ok = false
-  result.error = tostring(err)
+t.run(main, function()
   result.messages = result.messages or messages()
-  io.stderr:write('nvim-first-start: FAILED: ' .. tostring(err) .. '\n')
-end
-local path = assert(os.getenv('INBATCH_NVIM_RESULT'), 'INBATCH_NVIM_RESULT not set')
-local f = assert(io.open(path, 'w'))
-f:write(vim.json.encode(result))
-f:close()
-if ok then
-  vim.cmd('qall!')
-else
-  vim.cmd('cquit 1')
-end
+end)

@@ -11,41 +11,15 @@
 -- Everything runs inside xpcall: any error is written to the result file and Neovim exits with
 -- :cquit (an uncaught error in a -u script would leave headless Neovim waiting forever).
 
-local result = { ok = false, steps = {}, mode = os.getenv('INBATCH_NVIM_MODE') or 'lsp_enable' }
-local TIMEOUT = tonumber(os.getenv('INBATCH_NVIM_TIMEOUT_MS') or '20000')
-
-local function step(name, data)
-  table.insert(result.steps, name)
-  if data ~= nil then
-    result[name] = data
-  end
-  io.stderr:write('nvim-e2e: ' .. name .. '\n')
-end
-
-local function write_result()
-  local path = assert(os.getenv('INBATCH_NVIM_RESULT'), 'INBATCH_NVIM_RESULT not set')
-  local f = assert(io.open(path, 'w'))
-  f:write(vim.json.encode(result))
-  f:close()
-end
+local harness = dofile(vim.fs.joinpath(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)), 'harness.lua'))
+local t = harness.new('nvim-e2e', 20000)
+local result, TIMEOUT, step, wait_for = t.result, t.TIMEOUT, t.step, t.wait_for
 
 local function read_file(path)
   local f = assert(io.open(path, 'r'))
   local s = f:read('*a')
   f:close()
   return s
-end
-
-local function wait_for(what, cond)
-  local value
-  local done = vim.wait(TIMEOUT, function()
-    value = cond()
-    return value ~= nil and value ~= false
-  end, 50)
-  if not done then
-    error('timed out after ' .. TIMEOUT .. ' ms waiting for ' .. what, 2)
-  end
-  return value
 end
 
 local function inb001(buf)
@@ -309,15 +283,4 @@ local function main()
   result.ok = true
 end
 
-local ok, err = xpcall(main, debug.traceback)
-if not ok then
-  result.ok = false
-  result.error = tostring(err)
-  io.stderr:write('nvim-e2e: FAILED: ' .. tostring(err) .. '\n')
-end
-local wrote = pcall(write_result)
-if ok and wrote then
-  vim.cmd('qall!')
-else
-  vim.cmd('cquit 1')
-end
+t.run(main)

@@ -182,16 +182,17 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         let bound_inside = names_in(file, scan.iterable)
             .into_iter()
             .find(|name| inner_names.contains(name));
-        let root = names_in(file, scan.iterable)
-            .into_iter()
-            .rfind(|name| !name.contains('.'));
+        // The name the collection is reached from: `rows` of `rows`, `by_room` of `by_room[r]`.
+        let root = Some(crate::engine::orm::Chain::flatten(scan.iterable, file.text()).root)
+            .filter(|root| root.kind() == "identifier")
+            .map(|root| file.node_text(root));
         context.offer_fix(&mut diagnostic, || {
             if let Some(name) = &bound_inside {
                 return Err(format!(
                     "`{collection}` reads `{name}`, which an inner loop binds: no single index before the loop"
                 ));
             }
-            if let Some(mutation) = root.as_deref().and_then(|root| mutation_of(file, lp.node, root)) {
+            if let Some(mutation) = root.and_then(|root| mutation_of(file, lp.node, root)) {
                 return Err(format!(
                     "the loop changes `{collection}` (`{}`): an index built before it would go stale",
                     display_code(mutation, 40)
