@@ -75,6 +75,7 @@ pub(super) fn build<'a>(
         calls: Vec::new(),
         class_nodes: Vec::new(),
         reads: Vec::new(),
+        fixed_data_functions: fixed_data_functions(file.root(), file.text()),
         ancestors: Vec::new(),
         errors_on_path: 0,
         cursors: Vec::new(),
@@ -234,6 +235,8 @@ struct Builder<'a, 'i> {
     calls: Vec<calls::CallSite<'a>>,
     class_nodes: Vec<Node<'a>>,
     reads: Vec<AttributeRead<'a>>,
+    /// Module-level functions that return data fixed by the code (see [`fixed_data_functions`]).
+    fixed_data_functions: HashSet<&'a str>,
     /// The path from the root to the node being visited, itself included: `Node::parent` walks
     /// down from the root every time, so the walk keeps the path instead.
     ancestors: Vec<Node<'a>>,
@@ -573,11 +576,16 @@ fn is_limited_query<'a>(
     })
 }
 
-/// Iterating the schema: the installed models, a model's fields, a class's subclasses. N is
-/// the size of the code base, not of the data.
+/// Iterating the schema: the installed models, a model's fields, a class's subclasses, a table's
+/// constraints, the rows of Django's `ContentType` (one per installed model). N is the size of
+/// the code base, not of the data.
 fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
     let text = &source[node.byte_range()];
-    [
+    // `getattr(instance.__class__, "__role_fields")`: an attribute the class defines.
+    let class_attribute = text.starts_with("getattr(") && text.contains(".__class__,");
+    class_attribute
+        || text.starts_with("ContentType.objects.")
+        || [
         "get_models(",
         "get_app_configs(",
         "get_fields(",
@@ -587,9 +595,75 @@ fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
         "_meta.related_objects",
         "metadata.sorted_tables",
         "metadata.tables",
+        ".constraints",
+        ".foreign_keys",
+        "registered_models",
     ]
     .iter()
     .any(|needle| text.contains(needle))
+}
+
+/// Module-level functions whose every returned value is fixed by the code: a literal collection
+/// (`return ["title", "logo"]`) or data parsed from a file (`return json.load(file)`), which a
+/// call with literal arguments reads from what ships with the code (`read_seed_file("x.json")`).
+fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashSet<&'a str> {
+    let mut functions = HashSet::new();
+    for statement in named_children(root) {
+        let definition = match statement.kind() {
+            "decorated_definition" => field(statement, "definition"),
+            _ => Some(statement),
+        };
+        let Some(definition) = definition.filter(|d| d.kind() == "function_definition") else {
+            continue;
+        };
+        let (Some(name), Some(body)) = (field(definition, "name"), field(definition, "body"))
+        else {
+            continue;
+        };
+        let mut values = Vec::new();
+        returned_values(body, &mut values);
+        let fixed = |value: Node<'_>| match value.kind() {
+            "list" | "tuple" | "set" | "dictionary" => {
+                named_children(value).next().is_some()
+                    && !named_children(value)
+                        .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat"))
+            }
+            "call" => field(value, "function").is_some_and(|function| {
+                matches!(
+                    &source[function.byte_range()],
+                    "json.load"
+                        | "json.loads"
+                        | "yaml.load"
+                        | "yaml.safe_load"
+                        | "yaml.full_load"
+                        | "tomllib.load"
+                        | "toml.load"
+                )
+            }),
+            _ => false,
+        };
+        let returned: Vec<Node<'_>> = values
+            .into_iter()
+            .flatten()
+            .filter(|value| value.kind() != "none")
+            .collect();
+        if !returned.is_empty() && returned.into_iter().all(fixed) {
+            functions.insert(&source[name.byte_range()]);
+        }
+    }
+    functions
+}
+
+/// The values of the `return` statements of a function body, `None` for a bare `return`; nested
+/// functions and classes return for themselves.
+fn returned_values<'a>(node: Node<'a>, values: &mut Vec<Option<Node<'a>>>) {
+    for child in named_children(node) {
+        match child.kind() {
+            "return_statement" => values.push(named_children(child).next()),
+            "function_definition" | "class_definition" | "lambda" => {}
+            _ => returned_values(child, values),
+        }
+    }
 }
 
 /// `3`, `-1`.
@@ -1180,6 +1254,13 @@ impl<'a> Builder<'a, '_> {
                     {
                         self.origin_of(argument?)
                     }
+                    // `specific_iterator(views_qs)`: a function that takes the rows of a query
+                    // yields those rows (a class would build something else from them).
+                    "identifier" if !looks_like_class(self.text(function)) => {
+                        let argument = argument?;
+                        orm::recognize(argument, self.source, self)?;
+                        self.origin_of(argument)
+                    }
                     // `by_key.values()`, `rows.all()`
                     "attribute" => self.origin_of(field(function, "object")?),
                     _ => None,
@@ -1456,9 +1537,11 @@ impl<'a> Builder<'a, '_> {
                     .find_map(|scope| scope.values.get(name).copied());
                 value.is_some_and(|value| {
                     let literal = matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
-                        && named_children(value).next().is_some()
-                        && !self.is_grown(name);
-                    literal || is_limited_query(value, self.source, &value_of, 0)
+                        && named_children(value).next().is_some();
+                    // `tables = reversed(metadata.sorted_tables)`, `labels = seed.get("labels")`
+                    let fixed_call = value.kind() == "call" && self.is_bounded(value, depth + 1);
+                    ((literal || fixed_call) && !self.is_grown(name))
+                        || is_limited_query(value, self.source, &value_of, 0)
                 })
             }
             // `group["questions"]` where `group` is an item of a bounded loop.
@@ -1513,15 +1596,26 @@ impl<'a> Builder<'a, '_> {
                             !arguments.is_empty()
                                 && arguments.iter().any(|a| self.is_bounded(*a, depth))
                         }
-                        _ => false,
+                        helper => {
+                            self.fixed_data_functions.contains(helper)
+                                && arguments.iter().all(|a| {
+                                    is_literal(*a)
+                                        || (a.kind() == "identifier"
+                                            && is_constant_name(self.text(*a)))
+                                })
+                        }
                     },
                     // `{...}.items()`, `STATUS_NAMES.keys()`
                     "attribute" => {
                         let method = field(function, "attribute").map(|a| self.text(a));
-                        matches!(method, Some("items" | "keys" | "values"))
+                        let object = field(function, "object");
+                        (matches!(method, Some("items" | "keys" | "values"))
                             && arguments.is_empty()
-                            && field(function, "object")
-                                .is_some_and(|object| self.is_bounded(object, depth))
+                            && object.is_some_and(|object| self.is_bounded(object, depth)))
+                            // `seed.get("labels", [])` of an item of a bounded loop.
+                            || (matches!(method, Some("get" | "pop"))
+                                && object
+                                    .is_some_and(|object| self.is_bounded_item_expression(object)))
                     }
                     _ => false,
                 }

@@ -253,9 +253,12 @@ fn is_chunk_loop(lp: &Loop<'_>) -> bool {
         "bulk",
     ];
     let iterable = lp.iterable.trim();
-    let stepped_range = iterable
-        .strip_prefix("range(")
-        .is_some_and(|arguments| arguments.matches(',').count() >= 2);
+    // A step of 1 walks the keys one by one.
+    let stepped_range = iterable.strip_prefix("range(").is_some_and(|arguments| {
+        let arguments = arguments.trim_end().trim_end_matches(')');
+        arguments.matches(',').count() >= 2
+            && arguments.rsplit(',').next().map(str::trim) != Some("1")
+    });
     let says_chunk = |text: &str| {
         let lower = text.to_ascii_lowercase();
         CHUNK_WORDS.iter().any(|word| lower.contains(word))
