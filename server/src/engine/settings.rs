@@ -283,18 +283,23 @@ impl Settings {
     }
 }
 
-/// Test code, as pytest and Django lay it out: a file under a folder named `tests`, `test` or
-/// `testing`, or a file named `test_*.py`, `*_test.py`, `tests.py` or `conftest.py`.
+/// Test code, as pytest and Django lay it out: a file under a folder named `tests`, `test`,
+/// `testing` or `factories`, or a file named `test_*.py`, `*_test.py`, `tests.py`, `conftest.py`,
+/// or test data builders: `factory.py`, `factories.py` (factory_boy), `*test_data*.py`.
 pub fn is_test_code(path: &Path) -> bool {
     let folders = path.parent().into_iter().flat_map(Path::components);
     let in_test_folder = folders
         .filter_map(|part| part.as_os_str().to_str())
-        .any(|part| matches!(part, "tests" | "test" | "testing"));
+        .any(|part| matches!(part, "tests" | "test" | "testing" | "factories"));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     in_test_folder
         || name.starts_with("test_")
         || name.ends_with("_test.py")
-        || matches!(name, "tests.py" | "conftest.py")
+        || name.contains("test_data")
+        || matches!(
+            name,
+            "tests.py" | "conftest.py" | "factory.py" | "factories.py"
+        )
 }
 
 fn parse_selectors(selectors: &[String], key: &str) -> Result<RuleSet, String> {
@@ -438,6 +443,9 @@ mod tests {
             "/project/app/conftest.py",
             "/project/app/orders_test.py",
             "/project/app/tests.py",
+            "/project/app/factories.py",
+            "/project/app/factories/orders.py",
+            "/project/lib/create_test_data.py",
         ] {
             let rules = default.rules_for(Some(Path::new(test_file)));
             assert!(!rules.contains(inb001), "{test_file}");
@@ -446,7 +454,11 @@ mod tests {
                 "{test_file}: correctness rules still run"
             );
         }
-        for application_file in ["/project/app/views.py", "/project/app/testimonials.py"] {
+        for application_file in [
+            "/project/app/views.py",
+            "/project/app/testimonials.py",
+            "/project/app/factory_reset.py",
+        ] {
             assert!(default
                 .rules_for(Some(Path::new(application_file)))
                 .contains(inb001));
