@@ -31,7 +31,8 @@ It knows SQLAlchemy's `relationship(lazy=...)` (`"select"`, the default, loads l
 instead; `"dynamic"` returns a query), loader options already on the query (`selectinload`,
 `joinedload`, `subqueryload`, `raiseload`, chained paths), Django's `select_related` and
 `prefetch_related` (also `Prefetch(...)`), forward foreign keys and one-to-ones, reverse accessors
-(`related_name`, `<model>_set`) and many-to-many fields. Reading `order.customer_id` is not a load.
+(`related_name`, `<model>_set`) and many-to-many fields. Reading `order.customer_id` is not a load,
+nor is reading `order.customer` after the same iteration assigned it (`order.customer = c`).
 
 Only rows of a query the function runs are judged, with the loader options of that query and of
 the queries it refines (`orders = Order.objects.select_related("customer")`, later
@@ -100,7 +101,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         else {
             continue;
         };
-        if is_related_manager_query(model, read) {
+        if is_related_manager_query(model, read) || assigned_before(model, read, loop_id) {
             continue;
         }
         // Rows that come from elsewhere (a parameter, a caller's query) may have been loaded
@@ -163,6 +164,19 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         });
         diagnostics.push(diagnostic);
     }
+}
+
+/// `job.queue = default_queue` earlier in the same iteration: the row holds that object, so
+/// reading `job.queue` loads nothing.
+fn assigned_before(model: &SemanticModel<'_>, read: &AttributeRead<'_>, loop_id: LoopId) -> bool {
+    let source = model.file.text();
+    let written = format!("{}.{}", read.object, read.attribute);
+    model.stores.iter().any(|store| {
+        !store.augmented
+            && store.loops.contains(&loop_id)
+            && store.node.end_byte() <= read.node.start_byte()
+            && &source[store.left.byte_range()] == written
+    })
 }
 
 /// The longest relationship path read from the same query's rows that starts with `path`.

@@ -49,8 +49,9 @@ for order in orders:
 ```
 
 Not flagged: a `while` loop (polling until the database changes is what such loops do); a loop
-that runs at most once (`break`/`return` right after the query); a query reading a name assigned
-in the loop; a loop whose body writes to the database.
+that runs at most once (`break`/`return` right after the query); a query only the iteration
+whose item equals one value runs (`if field_name == "credentials":`); a query reading a name
+assigned in the loop; a loop whose body writes to the database.
 
 ## Fix safety
 The fix moves the query into a fresh variable just before the outermost loop it is invariant in.
@@ -97,6 +98,10 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         }
         let innermost = *query.loops.last().expect("not empty");
         if model.runs_at_most_once(query.call.node, innermost)
+            || query
+                .loops
+                .iter()
+                .any(|&id| model.runs_for_one_key(query.call.node, id))
             || model.loop_writes(outermost).is_some()
         {
             continue;

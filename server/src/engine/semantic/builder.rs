@@ -175,6 +175,8 @@ struct FunctionScope<'a> {
     lazy: HashMap<String, usize>,
     /// The expression last assigned to each plain name.
     values: HashMap<String, Node<'a>>,
+    /// Names assigned more than once: the last value may be a branch's only.
+    rebound: HashSet<String>,
     /// What rows each name holds, where known.
     types: HashMap<String, RowType>,
     parameters: HashSet<String>,
@@ -193,6 +195,7 @@ impl<'a> FunctionScope<'a> {
             imports: Imports::default(),
             lazy: HashMap::new(),
             values: HashMap::new(),
+            rebound: HashSet::new(),
             types: HashMap::new(),
             parameters: HashSet::new(),
             origins: HashMap::new(),
@@ -573,6 +576,32 @@ fn is_limited_query<'a>(
                 .is_some_and(|statement| is_limited_query(statement, source, value_of, depth + 1))
         });
         limited || sliced || runs_limited
+    })
+}
+
+/// A query pinned to one primary key: `Device.objects.filter(pk=device.pk)`,
+/// `session.query(M).filter_by(id=k)`, `.filter(M.id == k)`. At most one row.
+fn is_one_row_query(node: Node<'_>, source: &str) -> bool {
+    if node.kind() != "call" {
+        return false;
+    }
+    Chain::flatten(node, source).segments.iter().any(|segment| {
+        matches!(segment.name, "filter" | "filter_by" | "where")
+            && segment.arguments.is_some_and(|arguments| {
+                let conditions: Vec<Node<'_>> = named_children(arguments).collect();
+                conditions.iter().any(|condition| match condition.kind() {
+                    "keyword_argument" => field(*condition, "name")
+                        .is_some_and(|name| matches!(&source[name.byte_range()], "pk" | "id")),
+                    "comparison_operator" => {
+                        let text = &source[condition.byte_range()];
+                        named_children(*condition).next().is_some_and(|left| {
+                            let left = &source[left.byte_range()];
+                            left.ends_with(".id") || left.ends_with(".pk")
+                        }) && text.contains("==")
+                    }
+                    _ => false,
+                })
+            })
     })
 }
 
@@ -1109,7 +1138,10 @@ impl<'a> Builder<'a, '_> {
                 Some(index) => self.scope().lazy.insert(name.clone(), index),
                 None => self.scope().lazy.remove(&name),
             };
-            self.scope().values.insert(name, right);
+            let scope = self.scope();
+            if scope.values.insert(name.clone(), right).is_some() {
+                scope.rebound.insert(name);
+            }
         }
         if !augmented && left.kind() == "attribute" {
             self.record_self_attribute(left, right);
@@ -1500,6 +1532,7 @@ impl<'a> Builder<'a, '_> {
         let value_of = |name: &str| orm::Scope::value_of(self, name);
         if is_limited_query(node, self.source, &value_of, 0)
             || iterates_the_schema(node, self.source)
+            || is_one_row_query(node, self.source)
         {
             return true;
         }
@@ -1530,11 +1563,14 @@ impl<'a> Builder<'a, '_> {
                 {
                     return false;
                 }
+                // `groups = all_groups()` then `if one: groups = groups.filter(pk=k)`: either.
                 let value = self
                     .scopes
                     .iter()
                     .rev()
-                    .find_map(|scope| scope.values.get(name).copied());
+                    .find(|scope| scope.values.contains_key(name))
+                    .filter(|scope| !scope.rebound.contains(name))
+                    .and_then(|scope| scope.values.get(name).copied());
                 value.is_some_and(|value| {
                     let literal = matches!(value.kind(), "list" | "tuple" | "set" | "dictionary")
                         && named_children(value).next().is_some();
@@ -1596,6 +1632,10 @@ impl<'a> Builder<'a, '_> {
                             !arguments.is_empty()
                                 && arguments.iter().any(|a| self.is_bounded(*a, depth))
                         }
+                        // `typing.cast(List[Block], [Webhook, Secret])`
+                        "cast" => arguments
+                            .get(1)
+                            .is_some_and(|value| self.is_bounded(*value, depth)),
                         helper => {
                             self.fixed_data_functions.contains(helper)
                                 && arguments.iter().all(|a| {

@@ -573,6 +573,33 @@ impl<'a> SemanticModel<'a> {
 
     /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:
     /// a `break`, `return` or `raise` follows it unconditionally (a retry or search loop).
+    /// The node runs only in the iteration whose item equals one value: `if field_name ==
+    /// "credentials":` (or `== wanted`, `elif`, `in ("a", "b")`) around it, inside loop `id`,
+    /// where `field_name` is what the loop varies. Over distinct keys that is once per loop.
+    pub fn runs_for_one_key(&self, node: Node<'a>, id: LoopId) -> bool {
+        let lp = &self.loops[id];
+        if lp.kind.is_comprehension() {
+            return false;
+        }
+        let source = self.file.text();
+        let Some(path) = path_between(lp.node, node) else {
+            return false;
+        };
+        path.windows(2).any(|pair| {
+            let (parent, current) = (pair[0], pair[1]);
+            let condition = match parent.kind() {
+                "if_statement" | "elif_clause" => field(parent, "condition"),
+                _ => None,
+            };
+            // Only the branch the condition guards, not the condition itself or an `else`.
+            let guarded = field(parent, "consequence") == Some(current);
+            guarded
+                && condition.is_some_and(|condition| {
+                    compares_to_invariant(condition, source, &lp.varying)
+                })
+        })
+    }
+
     pub fn runs_at_most_once(&self, node: Node<'a>, id: LoopId) -> bool {
         let loop_node = self.loops[id].node;
         let loop_statement = if self.loops[id].kind.is_comprehension() {
@@ -669,4 +696,34 @@ pub(crate) fn header_range(node: Node<'_>) -> TextRange {
         .map(|n| n.end_byte())
         .unwrap_or(node.end_byte());
     node.start_byte()..end
+}
+
+/// `name == "x"`, `"x" == name`, `name == wanted`, `name is Kind.A`, `name in ("a", "b")`: `name`
+/// is one of `varying` and what it is compared to stays the same through the loop.
+fn compares_to_invariant(condition: Node<'_>, source: &str, varying: &HashSet<String>) -> bool {
+    if condition.kind() != "comparison_operator" {
+        return false;
+    }
+    let operands: Vec<Node<'_>> = named_children(condition).collect();
+    let [left, right] = operands.as_slice() else {
+        return false;
+    };
+    let operator = condition
+        .child_by_field_name("operators")
+        .map(|o| &source[o.byte_range()])
+        .unwrap_or("");
+    let varies = |n: &Node<'_>| varying.contains(&source[n.byte_range()]);
+    let invariant = |n: &Node<'_>| {
+        crate::engine::syntax::is_literal(*n)
+            || (matches!(n.kind(), "identifier" | "attribute")
+                && crate::engine::syntax::dotted_path(*n, source).is_some_and(|path| {
+                    let root = path.split('.').next().unwrap_or(&path);
+                    !varying.contains(root) && !varying.contains(&path)
+                }))
+    };
+    match operator {
+        "==" | "is" => (varies(left) && invariant(right)) || (invariant(left) && varies(right)),
+        "in" => varies(left) && crate::engine::syntax::is_literal(*right),
+        _ => false,
+    }
 }

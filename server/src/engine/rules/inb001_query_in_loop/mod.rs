@@ -68,7 +68,10 @@ Only queries that run count: a Django queryset or legacy `Query` that is only bu
 form field, passed on, used as a subquery) is not a query until it is iterated or consumed.
 
 Not flagged: a loop whose N the code fixes (a literal list, `range(3)`, enum members, a constant
-such as `STATUSES`); a query that runs once before the loop; a loop over the results of one query;
+such as `STATUSES`, a helper that returns a literal list or data bundled with the code such as
+`read_seed_file("projects.json")`, the schema: tables, constraints, registered models,
+`ContentType` rows, a query pinned to one primary key); a query only the iteration whose key
+equals one value runs (`if name == "inventory":`); a query that runs once before the loop; a loop over the results of one query;
 a chunk loop that runs one `.in_()`/`__in` query per slice of the keys; pagination (`offset`/`limit`,
 slices, keyset `where(M.id > last)`, a `while` loop that stops when a page comes back empty); a
 loop that unconditionally `break`s or `return`s right after the query; a retry loop that a query's
@@ -98,6 +101,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         };
         let node = query.call.node;
         if model.runs_at_most_once(node, loop_id)
+            || model.runs_for_one_key(node, loop_id)
             || model.is_memoised(node, loop_id)
             || model.exits_on_result(node, loop_id)
             || model.in_loop_condition(node, loop_id)
