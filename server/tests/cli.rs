@@ -437,6 +437,45 @@ fn gitignore_virtualenvs_and_default_excludes_are_skipped() {
     assert!(text.starts_with("src/d.py:"), "{text}");
 }
 
+/// Paths named on the command line are checked whatever `exclude` says; `--force-exclude` (as
+/// pre-commit passes it) applies the settings to them too, to files and folders alike, as ruff
+/// does.
+#[test]
+fn force_exclude_applies_the_settings_to_named_files_and_folders() {
+    let dir = temp_project(&[
+        (
+            "pyproject.toml",
+            b"[tool.inbatch]\nextend-exclude = [\"legacy\"]\n",
+        ),
+        ("legacy/a.py", N_PLUS_ONE.as_bytes()),
+        ("legacy/sub/b.py", N_PLUS_ONE.as_bytes()),
+        ("app/c.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let findings = |paths: &[&str], force: bool| {
+        let mut args = vec!["--extend-select", "INB001", "--format", "concise"];
+        if force {
+            args.push("--force-exclude");
+        }
+        args.extend_from_slice(paths);
+        let text = stdout(&check_in(dir.path(), &args));
+        let mut files: Vec<String> = text
+            .lines()
+            .map(|line| line.split(':').next().unwrap().to_string())
+            .collect();
+        files.dedup();
+        files
+    };
+    assert_eq!(findings(&["."], false), ["app/c.py"]);
+    assert_eq!(
+        findings(&["legacy/a.py", "legacy/sub", "app/c.py"], false),
+        ["app/c.py", "legacy/a.py", "legacy/sub/b.py"]
+    );
+    assert_eq!(
+        findings(&["legacy/a.py", "legacy/sub", "app/c.py"], true),
+        ["app/c.py"]
+    );
+}
+
 #[test]
 fn output_is_sorted_by_file_and_position() {
     let files: Vec<(String, String)> = (0..12)
