@@ -476,6 +476,40 @@ fn force_exclude_applies_the_settings_to_named_files_and_folders() {
     );
 }
 
+/// A method inherited by another file's class is looked up in the base that file imports: of two
+/// modules of one name (`app.base` in two services), the one of that file's project, not the
+/// one nearest the checked file.
+#[test]
+fn an_inherited_method_resolves_its_base_near_the_class_that_imports_it() {
+    let pure = "class Base:\n    def load(self, session, uid):\n        return {\"id\": uid}\n";
+    let querying = "class Base:\n    def load(self, session, uid):\n        \
+                    return session.query(User).filter(User.id == uid).first()\n";
+    let dir = temp_project(&[
+        ("a/pyproject.toml", b""),
+        ("a/app/__init__.py", b""),
+        ("a/app/base.py", pure.as_bytes()),
+        (
+            "a/app/views.py",
+            b"from lib.repo import Repo\n\n\ndef view(session, ids):\n    repo = Repo()\n    \
+              return [repo.load(session, i) for i in ids]\n",
+        ),
+        ("b/pyproject.toml", b""),
+        ("b/app/__init__.py", b""),
+        ("b/app/base.py", querying.as_bytes()),
+        ("b/lib/__init__.py", b""),
+        (
+            "b/lib/repo.py",
+            b"from app.base import Base\n\n\nclass Repo(Base):\n    pass\n",
+        ),
+    ]);
+    let output = check_in(dir.path(), &["--select", "INB003", "--format", "concise"]);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("a/app/views.py:6:13: INB003") && text.contains("`Base.load`"),
+        "{text}"
+    );
+}
+
 #[test]
 fn output_is_sorted_by_file_and_position() {
     let files: Vec<(String, String)> = (0..12)
