@@ -30,11 +30,12 @@ use super::{send_effects, Shared};
 use crate::config::CONFIG_FILE_NAMES;
 use crate::engine::cancel::{self, Cancellation};
 use crate::engine::index::calls::{CallIndex, FileSummary};
-use crate::engine::index::{extract_declarations, may_declare_models, ProjectIndex};
+use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 use crate::engine::Fixes;
 use crate::project::discovery;
+use crate::project::models::read_declarations;
 use crate::project::{has_marker, ProjectRoots};
 
 /// Files analysed between two progress reports and two takes of the session lock.
@@ -150,14 +151,7 @@ fn read_models(index: &mut ProjectIndex, paths: &[PathBuf]) -> HashSet<PathBuf> 
     let mut declaring = HashSet::new();
     for path in paths {
         cancel::check();
-        let models = std::fs::read_to_string(path)
-            .ok()
-            .filter(|text| may_declare_models(text))
-            .map(|text| {
-                let package = path.file_name().is_some_and(|name| name == "__init__.py");
-                extract_declarations(&SourceFile::parse(text), &index.module_of(path), package)
-            })
-            .unwrap_or_default();
+        let models = read_declarations(path, &index.module_of(path)).unwrap_or_default();
         if !models.is_empty() {
             declaring.insert(path.clone());
         }

@@ -11,7 +11,9 @@ use rayon::prelude::*;
 
 use super::discovery::{self, Found};
 use super::roots::ProjectRoots;
-use crate::engine::index::{extract_declarations, may_declare_models, module_name, ProjectIndex};
+use crate::engine::index::{
+    extract_declarations, may_declare_models, module_name, Declarations, ProjectIndex,
+};
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 
@@ -21,6 +23,21 @@ const MAX_INDEXED_FILES: usize = 50_000;
 /// Whether a file is a package's `__init__.py`.
 fn is_package(path: &Path) -> bool {
     path.file_name().is_some_and(|name| name == "__init__.py")
+}
+
+/// The models a file declares, read from disk, its modules named `module`; `None` when it cannot
+/// be read or its text cannot declare any (then it is not parsed). The CLI's index and the
+/// server's both read files this way.
+pub fn read_declarations(path: &Path, module: &str) -> Option<Declarations> {
+    let text = std::fs::read_to_string(path).ok()?;
+    if !may_declare_models(&text) {
+        return None;
+    }
+    Some(extract_declarations(
+        &SourceFile::parse(text),
+        module,
+        is_package(path),
+    ))
 }
 
 /// Indexes the models of `checked` files and of the projects they belong to.
@@ -89,7 +106,7 @@ pub fn build_index_parsed(
             (path, module)
         })
         .collect();
-    let extracted: Vec<(PathBuf, crate::engine::index::Declarations)> = files
+    let extracted: Vec<(PathBuf, Declarations)> = files
         .into_par_iter()
         .filter_map(|(path, module)| {
             if let Ok(at) = read.binary_search_by(|(read_path, _)| (*read_path).cmp(&path)) {
@@ -97,11 +114,7 @@ pub fn build_index_parsed(
                 let package = is_package(&path);
                 return Some((path, extract_declarations(file, &module, package)));
             }
-            let text = std::fs::read_to_string(&path).ok()?;
-            if !may_declare_models(&text) {
-                return None;
-            }
-            let models = extract_declarations(&SourceFile::parse(text), &module, is_package(&path));
+            let models = read_declarations(&path, &module)?;
             Some((path, models))
         })
         .collect();
