@@ -289,6 +289,31 @@ fn stdin_with_filename() {
     assert_eq!(json[0]["location"]["row"], 3);
 }
 
+/// `--force-exclude` applies to the file `--stdin-filename` names, as in ruff: an editor or hook
+/// that pipes an excluded file gets no finding, and with `--fix` its text back unchanged.
+#[test]
+fn force_exclude_applies_to_the_stdin_filename() {
+    let dir = temp_project(&[(
+        "pyproject.toml",
+        b"[tool.inbatch]\nextend-exclude = [\"legacy\"]\n",
+    )]);
+    let piped = |extra: &[&str]| {
+        let mut command = common::inbatch();
+        command
+            .current_dir(dir.path())
+            .args(["check", "--extend-select", "INB001", "--format", "concise"])
+            .args(["--stdin-filename", "legacy/view.py"])
+            .args(extra);
+        common::output_with_stdin(command, N_PLUS_ONE.as_bytes())
+    };
+    assert_eq!(piped(&[]).status.code(), Some(1), "named, so checked");
+    let excluded = piped(&["--force-exclude"]);
+    assert_eq!(excluded.status.code(), Some(0), "{}", stderr(&excluded));
+    let fixed = piped(&["--force-exclude", "--fix", "--unsafe-fixes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stderr(&fixed));
+    assert_eq!(stdout(&fixed), N_PLUS_ONE);
+}
+
 #[test]
 fn missing_path_is_reported_and_other_files_still_checked() {
     let output = check_concise(&[

@@ -116,21 +116,34 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
         let stdin_path = cwd.join(&name);
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        let index = models::build_index(
-            std::slice::from_ref(&stdin_path),
-            &mut roots,
-            &mut lenient(&mut resolver, &settings),
-            Some((&stdin_path, &text)),
-        );
-        match analyse_bytes(
-            &name,
-            bytes,
-            &settings,
-            overrides.rules_for(&settings, &name),
-            fixing,
-            &index,
-        ) {
+        let checked = if discovery::keeps_named(&stdin_path, &settings, args.force_exclude) {
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            let index = models::build_index(
+                std::slice::from_ref(&stdin_path),
+                &mut roots,
+                &mut lenient(&mut resolver, &settings),
+                Some((&stdin_path, &text)),
+            );
+            analyse_bytes(
+                &name,
+                bytes,
+                &settings,
+                overrides.rules_for(&settings, &name),
+                fixing,
+                &index,
+            )
+        } else {
+            // As ruff does: the file `--stdin-filename` names is excluded, so nothing is reported
+            // and `--fix` gives the text back as it came.
+            decode(&name, bytes).map(|text| Checked {
+                path: name.clone(),
+                file: SourceFile::parse(text).into(),
+                diagnostics: Vec::new(),
+                original: None,
+                fixes_applied: 0,
+            })
+        };
+        match checked {
             Ok(checked) => vec![checked],
             Err(error) => {
                 errors.push(error);
