@@ -67,6 +67,7 @@ pub fn load_explicit(path: &Path) -> Result<Settings, ConfigError> {
 }
 
 /// Finds the settings that apply to each folder, caching the answer for every folder visited.
+#[derive(Clone)]
 pub struct Resolver {
     /// Used for every file when set (`--config`).
     fixed: Option<Arc<Settings>>,

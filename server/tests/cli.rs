@@ -289,6 +289,31 @@ fn stdin_with_filename() {
     assert_eq!(json[0]["location"]["row"], 3);
 }
 
+/// `--force-exclude` applies to the file `--stdin-filename` names, as in ruff: an editor or hook
+/// that pipes an excluded file gets no finding, and with `--fix` its text back unchanged.
+#[test]
+fn force_exclude_applies_to_the_stdin_filename() {
+    let dir = temp_project(&[(
+        "pyproject.toml",
+        b"[tool.inbatch]\nextend-exclude = [\"legacy\"]\n",
+    )]);
+    let piped = |extra: &[&str]| {
+        let mut command = common::inbatch();
+        command
+            .current_dir(dir.path())
+            .args(["check", "--extend-select", "INB001", "--format", "concise"])
+            .args(["--stdin-filename", "legacy/view.py"])
+            .args(extra);
+        common::output_with_stdin(command, N_PLUS_ONE.as_bytes())
+    };
+    assert_eq!(piped(&[]).status.code(), Some(1), "named, so checked");
+    let excluded = piped(&["--force-exclude"]);
+    assert_eq!(excluded.status.code(), Some(0), "{}", stderr(&excluded));
+    let fixed = piped(&["--force-exclude", "--fix", "--unsafe-fixes"]);
+    assert_eq!(fixed.status.code(), Some(0), "{}", stderr(&fixed));
+    assert_eq!(stdout(&fixed), N_PLUS_ONE);
+}
+
 #[test]
 fn missing_path_is_reported_and_other_files_still_checked() {
     let output = check_concise(&[
@@ -435,6 +460,79 @@ fn gitignore_virtualenvs_and_default_excludes_are_skipped() {
     let text = stdout(&output);
     assert_eq!(text.lines().count(), 1, "{text}");
     assert!(text.starts_with("src/d.py:"), "{text}");
+}
+
+/// Paths named on the command line are checked whatever `exclude` says; `--force-exclude` (as
+/// pre-commit passes it) applies the settings to them too, to files and folders alike, as ruff
+/// does.
+#[test]
+fn force_exclude_applies_the_settings_to_named_files_and_folders() {
+    let dir = temp_project(&[
+        (
+            "pyproject.toml",
+            b"[tool.inbatch]\nextend-exclude = [\"legacy\"]\n",
+        ),
+        ("legacy/a.py", N_PLUS_ONE.as_bytes()),
+        ("legacy/sub/b.py", N_PLUS_ONE.as_bytes()),
+        ("app/c.py", N_PLUS_ONE.as_bytes()),
+    ]);
+    let findings = |paths: &[&str], force: bool| {
+        let mut args = vec!["--extend-select", "INB001", "--format", "concise"];
+        if force {
+            args.push("--force-exclude");
+        }
+        args.extend_from_slice(paths);
+        let text = stdout(&check_in(dir.path(), &args));
+        let mut files: Vec<String> = text
+            .lines()
+            .map(|line| line.split(':').next().unwrap().to_string())
+            .collect();
+        files.dedup();
+        files
+    };
+    assert_eq!(findings(&["."], false), ["app/c.py"]);
+    assert_eq!(
+        findings(&["legacy/a.py", "legacy/sub", "app/c.py"], false),
+        ["app/c.py", "legacy/a.py", "legacy/sub/b.py"]
+    );
+    assert_eq!(
+        findings(&["legacy/a.py", "legacy/sub", "app/c.py"], true),
+        ["app/c.py"]
+    );
+}
+
+/// A method inherited by another file's class is looked up in the base that file imports: of two
+/// modules of one name (`app.base` in two services), the one of that file's project, not the
+/// one nearest the checked file.
+#[test]
+fn an_inherited_method_resolves_its_base_near_the_class_that_imports_it() {
+    let pure = "class Base:\n    def load(self, session, uid):\n        return {\"id\": uid}\n";
+    let querying = "class Base:\n    def load(self, session, uid):\n        \
+                    return session.query(User).filter(User.id == uid).first()\n";
+    let dir = temp_project(&[
+        ("a/pyproject.toml", b""),
+        ("a/app/__init__.py", b""),
+        ("a/app/base.py", pure.as_bytes()),
+        (
+            "a/app/views.py",
+            b"from lib.repo import Repo\n\n\ndef view(session, ids):\n    repo = Repo()\n    \
+              return [repo.load(session, i) for i in ids]\n",
+        ),
+        ("b/pyproject.toml", b""),
+        ("b/app/__init__.py", b""),
+        ("b/app/base.py", querying.as_bytes()),
+        ("b/lib/__init__.py", b""),
+        (
+            "b/lib/repo.py",
+            b"from app.base import Base\n\n\nclass Repo(Base):\n    pass\n",
+        ),
+    ]);
+    let output = check_in(dir.path(), &["--select", "INB003", "--format", "concise"]);
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("a/app/views.py:6:13: INB003") && text.contains("`Base.load`"),
+        "{text}"
+    );
 }
 
 #[test]

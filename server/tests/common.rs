@@ -46,9 +46,14 @@ pub fn check_in(dir: &Path, args: &[&str]) -> Output {
 /// The input is written from a thread while the output is read, so an input larger than the
 /// pipe's buffer cannot deadlock against an output larger than its own.
 pub fn check_stdin(args: &[&str], input: &[u8]) -> Output {
-    let mut child = inbatch()
-        .arg("check")
-        .args(args)
+    let mut command = inbatch();
+    command.arg("check").args(args);
+    output_with_stdin(command, input)
+}
+
+/// Runs `command` with `input` on standard input (see [`check_stdin`]).
+pub fn output_with_stdin(mut command: Command, input: &[u8]) -> Output {
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

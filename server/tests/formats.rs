@@ -38,7 +38,10 @@ fn sarif_log_has_the_driver_with_every_rule() {
     let driver = &runs[0]["tool"]["driver"];
     assert_eq!(driver["name"], "inbatch");
     assert_eq!(driver["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(driver["informationUri"], "https://inbatch.dev");
+    assert_eq!(
+        driver["informationUri"],
+        "https://github.com/inbatch/inbatch"
+    );
     let rules = driver["rules"].as_array().unwrap();
     let registry: Vec<_> = inbatch::engine::rules::all().collect();
     assert_eq!(rules.len(), registry.len());
@@ -50,10 +53,15 @@ fn sarif_log_has_the_driver_with_every_rule() {
         assert!(!full.is_empty() && !full.contains('\n'), "{full}");
         assert_eq!(rule["help"]["markdown"], info.documentation);
         assert!(rule["help"]["text"].as_str().unwrap().contains(info.code));
+        // The page the link names is checked in (and equal to the rule's documentation, see
+        // tests/tidy.rs).
+        let page = format!("docs/rules/{}.md", info.code);
         assert_eq!(
             rule["helpUri"],
-            format!("https://inbatch.dev/rules/{}", info.code)
+            format!("https://github.com/inbatch/inbatch/blob/main/{page}")
         );
+        let repository = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        assert!(repository.join(&page).is_file(), "{page} is missing");
     }
 }
 

@@ -2,7 +2,7 @@
 //! the engine knows nothing of the shells, rules never import each other, and the server never
 //! depends on the command line. A `use` that breaks one fails here with the file that has it.
 //!
-//! A layer is a top-level module (`cli`, `lsp`, `config`, `exit`) or a module of the engine
+//! A layer is a top-level module (`cli`, `lsp`, `project`, `config`, `exit`) or a module of the engine
 //! (`engine::rules`, `engine::index`, ...). References are the `crate::` and `super::` paths of
 //! the code outside `#[cfg(test)]` and comments.
 
@@ -246,25 +246,72 @@ fn layers_form_no_cycle() {
     }
 }
 
-#[test]
-fn the_engine_knows_nothing_of_the_shells() {
+/// Fails when a file of `layer` names one of `layers` or uses one of `crates`; `why` ends the
+/// message.
+fn assert_knows_nothing_of(layer: &str, layers: &[&str], crates: &[&str], why: &str) {
     for source in sources() {
-        if source.module.first().map(String::as_str) != Some("engine") {
+        if source.module.first().map(String::as_str) != Some(layer) {
             continue;
         }
         for reference in references(&source.code, &source.module) {
-            let layer = reference.first().map(String::as_str);
+            let used = reference.first().map(String::as_str).unwrap_or_default();
             assert!(
-                !matches!(layer, Some("cli" | "lsp" | "config")),
-                "{} uses crate::{}: the engine must not know the shells",
+                !layers.contains(&used),
+                "{} uses crate::{}: {why}",
                 display(&source.path),
                 reference.join("::")
             );
         }
-        for shell_crate in ["tokio", "tower_lsp_server", "ropey", "annotate_snippets"] {
+        for shell_crate in crates {
             assert!(
                 !source.code.contains(&format!("{shell_crate}::")),
-                "{} uses {shell_crate}: the engine is pure analysis",
+                "{} uses {shell_crate}: {why}",
+                display(&source.path)
+            );
+        }
+    }
+}
+
+const SHELL_CRATES: [&str; 5] = [
+    "tokio",
+    "tower_lsp_server",
+    "ropey",
+    "annotate_snippets",
+    "clap",
+];
+
+#[test]
+fn the_engine_knows_nothing_of_the_shells() {
+    assert_knows_nothing_of(
+        "engine",
+        &["cli", "lsp", "config", "project"],
+        &SHELL_CRATES,
+        "the engine is pure analysis and knows neither the shells nor the file system",
+    );
+}
+
+#[test]
+fn the_project_layer_knows_nothing_of_the_shells() {
+    assert_knows_nothing_of(
+        "project",
+        &["cli", "lsp"],
+        &SHELL_CRATES,
+        "the project layer serves both shells and knows neither",
+    );
+}
+
+#[test]
+fn only_the_project_layer_walks_folders() {
+    for source in sources() {
+        let layer = source.module.first().map(String::as_str);
+        if layer == Some("project") {
+            continue;
+        }
+        for walker in ["WalkBuilder", "read_dir("] {
+            assert!(
+                !source.code.contains(walker),
+                "{} walks the file system ({walker}): file discovery belongs to `project::discovery`, \
+                 so that both shells find the same files",
                 display(&source.path)
             );
         }

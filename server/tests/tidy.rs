@@ -1,7 +1,7 @@
 //! What CONTRIBUTING.md asks of every rule, checked: its documentation has the fixed sections,
 //! its fixtures have findings and near-misses that must stay silent, the README lists it, and a
 //! rule that offers a fix has a case in the fix harness, which runs original and fixed code
-//! against SQLite.
+//! against SQLite; the checked-in rule pages (`docs/rules/`) are generated from the rule modules.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -120,6 +120,67 @@ fn every_rule_has_a_row_in_the_readme() {
             "README.md: the rules table has no row starting `{row}`"
         );
     }
+}
+
+/// The pages of `docs/rules/`: one per rule, as `inbatch rule CODE` prints it, and an index.
+fn rule_docs() -> Vec<(String, String)> {
+    let mut index = String::from(
+        "# Rules\n\nGenerated from the rule modules (`server/src/engine/rules/`), as `inbatch rule \
+         CODE` prints them; regenerate with `UPDATE_RULE_DOCS=1 cargo test -p inbatch --test \
+         tidy rule_docs`.\n\n| code | name | on by default | what it flags |\n|---|---|---|---|\n",
+    );
+    let mut pages = Vec::new();
+    let mut rules: Vec<_> = REGISTRY.iter().map(|entry| entry.info).collect();
+    rules.sort_by_key(|info| info.code);
+    for info in rules {
+        let default = if info.enabled_by_default { "yes" } else { "no" };
+        index.push_str(&format!(
+            "| [{code}]({code}.md) | {} | {default} | {} |\n",
+            info.name,
+            info.summary.replace('|', "\\|"),
+            code = info.code
+        ));
+        pages.push((format!("{}.md", info.code), info.page()));
+    }
+    pages.push(("README.md".to_string(), index));
+    pages
+}
+
+/// The checked-in rule pages (which diagnostics link) are the rule modules' documentation.
+#[test]
+fn rule_docs_are_generated_from_the_rule_modules() {
+    let folder = repository().join(inbatch::engine::rule_info::RULE_DOCS_FOLDER);
+    let expected = rule_docs();
+    if std::env::var_os("UPDATE_RULE_DOCS").is_some() {
+        if folder.is_dir() {
+            fs::remove_dir_all(&folder).unwrap();
+        }
+        fs::create_dir_all(&folder).unwrap();
+        for (name, text) in &expected {
+            fs::write(folder.join(name), text).unwrap();
+        }
+    }
+    let regenerate = "regenerate them with `UPDATE_RULE_DOCS=1 cargo test -p inbatch --test tidy \
+                      rule_docs` and commit the result";
+    for (name, text) in &expected {
+        let found = fs::read_to_string(folder.join(name)).unwrap_or_default();
+        assert!(
+            found == *text,
+            "docs/rules/{name} is not what the rule modules generate; {regenerate}"
+        );
+    }
+    let mut checked_in: Vec<String> = fs::read_dir(&folder)
+        .map(|entries| {
+            entries
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    checked_in.retain(|name| expected.iter().all(|(generated, _)| generated != name));
+    assert!(
+        checked_in.is_empty(),
+        "docs/rules/ holds pages of no rule: {checked_in:?}; {regenerate}"
+    );
 }
 
 /// Fixes whose effect no program run can show, and why.

@@ -105,7 +105,9 @@ def test_sarif_driver_lists_every_rule(inbatch_bin, repo):
     rules = log["runs"][0]["tool"]["driver"]["rules"]
     assert [r["id"] for r in rules] == codes
     for rule in rules:
-        assert rule["helpUri"] == f"https://inbatch.dev/rules/{rule['id']}"
+        page = f"docs/rules/{rule['id']}.md"
+        assert rule["helpUri"] == f"https://github.com/inbatch/inbatch/blob/main/{page}"
+        assert (repo / page).is_file(), f"{page} is checked in"
         assert rule["shortDescription"]["text"] and rule["fullDescription"]["text"]
         assert rule["help"]["markdown"].startswith("## What it does")
     for result in log["runs"][0]["results"]:

@@ -1,5 +1,7 @@
 """Push diagnostics: didOpen, incremental edits, clamping, didClose."""
 
+import pathlib
+
 import pytest
 from lsprotocol import types
 
@@ -24,7 +26,9 @@ async def test_did_open_publishes_rich_diagnostics(lsp):
     first = diagnostics[0]
     assert first.source == "inbatch"
     assert first.severity == types.DiagnosticSeverity.Warning
-    assert first.code_description.href == "https://inbatch.dev/rules/INB001"
+    page = "docs/rules/INB001.md"
+    assert first.code_description.href == f"https://github.com/inbatch/inbatch/blob/main/{page}"
+    assert (pathlib.Path(__file__).parents[2] / page).is_file(), "the linked page is checked in"
     assert "Session" in first.message
     start = position_of(N_PLUS_ONE, "Session.query.filter_by")
     assert first.range.start == start

@@ -1,7 +1,8 @@
 """What a new user meets in an editor (issue 20): empty options as Neovim sends them, a pulling
 client that cannot be told to pull again, configuration files the client does not watch, bad rule
 codes, hover on suppression comments, where the inlay hint goes, "Ignore for this line" next to a
-multi-line string, the open-files-only diagnostic mode and the opt-in unsafe fix-all."""
+multi-line string, the open-files-only diagnostic mode, the opt-in unsafe fix-all and where INB102
+points."""
 
 import pathlib
 import shutil
@@ -207,3 +208,38 @@ async def test_fix_all_including_unsafe_is_opt_in(lsp):
     resolved = await server.client.code_action_resolve_async(unsafe)
     fixed = apply(N_PLUS_ONE, edits_of(resolved, uri))
     assert "in_(" in fixed or "__in" in fixed, fixed
+
+
+LOSSY = (
+    "from sqlalchemy import ForeignKey\n"
+    "from sqlalchemy.orm import Mapped, mapped_column\n\n\n"
+    "class Session(Base):\n"
+    "    __tablename__ = \"sessions\"\n"
+    "    id: Mapped[int] = mapped_column(primary_key=True)\n"
+    "    user_id: Mapped[int] = mapped_column(ForeignKey(\"users.id\"))\n\n\n"
+    "def f(session):\n"
+    "    by_user = {  # keyed by user\n"
+    "        s.user_id: s  # one row per user, or so we thought\n"
+    "        for s in session.query(Session).all()\n"
+    "    }\n"
+    "    return list(by_user.values())\n"
+)
+
+
+async def test_lossy_grouping_points_at_the_pair_and_quotes_no_comments(lsp):
+    server = await lsp(initialization_options={"select": ["INB102"]})
+    uri = server.open("a.py", LOSSY)
+    [finding] = await server.diagnostics(uri, 1, code="INB102")
+    start = position_of(LOSSY, "s.user_id: s")
+    assert (finding.range.start, finding.range.end) == (
+        start, types.Position(line=start.line, character=start.character + len("s.user_id: s"))
+    )
+    assert "#" not in finding.message, finding.message
+    # "Ignore for this line" puts the comment on the pair's line, where the finding starts.
+    actions = await actions_at(server, uri, finding)
+    [ignore] = [a for a in actions if a.title == "Ignore INB102 for this line"]
+    resolved = await server.client.code_action_resolve_async(ignore)
+    fixed = apply(LOSSY, edits_of(resolved, uri))
+    assert "        s.user_id: s  # one row per user, or so we thought  # noqa: INB102\n" in fixed, fixed
+    server.replace_all(uri, fixed)
+    assert await server.diagnostics(uri, code="INB102") == []

@@ -230,3 +230,49 @@ async def test_every_fixture_project_gets_the_clis_findings(lsp, inbatch_bin, tm
     relatives = sorted(str(p.relative_to(workspace)) for p in workspace.rglob("*.py"))
     expected = await assert_same_findings(lsp, inbatch_bin, workspace, relatives)
     assert any(expected.values()), f"{project.name} has findings to compare"
+
+
+async def test_models_in_a_gitignored_folder(lsp, inbatch_bin, tmp_path):
+    write(tmp_path, {
+        "pyproject.toml": '[project]\nname = "app"\n\n[tool.inbatch]\nselect = ["INB201"]\n',
+        ".gitignore": "legacy/\n",
+        "legacy/__init__.py": "",
+        "legacy/models.py": MODELS,
+        "app/__init__.py": "",
+        "app/report.py": REPORT,
+    })
+    expected = await assert_same_findings(lsp, inbatch_bin, tmp_path, ["app/report.py"])
+    assert not expected["app/report.py"], "models of a gitignored folder are not the project's"
+
+
+async def test_a_nested_project_excludes_its_own_folders(lsp, inbatch_bin, tmp_path):
+    # The outer configuration excludes nothing; the service's own excludes its `legacy` models.
+    # `other/` is checked first, so a walk that took the first file's settings for the whole run
+    # would keep the service's legacy models.
+    write(tmp_path, {
+        "pyproject.toml": '[project]\nname = "site"\n\n[tool.inbatch]\nselect = ["INB201"]\n',
+        "other/__init__.py": "",
+        "svc/pyproject.toml": '[project]\nname = "svc"\n\n[tool.inbatch]\nselect = ["INB201"]\n'
+                              'extend-exclude = ["legacy"]\n',
+        "svc/legacy/__init__.py": "",
+        "svc/legacy/models.py": MODELS,
+        "svc/app/__init__.py": "",
+        "svc/app/report.py": REPORT,
+    })
+    expected = await assert_same_findings(lsp, inbatch_bin, tmp_path, ["svc/app/report.py"])
+    assert not expected["svc/app/report.py"], "the service's excluded models are not its own"
+
+
+async def test_a_workspace_folder_inside_a_project(lsp, inbatch_bin, tmp_path):
+    # Opened on `proj/svc`, which has no marker: modules are named from `proj`, as the CLI run
+    # in `proj/svc` names them.
+    write(tmp_path, {
+        "proj/pyproject.toml": '[project]\nname = "proj"\n\n[tool.inbatch]\nselect = ["INB003"]\n',
+        "proj/svc/__init__.py": "",
+        "proj/svc/app/__init__.py": "",
+        "proj/svc/app/models.py": MODELS,
+        "proj/svc/app/helpers.py": QUERYING_HELPER.replace("from app.", "from svc.app."),
+        "proj/svc/app/views.py": VIEW.replace("from app.", "from svc.app."),
+    })
+    expected = await assert_same_findings(lsp, inbatch_bin, tmp_path / "proj/svc", ["app/views.py"])
+    assert expected["app/views.py"], "the CLI resolves `svc.app.helpers` from the project's root"

@@ -1,14 +1,13 @@
 //! `inbatch check`: find files, analyse them in parallel, print, choose the exit code.
 
 use std::io::{IsTerminal, Read};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use super::calls;
 use super::output::{self, Checked};
-use super::project;
 use super::write::{self, Snapshot};
 use super::{exit, CheckArgs, OutputFormat};
 use crate::config::{self, Resolver};
@@ -20,6 +19,8 @@ use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 use crate::engine::Fixes;
 use crate::engine::{self, FileOrigin};
+use crate::project::discovery::{self, Found};
+use crate::project::{calls, models, ProjectRoots};
 
 /// A file to analyse with the settings that apply to it.
 struct Task {
@@ -66,6 +67,8 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
         None => None,
     };
     let mut resolver = Resolver::new(fixed, cwd.clone());
+    // The one cache of project roots of the run: module names, the model index, the call index.
+    let mut roots = ProjectRoots::new(vec![cwd.clone()]);
     let overrides = RuleOverrides {
         select: args
             .select
@@ -113,20 +116,34 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             .read_to_end(&mut bytes)
             .map_err(|e| format!("cannot read standard input: {e}"))?;
         let stdin_path = cwd.join(&name);
-        let text = String::from_utf8_lossy(&bytes).to_string();
-        let index = project::build_index(
-            std::slice::from_ref(&stdin_path),
-            &settings,
-            Some((&stdin_path, &text)),
-        );
-        match analyse_bytes(
-            &name,
-            bytes,
-            &settings,
-            overrides.rules_for(&settings, &name),
-            fixing,
-            &index,
-        ) {
+        let checked = if discovery::keeps_named(&stdin_path, &settings, args.force_exclude) {
+            let text = String::from_utf8_lossy(&bytes).to_string();
+            let index = models::build_index(
+                std::slice::from_ref(&stdin_path),
+                &mut roots,
+                &mut lenient(&mut resolver, &settings),
+                Some((&stdin_path, &text)),
+            );
+            analyse_bytes(
+                &name,
+                bytes,
+                &settings,
+                overrides.rules_for(&settings, &name),
+                fixing,
+                &index,
+            )
+        } else {
+            // As ruff does: the file `--stdin-filename` names is excluded, so nothing is reported
+            // and `--fix` gives the text back as it came.
+            decode(&name, bytes).map(|text| Checked {
+                path: name.clone(),
+                file: SourceFile::parse(text).into(),
+                diagnostics: Vec::new(),
+                original: None,
+                fixes_applied: 0,
+            })
+        };
+        match checked {
             Ok(checked) => vec![checked],
             Err(error) => {
                 errors.push(error);
@@ -181,7 +198,12 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 Some((task.path.as_path(), tree))
             })
             .collect();
-        let index = project::build_index_parsed(&checked_paths, &read, &index_settings);
+        let index = models::build_index_parsed(
+            &checked_paths,
+            &read,
+            &mut roots,
+            &mut lenient(&mut resolver, &index_settings),
+        );
         drop(read);
         // INB003 follows calls into other files: each check also returns its file's summary,
         // and only the files whose loop calls turn out to reach a query through another file are
@@ -191,13 +213,12 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 .rules_for(&task.settings, &task.path)
                 .contains(&inb003_query_in_loop_via_call::RULE)
         });
-        let mut modules = calls::Modules::default();
         let origins: Vec<Option<(Arc<Path>, String)>> = tasks
             .iter()
             .map(|task| {
                 follow_calls.then(|| {
                     let display: Arc<Path> = Arc::from(Path::new(&display_path(&task.path, &cwd)));
-                    (display, modules.module(&task.path))
+                    (display, roots.module(&task.path))
                 })
             })
             .collect();
@@ -261,10 +282,14 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
             }
         }
         if follow_calls {
-            let calls =
-                calls::build_index(summaries, &mut modules, &index_settings, &index, &|path| {
-                    display_path(path, &cwd)
-                });
+            let calls = calls::build_index(
+                summaries,
+                &mut roots,
+                &index_settings,
+                &mut lenient(&mut resolver, &index_settings),
+                &index,
+                &|path| display_path(path, &cwd),
+            );
             let again: Vec<(usize, String)> = checked
                 .par_iter_mut()
                 .filter_map(|(result, position)| {
@@ -367,6 +392,19 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
     };
     super::print_stdout(&rendered)?;
     Ok(exit_code(&errors, &results))
+}
+
+/// The settings of the project's files beyond the checked ones (for the model and call indexes):
+/// where a configuration cannot be read there, `fallback`; a checked file's own is an error.
+fn lenient<'r>(
+    resolver: &'r mut Resolver,
+    fallback: &'r Arc<Settings>,
+) -> impl FnMut(&Path) -> Arc<Settings> + 'r {
+    move |path| {
+        resolver
+            .settings_for(path)
+            .unwrap_or_else(|_| fallback.clone())
+    }
 }
 
 /// Writes a fixed file back (see [`write::replace`]); the message for the user when it was not.
@@ -505,13 +543,13 @@ fn collect_tasks(
     resolver: &mut Resolver,
     errors: &mut Vec<String>,
 ) -> Result<Vec<Task>, String> {
-    let roots: Vec<PathBuf> = if args.paths.is_empty() {
+    let named: Vec<PathBuf> = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
     } else {
         args.paths.clone()
     };
     let mut tasks = Vec::new();
-    for root in roots {
+    for root in named {
         let absolute = cwd.join(&root);
         let kind = match std::fs::metadata(&absolute) {
             Ok(metadata) => metadata.file_type(),
@@ -536,53 +574,31 @@ fn collect_tasks(
         let settings = resolver
             .settings_for(&absolute)
             .map_err(|e| e.to_string())?;
+        if !discovery::keeps_named(&absolute, &settings, args.force_exclude) {
+            continue;
+        }
         if kind.is_file() {
-            if args.force_exclude && settings.is_excluded(&absolute) {
-                continue;
-            }
             tasks.push(Task {
                 path: absolute,
                 settings,
             });
             continue;
         }
-        let walk_settings = settings.clone();
-        let walk_root = absolute.clone();
-        let walker = ignore::WalkBuilder::new(&absolute)
-            .hidden(false)
-            .require_git(false)
-            .sort_by_file_path(|a, b| a.cmp(b))
-            .filter_entry(move |entry| {
-                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                !(is_dir
-                    && entry.depth() > 0
-                    && (walk_settings.is_excluded_below(entry.path(), &walk_root)
-                        || is_virtualenv(entry.path())))
-            })
-            .build();
-        for entry in walker {
-            let entry = match entry {
-                Ok(entry) => entry,
-                Err(error) => {
-                    errors.push(error.to_string());
-                    continue;
+        discovery::walk(
+            &absolute,
+            &mut |path| resolver.settings_for(path).map_err(|e| e.to_string()),
+            &mut |found| {
+                match found {
+                    Found::Python(path, settings) => tasks.push(Task {
+                        path: path.to_path_buf(),
+                        settings: settings.clone(),
+                    }),
+                    Found::Unreadable(error) => errors.push(error),
+                    Found::Folder(_) => {}
                 }
-            };
-            let path = entry.path();
-            if !entry.file_type().is_some_and(|t| t.is_file())
-                || path.extension().is_none_or(|ext| ext != "py")
-            {
-                continue;
-            }
-            let settings = resolver.settings_for(path).map_err(|e| e.to_string())?;
-            if settings.is_excluded_below(path, &absolute) {
-                continue;
-            }
-            tasks.push(Task {
-                path: path.to_path_buf(),
-                settings,
-            });
-        }
+                ControlFlow::Continue(())
+            },
+        )?;
     }
     tasks.sort_by(|a, b| a.path.cmp(&b.path));
     tasks.dedup_by(|a, b| a.path == b.path);
@@ -603,10 +619,6 @@ fn unusable_path(path: &Path, error: &std::io::Error) -> String {
         return format!("permission denied ({error})");
     }
     format!("cannot be read: {error}")
-}
-
-fn is_virtualenv(path: &Path) -> bool {
-    path.join("pyvenv.cfg").is_file()
 }
 
 fn display_path(path: &Path, cwd: &Path) -> String {

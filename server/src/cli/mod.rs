@@ -1,11 +1,9 @@
 //! The command-line shell: argument parsing and dispatch. No rule logic lives here.
 
-mod calls;
 mod check;
 mod github;
 mod location;
 mod output;
-mod project;
 mod rule;
 mod sarif;
 mod write;

@@ -14,15 +14,14 @@ use super::location::{location, SourceText};
 use super::output::{other_location, Checked};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
+use crate::engine::rule_info::REPOSITORY_URL;
 use crate::engine::rules::{self, RuleInfo};
 use crate::engine::source::TextRange;
 
 pub const SCHEMA_URI: &str =
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json";
-/// The project's home page.
-pub const INFORMATION_URI: &str = "https://inbatch.dev";
-/// Where each rule's documentation is published; the language server links the same pages.
-pub const RULE_DOCS_URL: &str = "https://inbatch.dev/rules/";
+/// The project's home page: its repository.
+pub const INFORMATION_URI: &str = REPOSITORY_URL;
 /// The base that relative artifact URIs resolve against: the folder `inbatch check` ran in.
 const SRCROOT: &str = "%SRCROOT%";
 
@@ -73,7 +72,7 @@ fn level(severity: Severity) -> &'static str {
 }
 
 fn rule_descriptor(rule: &RuleInfo) -> Value {
-    let help_uri = format!("{RULE_DOCS_URL}{}", rule.code);
+    let help_uri = rule.docs_url();
     json!({
         "id": rule.code,
         "name": rule.name,

@@ -55,6 +55,54 @@ pub enum Category {
     Suppression,
 }
 
+/// The repository's address: the workspace `Cargo.toml`'s `repository`, the one the README's
+/// pre-commit snippet names.
+pub const REPOSITORY_URL: &str = env!("CARGO_PKG_REPOSITORY");
+
+/// Where each rule's page is checked in, relative to the repository: `docs/rules/INB001.md`.
+pub const RULE_DOCS_FOLDER: &str = "docs/rules";
+
+/// Where the checked-in rule pages are read on GitHub. Diagnostics link them
+/// (`codeDescription.href` in the server, `helpUri` in SARIF): pages that exist, generated from
+/// the rule modules and kept equal to them by `server/tests/tidy.rs`.
+pub const RULE_DOCS_URL: &str = concat!(env!("CARGO_PKG_REPOSITORY"), "/blob/main/docs/rules/");
+
+impl RuleInfo {
+    /// The address of the rule's page (see [`RULE_DOCS_URL`]).
+    pub fn docs_url(&self) -> String {
+        format!("{RULE_DOCS_URL}{}.md", self.code)
+    }
+
+    /// The rule's page, as `inbatch rule CODE` prints it and `docs/rules/CODE.md` holds it:
+    /// title, metadata, then the documentation.
+    pub fn page(&self) -> String {
+        let fix = match self.fix {
+            FixAvailability::None => "no fix",
+            FixAvailability::Sometimes => "fix sometimes available",
+            FixAvailability::Always => "fix always available",
+        };
+        let default = if self.enabled_by_default {
+            "On by default.".to_string()
+        } else {
+            format!(
+                "Off by default (under 90 % precise on real code): turn it on with \
+                 `extend-select = [\"{code}\"]` in `[tool.inbatch]` or `--extend-select {code}`.",
+                code = self.code
+            )
+        };
+        format!(
+            "# {} ({})\n\n{}. Severity: {}; {}. {}\n\n{}",
+            self.name,
+            self.code,
+            self.summary,
+            self.severity.as_str(),
+            fix,
+            default,
+            self.documentation
+        )
+    }
+}
+
 impl PartialEq for RuleInfo {
     fn eq(&self, other: &Self) -> bool {
         self.code == other.code

@@ -185,6 +185,9 @@ fn rule_set(selectors: &[String]) -> RuleSet {
 }
 
 /// Resolves settings per file; configuration errors fall back to defaults and are reported.
+/// A clone resolves off the session lock (the workspace scan) and shares the settings resolved
+/// so far.
+#[derive(Clone)]
 pub struct ConfigStore {
     options: EditorOptions,
     root: PathBuf,

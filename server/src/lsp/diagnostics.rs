@@ -35,9 +35,6 @@ use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 use crate::engine::{FileCheck, FileOrigin, Fixes};
 
-/// Where the documentation of each rule is published.
-pub const RULE_DOCS_URL: &str = "https://inbatch.dev/rules/";
-
 /// One analysis of one document version, kept until the next.
 #[derive(Debug)]
 pub struct Analysis {
@@ -195,7 +192,7 @@ pub fn to_lsp(
             Severity::Information => DiagnosticSeverity::INFORMATION,
         }),
         code: Some(NumberOrString::String(code.to_string())),
-        code_description: Uri::from_str(&format!("{RULE_DOCS_URL}{code}"))
+        code_description: Uri::from_str(&diagnostic.rule.docs_url())
             .ok()
             .map(|href| CodeDescription { href }),
         source: Some(SOURCE.to_string()),

@@ -456,14 +456,19 @@ impl Session {
     ) -> Arc<Settings> {
         let resolved = self.config.settings_for(path);
         if let Some(error) = resolved.error {
-            if self.shown_errors.insert(error.clone()) {
-                effects.messages.push((
-                    MessageType::ERROR,
-                    format!("inbatch: {error}; using the default settings"),
-                ));
-            }
+            self.report_config_error(error, effects);
         }
         resolved.settings
+    }
+
+    /// Shows a configuration error once per configuration.
+    pub fn report_config_error(&mut self, error: String, effects: &mut Effects) {
+        if self.shown_errors.insert(error.clone()) {
+            effects.messages.push((
+                MessageType::ERROR,
+                format!("inbatch: {error}; using the default settings"),
+            ));
+        }
     }
 
     /// The options in force: `initializationOptions` overridden by the latest

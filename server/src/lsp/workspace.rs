@@ -9,6 +9,8 @@
 //! ([`IndexLimits`]); a workspace beyond the cap is indexed up to it, and the client is told once.
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use tower_lsp_server::ls_types::{
 };
 use tower_lsp_server::Client;
 
+use super::config::ConfigStore;
 use super::diagnostics::{self, Failure};
 use super::position::PositionEncoding;
 use super::session::{file_path, Effects, Session};
@@ -27,11 +30,13 @@ use super::{send_effects, Shared};
 use crate::config::CONFIG_FILE_NAMES;
 use crate::engine::cancel::{self, Cancellation};
 use crate::engine::index::calls::{CallIndex, FileSummary};
-use crate::engine::index::{extract_declarations, may_declare_models, module_name, ProjectIndex};
-use crate::engine::settings::{Settings, DEFAULT_EXCLUDES};
+use crate::engine::index::ProjectIndex;
+use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
 use crate::engine::Fixes;
-use crate::project::has_marker;
+use crate::project::discovery;
+use crate::project::models::read_declarations;
+use crate::project::{has_marker, ProjectRoots};
 
 /// Files analysed between two progress reports and two takes of the session lock.
 const BATCH: usize = 32;
@@ -139,29 +144,14 @@ pub fn analyse_file(
 }
 
 /// Reads the models declared by `paths` into `index` (only files whose text may declare some
-/// are parsed; a file that cannot be read declares none); returns the files that declare some.
+/// are parsed; a file that cannot be read declares none), naming modules from `index.roots`;
+/// returns the files that declare some.
 /// Run inside `engine::cancel::run`: a cancellation stops it between files or inside a parse.
-fn read_models(
-    index: &mut ProjectIndex,
-    paths: &[PathBuf],
-    folders: &[PathBuf],
-) -> HashSet<PathBuf> {
+fn read_models(index: &mut ProjectIndex, paths: &[PathBuf]) -> HashSet<PathBuf> {
     let mut declaring = HashSet::new();
     for path in paths {
         cancel::check();
-        let models = std::fs::read_to_string(path)
-            .ok()
-            .filter(|text| may_declare_models(text))
-            .map(|text| {
-                let root = folders
-                    .iter()
-                    .filter(|folder| path.starts_with(folder))
-                    .max_by_key(|folder| folder.as_os_str().len())
-                    .map_or_else(|| path.parent().unwrap_or(path).to_path_buf(), Clone::clone);
-                let package = path.file_name().is_some_and(|name| name == "__init__.py");
-                extract_declarations(&SourceFile::parse(text), &module_name(path, &root), package)
-            })
-            .unwrap_or_default();
+        let models = read_declarations(path, &index.module_of(path)).unwrap_or_default();
         if !models.is_empty() {
             declaring.insert(path.clone());
         }
@@ -170,77 +160,85 @@ fn read_models(
     declaring
 }
 
-/// The Python files the index takes, and whether the folders hold more.
-struct Found {
-    files: Vec<PathBuf>,
+/// The Python files the index takes, with their settings, and whether the folders hold more.
+struct Discovered {
+    files: Vec<(PathBuf, Arc<Settings>)>,
     capped: bool,
     /// The folders module names start from, as `inbatch check` finds them
-    /// ([`crate::project`]): each workspace folder, the project root above it, and every folder
-    /// under it that holds a project marker (the services of a monorepo, each with its
-    /// `pyproject.toml`).
+    /// ([`ProjectRoots`]): for each workspace folder the project root at or above it (else the
+    /// folder itself), and every folder under it that holds a project marker (the services of a
+    /// monorepo, each with its `pyproject.toml`).
     roots: Vec<PathBuf>,
+    /// Configuration files that could not be read (their files were found with the defaults).
+    config_errors: Vec<String>,
 }
 
-/// The Python files under the folders in path order, skipping version-control, tool and
-/// virtualenv folders, up to `limits`. Run inside `engine::cancel::run`.
-fn python_files(folders: &[PathBuf], limits: IndexLimits) -> Found {
+/// The Python files under the folders in path order, as [`discovery::walk`] finds them for
+/// `inbatch check`, up to `limits`; each file's settings are resolved once, with `config` (a
+/// copy of the session's, so that no file is looked at under the session lock). Run inside
+/// `engine::cancel::run`.
+fn python_files(folders: &[PathBuf], limits: IndexLimits, mut config: ConfigStore) -> Discovered {
     let mut files = Vec::new();
     let mut bytes: u64 = 0;
     let mut capped = false;
     let mut seen = HashSet::new();
-    let mut roots: Vec<PathBuf> = folders.to_vec();
+    let mut config_errors = Vec::new();
+    let mut project_roots = ProjectRoots::new(folders.to_vec());
+    // A workspace folder inside a project (a service's `app/` opened alone) names its modules
+    // from that project's root, as the CLI does.
+    let mut roots: Vec<PathBuf> = folders
+        .iter()
+        .map(|folder| project_roots.root_of_folder(folder))
+        .collect();
     for folder in folders {
-        // A workspace folder inside a project (a service's `app/` opened alone) names its
-        // modules from that project's root, as the CLI does.
-        if let Some(above) = folder.ancestors().skip(1).find(|dir| has_marker(dir)) {
-            roots.push(above.to_path_buf());
-        }
-    }
-    'folders: for folder in folders {
-        let walker = ignore::WalkBuilder::new(folder)
-            .hidden(false)
-            .require_git(false)
-            .sort_by_file_name(|a, b| a.cmp(b))
-            .filter_entry(|entry| {
-                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                let skipped = entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|name| DEFAULT_EXCLUDES.contains(&name))
-                    || entry.path().join("pyvenv.cfg").is_file();
-                !(is_dir && entry.depth() > 0 && skipped)
-            })
-            .build();
-        for entry in walker.flatten() {
+        let mut settings_for = |path: &Path| {
+            let resolved = config.settings_for(Some(path));
+            config_errors.extend(resolved.error);
+            Ok::<_, Infallible>(resolved.settings)
+        };
+        let walked = discovery::walk(folder, &mut settings_for, &mut |found| {
             cancel::check();
-            if entry.file_type().is_some_and(|t| t.is_dir()) && has_marker(entry.path()) {
-                roots.push(entry.path().to_path_buf());
-            }
-            let is_python = entry.file_type().is_some_and(|t| t.is_file())
-                && entry.path().extension().is_some_and(|ext| ext == "py");
-            if !is_python || seen.contains(entry.path()) {
-                continue;
+            let (path, settings) = match found {
+                discovery::Found::Python(path, settings) => (path, settings),
+                discovery::Found::Folder(path) => {
+                    if has_marker(path) {
+                        roots.push(path.to_path_buf());
+                    }
+                    return ControlFlow::Continue(());
+                }
+                discovery::Found::Unreadable(_) => return ControlFlow::Continue(()),
+            };
+            if seen.contains(path) {
+                return ControlFlow::Continue(());
             }
             if files.len() >= limits.max_files {
                 capped = true;
-                break 'folders;
+                return ControlFlow::Break(());
             }
-            let size = entry.metadata().map_or(0, |metadata| metadata.len());
+            let size = std::fs::metadata(path).map_or(0, |metadata| metadata.len());
             if size > MAX_FILE_BYTES || bytes.saturating_add(size) > limits.max_bytes {
                 capped = true;
-                continue;
+                return ControlFlow::Continue(());
             }
             bytes += size;
-            seen.insert(entry.path().to_path_buf());
-            files.push(entry.into_path());
+            seen.insert(path.to_path_buf());
+            files.push((path.to_path_buf(), settings.clone()));
+            ControlFlow::Continue(())
+        });
+        let Ok(()) = walked;
+        if capped && files.len() >= limits.max_files {
+            break;
         }
     }
     roots.sort();
     roots.dedup();
-    Found {
+    config_errors.sort();
+    config_errors.dedup();
+    Discovered {
         files,
         capped,
         roots,
+        config_errors,
     }
 }
 
@@ -355,41 +353,27 @@ async fn scan_folders(
     limits: IndexLimits,
     progress: Option<&Progress>,
 ) -> Result<usize, Failure> {
+    let config = shared.lock().config.clone();
     let walk_folders = folders.clone();
     let work = cancel.clone();
-    let mut found = tokio::task::spawn_blocking(move || {
-        diagnostics::guarded(&work, || python_files(&walk_folders, limits))
+    let found = tokio::task::spawn_blocking(move || {
+        diagnostics::guarded(&work, || python_files(&walk_folders, limits, config))
     })
     .await
     .map_err(|error| Failure::Panicked(error.to_string()))??;
-    // What the settings exclude is not the project's, for the model index as for `inbatch
-    // check`: its models must not resolve names of the files that are checked.
-    {
-        let mut session = shared.lock();
-        if session.index.generation != generation {
-            return Err(Failure::Cancelled);
-        }
-        let mut ignored = Effects::default();
-        found.files.retain(|path| {
-            !session
-                .settings_for(Some(path), &mut ignored)
-                .is_excluded(path)
-        });
-    }
-    let models_folders = found.roots.clone();
-    let model_files = found.files.clone();
+    let mut models = ProjectIndex::new();
+    models.roots = found.roots.clone();
+    let model_files: Vec<PathBuf> = found.files.iter().map(|(path, _)| path.clone()).collect();
     let work = cancel.clone();
     let read = tokio::task::spawn_blocking(move || {
         diagnostics::guarded(&work, || {
-            let mut models = ProjectIndex::new();
-            let declaring = read_models(&mut models, &model_files, &models_folders);
+            let declaring = read_models(&mut models, &model_files);
             (models, declaring)
         })
     })
     .await
     .map_err(|error| Failure::Panicked(error.to_string()))??;
     let (mut models, declaring) = read;
-    models.roots = found.roots.clone();
     let files = found.files;
     let effects = {
         let mut session = shared.lock();
@@ -399,6 +383,9 @@ async fn scan_folders(
         session.index.model_files = declaring;
         models.calls = session.index.models.calls.clone();
         let mut effects = session.set_models(models);
+        for error in found.config_errors {
+            session.report_config_error(error, &mut effects);
+        }
         if found.capped && !session.index.cap_reported {
             session.index.cap_reported = true;
             let message = format!(
@@ -419,23 +406,21 @@ async fn scan_folders(
     send_effects(shared, effects).await;
     let total = files.len();
     let mut done = 0;
-    let mut errors = Vec::new();
     let mut summaries = Vec::new();
-    let mut max_depth = 0;
+    let max_depth = files
+        .iter()
+        .map(|(_, settings)| settings.max_call_depth)
+        .max()
+        .unwrap_or(0);
     for batch in files.chunks(BATCH) {
-        let (jobs, encoding, models) = {
-            let mut session = shared.lock();
+        let (encoding, models) = {
+            let session = shared.lock();
             if session.index.generation != generation {
                 return Err(Failure::Cancelled);
             }
-            let mut effects = Effects::default();
-            let jobs = jobs_for(&mut session, batch, &mut effects);
-            errors.extend(effects.messages);
-            (jobs, session.encoding, session.index.models.clone())
+            (session.encoding, session.index.models.clone())
         };
-        for (_, settings) in &jobs {
-            max_depth = max_depth.max(settings.max_call_depth);
-        }
+        let jobs = batch.to_vec();
         let reports = analyse_jobs(jobs, encoding, models, cancel.clone()).await?;
         {
             let mut session = shared.lock();
@@ -453,14 +438,6 @@ async fn scan_folders(
             progress.report(format!("{done}/{total} files"), percentage);
         }
     }
-    send_effects(
-        shared,
-        Effects {
-            messages: errors,
-            ..Effects::default()
-        },
-    )
-    .await;
     set_calls(shared, generation, summaries, max_depth, cancel).await?;
     refresh_pulled_diagnostics(shared).await;
     Ok(total)
@@ -637,12 +614,14 @@ pub fn classify(params: &DidChangeWatchedFilesParams) -> WatchedChange {
 /// Re-reads changed Python files into the index (models first, then diagnostics), outside the
 /// session lock; open documents are analysed again when the models changed.
 pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<PathBuf>) {
-    let (mut models, folders) = {
-        let session = shared.lock();
+    // A file the workspace leaves out (as the scan does) is not read at all.
+    let (mut models, jobs) = {
+        let mut session = shared.lock();
         let models = ProjectIndex::clone(&session.index.models);
-        let roots = models.roots.clone();
-        (models, roots)
+        let jobs = jobs_for(&mut session, &changed, &mut Effects::default());
+        (models, jobs)
     };
+    let changed: Vec<PathBuf> = jobs.iter().map(|(path, _)| path.clone()).collect();
     let cancel = shared.stop.child();
     let reread = changed.clone();
     let work = cancel.clone();
@@ -651,7 +630,7 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
             for path in &deleted {
                 models.remove_file(path);
             }
-            let declaring = read_models(&mut models, &reread, &folders);
+            let declaring = read_models(&mut models, &reread);
             (models, declaring, deleted)
         })
     })
@@ -659,7 +638,7 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
     let Ok(Ok((models, declaring, deleted))) = models else {
         return;
     };
-    let (jobs, encoding, models, effects) = {
+    let (encoding, models, effects) = {
         let mut session = shared.lock();
         let mut models = models;
         models.calls = session.index.models.calls.clone();
@@ -681,13 +660,7 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
         } else {
             Effects::default()
         };
-        let jobs = jobs_for(&mut session, &changed, &mut Effects::default());
-        (
-            jobs,
-            session.encoding,
-            session.index.models.clone(),
-            effects,
-        )
+        (session.encoding, session.index.models.clone(), effects)
     };
     send_effects(shared, effects).await;
     // Deleted files alone bring no settings: the index keeps the depth it was resolved with.
@@ -734,19 +707,37 @@ pub async fn reindex_files(shared: &Shared, changed: Vec<PathBuf>, deleted: Vec<
     send_effects(shared, effects).await;
 }
 
-/// Each path with its settings, resolved under the session lock.
+/// Each path the workspace keeps, with its settings, resolved under the session lock (for the
+/// few files a file event or the call index names; a scan resolves its files off the lock).
 fn jobs_for(
     session: &mut Session,
     paths: &[PathBuf],
     effects: &mut Effects,
 ) -> Vec<(PathBuf, Arc<Settings>)> {
+    let folders = session.index.folders.clone();
     paths
         .iter()
         .map(|path| (path.clone(), session.settings_for(Some(path), effects)))
+        .filter(|(path, settings)| !left_out(&folders, path, settings))
         .collect()
 }
 
-/// Reads and analyses files on the blocking pool, so that requests keep being answered.
+/// Whether the workspace leaves a file out, as its scan does ([`discovery::walk`]): its settings
+/// exclude it below the innermost workspace folder holding it (below their own folder for a
+/// file outside every workspace folder).
+fn left_out(folders: &[PathBuf], path: &Path, settings: &Settings) -> bool {
+    match folders
+        .iter()
+        .filter(|folder| path.starts_with(folder))
+        .max_by_key(|folder| folder.as_os_str().len())
+    {
+        Some(folder) => settings.is_excluded_below(path, folder),
+        None => settings.is_excluded(path),
+    }
+}
+
+/// Reads and analyses files on the blocking pool, so that requests keep being answered. The
+/// jobs are files the workspace keeps (see [`left_out`]).
 async fn analyse_jobs(
     jobs: Vec<(PathBuf, Arc<Settings>)>,
     encoding: PositionEncoding,
@@ -758,9 +749,6 @@ async fn analyse_jobs(
         for (path, settings) in &jobs {
             if cancel.is_cancelled() {
                 return Err(Failure::Cancelled);
-            }
-            if settings.is_excluded(path) {
-                continue;
             }
             reports.extend(analyse_file(path, settings, encoding, &models, &cancel));
         }

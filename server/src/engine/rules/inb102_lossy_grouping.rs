@@ -67,6 +67,9 @@ struct KeyedStore<'a> {
     key: String,
     /// The `s.user_id` expression.
     key_node: Node<'a>,
+    /// What the finding points at: the comprehension's `key: value` pair (the loss is there, and a
+    /// long comprehension is not underlined whole), or the assignment.
+    flagged: Node<'a>,
 }
 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
@@ -100,7 +103,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             crate::engine::index::display_model(&store.model),
             store.key
         );
-        let mut diagnostic = Diagnostic::new(&RULE, message, store.node.byte_range());
+        let mut diagnostic = Diagnostic::new(&RULE, message, store.flagged.byte_range());
         context.offer_fix(&mut diagnostic, || {
             grouping_fix(file, context.model.scope_of(store.node).node, &store)
         });
@@ -295,6 +298,7 @@ fn keyed_stores<'a>(model: &SemanticModel<'a>) -> Vec<KeyedStore<'a>> {
             model: rows_model.clone(),
             key: key_name,
             key_node: key,
+            flagged: body,
         });
     }
     for store in model.stores.iter().filter(|store| !store.augmented) {
@@ -324,6 +328,7 @@ fn keyed_stores<'a>(model: &SemanticModel<'a>) -> Vec<KeyedStore<'a>> {
             model: row_model.clone(),
             key: key_name,
             key_node: key,
+            flagged: store.node,
         });
     }
     stores.sort_by_key(|store| store.node.start_byte());

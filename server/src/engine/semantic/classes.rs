@@ -9,7 +9,7 @@
 //! `Repository`), in this file and, through the project's summaries, in others. Whatever cannot be
 //! read that way is not followed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use tree_sitter::Node;
 
@@ -596,7 +596,7 @@ pub struct Graph<'g> {
     pub here: &'g [ClassSummary],
     pub project: Option<&'g CallIndex>,
     /// The checked file's path, which decides between modules of one name in the project.
-    pub near: Option<&'g std::path::Path>,
+    pub near: Option<&'g Path>,
 }
 
 impl<'g> ClassGraph<'g> for Graph<'g> {
@@ -613,17 +613,24 @@ impl<'g> ClassGraph<'g> for Graph<'g> {
         match (file, base) {
             (_, BaseRef::Opaque) => BaseLookup::Opaque,
             (file, BaseRef::Local(index)) => BaseLookup::Class(file, *index),
-            (_, BaseRef::Imported(class)) => self.in_project(class),
+            (Side::Here, BaseRef::Imported(class)) => self.in_project(class, self.near),
+            // A base imported by another file's class is the one nearest that file, as the
+            // project's own walks (`ClassGraph for &CallIndex`) resolve it: of two modules of one
+            // name, that file's import means its own project's.
+            (Side::There(path), BaseRef::Imported(class)) => {
+                self.in_project(class, Some(path.as_path()))
+            }
         }
     }
 }
 
 impl<'g> Graph<'g> {
-    fn in_project(&self, class: &ClassRef) -> BaseLookup<Side<'g>> {
+    /// A class of the project, `near` the file that names it.
+    fn in_project(&self, class: &ClassRef, near: Option<&Path>) -> BaseLookup<Side<'g>> {
         let Some(project) = self.project else {
             return BaseLookup::Missing;
         };
-        match project.class_at(class, self.near) {
+        match project.class_at(class, near) {
             BaseLookup::Class(path, index) => BaseLookup::Class(Side::There(path), index),
             BaseLookup::Missing => BaseLookup::Missing,
             BaseLookup::Opaque => BaseLookup::Opaque,
@@ -633,7 +640,7 @@ impl<'g> Graph<'g> {
     fn lookup(&self, class: &ClassAt, name: &str) -> MethodLookup<'g, Side<'g>> {
         match class {
             ClassAt::Here(index) => find_method(self, Side::Here, *index, name),
-            ClassAt::There(class) => match self.in_project(class) {
+            ClassAt::There(class) => match self.in_project(class, self.near) {
                 BaseLookup::Class(file, index) => find_method(self, file, index, name),
                 BaseLookup::Missing => MethodLookup::Missing,
                 BaseLookup::Opaque => MethodLookup::Unknown,
