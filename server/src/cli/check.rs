@@ -68,7 +68,16 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
     };
     let mut resolver = Resolver::new(fixed, cwd.clone());
     // The one cache of project roots of the run: module names, the model index, the call index.
-    let mut roots = ProjectRoots::new(vec![cwd.clone()]);
+    // Files no project marker covers name modules from the folder the run started in, unless
+    // that is `/` or the home folder: a project does not start there, and the model index would
+    // walk all of it.
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let fallbacks = if cwd.parent().is_none() || home.as_ref() == Some(&cwd) {
+        Vec::new()
+    } else {
+        vec![cwd.clone()]
+    };
+    let mut roots = ProjectRoots::new(fallbacks);
     let overrides = RuleOverrides {
         select: args
             .select

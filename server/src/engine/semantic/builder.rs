@@ -615,21 +615,21 @@ fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
     class_attribute
         || text.starts_with("ContentType.objects.")
         || [
-        "get_models(",
-        "get_app_configs(",
-        "get_fields(",
-        "__subclasses__(",
-        "_meta.fields",
-        "_meta.many_to_many",
-        "_meta.related_objects",
-        "metadata.sorted_tables",
-        "metadata.tables",
-        ".constraints",
-        ".foreign_keys",
-        "registered_models",
-    ]
-    .iter()
-    .any(|needle| text.contains(needle))
+            "get_models(",
+            "get_app_configs(",
+            "get_fields(",
+            "__subclasses__(",
+            "_meta.fields",
+            "_meta.many_to_many",
+            "_meta.related_objects",
+            "metadata.sorted_tables",
+            "metadata.tables",
+            ".constraints",
+            ".foreign_keys",
+            "registered_models",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle))
 }
 
 /// Module-level functions whose every returned value is fixed by the code: a literal collection

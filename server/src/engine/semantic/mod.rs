@@ -403,6 +403,52 @@ impl<'a> SemanticModel<'a> {
         query.call.refs.iter().any(|reference| {
             reference.context == super::orm::RefContext::Key
                 && derived.contains(root_name(&reference.name))
+        }) || self.walks_a_worklist(query, id, &derived)
+    }
+
+    /// `while stack: current = stack.pop()` and the query's rows pushed back onto `stack`: a
+    /// walk of a graph, whose next keys are only known once this query has run.
+    fn walks_a_worklist(&self, query: &Query<'a>, id: LoopId, derived: &HashSet<&str>) -> bool {
+        if self.loops[id].kind != LoopKind::While {
+            return false;
+        }
+        let source = self.file.text();
+        let extent = self.loop_extent(id);
+        let worklists: HashSet<&str> = self
+            .calls
+            .iter()
+            .filter(|call| {
+                extent.start <= call.node.start_byte() && call.node.end_byte() <= extent.end
+            })
+            .filter_map(|call| match &call.callee {
+                calls::Callee::Method { receiver, method }
+                    if matches!(
+                        method.as_str(),
+                        "append" | "appendleft" | "extend" | "add" | "put" | "put_nowait"
+                    ) =>
+                {
+                    let pushes_rows = field(call.node, "arguments").is_some_and(|arguments| {
+                        named_children(arguments).any(|argument| {
+                            derived.contains(root_name(&source[argument.byte_range()]))
+                        })
+                    });
+                    pushes_rows.then_some(receiver.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        let popped: HashSet<&str> = self.loop_flows[id]
+            .iter()
+            .filter(|(_, sources)| {
+                sources
+                    .iter()
+                    .any(|source| worklists.contains(root_name(source)))
+            })
+            .flat_map(|(targets, _)| targets.iter().map(String::as_str))
+            .collect();
+        query.call.refs.iter().any(|reference| {
+            reference.context == super::orm::RefContext::Key
+                && popped.contains(root_name(&reference.name))
         })
     }
 
@@ -571,8 +617,6 @@ impl<'a> SemanticModel<'a> {
         }
     }
 
-    /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:
-    /// a `break`, `return` or `raise` follows it unconditionally (a retry or search loop).
     /// The node runs only in the iteration whose item equals one value: `if field_name ==
     /// "credentials":` (or `== wanted`, `elif`, `in ("a", "b")`) around it, inside loop `id`,
     /// where `field_name` is what the loop varies. Over distinct keys that is once per loop.
@@ -594,12 +638,13 @@ impl<'a> SemanticModel<'a> {
             // Only the branch the condition guards, not the condition itself or an `else`.
             let guarded = field(parent, "consequence") == Some(current);
             guarded
-                && condition.is_some_and(|condition| {
-                    compares_to_invariant(condition, source, &lp.varying)
-                })
+                && condition
+                    .is_some_and(|condition| compares_to_invariant(condition, source, &lp.varying))
         })
     }
 
+    /// True when, once `node` has run inside loop `id`, the loop cannot start another iteration:
+    /// a `break`, `return` or `raise` follows it unconditionally (a retry or search loop).
     pub fn runs_at_most_once(&self, node: Node<'a>, id: LoopId) -> bool {
         let loop_node = self.loops[id].node;
         let loop_statement = if self.loops[id].kind.is_comprehension() {

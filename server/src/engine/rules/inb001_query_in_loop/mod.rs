@@ -75,7 +75,8 @@ equals one value runs (`if name == "inventory":`); a query that runs once before
 a chunk loop that runs one `.in_()`/`__in` query per slice of the keys; pagination (`offset`/`limit`,
 slices, keyset `where(M.id > last)`, a `while` loop that stops when a page comes back empty); a
 loop that unconditionally `break`s or `return`s right after the query; a retry loop that a query's
-answer ends; a walk along rows whose next key comes from the row just loaded; memoised lookups (an
+answer ends; a walk along rows whose next key comes from the row just loaded (also a `while stack:` walk of a
+graph that pushes the rows' keys back onto `stack`); memoised lookups (an
 `if key not in cache:` guard, `functools.cache` helpers, `ContentType.objects.get_for_model`); DDL;
 calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`); test code, unless
 `check-tests = true`.
