@@ -239,7 +239,7 @@ struct Builder<'a, 'i> {
     class_nodes: Vec<Node<'a>>,
     reads: Vec<AttributeRead<'a>>,
     /// Module-level functions that return data fixed by the code (see [`fixed_data_functions`]).
-    fixed_data_functions: HashSet<&'a str>,
+    fixed_data_functions: HashMap<&'a str, FixedReturn>,
     /// The path from the root to the node being visited, itself included: `Node::parent` walks
     /// down from the root every time, so the walk keeps the path instead.
     ancestors: Vec<Node<'a>>,
@@ -606,14 +606,15 @@ fn is_one_row_query(node: Node<'_>, source: &str) -> bool {
 }
 
 /// Iterating the schema: the installed models, a model's fields, a class's subclasses, a table's
-/// constraints, the rows of Django's `ContentType` (one per installed model). N is the size of
-/// the code base, not of the data.
+/// constraints, the rows of Django's `ContentType` (one per installed model) and `Permission` (a
+/// few per model). N is the size of the code base, not of the data.
 fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
     let text = &source[node.byte_range()];
     // `getattr(instance.__class__, "__role_fields")`: an attribute the class defines.
     let class_attribute = text.starts_with("getattr(") && text.contains(".__class__,");
     class_attribute
         || text.starts_with("ContentType.objects.")
+        || text.starts_with("Permission.objects.")
         || [
             "get_models(",
             "get_app_configs(",
@@ -633,10 +634,19 @@ fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
 }
 
 /// Module-level functions whose every returned value is fixed by the code: a literal collection
-/// (`return ["title", "logo"]`) or data parsed from a file (`return json.load(file)`), which a
-/// call with literal arguments reads from what ships with the code (`read_seed_file("x.json")`).
-fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashSet<&'a str> {
-    let mut functions = HashSet::new();
+/// (`return ["title", "logo"]`), the schema (`return Permission.objects.filter(...)`) or data
+/// parsed from a file (`return json.load(file)`), which a call with literal arguments reads from
+/// what ships with the code (`read_seed_file("x.json")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum FixedReturn {
+    /// A literal or the schema, whatever the arguments.
+    Schema,
+    /// Data parsed from a file: fixed when the file is named by literals.
+    ParsedFile,
+}
+
+fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str, FixedReturn> {
+    let mut functions = HashMap::new();
     for statement in named_children(root) {
         let definition = match statement.kind() {
             "decorated_definition" => field(statement, "definition"),
@@ -651,33 +661,36 @@ fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashSet<&'a str>
         };
         let mut values = Vec::new();
         returned_values(body, &mut values);
-        let fixed = |value: Node<'_>| match value.kind() {
-            "list" | "tuple" | "set" | "dictionary" => {
-                named_children(value).next().is_some()
-                    && !named_children(value)
-                        .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat"))
-            }
-            "call" => field(value, "function").is_some_and(|function| {
-                matches!(
-                    &source[function.byte_range()],
-                    "json.load"
-                        | "json.loads"
-                        | "yaml.load"
-                        | "yaml.safe_load"
-                        | "yaml.full_load"
-                        | "tomllib.load"
-                        | "toml.load"
-                )
-            }),
-            _ => false,
+        let kind_of = |value: Node<'_>| match value.kind() {
+            "list" | "tuple" | "set" | "dictionary" => (named_children(value).next().is_some()
+                && !named_children(value)
+                    .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat")))
+            .then_some(FixedReturn::Schema),
+            "call" if iterates_the_schema(value, source) => Some(FixedReturn::Schema),
+            "call" => field(value, "function")
+                .is_some_and(|function| {
+                    matches!(
+                        &source[function.byte_range()],
+                        "json.load"
+                            | "json.loads"
+                            | "yaml.load"
+                            | "yaml.safe_load"
+                            | "yaml.full_load"
+                            | "tomllib.load"
+                            | "toml.load"
+                    )
+                })
+                .then_some(FixedReturn::ParsedFile),
+            _ => None,
         };
-        let returned: Vec<Node<'_>> = values
+        let kinds: Option<Vec<FixedReturn>> = values
             .into_iter()
             .flatten()
             .filter(|value| value.kind() != "none")
+            .map(kind_of)
             .collect();
-        if !returned.is_empty() && returned.into_iter().all(fixed) {
-            functions.insert(&source[name.byte_range()]);
+        if let Some(kind) = kinds.and_then(|kinds| kinds.into_iter().max()) {
+            functions.insert(&source[name.byte_range()], kind);
         }
     }
     functions
@@ -1636,14 +1649,14 @@ impl<'a> Builder<'a, '_> {
                         "cast" => arguments
                             .get(1)
                             .is_some_and(|value| self.is_bounded(*value, depth)),
-                        helper => {
-                            self.fixed_data_functions.contains(helper)
-                                && arguments.iter().all(|a| {
-                                    is_literal(*a)
-                                        || (a.kind() == "identifier"
-                                            && is_constant_name(self.text(*a)))
-                                })
-                        }
+                        helper => match self.fixed_data_functions.get(helper) {
+                            Some(FixedReturn::Schema) => true,
+                            Some(FixedReturn::ParsedFile) => arguments.iter().all(|a| {
+                                is_literal(*a)
+                                    || (a.kind() == "identifier" && is_constant_name(self.text(*a)))
+                            }),
+                            None => false,
+                        },
                     },
                     // `{...}.items()`, `STATUS_NAMES.keys()`
                     "attribute" => {
