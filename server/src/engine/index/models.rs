@@ -76,10 +76,13 @@ impl Model {
         self.column(name)
             .is_some_and(|c| c.unique || (c.primary_key && primary_keys == 1))
             || (name == "pk" && self.orm == ModelOrm::Django)
-            || self
-                .unique_together
-                .iter()
-                .any(|set| set.len() == 1 && set[0] == name)
+            || self.unique_together.iter().any(|set| {
+                // Django's `fields=["series"]` for the `series_id` column.
+                set.len() == 1
+                    && (set[0] == name
+                        || (self.orm == ModelOrm::Django
+                            && name.strip_suffix("_id") == Some(set[0].as_str())))
+            })
     }
 }
 
@@ -620,12 +623,15 @@ fn read_class(file: &SourceFile, class: Node<'_>, module: &str) -> Option<Model>
 }
 
 fn keyword<'a>(file: &'a SourceFile, call: Node<'_>, name: &str) -> Option<&'a str> {
+    keyword_argument(file, call, name).map(|v| file.node_text(v))
+}
+
+fn keyword_argument<'t>(file: &SourceFile, call: Node<'t>, name: &str) -> Option<Node<'t>> {
     let arguments = field(call, "arguments")?;
     named_children(arguments)
         .filter(|a| a.kind() == "keyword_argument")
         .find(|a| field(*a, "name").is_some_and(|n| file.node_text(n) == name))
         .and_then(|a| field(a, "value"))
-        .map(|v| file.node_text(v))
 }
 
 fn positional<'a>(call: Node<'a>) -> Vec<Node<'a>> {
@@ -869,10 +875,14 @@ fn django_field(
 
 fn read_unique_constraints(file: &SourceFile, node: Node<'_>, model: &mut Model) {
     if node.kind() == "call" && callee_name(node, file.text()) == Some("UniqueConstraint") {
-        let columns: Vec<String> = positional(node)
+        // SQLAlchemy names the columns positionally, Django in `fields=[...]`.
+        let mut columns: Vec<String> = positional(node)
             .iter()
             .map(|c| file.node_text(*c).trim_matches(['"', '\'']).to_string())
             .collect();
+        if let Some(fields) = keyword_argument(file, node, "fields") {
+            columns.extend(collect_strings(file, fields));
+        }
         if !columns.is_empty() {
             model.unique_together.push(columns);
         }
