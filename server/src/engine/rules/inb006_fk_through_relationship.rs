@@ -4,6 +4,8 @@ use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::{Applicability, Edit, Fix};
 use crate::engine::index::RelationshipKind;
+use crate::engine::orm::loaders::covers;
+use crate::engine::semantic::{AttributeRead, SemanticModel};
 
 pub static RULE: RuleInfo = RuleInfo {
     code: "INB006",
@@ -66,6 +68,9 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         {
             continue;
         }
+        if loaded_anyway(context.model, read) {
+            continue;
+        }
         let Some(whole) = read.node.parent() else {
             continue;
         };
@@ -85,4 +90,24 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         });
         diagnostics.push(diagnostic);
     }
+}
+
+/// The function needs the related row for more than its key: it reads another of its attributes
+/// (`table.database.name`), uses the object itself (passes it, tests it, stores it), or its query
+/// loads it already (`select_related("user")`). Reading the key through it then costs nothing.
+fn loaded_anyway(model: &SemanticModel<'_>, read: &AttributeRead<'_>) -> bool {
+    let scope = model.scope_of(read.node).node;
+    let other_use = model.reads.iter().any(|other| {
+        other.node != read.node
+            && other.object == read.object
+            && other.attribute == read.attribute
+            && !matches!(other.then.as_deref(), Some("id" | "pk"))
+            && model.scope_of(other.node).node == scope
+    });
+    let selected = read.origin.as_ref().is_some_and(|origin| {
+        let mut path = origin.path.clone();
+        path.push(read.attribute.clone());
+        covers(&model.loader_options(origin), &path)
+    });
+    other_use || selected
 }
