@@ -3,7 +3,7 @@
 use super::{Category, Context, FixAvailability, RuleInfo};
 use crate::engine::diagnostic::{Diagnostic, Related, Severity};
 use crate::engine::index::calls::{CallValue, FunctionKind};
-use crate::engine::orm::loaders::{covers, loader_options};
+use crate::engine::orm::loaders::covers;
 use crate::engine::orm::{Access, RefContext};
 use crate::engine::semantic::calls::{collect_identifiers, Reach};
 use crate::engine::semantic::LoopKind;
@@ -49,7 +49,8 @@ A call it cannot resolve (an unannotated parameter, a name bound to something el
 outside the project) is skipped, never guessed. Also not reported: memoised callees
 (`functools.cache`, `lru_cache`, a query under `if value is None:` after `value = cache.get(key)`
 that stores it with `cache.set`), a relation of `self` read whole that the loop's query already
-prefetches, a function calling itself for each row it loaded (a tree walk: the next keys come from
+prefetches (or on rows that come from elsewhere, a parameter or a helper, whose loaders this
+function cannot see: like INB002, only rows of a query the function runs are judged), a function calling itself for each row it loaded (a tree walk: the next keys come from
 the rows), a query the callee returns unevaluated that the loop only combines into a larger one
 (`qs |= row.interfaces()`), and the methods of a Django migration's historical models
 (`apps.get_model(...)`), which have none of the project's methods.
@@ -259,16 +260,18 @@ fn relation_prefetched(context: &Context<'_, '_>, argument: Node<'_>, reach: &Re
     };
     let model = context.model;
     let source = model.file.text();
+    // Rows from elsewhere (a parameter, a helper) may carry the prefetch from there: as INB002,
+    // only rows of a query the function runs are judged.
     let Some(origin) = model
         .scope_of(argument)
         .origins
         .get(&source[argument.byte_range()])
     else {
-        return false;
+        return true;
     };
     let mut path = origin.path.clone();
     path.push(relation.clone());
-    covers(&loader_options(model.file, origin.query), &path)
+    covers(&model.loader_options(origin), &path)
 }
 
 /// Lookups whose default argument Python evaluates before looking the key up.
