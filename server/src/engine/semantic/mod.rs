@@ -304,6 +304,50 @@ impl<'a> SemanticModel<'a> {
         whole.then_some(read)
     }
 
+    /// A related manager read whole (`node.credentials.all()`, `.count()`, `.exists()`) that a
+    /// prefetch of the rows would serve, where the rows come from something this function cannot
+    /// see into (a helper's result, an attribute) or from a query it sees prefetch the relation.
+    /// Rows of a parameter are still judged: they are the function's input.
+    pub fn relation_possibly_prefetched(&self, query: &Query<'a>) -> bool {
+        if query.call.api != super::orm::QueryApi::DjangoRelated {
+            return false;
+        }
+        let source = self.file.text();
+        let chain = super::orm::Chain::flatten(query.call.node, source);
+        let [manager, rest @ ..] = chain.segments.as_slice() else {
+            return false;
+        };
+        let whole = !rest.is_empty()
+            && rest.iter().all(|segment| {
+                segment
+                    .arguments
+                    .is_some_and(|a| named_children(a).next().is_none())
+                    && matches!(segment.name, "all" | "count" | "exists")
+            });
+        if manager.is_call() || !whole || chain.root.kind() != "identifier" {
+            return false;
+        }
+        let owner = &source[chain.root.byte_range()];
+        let scope = self.scope_of(query.call.node);
+        match scope.origins.get(owner) {
+            // Rows a parameter holds: the function's own input, judged as such.
+            None => !query.loops.iter().any(|&id| {
+                let lp = &self.loops[id];
+                let root = lp
+                    .iterable
+                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .next()
+                    .unwrap_or("");
+                lp.target == owner && scope.parameters.contains(root)
+            }),
+            Some(origin) => {
+                let mut path = origin.path.clone();
+                path.push(manager.name.to_string());
+                super::orm::loaders::covers(&self.loader_options(origin), &path)
+            }
+        }
+    }
+
     /// The eager-loading options of the query rows came from and of the queries it refines
     /// (`orders = Order.objects.select_related("customer")`, later `orders.filter(...)`).
     pub fn loader_options(&self, origin: &Origin<'a>) -> Vec<super::orm::loaders::LoaderOption> {

@@ -71,7 +71,9 @@ Not flagged: a loop whose N the code fixes (a literal list, `range(3)`, enum mem
 such as `STATUSES`, a helper that returns a literal list or data bundled with the code such as
 `read_seed_file("projects.json")`, the schema: tables, constraints, registered models,
 `ContentType` rows, a query pinned to one primary key); a query only the iteration whose key
-equals one value runs (`if name == "inventory":`); a query that runs once before the loop; a loop over the results of one query;
+equals one value runs (`if name == "inventory":`); a query that runs once before the loop; a relation read whole (`row.items.all()`, `.count()`,
+`.exists()`) on rows a helper or an attribute hands over, which may carry its prefetch (rows of
+a parameter are still checked; rows of the function's own queries are INB002's); a loop over the results of one query;
 a chunk loop that runs one `.in_()`/`__in` query per slice of the keys; pagination (`offset`/`limit`,
 slices, keyset `where(M.id > last)`, a `while` loop that stops when a page comes back empty); a
 loop that unconditionally `break`s or `return`s right after the query; a retry loop that a query's
@@ -94,6 +96,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
         if query.call.access == Access::Write
             || !query.evaluated
             || model.prefetchable_relation(query).is_some()
+            || model.relation_possibly_prefetched(query)
         {
             continue;
         }
