@@ -32,7 +32,8 @@ instead; `"dynamic"` returns a query), loader options already on the query (`sel
 `joinedload`, `subqueryload`, `raiseload`, chained paths), Django's `select_related` and
 `prefetch_related` (also `Prefetch(...)`), forward foreign keys and one-to-ones, reverse accessors
 (`related_name`, `<model>_set`) and many-to-many fields. Reading `order.customer_id` is not a load,
-nor is reading `order.customer` after the same iteration assigned it (`order.customer = c`).
+nor is reading `order.customer` after the same iteration assigned it (`order.customer = c`), nor a
+Django related manager handed on as it is (`add_m2m(group.hosts, host)`): only its methods query.
 
 Only rows of a query the function runs are judged, with the loader options of that query and of
 the queries it refines (`orders = Order.objects.select_related("customer")`, later
@@ -83,6 +84,14 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             .then
             .as_deref()
             .is_some_and(|method| Orm::Django.tables().chain_writes.contains(&method))
+        {
+            continue;
+        }
+        // A Django related manager handed on as it is (`add_m2m(group.hosts, host)`) queries
+        // nothing: only its methods do, and they are queries of their own.
+        if orm == Orm::Django
+            && relationship.kind == RelationshipKind::Collection
+            && read.then.is_none()
         {
             continue;
         }
