@@ -360,19 +360,53 @@ fn error_lines(statement: &str, tree: &Tree) -> Option<Vec<TextRange>> {
     let bytes = statement.as_bytes();
     let mut errors: Vec<TextRange> = Vec::new();
     let mut cursor = tree.walk();
+    // The simple statements on the path to the node (`value = uid *` swallows the next line as
+    // `value = uid * total = ...`: the error sits in the next line, the statement spans both).
+    let mut simple: Vec<Option<TextRange>> = Vec::new();
     loop {
         let node = cursor.node();
         if node.is_error() || node.is_missing() {
-            errors.push(node.byte_range());
+            let statement = simple.iter().rev().flatten().next();
+            errors.push(match statement {
+                Some(statement) => {
+                    statement.start.min(node.start_byte())..statement.end.max(node.end_byte())
+                }
+                None => node.byte_range(),
+            });
         } else if node.has_error() && cursor.goto_first_child() {
+            simple.push(is_simple_statement(node.kind()).then(|| node.byte_range()));
             continue;
         }
         while !cursor.goto_next_sibling() {
             if !cursor.goto_parent() {
                 return lines_parse(bytes, errors);
             }
+            simple.pop();
         }
     }
+}
+
+/// A statement that holds no block.
+fn is_simple_statement(kind: &str) -> bool {
+    matches!(
+        kind,
+        "expression_statement"
+            | "return_statement"
+            | "delete_statement"
+            | "raise_statement"
+            | "assert_statement"
+            | "global_statement"
+            | "nonlocal_statement"
+            | "import_statement"
+            | "import_from_statement"
+            | "future_import_statement"
+            | "print_statement"
+            | "exec_statement"
+            | "type_alias_statement"
+            | "pass_statement"
+            | "break_statement"
+            | "continue_statement"
+    )
 }
 
 /// The whole lines covering `errors`, if the statement parses with them blanked.
