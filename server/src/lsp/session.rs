@@ -302,7 +302,23 @@ impl Session {
         let dependents = calls.dependents(&module);
         let mut models = ProjectIndex::clone(&self.index.models);
         models.calls = Arc::new(calls);
-        self.index.models = Arc::new(models);
+        let before = std::mem::replace(&mut self.index.models, Arc::new(models));
+        // The open documents whose imports do not reach the module (the document itself
+        // included, unless it reads its own summary back) keep their analyses' bases, now
+        // with the new index: only this summary changed, and they do not read it.
+        for open in self.documents.values_mut() {
+            let reads_it = open.path.as_ref().is_some_and(|p| dependents.contains(p));
+            if let Some(base) = open.base.as_ref().filter(|b| Arc::ptr_eq(&b.models, &before)) {
+                open.base = (!reads_it).then(|| {
+                    Arc::new(AnalysisBase {
+                        file: base.file.clone(),
+                        settings: base.settings.clone(),
+                        models: self.index.models.clone(),
+                        prior: base.prior.clone(),
+                    })
+                });
+            }
+        }
         for (other, open) in &mut self.documents {
             if other == uri || !open.path.as_ref().is_some_and(|p| dependents.contains(p)) {
                 continue;
