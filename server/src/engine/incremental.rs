@@ -53,6 +53,10 @@ pub struct Prior {
     pub rules: RuleSet,
     pub module: Option<String>,
     pub path: Option<Arc<Path>>,
+    /// The summary of the last partial model (the module's statements and the functions the
+    /// edit touched, by range): the next edit in the same functions compares with it instead
+    /// of building it again.
+    pub partial: Option<(Vec<TextRange>, Option<FileSummary>)>,
 }
 
 /// An analysis made incrementally (or whole, when it had to be).
@@ -96,13 +100,19 @@ pub fn check_file_incremental(
         .filter(|(_, prior)| same_origin(prior))
         .and_then(|(old, prior)| reuse(old, prior, file, settings, rules, index, origin));
     let was_reused = reused.is_some();
-    let raw =
-        reused.unwrap_or_else(|| analyse(file, settings, rules, index, origin, Fixes::Skip, &[]));
+    let (raw, partial) = match reused {
+        Some((raw, partial)) => (raw, Some(partial)),
+        None => (
+            analyse(file, settings, rules, index, origin, Fixes::Skip, &[]),
+            None,
+        ),
+    };
     let prior = Prior {
         raw: raw.clone(),
         rules,
         module: origin.map(|o| o.module.clone()),
         path: origin.map(|o| o.path.clone()),
+        partial,
     };
     Incremental {
         check: finish(file, &suppressions, rules, raw),
@@ -247,7 +257,11 @@ fn split<'s>(statements: &'s [Statement], span: &TextRange) -> Split<'s> {
     }
 }
 
-/// The analysis of `file` from `prior` (of `old`), or `None` when it must be made whole.
+/// The summary of a partial model: the touched statements' ranges and what it said.
+type Partial = (Vec<TextRange>, Option<FileSummary>);
+
+/// The analysis of `file` from `prior` (of `old`), with the summary of its partial model; `None`
+/// when it must be made whole.
 fn reuse(
     old: &SourceFile,
     prior: &Prior,
@@ -256,10 +270,11 @@ fn reuse(
     rules: RuleSet,
     index: &ProjectIndex,
     origin: Option<&FileOrigin<'_>>,
-) -> Option<RawCheck> {
+) -> Option<(RawCheck, Partial)> {
     let edit = Edit::between(old.text(), file.text());
     if edit.old.is_empty() && edit.new.is_empty() {
-        return Some(prior.raw.clone());
+        let partial = prior.partial.clone().unwrap_or_default();
+        return Some((prior.raw.clone(), partial));
     }
     let (old_statements, new_statements) = (statements(old), statements(file));
     let (o, n) = (
@@ -330,10 +345,17 @@ fn reuse(
         .map(|s| s.range.clone())
         .collect();
     let new_skip: Vec<TextRange> = left_out.iter().map(|s| s.range.clone()).collect();
-    let partial_old = analyse(old, settings, rules, index, origin, Fixes::Skip, &old_skip);
+    let touched = |split: &Split<'_>| -> Vec<TextRange> {
+        split.touched.iter().map(|s| s.range.clone()).collect()
+    };
+    let old_summary = match &prior.partial {
+        // The last analysis built this very partial model of `old`.
+        Some((ranges, summary)) if *ranges == touched(&o) => summary.clone(),
+        _ => analyse(old, settings, rules, index, origin, Fixes::Skip, &old_skip).summary,
+    };
     let partial_new = analyse(file, settings, rules, index, origin, Fixes::Skip, &new_skip);
     let path = origin.map(|o| o.path.as_ref());
-    let moved_old = match partial_old.summary {
+    let moved_old = match old_summary {
         Some(summary) => Some(move_summary(summary, &edit, file, path)?),
         None => None,
     };
@@ -361,10 +383,11 @@ fn reuse(
             .into_iter()
             .filter(|d| inside(&d.range, &n.dirty) && !n.dirty.is_empty()),
     );
-    Some(RawCheck {
+    let raw = RawCheck {
         diagnostics,
         summary,
-    })
+    };
+    Some((raw, (touched(&n), partial_new.summary)))
 }
 
 /// Whether `range` lies in the non-empty span `dirty`.

@@ -271,7 +271,9 @@ pub struct FileSummary {
     pub classes: Vec<ClassSummary>,
     /// Module-level names bound to an instance of a class (`product_service = ProductService()`).
     pub instances: Vec<(String, InstanceRef)>,
-    pub pending: Vec<PendingCall>,
+    /// Shared: a file's pending calls run into thousands, and an incremental analysis hands the
+    /// previous summary on at every keystroke.
+    pub pending: Arc<[PendingCall]>,
 }
 
 impl FileSummary {
