@@ -308,7 +308,11 @@ impl Session {
         // with the new index: only this summary changed, and they do not read it.
         for open in self.documents.values_mut() {
             let reads_it = open.path.as_ref().is_some_and(|p| dependents.contains(p));
-            if let Some(base) = open.base.as_ref().filter(|b| Arc::ptr_eq(&b.models, &before)) {
+            if let Some(base) = open
+                .base
+                .as_ref()
+                .filter(|b| Arc::ptr_eq(&b.models, &before))
+            {
                 open.base = (!reads_it).then(|| {
                     Arc::new(AnalysisBase {
                         file: base.file.clone(),
