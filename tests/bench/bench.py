@@ -133,6 +133,37 @@ def bench_semgrep(files: list[pathlib.Path], threads: int, runs: int) -> dict:
             "errors": len(report.get("errors", []))}
 
 
+def bench_fix(binary: str, threads: int, runs: int) -> dict:
+    """`inbatch check --fix` against `inbatch check` on fresh copies of the corpus (the fix
+    writes files), alternating, CPU time of each; the copy is made outside the timing."""
+    import shutil
+    import tempfile
+    env = {"RAYON_NUM_THREADS": str(threads)}
+    base = [binary, "check", "--no-color", "--format", "concise", *PACKAGES]
+    fix_cpus, check_cpus = [], []
+    for _ in range(runs):
+        for fix in (True, False):
+            with tempfile.TemporaryDirectory(prefix="inbatch-fix-") as scratch:
+                copy = pathlib.Path(scratch) / "corpus"
+                shutil.copytree(CORPUS, copy, ignore=shutil.ignore_patterns("*.dist-info"))
+                command = base + (["--fix"] if fix else [])
+                _, cpu, _ = timed(command, copy, env)
+                (fix_cpus if fix else check_cpus).append(cpu)
+    return {"fix_cpu": fix_cpus, "check_cpu": check_cpus, "fix_median": median(fix_cpus),
+            "check_median": median(check_cpus),
+            "ratio": median(fix_cpus) / median(check_cpus)}
+
+
+def bench_edits(binary: str, keystrokes: int, toggles: int) -> dict:
+    """Issue 21's scenarios on inbatch and, on the same file and edits, on `ruff server`."""
+    ruff = CACHE / "venv" / "bin" / "ruff"
+    version = subprocess.run([ruff, "--version"], capture_output=True, text=True).stdout.strip()
+    inbatch = asyncio.run(lsp_latency.run_edits([binary, "server"], keystrokes, toggles, True))
+    peer = asyncio.run(lsp_latency.run_edits([str(ruff), "server"], keystrokes, toggles, False))
+    return {"inbatch": inbatch, "ruff": peer, "ruff_version": version,
+            "load": "%.2f %.2f %.2f" % os.getloadavg()}
+
+
 def bench_keystrokes(binary: str, keystrokes: int) -> dict:
     """The LSP author's script, run as is; its report parsed."""
     out = subprocess.run([sys.executable, str(HERE / "lsp_latency.py"), "--bin", binary,
@@ -217,6 +248,8 @@ def machine(binary: str, semgrep_version: str) -> dict:
         "inbatch": f"{inbatch} (commit {commit}, release build)",
         "tree-sitter": f"tree-sitter {ts['tree-sitter']}, tree-sitter-python {ts['tree-sitter-python']}",
         "semgrep": semgrep_version,
+        "ruff (peer server)": subprocess.run([CACHE / "venv" / "bin" / "ruff", "--version"],
+                                             capture_output=True, text=True).stdout.strip(),
     }
 
 
@@ -226,6 +259,29 @@ def corpus_description(files: list[pathlib.Path]) -> str:
     versions = sorted(p.name.removesuffix(".dist-info") for p in CORPUS.glob("*.dist-info"))
     return (f"{len(files)} files, {lines:,} lines, {size / 1e6:.1f} MB: "
             f"{', '.join(versions)} and a generated {lsp_latency.LINES:,}-line module")
+
+
+def edit_rows(edits: dict) -> list[tuple[str, str, str, str]]:
+    """Per scenario: inbatch's p50/p90/p99, ruff's on the same edits, and the p99 ratio."""
+    labels = {"a": "(a) edit inside a function", "b": "(b) edit leaving a statement half typed",
+              "c": "(c) edit changing a summary another open file uses (→ that file's "
+                   "diagnostics)"}
+    rows = []
+    for key, label in labels.items():
+        ours = edits["inbatch"][key]
+        peer = edits["ruff"][key if key != "c" else "c_self"]
+        if not ours.get("count"):
+            continue
+        target = {"a": "p99 < 10 ms, ≤ ruff", "b": "p99 < 10 ms, ≤ ruff"}.get(key, "")
+        rows.append((
+            f"keystroke {label}, {ours['count']} edits",
+            f"p50 {ours['p50']:.2f} / p90 {ours['p90']:.2f} / p99 {ours['p99']:.2f} ms; "
+            f"{edits['ruff_version']}: p50 {peer['p50']:.2f} / p90 {peer['p90']:.2f} / "
+            f"p99 {peer['p99']:.2f} ms", "",
+            f"p99 ÷ ruff p99 = {ours['p99'] / peer['p99']:.2f}" + (f" (target {target})"
+                                                                 if target else ""),
+        ))
+    return rows
 
 
 def render(results: dict) -> str:
@@ -252,6 +308,11 @@ def render(results: dict) -> str:
          f"{semgrep['cpu_median'] / check['cpu_median']:.0f}× CPU (target ≥ 20×)"),
         (f"keystroke → publishDiagnostics, {keys['keystrokes']} edits, 5,000-line module",
          f"p50 {keys['p50']:.2f} ms, p99 {keys['p99']:.2f} ms", "", "target p99 < 10 ms"),
+        *edit_rows(results["edits"]),
+        (f"`inbatch check --fix` ÷ `inbatch check` (fresh copies, median of "
+         f"{len(results['fix']['fix_cpu'])})",
+         "", f"{results['fix']['fix_median']:.2f} s ÷ {results['fix']['check_median']:.2f} s",
+         f"{results['fix']['ratio']:.2f}× (target ≤ 1.3×)"),
         (f"server RSS after indexing the corpus as a workspace ({ws['seconds']:.1f} s)",
          f"{ws['rss']:.0f} MiB (peak {ws['peak']:.0f} MiB)", "", "target < 300 MiB"),
     ]
@@ -273,6 +334,15 @@ def render(results: dict) -> str:
         f"{semgrep['errors']} errors.",
         f"Keystrokes: p90 {keys['p90']:.2f} ms, max {keys['max']:.2f} ms; "
         f"didOpen → diagnostics {keys['open']:.2f} ms.",
+        "Edit scenarios (tests/bench/lsp_latency.py `--edits`): the module with `helper` and "
+        "a second open file calling it in a loop, the N+1 rules selected; (a)/(b) split the "
+        "typed keystrokes by whether Python's parser accepts the text after them; (c) turns "
+        "`helper`'s query key from its parameter to a constant and back; ruff runs the same "
+        "edits on the same file (F841/F821 off: the generated filler would give 4,840 "
+        "diagnostics per keystroke), its (c) timed to its own diagnostics; load average "
+        f"{results['edits']['load']} at the end of the edit runs.",
+        f"`--fix` ÷ check: CPU {', '.join(f'{c:.2f}' for c in results['fix']['fix_cpu'])} s "
+        f"with `--fix`, {', '.join(f'{c:.2f}' for c in results['fix']['check_cpu'])} s without.",
         "Wall times depend on what else runs on the machine (see the load average below); CPU "
         "times much less so.",
     ]
@@ -287,6 +357,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="warm runs of parse and check")
     parser.add_argument("--semgrep-runs", type=int, default=3)
     parser.add_argument("--keystrokes", type=int, default=600)
+    parser.add_argument("--toggles", type=int, default=100, help="summary edits, scenario (c)")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--only", choices=["scan", "lsp"], help="run one half of the suite")
     args = parser.parse_args()
@@ -304,6 +375,10 @@ def main() -> None:
         print(f"inbatch check: cold {results['check']['cold']:.3f} s, "
               f"warm {results['check']['median']:.3f} s "
               f"(CPU {results['check']['cpu_median']:.3f} s)", flush=True)
+        results["fix"] = bench_fix(args.bin, args.threads, max(1, args.runs // 2))
+        print(f"--fix ÷ check: {results['fix']['ratio']:.2f} "
+              f"({results['fix']['fix_median']:.2f} s ÷ {results['fix']['check_median']:.2f} s"
+              " CPU)", flush=True)
         if args.only == "scan":
             return
         results["semgrep"] = bench_semgrep(files, args.threads, args.semgrep_runs)
@@ -312,6 +387,9 @@ def main() -> None:
     results["keystrokes"] = bench_keystrokes(args.bin, args.keystrokes)
     print(f"keystrokes: p50 {results['keystrokes']['p50']:.2f} ms, "
           f"p99 {results['keystrokes']['p99']:.2f} ms", flush=True)
+    results["edits"] = bench_edits(args.bin, args.keystrokes, args.toggles)
+    for name in ("inbatch", "ruff"):
+        print(lsp_latency.edits_report(name, results["edits"][name]), flush=True)
     results["workspace"] = asyncio.run(workspace_rss(args.bin))
     print(f"workspace: {results['workspace']['rss']:.1f} MiB after "
           f"{results['workspace']['seconds']:.1f} s", flush=True)

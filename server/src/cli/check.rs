@@ -14,6 +14,7 @@ use crate::config::{self, Resolver};
 use crate::engine::fix::{fix_file_until_stable, FixMode};
 use crate::engine::index::calls::{CallIndex, FileSummary};
 use crate::engine::index::{may_declare_models, ProjectIndex};
+use crate::engine::rule_info::FixAvailability;
 use crate::engine::rules::{inb003_query_in_loop_via_call, RuleSet};
 use crate::engine::settings::Settings;
 use crate::engine::source::SourceFile;
@@ -303,7 +304,15 @@ fn run_inner(args: &CheckArgs) -> Result<u8, String> {
                 .par_iter_mut()
                 .filter_map(|(result, position)| {
                     let (path, module) = origins[*position].as_ref()?;
-                    if !fix_after_resolving && !calls.reaches_pending(path) {
+                    // Checked again: what the project's summaries may change (a pending loop
+                    // call that reaches a query elsewhere), and, when fixing, what has
+                    // something to fix; a file with neither says the same the second time.
+                    let has_fixes = fix_after_resolving
+                        && result
+                            .diagnostics
+                            .iter()
+                            .any(|d| d.rule.fix != FixAvailability::None);
+                    if !has_fixes && !calls.reaches_pending(path) {
                         return None;
                     }
                     let (absolute, settings) = &task_settings[*position];

@@ -9,6 +9,7 @@ pub mod fix;
 pub mod hashing;
 pub mod hover;
 pub mod imports;
+pub mod incremental;
 pub mod index;
 pub mod orm;
 pub mod rule_info;
@@ -114,6 +115,29 @@ pub fn check_file_with(
             summary: None,
         };
     }
+    let raw = analyse(file, settings, rules, index, origin, fixes, &[]);
+    finish(file, &suppressions, rules, raw)
+}
+
+/// What the rules report on a file before suppression comments are applied, and the file's
+/// summary: what an incremental analysis keeps of one text to start the next from.
+#[derive(Debug, Clone)]
+pub struct RawCheck {
+    pub diagnostics: Vec<Diagnostic>,
+    pub summary: Option<FileSummary>,
+}
+
+/// Builds the semantic model (leaving out the top-level statements in `skip`), summarises the
+/// file's functions and runs the rules; suppressions are not applied yet.
+fn analyse(
+    file: &SourceFile,
+    settings: &Settings,
+    rules: RuleSet,
+    index: &ProjectIndex,
+    origin: Option<&FileOrigin<'_>>,
+    fixes: Fixes,
+    skip: &[source::TextRange],
+) -> RawCheck {
     let models = ModelResolver::new(file, index);
     let package = origin.is_some_and(|origin| {
         origin
@@ -125,6 +149,7 @@ pub fn check_file_with(
         module: origin.map_or("", |origin| origin.module.as_str()),
         package,
         orms: settings.orms(),
+        skip,
     };
     let model = SemanticModel::build(file, &models, &context);
     let imports = origin.map(|origin| Imports::collect(file, &origin.module, package));
@@ -157,9 +182,32 @@ pub fn check_file_with(
     for entry in REGISTRY.iter().filter(|entry| rules.contains(entry.info)) {
         (entry.check)(&context, &mut diagnostics);
     }
+    let summary = origin.zip(summaries.as_ref()).zip(imports.as_ref()).map(
+        |((origin, summaries), imports)| {
+            summaries.export(&model, &origin.path, &origin.module, imports)
+        },
+    );
+    RawCheck {
+        diagnostics,
+        summary,
+    }
+}
+
+/// Applies the suppression comments (and reports the unused ones), gives fixes the file's line
+/// ending and sorts the diagnostics by position.
+fn finish(
+    file: &SourceFile,
+    suppressions: &Suppressions,
+    rules: RuleSet,
+    raw: RawCheck,
+) -> FileCheck {
+    let RawCheck {
+        mut diagnostics,
+        summary,
+    } = raw;
     rules::inb901_unused_suppression::filter_suppressed(
         file,
-        &suppressions,
+        suppressions,
         rules,
         &mut diagnostics,
     );
@@ -167,14 +215,16 @@ pub fn check_file_with(
         file.text(),
         diagnostics.iter_mut().filter_map(|d| d.fix.as_mut()),
     );
+    // By position, then rule and message: an incremental analysis gathers the same diagnostics
+    // in another order, and the two must agree.
     diagnostics.sort_by(|a, b| {
-        (a.range.start, a.range.end, a.rule.code).cmp(&(b.range.start, b.range.end, b.rule.code))
+        (a.range.start, a.range.end, a.rule.code, &a.message).cmp(&(
+            b.range.start,
+            b.range.end,
+            b.rule.code,
+            &b.message,
+        ))
     });
-    let summary = origin.zip(summaries.as_ref()).zip(imports.as_ref()).map(
-        |((origin, summaries), imports)| {
-            summaries.export(&model, &origin.path, &origin.module, imports)
-        },
-    );
     FileCheck {
         diagnostics,
         summary,

@@ -30,21 +30,33 @@ impl SourceFile {
         let text = text.into();
         let runs = long_comment_runs(&text);
         let tree = parse_with_runs(&text, None, &runs);
-        SourceFile::with_runs(text, tree, runs)
+        SourceFile::with_runs(text, tree, runs, true)
     }
 
     /// Wraps a tree the caller already parsed with [`parse_tree`] (the language server reparses
     /// incrementally).
     pub fn from_tree(text: String, tree: Tree) -> SourceFile {
         let runs = long_comment_runs(&text);
-        SourceFile::with_runs(text, tree, runs)
+        SourceFile::with_runs(text, tree, runs, false)
     }
 
-    fn with_runs(text: String, tree: Tree, skipped_comments: Vec<CommentRun>) -> SourceFile {
+    /// `fresh`: `tree` was parsed from scratch (not from an edited tree).
+    fn with_runs(
+        text: String,
+        tree: Tree,
+        skipped_comments: Vec<CommentRun>,
+        fresh: bool,
+    ) -> SourceFile {
         let line_index = LineIndex::new(&text);
         let check_depth = may_nest_too_deep(&text);
         let analysis_tree = if tree.root_node().has_error() || check_depth {
-            repair(&text, &tree, check_depth, skipped_comments.is_empty())
+            repair(
+                &text,
+                &tree,
+                check_depth,
+                skipped_comments.is_empty(),
+                fresh,
+            )
         } else {
             None
         };
@@ -235,15 +247,29 @@ fn point_at(text: &[u8], offset: usize) -> Point {
 /// tree-sitter's error recovery often swallows everything after a broken top-level statement into
 /// one `ERROR` node, which would hide every later function from the rules. Each top-level statement
 /// (a line starting at column 0, decorators kept with their definition) that overlaps an error is
-/// parsed on its own; those that still fail are replaced by spaces, byte for byte, so that offsets
-/// stay valid for the original text, and the result is parsed again. `None` when nothing changes.
+/// parsed on its own; in those that still fail, the lines of their syntax errors are replaced by
+/// spaces, byte for byte, so that offsets stay valid for the original text — or the whole
+/// statement, when that is not enough for it to parse alone ([`error_lines`]) — and the result
+/// is parsed again. `None` when nothing changes.
+///
+/// The language server gets here with the tree of an incremental reparse, the CLI with a fresh
+/// parse: what is blanked is decided by parsing statements alone, from scratch, and the blanked
+/// text has no error left to recover from, so both get the same tree without the server parsing
+/// the document from scratch.
 ///
 /// Statements nested deeper than [`MAX_NESTING`] are blanked the same way: CPython refuses them
 /// (200 nested brackets, 100 indentation levels, about 3,000 levels in its compiler), and walks
 /// over them would cost time for nothing.
 /// `check_depth` is [`may_nest_too_deep`] of `text`.
-/// `incremental`: whether `tree` may be reused ([`SourceFile::reuses_tree`]).
-fn repair(text: &str, tree: &Tree, check_depth: bool, incremental: bool) -> Option<Tree> {
+/// `incremental`: whether `tree` may be reused ([`SourceFile::reuses_tree`]); `fresh`: whether
+/// it was parsed from scratch.
+fn repair(
+    text: &str,
+    tree: &Tree,
+    check_depth: bool,
+    incremental: bool,
+    fresh: bool,
+) -> Option<Tree> {
     let unusable =
         |node: Node<'_>| node.has_error() || (check_depth && nests_deeper_than(node, MAX_NESTING));
     let root = tree.root_node();
@@ -256,10 +282,12 @@ fn repair(text: &str, tree: &Tree, check_depth: bool, incremental: bool) -> Opti
     if broken.is_empty() {
         return None;
     }
-    let mut blanked = text.as_bytes().to_vec();
-    let mut changed = false;
-    // The blanking as edits of the tree, so that the statements between are not parsed again.
-    let mut edited = tree.clone();
+    // What to blank: within each broken statement, only the lines of its syntax errors when
+    // the statement then parses alone (a half-typed line in a function leaves the rest of the
+    // function to the rules); the whole statement otherwise. Each statement is parsed on its
+    // own, from scratch, so what is blanked depends on the text of the statement alone, not on
+    // how the tree of the whole file was reached (incrementally or not).
+    let mut blanks: Vec<TextRange> = Vec::new();
     for chunk in top_level_chunks(text) {
         let overlaps_error = broken
             .iter()
@@ -267,30 +295,50 @@ fn repair(text: &str, tree: &Tree, check_depth: bool, incremental: bool) -> Opti
         if !overlaps_error {
             continue;
         }
-        let chunk_parses = !unusable(parse_tree(&text[chunk.clone()], None).root_node());
-        if !chunk_parses {
-            let (start, end) = (
-                point_at(text.as_bytes(), chunk.start),
-                point_at(text.as_bytes(), chunk.end),
-            );
-            edited.edit(&InputEdit {
-                start_byte: chunk.start,
-                old_end_byte: chunk.end,
-                new_end_byte: chunk.end,
-                start_position: start,
-                old_end_position: end,
-                new_end_position: end,
-            });
-            for byte in &mut blanked[chunk] {
-                if !matches!(*byte, b'\n' | b'\r') {
-                    *byte = b' ';
-                }
+        let alone = parse_tree(&text[chunk.clone()], None);
+        if !unusable(alone.root_node()) {
+            continue;
+        }
+        let lines = (!(check_depth && nests_deeper_than(alone.root_node(), MAX_NESTING)))
+            .then(|| error_lines(&text[chunk.clone()], &alone))
+            .flatten();
+        match lines {
+            Some(lines) => blanks.extend(
+                lines
+                    .into_iter()
+                    .map(|line| chunk.start + line.start..chunk.start + line.end),
+            ),
+            None => blanks.push(chunk),
+        }
+    }
+    let mut blanked = text.as_bytes().to_vec();
+    let changed = !blanks.is_empty();
+    // The blanking as edits of the tree, so that the statements between are not parsed again.
+    let mut edited = tree.clone();
+    for range in blanks {
+        let (start, end) = (
+            point_at(text.as_bytes(), range.start),
+            point_at(text.as_bytes(), range.end),
+        );
+        edited.edit(&InputEdit {
+            start_byte: range.start,
+            old_end_byte: range.end,
+            new_end_byte: range.end,
+            start_position: start,
+            old_end_position: end,
+            new_end_position: end,
+        });
+        for byte in &mut blanked[range] {
+            if !matches!(*byte, b'\n' | b'\r') {
+                *byte = b' ';
             }
-            changed = true;
         }
     }
     if !changed {
-        return None;
+        // Errors no statement alone shows (an `else:` whose `if` broke): the rules read the
+        // recovery itself, which must then be a fresh parse's (rare: the server pays a parse).
+        let recovered = !fresh && root.has_error();
+        return recovered.then(|| parse_tree(text, None));
     }
     let blanked =
         String::from_utf8(blanked).expect("only whole statements are blanked, with ASCII spaces");
@@ -303,6 +351,98 @@ fn repair(text: &str, tree: &Tree, check_depth: bool, incremental: bool) -> Opti
         }
     }
     Some(parse_tree(&blanked, None))
+}
+
+/// The lines of `statement` (a top-level statement parsed alone as `tree`) to blank so that it
+/// parses: every line of its outermost syntax errors. `None` when blanking them is not enough
+/// (the statement is then blanked whole).
+fn error_lines(statement: &str, tree: &Tree) -> Option<Vec<TextRange>> {
+    let bytes = statement.as_bytes();
+    let mut errors: Vec<TextRange> = Vec::new();
+    let mut cursor = tree.walk();
+    // The simple statements on the path to the node (`value = uid *` swallows the next line as
+    // `value = uid * total = ...`: the error sits in the next line, the statement spans both).
+    let mut simple: Vec<Option<TextRange>> = Vec::new();
+    loop {
+        let node = cursor.node();
+        if node.is_error() || node.is_missing() {
+            let statement = simple.iter().rev().flatten().next();
+            errors.push(match statement {
+                Some(statement) => {
+                    statement.start.min(node.start_byte())..statement.end.max(node.end_byte())
+                }
+                None => node.byte_range(),
+            });
+        } else if node.has_error() && cursor.goto_first_child() {
+            simple.push(is_simple_statement(node.kind()).then(|| node.byte_range()));
+            continue;
+        }
+        while !cursor.goto_next_sibling() {
+            if !cursor.goto_parent() {
+                return lines_parse(bytes, errors);
+            }
+            simple.pop();
+        }
+    }
+}
+
+/// A statement that holds no block.
+fn is_simple_statement(kind: &str) -> bool {
+    matches!(
+        kind,
+        "expression_statement"
+            | "return_statement"
+            | "delete_statement"
+            | "raise_statement"
+            | "assert_statement"
+            | "global_statement"
+            | "nonlocal_statement"
+            | "import_statement"
+            | "import_from_statement"
+            | "future_import_statement"
+            | "print_statement"
+            | "exec_statement"
+            | "type_alias_statement"
+            | "pass_statement"
+            | "break_statement"
+            | "continue_statement"
+    )
+}
+
+/// The whole lines covering `errors`, if the statement parses with them blanked.
+fn lines_parse(bytes: &[u8], errors: Vec<TextRange>) -> Option<Vec<TextRange>> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<TextRange> = Vec::new();
+    for error in errors {
+        let start = bytes[..error.start]
+            .iter()
+            .rposition(|&b| b == b'\n' || b == b'\r')
+            .map_or(0, |at| at + 1);
+        let end = bytes[error.end.max(start)..]
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .map_or(bytes.len(), |at| error.end.max(start) + at);
+        match lines.last_mut() {
+            Some(last) if last.end >= start => last.end = last.end.max(end),
+            _ => lines.push(start..end),
+        }
+    }
+    // The first line of a statement holds its header: blanking it is blanking the statement.
+    if lines.first().is_some_and(|line| line.start == 0) {
+        return None;
+    }
+    let mut blanked = bytes.to_vec();
+    for line in &lines {
+        for byte in &mut blanked[line.clone()] {
+            if !matches!(*byte, b'\n' | b'\r') {
+                *byte = b' ';
+            }
+        }
+    }
+    let blanked = String::from_utf8(blanked).ok()?;
+    (!parse_tree(&blanked, None).root_node().has_error()).then_some(lines)
 }
 
 /// Tree levels beyond which a statement is not analysed (see [`repair`]); real code stays far below.

@@ -23,12 +23,12 @@ use crate::engine::Fixes;
 
 /// Runs the engine on a snapshot and converts its diagnostics to the protocol.
 pub fn compute(snapshot: &Snapshot, cancel: &Cancellation) -> Result<Analysis, Failure> {
-    let checked = diagnostics::analyse_with_summary(
+    let (checked, base) = diagnostics::analyse_incremental(
         &snapshot.file,
         &snapshot.settings,
         snapshot.path.as_deref(),
         &snapshot.models,
-        Fixes::Skip,
+        snapshot.base.as_deref(),
         cancel,
     )?;
     let found = checked.diagnostics;
@@ -43,6 +43,7 @@ pub fn compute(snapshot: &Snapshot, cancel: &Cancellation) -> Result<Analysis, F
         diagnostics: found,
         lsp,
         summary: checked.summary,
+        base,
         fixed: tokio::sync::OnceCell::new(),
     })
 }

@@ -29,6 +29,7 @@ use super::{analysis, testing, Shared};
 use crate::engine::cancel::{self, Cancellation, Cancelled};
 use crate::engine::diagnostic::{Diagnostic, Severity};
 use crate::engine::fix::Fix;
+use crate::engine::incremental::Prior;
 use crate::engine::index::calls::FileSummary;
 use crate::engine::index::ProjectIndex;
 use crate::engine::settings::Settings;
@@ -47,6 +48,8 @@ pub struct Analysis {
     pub result_id: String,
     /// The document's function summary, for the workspace's call index.
     pub summary: Option<FileSummary>,
+    /// What the next version's analysis may start from (see `engine::incremental`).
+    pub base: Option<Arc<AnalysisBase>>,
     /// The same diagnostics with their fixes, built on the first code action or hover that needs
     /// them: building and verifying rewrites costs more than the analysis, and most versions of
     /// a document being typed are never asked for one.
@@ -134,6 +137,77 @@ pub fn analyse_with_summary(
             crate::engine::check_file_with(file, settings, rules, models, origin.as_ref(), fixes);
         testing::after_analysis(&mut checked.diagnostics);
         checked
+    })
+}
+
+/// The text an analysis was made of and what it kept, with what it depended on: the next
+/// version is analysed from it when the settings and the workspace's index are still these.
+pub struct AnalysisBase {
+    pub file: Arc<SourceFile>,
+    pub settings: Arc<Settings>,
+    pub models: Arc<ProjectIndex>,
+    pub prior: Prior,
+}
+
+impl std::fmt::Debug for AnalysisBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnalysisBase")
+            .field("bytes", &self.file.text().len())
+            .field("diagnostics", &self.prior.raw.diagnostics.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`analyse_with_summary`] without fixes, reusing `base` where the edit since allows (see
+/// `engine::incremental`); also returns what the next analysis may start from.
+pub fn analyse_incremental(
+    file: &Arc<SourceFile>,
+    settings: &Arc<Settings>,
+    path: Option<&Path>,
+    models: &Arc<ProjectIndex>,
+    base: Option<&AnalysisBase>,
+    cancel: &Cancellation,
+) -> Result<(FileCheck, Option<Arc<AnalysisBase>>), Failure> {
+    if path.is_some_and(|path| settings.is_excluded(path)) {
+        let check = FileCheck {
+            diagnostics: Vec::new(),
+            summary: None,
+        };
+        return Ok((check, None));
+    }
+    guarded(cancel, || {
+        testing::before_analysis(file.text());
+        let rules = settings.rules_for(path);
+        let origin = path.map(|path| FileOrigin {
+            path: Arc::from(path),
+            module: models.module_of(path),
+            calls: &models.calls,
+        });
+        let previous = base
+            .filter(|base| {
+                Arc::ptr_eq(&base.settings, settings) && Arc::ptr_eq(&base.models, models)
+            })
+            .map(|base| (&*base.file, &base.prior));
+        let incremental = crate::engine::incremental::check_file_incremental(
+            previous,
+            file,
+            settings,
+            rules,
+            models,
+            origin.as_ref(),
+        );
+        tracing::trace!(reused = incremental.reused, "analysed");
+        let mut checked = incremental.check;
+        testing::after_analysis(&mut checked.diagnostics);
+        let base = incremental.prior.map(|prior| {
+            Arc::new(AnalysisBase {
+                file: file.clone(),
+                settings: settings.clone(),
+                models: models.clone(),
+                prior,
+            })
+        });
+        (checked, base)
     })
 }
 

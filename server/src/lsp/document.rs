@@ -58,13 +58,11 @@ impl ParseJob {
     /// `engine::cancel::run`, a cancellation stops it.
     pub fn run(self) -> Arc<SourceFile> {
         let text = self.rope.to_string();
-        let mut tree = parse_tree(&text, self.base.as_ref());
-        if self.base.is_some() && tree.root_node().has_error() {
-            // tree-sitter's error recovery after an incremental edit can differ from a fresh
-            // parse of the same text (found by fuzz/ `incremental_edits`: an inserted `"""`);
-            // a broken document is parsed afresh so the server agrees with `inbatch check`.
-            tree = parse_tree(&text, None);
-        }
+        // tree-sitter's error recovery after an incremental edit can differ from a fresh parse
+        // of the same text (found by fuzz/ `incremental_edits`: an inserted `"""`); the rules
+        // never read that recovery, but the repaired tree (see `engine::source`), which is the
+        // same either way: a broken document is not parsed afresh.
+        let tree = parse_tree(&text, self.base.as_ref());
         Arc::new(SourceFile::from_tree(text, tree))
     }
 }

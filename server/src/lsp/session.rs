@@ -13,7 +13,7 @@ use tower_lsp_server::ls_types::{
 
 use super::capabilities::ClientFeatures;
 use super::config::{ConfigStore, EditorOptions};
-use super::diagnostics::Analysis;
+use super::diagnostics::{Analysis, AnalysisBase};
 use super::document::{Document, ParseJob, TextId};
 use super::position::PositionEncoding;
 use super::workspace::WorkspaceIndex;
@@ -65,6 +65,10 @@ pub struct OpenDocument {
     pub work: Cancellation,
     /// Comment lines skipped by the parser were reported for this document.
     pub skips_reported: bool,
+    /// The last analysis's text and what it kept: the next analysis starts from it (see
+    /// `engine::incremental`). Kept when the analysis is invalidated: it names the settings
+    /// and index it was made with, and is reused only with those.
+    pub base: Option<Arc<AnalysisBase>>,
 }
 
 impl OpenDocument {
@@ -113,6 +117,8 @@ pub struct Snapshot {
     pub models: Arc<ProjectIndex>,
     pub encoding: PositionEncoding,
     pub features: ClientFeatures,
+    /// What the analysis of this version may start from.
+    pub base: Option<Arc<AnalysisBase>>,
 }
 
 /// Diagnostics to push, if they are still current when their turn comes.
@@ -194,6 +200,7 @@ impl Session {
                 analysing: false,
                 work: self.stop.child(),
                 skips_reported: false,
+                base: None,
             },
         );
         effects.analyse.push(item.uri);
@@ -295,7 +302,27 @@ impl Session {
         let dependents = calls.dependents(&module);
         let mut models = ProjectIndex::clone(&self.index.models);
         models.calls = Arc::new(calls);
-        self.index.models = Arc::new(models);
+        let before = std::mem::replace(&mut self.index.models, Arc::new(models));
+        // The open documents whose imports do not reach the module (the document itself
+        // included, unless it reads its own summary back) keep their analyses' bases, now
+        // with the new index: only this summary changed, and they do not read it.
+        for open in self.documents.values_mut() {
+            let reads_it = open.path.as_ref().is_some_and(|p| dependents.contains(p));
+            if let Some(base) = open
+                .base
+                .as_ref()
+                .filter(|b| Arc::ptr_eq(&b.models, &before))
+            {
+                open.base = (!reads_it).then(|| {
+                    Arc::new(AnalysisBase {
+                        file: base.file.clone(),
+                        settings: base.settings.clone(),
+                        models: self.index.models.clone(),
+                        prior: base.prior.clone(),
+                    })
+                });
+            }
+        }
         for (other, open) in &mut self.documents {
             if other == uri || !open.path.as_ref().is_some_and(|p| dependents.contains(p)) {
                 continue;
@@ -372,6 +399,7 @@ impl Session {
             models: self.index.models.clone(),
             encoding: self.encoding,
             features: self.features,
+            base: open.base.clone(),
         };
         Ok(Prepared::Ready(snapshot, open.analysis.clone()))
     }
@@ -435,6 +463,7 @@ impl Session {
                 let max_depth = open.settings.max_call_depth;
                 let analysis = Arc::new(analysis);
                 open.analysis = Some(analysis.clone());
+                open.base = analysis.base.clone();
                 if let Some(summary) = summary {
                     self.replace_summary(&snapshot.uri, summary, max_depth);
                 }

@@ -271,10 +271,45 @@ pub struct FileSummary {
     pub classes: Vec<ClassSummary>,
     /// Module-level names bound to an instance of a class (`product_service = ProductService()`).
     pub instances: Vec<(String, InstanceRef)>,
-    pub pending: Vec<PendingCall>,
+    /// Shared: a file's pending calls run into thousands, and an incremental analysis hands the
+    /// previous summary on at every keystroke.
+    pub pending: Arc<[PendingCall]>,
 }
 
 impl FileSummary {
+    /// Whether two summaries say the same but for where their hops are (byte ranges, lines and
+    /// columns).
+    pub fn same_but_positions(&self, other: &FileSummary) -> bool {
+        if self == other {
+            return true;
+        }
+        let hops = |summary: &FileSummary| {
+            let mut copy = summary.clone();
+            copy.for_each_hop(|hop| {
+                hop.range = 0..0;
+                if let Some(file) = &mut hop.file {
+                    file.start = FilePosition::default();
+                    file.end = FilePosition::default();
+                }
+            });
+            copy
+        };
+        hops(self) == hops(other)
+    }
+
+    /// Calls `f` with every hop of the summary (definitions, reaches, calls).
+    pub fn for_each_hop(&mut self, mut f: impl FnMut(&mut Hop)) {
+        for function in &mut self.functions {
+            f(&mut function.definition);
+            for reach in &mut function.reaches {
+                reach.path.iter_mut().for_each(&mut f);
+            }
+            for call in &mut function.calls {
+                f(&mut call.hop);
+            }
+        }
+    }
+
     fn module_function(&self, name: &str) -> Option<usize> {
         self.functions.iter().position(|f| {
             f.module_level
@@ -447,12 +482,14 @@ impl CallIndex {
     }
 
     /// A copy with `summary` in place of its file's, resolved again; `None` when the summary is
-    /// the one already there (the server calls this after each analysis of an open document).
+    /// the one already there but for positions (the server calls this after each analysis of an
+    /// open document: a keystroke that only moves lines must not make the project resolve again
+    /// and the documents that import the file analyse again).
     pub fn with_file(&self, summary: FileSummary, max_depth: usize) -> Option<CallIndex> {
         if self
             .files
             .get(summary.path.as_ref())
-            .is_some_and(|old| **old == summary)
+            .is_some_and(|old| old.same_but_positions(&summary))
         {
             return None;
         }

@@ -79,6 +79,7 @@ pub(super) fn build<'a>(
         ancestors: Vec::new(),
         errors_on_path: 0,
         cursors: Vec::new(),
+        skip: context.skip,
     };
     builder.visit(file.root());
     let module_scope = builder.scopes.pop().expect("the module scope");
@@ -248,6 +249,8 @@ struct Builder<'a, 'i> {
     /// Cursors for walking children, one per level in use: a new cursor allocates, and the walk
     /// goes through every node of the file.
     cursors: Vec<TreeCursor<'a>>,
+    /// Top-level statements left out ([`FileContext::skip`]), sorted.
+    skip: &'i [crate::engine::source::TextRange],
 }
 
 /// How deep a name's value is followed to find what it is (`Session = sessionmaker()`,
@@ -798,10 +801,21 @@ impl<'a> Builder<'a, '_> {
             }
             None => node.walk(),
         };
+        // Only the root's children are ever skipped (an incremental analysis).
+        let skip = if self.ancestors.len() == 1 {
+            self.skip
+        } else {
+            &[]
+        };
         if cursor.goto_first_child() {
             loop {
                 let child = cursor.node();
-                if child.is_named() {
+                if child.is_named()
+                    && (skip.is_empty()
+                        || skip
+                            .binary_search_by_key(&child.start_byte(), |range| range.start)
+                            .is_err())
+                {
                     self.visit(child);
                 }
                 if !cursor.goto_next_sibling() {

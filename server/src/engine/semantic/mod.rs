@@ -216,6 +216,10 @@ pub struct FileContext<'c> {
     pub package: bool,
     /// The ORMs the check recognises (the `orm` setting).
     pub orms: OrmSet,
+    /// Top-level statements (byte ranges of children of the root, in order) the traversal leaves
+    /// out: an incremental analysis builds the model of the edited functions and the module's
+    /// own statements only (see `engine::incremental`). Empty for a whole-file analysis.
+    pub skip: &'c [TextRange],
 }
 
 impl Default for FileContext<'_> {
@@ -224,6 +228,7 @@ impl Default for FileContext<'_> {
             module: "",
             package: false,
             orms: OrmSet::ALL,
+            skip: &[],
         }
     }
 }
