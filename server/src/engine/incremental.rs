@@ -16,7 +16,8 @@
 //!    not depend on the touched functions: their text (old and new) holds none of the markers of
 //!    a model declaration ([`may_declare_models`]), and names no function that is left out, nor
 //!    any name of a module-level statement that names one (the partial model would not resolve
-//!    the call).
+//!    the call). The functions whose calls bound a loop (a literal list or bundled data
+//!    returned, `semantic::fixed_data_signature`) must be the same before and after.
 //! 4. The model of the module's own statements plus the touched functions (every other
 //!    top-level function left out, [`crate::engine::semantic::FileContext::skip`]) is built for
 //!    `O` and for `N`, and their summaries compared, with `O`'s positions moved by the edit. A
@@ -37,6 +38,7 @@ use super::diagnostic::Diagnostic;
 use super::index::calls::{self as index_calls, FileSummary, Hop};
 use super::index::{may_declare_models, ProjectIndex};
 use super::rules::{Fixes, RuleSet};
+use super::semantic::fixed_data_signature;
 use super::settings::Settings;
 use super::source::{SourceFile, TextRange};
 use super::suppression::Suppressions;
@@ -310,6 +312,12 @@ fn reuse(
     if may_declare_models(old_dirty) || may_declare_models(new_dirty) {
         return None;
     }
+    // A helper that returns a literal list or bundled data bounds the loops over its calls.
+    if fixed_data_signature(old.root(), old.text())
+        != fixed_data_signature(file.root(), file.text())
+    {
+        return None;
+    }
     let left_out: Vec<&Statement> = n
         .before
         .iter()
@@ -572,6 +580,15 @@ def totals(user_ids):
 class Report:
     def rows(self, ids):
         return [session.get(Payment, i) for i in ids]
+
+
+def kinds():
+    return ["card", "cash"]
+
+
+def per_kind():
+    for kind in kinds():
+        print(Payment.query.filter_by(kind=kind).all())
 "#;
 
     #[test]
@@ -620,6 +637,9 @@ class Report:
             ),
             // The method of a class.
             ("return [session.get", "return [ session.get"),
+            // A helper stops returning a literal list: the loop over it in another function
+            // can grow now.
+            ("return [\"card\", \"cash\"]", "return list_kinds()"),
         ];
         for (from, to) in edits {
             let edited = START.replacen(from, to, 1);

@@ -699,6 +699,17 @@ fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str,
     functions
 }
 
+/// The module-level functions whose calls bound a loop elsewhere in the file, by name: what a
+/// loop in one function knows of another function without going through its summary.
+pub(crate) fn fixed_data_signature(root: Node<'_>, source: &str) -> Vec<String> {
+    let mut signature: Vec<String> = fixed_data_functions(root, source)
+        .into_iter()
+        .map(|(name, kind)| format!("{name}:{kind:?}"))
+        .collect();
+    signature.sort();
+    signature
+}
+
 /// The values of the `return` statements of a function body, `None` for a bare `return`; nested
 /// functions and classes return for themselves.
 fn returned_values<'a>(node: Node<'a>, values: &mut Vec<Option<Node<'a>>>) {

@@ -5,6 +5,8 @@
 //! Rules read this model; they never walk the tree on their own.
 
 mod builder;
+
+pub(crate) use builder::fixed_data_signature;
 pub mod calls;
 pub mod classes;
 pub mod types;
