@@ -1004,6 +1004,8 @@ fn every_flag_the_readme_documents_exists() {
         ("--quick", "tests/bench/run"),
         ("--only", "tests/bench/run"),
         ("--jobs", "semgrep"),
+        ("--edits", "tests/bench/lsp_latency.py"),
+        ("--peer", "tests/bench/lsp_latency.py"),
     ];
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
         .expect("README.md");
