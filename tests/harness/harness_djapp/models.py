@@ -29,6 +29,17 @@ class OrderItem(models.Model):
         app_label = "harness_djapp"
 
 
+class Account(models.Model):
+    """One per customer id, keyed by a unique `number` that is not its primary key (the rows are
+    inserted in reverse order): the `get(unique_field=key)` → `in_bulk(field_name=...)` shape."""
+
+    number = models.IntegerField(unique=True)
+    holder = models.CharField(max_length=100)
+
+    class Meta:
+        app_label = "harness_djapp"
+
+
 # Models whose rows must be written one by one (INB005 refuses its bulk fixes for them). Only the
 # cases about them use them: a receiver connected for another model would change what every
 # other Django case counts and returns.

@@ -37,13 +37,21 @@ use crate::engine::syntax::{bound_names, comment_ranges, field, named_children, 
 enum Shape {
     /// `.all()` or iterated: every row of the key, `by_key.get(key, [])`.
     List,
-    /// `.first()`: the first row of each key in the query's order.
+    /// `.first()`, `session.scalar(...)`: the first row of each key in the query's order.
     First,
-    /// `.one()`: `by_key[key]` (a missing key raises `KeyError` instead of `NoResultFound`).
+    /// `.one()`, `.scalar_one()`, Django `.get(col=key)`: the key's rows grouped; exactly one row
+    /// is the answer, anything else runs the original query, which raises as it did
+    /// (`NoResultFound`, `MultipleResultsFound`, `DoesNotExist`, `MultipleObjectsReturned`).
     One,
-    /// `.one_or_none()`, `session.get(M, key)`, `M.query.get(key)`: `by_key.get(key)`.
+    /// `.one_or_none()`, `.scalar_one_or_none()`: as `One`, but a key without rows is `None`.
+    OneOrNone,
+    /// `session.get(M, key)`, `M.query.get(key)`: by primary key, `by_key.get(key)`.
     Optional,
-    /// Django `M.objects.get(pk=key)`: `in_bulk`, then `by_key[key]`.
+    /// `.one()` on a unique column: a row per key, `by_key[key]`; a key the batch did not find
+    /// runs the original query, which raises as before.
+    Unique,
+    /// Django `get(pk=key)` / `get(unique_field=key)`: `in_bulk`, then `by_key[key]`; a key the
+    /// batch did not find runs the original `get()`, which raises `DoesNotExist` as before.
     InBulk,
     /// `.count()`: one `GROUP BY` query, `by_key.get(key, 0)`.
     Count,
@@ -61,6 +69,11 @@ struct Plan {
     attribute: String,
     base_name: String,
     imports: Vec<(&'static str, &'static str)>,
+    /// The query as written, run in the loop for the keys the batch cannot answer alone
+    /// (`One`, `OneOrNone`, `InBulk`): it raises, or returns, exactly what it did.
+    fallback: String,
+    /// `.first()` on a column that may hold many rows per key: the batch reads them all.
+    reads_whole_groups: bool,
 }
 
 const MUTATING_METHODS: &[&str] = &[
@@ -130,7 +143,7 @@ pub(super) fn build(
     for plan in &plans {
         let name = names.fresh(&plan.base_name);
         let initial = match plan.shape {
-            Shape::List => "defaultdict(list)",
+            Shape::List | Shape::One | Shape::OneOrNone => "defaultdict(list)",
             Shape::Exists => "set()",
             _ => "{}",
         };
@@ -178,7 +191,7 @@ pub(super) fn build(
                     let _ = writeln!(prelude, "{indent}{unit}for {row} in {batched}:");
                     let attribute = &plan.attribute;
                     let _ = match shape {
-                        Shape::List => {
+                        Shape::List | Shape::One | Shape::OneOrNone => {
                             writeln!(prelude, "{inner}{grouped}[{row}.{attribute}].append({row})")
                         }
                         Shape::First => writeln!(
@@ -194,10 +207,42 @@ pub(super) fn build(
 
     for (plan, grouped) in plans.iter().zip(&grouped_names) {
         let key = &plan.key;
+        let fallback = &plan.fallback;
+        // The fallback sits in the `else` branch, which INB001 knows runs only on a miss.
         let lookup = match plan.shape {
             Shape::List => format!("{grouped}.get({key}, [])"),
             Shape::First | Shape::Optional => format!("{grouped}.get({key})"),
-            Shape::One | Shape::InBulk => format!("{grouped}[{key}]"),
+            Shape::One => conditional(
+                file,
+                plan.replace.start,
+                &unit,
+                &[
+                    format!("{grouped}[{key}][0]"),
+                    format!("if len({grouped}.get({key}, ())) == 1"),
+                    format!("else {fallback}"),
+                ],
+            ),
+            Shape::OneOrNone => conditional(
+                file,
+                plan.replace.start,
+                &unit,
+                &[
+                    format!("{grouped}[{key}][0]"),
+                    format!("if len({grouped}.get({key}, ())) == 1"),
+                    format!("else {fallback} if {key} in {grouped}"),
+                    "else None".to_string(),
+                ],
+            ),
+            Shape::Unique | Shape::InBulk => conditional(
+                file,
+                plan.replace.start,
+                &unit,
+                &[
+                    format!("{grouped}[{key}]"),
+                    format!("if {key} in {grouped}"),
+                    format!("else {fallback}"),
+                ],
+            ),
             Shape::Count => format!("{grouped}.get({key}, 0)"),
             Shape::Exists => format!("({key} in {grouped})"),
         };
@@ -218,7 +263,10 @@ pub(super) fn build(
         .iter()
         .flat_map(|plan| plan.imports.iter().copied())
         .collect();
-    if plans.iter().any(|plan| plan.shape == Shape::List) {
+    if plans
+        .iter()
+        .any(|plan| matches!(plan.shape, Shape::List | Shape::One | Shape::OneOrNone))
+    {
         imports.push(("collections", "defaultdict"));
     }
     let needed: Vec<Needed<'_>> = imports
@@ -232,8 +280,16 @@ pub(super) fn build(
     } else {
         "the queries"
     };
+    // A `.first()` per key becomes every row of the key: say so where groups may be large.
+    let whole_groups = if plans.iter().any(|plan| plan.reads_whole_groups) {
+        " (reads every row of each key to keep its first)"
+    } else {
+        ""
+    };
     let fix = Fix::new(
-        format!("Batch {what} into one `IN` query per {batch_size} keys before the loop"),
+        format!(
+            "Batch {what} into one `IN` query per {batch_size} keys before the loop{whole_groups}"
+        ),
         Applicability::Unsafe,
         edits,
     );
@@ -242,6 +298,25 @@ pub(super) fn build(
         return Err("the rewritten code would not parse".to_string());
     }
     Ok(fix)
+}
+
+/// A parenthesised conditional expression: on one line when it fits in 88 columns, else one part
+/// per line, indented one level deeper than the line it starts on (as black writes it).
+fn conditional(file: &SourceFile, at: usize, unit: &str, parts: &[String]) -> String {
+    let one_line = format!("({})", parts.join(" "));
+    let line_start = file.line_index().line_start(file.line_index().line_of(at));
+    let column = file.text()[line_start..at].chars().count();
+    if !one_line.contains('\n') && column + one_line.chars().count() <= 88 {
+        return one_line;
+    }
+    let indent = indentation_at(file, at);
+    let mut out = "(\n".to_string();
+    for part in parts {
+        let _ = writeln!(out, "{indent}{unit}{part}");
+    }
+    out.push_str(indent);
+    out.push(')');
+    out
 }
 
 /// A comprehension's outermost `for` clause: the prelude goes before the statement holding the
@@ -413,12 +488,23 @@ fn plan(
                 .map(|s| s.name)
                 .collect();
             after.extend(awaited.and_then(|a| a.terminal));
-            if session_segment.name == "execute" && after.first() == Some(&"scalars") {
-                after.remove(0);
-            } else if session_segment.name == "execute" {
-                return Err(
-                    "`execute()` returns rows of columns; use `scalars()` to get a fix".to_string(),
-                );
+            // `execute(...).scalar_one()` is `scalars(...).one()`, `session.scalar(...)` is
+            // `scalars(...).first()`: the same rows, read through the first column.
+            match (session_segment.name, after.first().copied()) {
+                ("execute", Some("scalars")) => {
+                    after.remove(0);
+                }
+                ("execute", Some("scalar_one" | "scalar_one_or_none" | "scalar")) => {
+                    after[0] = scalar_terminal(after[0]);
+                }
+                ("execute", _) => {
+                    return Err(
+                        "`execute()` returns rows of columns; use `scalars()` to get a fix"
+                            .to_string(),
+                    )
+                }
+                ("scalar", None) => after.push("first"),
+                _ => {}
             }
             let shape = match after.as_slice() {
                 [] => {
@@ -428,7 +514,7 @@ fn plan(
                 ["all"] => Shape::List,
                 ["first"] => Shape::First,
                 ["one"] => Shape::One,
-                ["one_or_none"] => Shape::Optional,
+                ["one_or_none"] => Shape::OneOrNone,
                 _ => {
                     return Err(format!(
                         "`{}` has no batched form",
@@ -436,8 +522,19 @@ fn plan(
                     ))
                 }
             };
-            if !matches!(session_segment.name, "execute" | "scalars" | "exec") {
+            if !matches!(
+                session_segment.name,
+                "execute" | "scalars" | "exec" | "scalar"
+            ) {
                 return Err(format!("`{}()` has no batched form", session_segment.name));
+            }
+            // The rows are grouped by an attribute of the selected entity: `select(M)`, not
+            // `select(M.col)`.
+            if model
+                .as_deref()
+                .is_none_or(|model| !selects_entity(statement_chain, model, source))
+            {
+                return Err("only `select(Model)` statements are batched (the rows are grouped by their key column)".to_string());
             }
             let (rewrite, column) = match &condition.kind {
                 ConditionKind::Comparison { column } => {
@@ -508,34 +605,36 @@ fn plan(
                     "cannot tell whether `{name}` is a foreign key; filter on `{name}_id` (or the column itself) to get a fix"
                 ));
             };
-            let manager_end = field(
-                field(chain.segments[first_call].node, "function").ok_or("no function")?,
-                "object",
-            )
-            .ok_or("no object")?
-            .end_byte();
-            let manager = &source[node.start_byte()..manager_end];
             if segment.name == "get" {
-                if !others.is_empty()
-                    || !(name == "pk" || name == "id")
-                    || chain.segments.len() != first_call + 1
-                {
-                    return Err("only `get(pk=key)` is batched (with `in_bulk`)".to_string());
-                }
-                (
-                    Shape::InBulk,
-                    format!("{manager}.in_bulk({{chunk}})"),
-                    "pk".to_string(),
-                )
+                django_get(
+                    &DjangoGet {
+                        node,
+                        chain: &chain,
+                        first_call,
+                        condition: &condition,
+                        name,
+                        others,
+                        attribute,
+                    },
+                    &model,
+                    models,
+                    source,
+                )?
             } else if segment.name == "filter" {
                 let argument = condition.node;
                 let rewrites = vec![(argument.byte_range(), format!("{name}__in={{chunk}}"))];
                 // A queryset's `.get()` raises where a lookup would not: not batched.
+                // `filter(col=key).get()`: exactly one row, or the original raises.
                 let shape = match terminal {
                     Some("get") => {
-                        return Err(
-                            "`.get()` on a filtered queryset has no batched form".to_string()
-                        )
+                        let get = chain.segments.last().and_then(|s| s.arguments);
+                        if get.is_some_and(|arguments| named_children(arguments).next().is_some()) {
+                            return Err(
+                                "`.get(...)` with conditions after `.filter()` has no batched form"
+                                    .to_string(),
+                            );
+                        }
+                        Shape::One
                     }
                     _ => terminal_shape(terminal, node, source)?,
                 };
@@ -596,6 +695,20 @@ fn plan(
         (_, Shape::Exists) => format!("{attribute}s_with_{model_name}"),
         _ => format!("{model_name}s_by_{attribute}"),
     };
+    let unique_key = call
+        .model
+        .as_deref()
+        .and_then(|name| models.model(name))
+        .is_some_and(|model| model.is_unique(&attribute))
+        || attribute == "pk"
+        || attribute == "id";
+    // A unique key has at most one row: no list, no count of rows to check.
+    let shape = match shape {
+        Shape::One if unique_key => Shape::Unique,
+        Shape::OneOrNone if unique_key => Shape::Optional,
+        shape => shape,
+    };
+    let reads_whole_groups = shape == Shape::First && !unique_key;
     Ok(Plan {
         key,
         replace: replaced.byte_range(),
@@ -604,7 +717,84 @@ fn plan(
         attribute,
         base_name,
         imports,
+        fallback: source[replaced.byte_range()].to_string(),
+        reads_whole_groups,
     })
+}
+
+/// A Django `.get(col=key)` and where it sits in its chain.
+struct DjangoGet<'c, 's, 'a> {
+    node: Node<'a>,
+    chain: &'c Chain<'a>,
+    first_call: usize,
+    condition: &'c KeyCondition<'s, 'a>,
+    name: &'c str,
+    others: &'c [String],
+    attribute: String,
+}
+
+/// Queryset methods a `.get()` may follow and its batched form keep: they filter or load, they
+/// neither reshape the rows (`values()`) nor limit them.
+const GET_PRECEDING: &[&str] = &[
+    "all",
+    "filter",
+    "exclude",
+    "select_related",
+    "prefetch_related",
+    "only",
+    "defer",
+    "using",
+    "order_by",
+];
+
+/// `M.objects.get(pk=key)` or `get(unique=key)` alone: `in_bulk(chunk, field_name=...)`;
+/// anything else (more conditions, a column that may repeat): the rows grouped per key, one row
+/// being the answer. Both fall back to the original `get()` for the keys they cannot answer.
+fn django_get(
+    get: &DjangoGet<'_, '_, '_>,
+    model: &str,
+    models: &ModelResolver<'_>,
+    source: &str,
+) -> Result<(Shape, String, String), String> {
+    let segments = &get.chain.segments;
+    let get_segment = get.condition.segment.ok_or("no segment")?;
+    if !std::ptr::eq(segments.last().ok_or("no segment")?, get_segment) {
+        return Err("`.get()` is not the end of the query".to_string());
+    }
+    if let Some(other) = segments[get.first_call..segments.len() - 1]
+        .iter()
+        .find(|segment| !segment.is_call() || !GET_PRECEDING.contains(&segment.name))
+    {
+        return Err(format!(
+            "`.{}()` before `.get()` has no batched form",
+            other.name
+        ));
+    }
+    let name = get.name;
+    let unique = name == "pk" || models.model(model).is_some_and(|m| m.is_unique(name));
+    let method = method_node(get_segment.node).ok_or("no method")?;
+    let mut rewrites = without_comments(get.node);
+    if unique && get.others.is_empty() {
+        // in_bulk keys its dictionary by the field's value: the lookup reads the same key.
+        let field_name = if name == "pk" {
+            String::new()
+        } else {
+            format!(", field_name=\"{name}\"")
+        };
+        rewrites.push((
+            method.start_byte()..get_segment.node.end_byte(),
+            format!("in_bulk({{chunk}}{field_name})"),
+        ));
+        let batched = splice(source, get.node.byte_range(), rewrites);
+        return Ok((Shape::InBulk, batched, name.to_string()));
+    }
+    rewrites.push((method.byte_range(), "filter".to_string()));
+    rewrites.push((
+        get.condition.node.byte_range(),
+        format!("{name}__in={{chunk}}"),
+    ));
+    let batched = splice(source, get.node.byte_range(), rewrites);
+    Ok((Shape::One, batched, get.attribute.clone()))
 }
 
 const TERMINAL_NAMES: &[&str] = &[
@@ -847,7 +1037,8 @@ fn terminal_shape(terminal: Option<&str>, node: Node<'_>, source: &str) -> Resul
         Some("all") => Shape::List,
         Some("first") => Shape::First,
         Some("one") => Shape::One,
-        Some("one_or_none" | "get") => Shape::Optional,
+        Some("one_or_none") => Shape::OneOrNone,
+        Some("get") => Shape::Optional,
         Some("count") => Shape::Count,
         Some("exists") => Shape::Exists,
         Some(other) => return Err(format!("`.{other}()` has no batched form")),
@@ -964,12 +1155,48 @@ fn awaited_expression<'a>(node: Node<'a>, source: &str) -> Result<Option<Awaited
         "first" => "first",
         "one" => "one",
         "one_or_none" => "one_or_none",
+        "scalar_one" => "scalar_one",
+        "scalar_one_or_none" => "scalar_one_or_none",
+        "scalar" => "scalar",
         other => return Err(format!("`(await ...).{other}()` has no batched form")),
     };
     Ok(Some(Awaited {
         outer: call,
         terminal: Some(terminal),
     }))
+}
+
+/// The `scalars()` terminal a `Result`'s first-column reader stands for.
+fn scalar_terminal(method: &str) -> &'static str {
+    match method {
+        "scalar_one" => "one",
+        "scalar_one_or_none" => "one_or_none",
+        _ => "first",
+    }
+}
+
+/// Whether the statement is `select(Model)`, `sa.select(Model)` or an alias such as SQLModel's
+/// `sqlmodel_select(Model)` (with any `.where()` or `.order_by()` after it).
+fn selects_entity(statement: &Chain<'_>, model: &str, source: &str) -> bool {
+    // `select(M)` is the chain's root; `sa.select(M)` its first call segment.
+    let arguments = if statement.root.kind() == "call" {
+        field(statement.root, "function")
+            .filter(|function| source[function.byte_range()].ends_with("select"))
+            .and_then(|_| field(statement.root, "arguments"))
+    } else {
+        statement
+            .segments
+            .iter()
+            .find(|segment| segment.is_call())
+            .filter(|segment| segment.name == "select")
+            .and_then(|segment| segment.arguments)
+    };
+    arguments.is_some_and(|arguments| {
+        let mut entities = named_children(arguments);
+        let first = entities.next().map(|a| &source[a.byte_range()]);
+        entities.next().is_none()
+            && first.is_some_and(|text| text == model || text.rsplit('.').next() == Some(model))
+    })
 }
 
 fn statement_chain_node<'a>(chain: &Chain<'a>) -> Option<Node<'a>> {
