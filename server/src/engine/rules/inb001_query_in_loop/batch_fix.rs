@@ -106,11 +106,13 @@ pub(super) fn build(
         LoopKind::While => return Err("a `while` loop has no list of keys to batch".to_string()),
         _ => comprehension_parts(loop_node)?,
     };
-    if let Some(write) = model.loop_writes(loop_id) {
-        return Err(format!(
-            "the loop writes (`{}`), which a batched read before the loop would not see",
-            crate::engine::syntax::display_code(&source[write.byte_range()], 50)
-        ));
+    if model.loop_writes(loop_id).is_some() {
+        if let Some(write) = write_seen_by_reads(model, loop_id, queries, models) {
+            return Err(format!(
+                "the loop writes (`{}`), which a batched read before the loop would not see",
+                crate::engine::syntax::display_code(&source[write.byte_range()], 50)
+            ));
+        }
     }
     let mut target_names = Vec::new();
     bound_names(target, source, &mut target_names);
@@ -317,6 +319,70 @@ fn conditional(file: &SourceFile, at: usize, unit: &str, parts: &[String]) -> St
     out.push_str(indent);
     out.push(')');
     out
+}
+
+/// Django write methods on a manager or queryset that only add or change rows of their own model.
+const OWN_MODEL_WRITES: &[&str] = &[
+    "create",
+    "get_or_create",
+    "update_or_create",
+    "bulk_create",
+    "bulk_update",
+    "update",
+];
+
+/// The first write in the loop that the batched reads could observe: any write but one that
+/// creates or updates rows of a model none of the loop's queries reads, with no `save()` override,
+/// tree or history base, or signal receiver that could write elsewhere (a delete may cascade, a
+/// session's `add`/`flush` or a row's `save()` is not tied to a model here). A read before the
+/// loop sees what it would have seen at each iteration when no iteration changes its tables.
+fn write_seen_by_reads<'a>(
+    model: &SemanticModel<'a>,
+    loop_id: LoopId,
+    queries: &[&Query<'a>],
+    models: &ModelResolver<'_>,
+) -> Option<Node<'a>> {
+    use crate::engine::index::RowWrite;
+    let extent = model.loop_extent(loop_id);
+    let inside =
+        |node: Node<'_>| extent.start <= node.start_byte() && node.end_byte() <= extent.end;
+    let read_models: Vec<&str> = queries
+        .iter()
+        .filter_map(|query| query.call.model.as_deref())
+        .collect();
+    // A lookup across a relation (`orders__status=...`) may join the written table.
+    let source = model.file.text();
+    if read_models.len() != queries.len()
+        || queries
+            .iter()
+            .any(|query| source[query.call.node.byte_range()].contains("__"))
+    {
+        return model.loop_writes(loop_id);
+    }
+    let mut writes: Vec<Node<'a>> = model
+        .calls
+        .iter()
+        .filter(|call| inside(call.node) && call.writes())
+        .map(|call| call.node)
+        .collect();
+    for query in &model.queries {
+        if query.call.access != crate::engine::orm::Access::Write || !inside(query.call.node) {
+            continue;
+        }
+        let chain = Chain::flatten(query.call.node, source);
+        let method = chain.segments.last().map(|segment| segment.name);
+        let elsewhere = query.call.api == QueryApi::DjangoManager
+            && method.is_some_and(|method| OWN_MODEL_WRITES.contains(&method))
+            && query.call.model.as_deref().is_some_and(|written| {
+                !read_models.contains(&written)
+                    && models.model(written).is_some()
+                    && models.per_row_behaviour(written, RowWrite::Save).is_none()
+            });
+        if !elsewhere {
+            writes.push(query.call.node);
+        }
+    }
+    writes.into_iter().min_by_key(|node| node.start_byte())
 }
 
 /// A comprehension's outermost `for` clause: the prelude goes before the statement holding the
