@@ -60,7 +60,11 @@ enum Shape {
 }
 
 struct Plan {
+    /// The key as an expression of the loop target, for the list of keys before the loop.
     key: String,
+    /// The key as the loop reads it: the same expression, or the name the loop body assigned it
+    /// to (`user_id = mention["user"]`).
+    lookup_key: String,
     replace: TextRange,
     shape: Shape,
     /// The batched query with `{chunk}` where the chunk of keys goes.
@@ -208,7 +212,7 @@ pub(super) fn build(
     }
 
     for (plan, grouped) in plans.iter().zip(&grouped_names) {
-        let key = &plan.key;
+        let key = &plan.lookup_key;
         let fallback = &plan.fallback;
         // The fallback sits in the `else` branch, which INB001 knows runs only on a miss.
         let lookup = match plan.shape {
@@ -453,8 +457,27 @@ fn plan(
 
     // The key must be computable from the loop target alone, without side effects.
     let key_node = condition.value;
-    let key = source[key_node.byte_range()].to_string();
-    check_key(key_node, source, target_names)?;
+    let lookup_key = source[key_node.byte_range()].to_string();
+    let key = match leading_assignment(lp, body, key_node, source) {
+        // `user_id = mention["user"]` first thing in the body: the keys are that expression.
+        Some(value) => {
+            check_key(value, source, target_names)?;
+            // The expression must mean in the key list what it meant in the body.
+            if let Some(name) = target_names
+                .iter()
+                .find(|name| binding_count(body, name, source) > 0)
+            {
+                return Err(format!(
+                    "the loop body reassigns `{name}`, which the key reads"
+                ));
+            }
+            source[value.byte_range()].to_string()
+        }
+        None => {
+            check_key(key_node, source, target_names)?;
+            lookup_key.clone()
+        }
+    };
 
     let terminals: Vec<&Segment<'_>> = chain.segments[first_call + 1..]
         .iter()
@@ -777,6 +800,7 @@ fn plan(
     let reads_whole_groups = shape == Shape::First && !unique_key;
     Ok(Plan {
         key,
+        lookup_key,
         replace: replaced.byte_range(),
         shape,
         batched,
@@ -1058,6 +1082,62 @@ fn node_varies(node: Node<'_>, source: &str, lp: &Loop<'_>) -> bool {
     })
 }
 
+/// The value of a key that is a name the `for` loop's body assigns once, in a statement of the
+/// body's leading run of plain assignments (nothing before it can skip the iteration), and
+/// nowhere else in the loop: `for mention in mentions: user_id = mention["user"]; ...get(pk=user_id)`.
+fn leading_assignment<'a>(
+    lp: &Loop<'_>,
+    body: Node<'a>,
+    key: Node<'a>,
+    source: &str,
+) -> Option<Node<'a>> {
+    if lp.kind != LoopKind::For || key.kind() != "identifier" || body.kind() != "block" {
+        return None;
+    }
+    let name = &source[key.byte_range()];
+    let mut value = None;
+    for statement in named_children(body) {
+        if statement.start_byte() >= key.start_byte() {
+            break;
+        }
+        let assignment = named_children(statement)
+            .next()
+            .filter(|a| statement.kind() == "expression_statement" && a.kind() == "assignment")?;
+        let left = field(assignment, "left")?;
+        if left.kind() == "identifier" && &source[left.byte_range()] == name {
+            value = field(assignment, "right");
+        }
+    }
+    let value = value?;
+    (binding_count(body, name, source) == 1).then_some(value)
+}
+
+/// How many times `name` is bound inside `node`: assignment targets (also augmented and
+/// unpacking), `for` targets, `:=`, `as` names, `del`.
+fn binding_count(node: Node<'_>, name: &str, source: &str) -> usize {
+    crate::engine::syntax::with_stack(|| {
+        let target = match node.kind() {
+            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+                field(node, "left")
+            }
+            "named_expression" => field(node, "name"),
+            "as_pattern_target" | "delete_statement" => Some(node),
+            _ => None,
+        };
+        let own = target.map_or(0, |target| {
+            let mut names = Vec::new();
+            bound_names(target, source, &mut names);
+            if target.kind() == "as_pattern_target" || target.kind() == "delete_statement" {
+                named_children(target).for_each(|child| bound_names(child, source, &mut names));
+            }
+            names.iter().filter(|bound| bound.as_str() == name).count()
+        });
+        own + named_children(node)
+            .map(|child| binding_count(child, name, source))
+            .sum::<usize>()
+    })
+}
+
 /// The key must read only the loop target (`uid`, `u.id`, `row["id"]`), with no calls but
 /// `int`/`str`, so that computing it once more before the loop changes nothing.
 fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<(), String> {
@@ -1071,6 +1151,12 @@ fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<
             }
         }
         "attribute" => check_key(field(node, "object").ok_or("no object")?, source, targets),
+        // `record.get("issue_id")`: a mapping's lookup by a literal key reads, it changes nothing.
+        "call" if literal_get(node, source) => check_key(
+            field(field(node, "function").ok_or("no function")?, "object").ok_or("no object")?,
+            source,
+            targets,
+        ),
         "call" => {
             let function = field(node, "function")
                 .map(|f| &source[f.byte_range()])
@@ -1091,6 +1177,27 @@ fn check_key(node: Node<'_>, source: &str, targets: &HashSet<String>) -> Result<
         }
         _ => named_children(node).try_for_each(|child| check_key(child, source, targets)),
     })
+}
+
+/// `x.get("name")` or `x.get("name", <literal>)`.
+fn literal_get(call: Node<'_>, source: &str) -> bool {
+    let is_get = field(call, "function").is_some_and(|f| {
+        f.kind() == "attribute"
+            && field(f, "attribute").is_some_and(|a| &source[a.byte_range()] == "get")
+    });
+    let literal = |n: Node<'_>| {
+        matches!(
+            n.kind(),
+            "string" | "integer" | "none" | "true" | "false" | "float"
+        ) && !(n.kind() == "string" && named_children(n).any(|c| c.kind() == "interpolation"))
+    };
+    let arguments: Vec<Node<'_>> = field(call, "arguments")
+        .map(|a| named_children(a).collect())
+        .unwrap_or_default();
+    is_get
+        && matches!(arguments.len(), 1 | 2)
+        && arguments[0].kind() == "string"
+        && arguments.iter().all(|a| literal(*a))
 }
 
 /// The batched shape for a query's terminal; no terminal means the rows themselves.
