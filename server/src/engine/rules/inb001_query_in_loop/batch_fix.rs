@@ -123,8 +123,17 @@ pub(super) fn build(
     let target_names: HashSet<String> = target_names.into_iter().collect();
 
     let mut plans = Vec::new();
+    // Related managers of the loop's rows (`table.field_set.all()`): prefetched, not rewritten.
+    let mut prefetches: Vec<String> = Vec::new();
     for query in queries {
         refuse_inner_loop_names(model, loop_id, query)?;
+        if query.call.api == QueryApi::DjangoRelated {
+            let lookup = prefetch_lookup(&target_names, query, source)?;
+            if !prefetches.contains(&lookup) {
+                prefetches.push(lookup);
+            }
+            continue;
+        }
         plans.push(plan(file, lp, &target_names, query, body, models)?);
     }
 
@@ -135,7 +144,9 @@ pub(super) fn build(
     let mut edits = Vec::new();
 
     let iterable_text = &source[iterable.byte_range()];
-    let keys_iterable = if is_reiterable(iterable, file) {
+    // Prefetching slices the rows: it needs a list, and the very objects the loop then reads.
+    let needs_list = !prefetches.is_empty() && !builds_list(iterable, source);
+    let keys_iterable = if is_reiterable(iterable, file) && !needs_list {
         iterable_text.to_string()
     } else {
         // A generator or query result can be read only once: read it into a list first.
@@ -211,6 +222,23 @@ pub(super) fn build(
         }
     }
 
+    if !prefetches.is_empty() {
+        let start = names.fresh("start");
+        let lookups = prefetches
+            .iter()
+            .map(|lookup| format!("\"{lookup}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let _ = writeln!(
+            prelude,
+            "{indent}for {start} in range(0, len({keys_iterable}), {batch_size}):"
+        );
+        let _ = writeln!(
+            prelude,
+            "{indent}{unit}prefetch_related_objects({keys_iterable}[{start}:{start} + {batch_size}], {lookups})"
+        );
+    }
+
     for (plan, grouped) in plans.iter().zip(&grouped_names) {
         let key = &plan.lookup_key;
         let fallback = &plan.fallback;
@@ -275,13 +303,16 @@ pub(super) fn build(
     {
         imports.push(("collections", "defaultdict"));
     }
+    if !prefetches.is_empty() {
+        imports.push(("django.db.models", "prefetch_related_objects"));
+    }
     let needed: Vec<Needed<'_>> = imports
         .iter()
         .map(|(module, name)| Needed::from(module, name))
         .collect();
     edits.extend(ensure_imports(file, &needed));
 
-    let what = if plans.len() == 1 {
+    let what = if plans.len() + prefetches.len() == 1 {
         "the query"
     } else {
         "the queries"
@@ -292,18 +323,68 @@ pub(super) fn build(
     } else {
         ""
     };
-    let fix = Fix::new(
+    let title = if plans.is_empty() {
+        let lookups = prefetches.join("`, `");
+        format!("Prefetch `{lookups}` for the loop's rows, one query per {batch_size} rows, before the loop")
+    } else {
         format!(
             "Batch {what} into one `IN` query per {batch_size} keys before the loop{whole_groups}"
-        ),
-        Applicability::Unsafe,
-        edits,
-    );
+        )
+    };
+    let fix = Fix::new(title, Applicability::Unsafe, edits);
     let (fixed, applied) = apply_fixes(source, [&fix]);
     if applied != 1 || !parses_cleanly(file, &fix, &fixed) {
         return Err("the rewritten code would not parse".to_string());
     }
     Ok(fix)
+}
+
+/// The relation to prefetch for `row.rel.all()` (also `.count()`, `.exists()`, iterated): the
+/// loop's row itself owns a related manager the project declares, and nothing but `all`, `count`
+/// or `exists` follows it, which read Django's prefetch cache instead of running a query.
+fn prefetch_lookup(
+    target_names: &HashSet<String>,
+    query: &Query<'_>,
+    source: &str,
+) -> Result<String, String> {
+    const REFUSAL: &str = "a related manager per object is fixed with `prefetch_related` (INB002)";
+    let node = query.call.node;
+    if awaited_expression(node, source)?.is_some() {
+        return Err(REFUSAL.to_string());
+    }
+    let chain = Chain::flatten(node, source);
+    let owner = &source[chain.root.byte_range()];
+    let [relation, rest @ ..] = chain.segments.as_slice() else {
+        return Err(REFUSAL.to_string());
+    };
+    let owned = chain.root.kind() == "identifier" && target_names.contains(owner);
+    let cached = !rest.is_empty()
+        && rest.iter().all(|segment| {
+            matches!(segment.name, "all" | "count" | "exists")
+                && segment
+                    .arguments
+                    .is_some_and(|arguments| named_children(arguments).next().is_none())
+        });
+    // A relation the project declares (its related model is known), or Django's `x_set` name.
+    let declared = query.call.model.is_some() || relation.name.ends_with("_set");
+    if !owned || relation.is_call() || !cached || !declared {
+        return Err(
+            "only `row.relation.all()`, `.count()` or `.exists()` on the loop's own row is prefetched (`prefetch_related_objects`); prefetch on the rows' query (INB002) or batch this one by hand"
+                .to_string(),
+        );
+    }
+    Ok(relation.name.to_string())
+}
+
+/// An iterable that is already a new list: `[...]`, a list comprehension, `list(...)`,
+/// `sorted(...)`.
+fn builds_list(iterable: Node<'_>, source: &str) -> bool {
+    match iterable.kind() {
+        "list" | "list_comprehension" => true,
+        "call" => field(iterable, "function")
+            .is_some_and(|f| matches!(&source[f.byte_range()], "list" | "sorted")),
+        _ => false,
+    }
 }
 
 /// A parenthesised conditional expression: on one line when it fits in 88 columns, else one part

@@ -109,6 +109,7 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             || model.walks_own_result(query, loop_id)
             || model.on_error_path(node, loop_id)
             || is_batch_fallback(node, model.file.text())
+            || prefetched_before(model, loop_id, query)
             || runs_a_list_of_statements(model, query, loop_id)
             || query
                 .call
@@ -234,6 +235,32 @@ fn is_batch_fallback(node: tree_sitter::Node<'_>, source: &str) -> bool {
             _ => {}
         }
         child = parent;
+    }
+    false
+}
+
+/// `row.rel.all()` in a loop over `items` after the INB001 fix's own
+/// `prefetch_related_objects(items[start:start + 1000], "rel")` in a statement before the loop:
+/// the manager reads the prefetch cache.
+fn prefetched_before(model: &SemanticModel<'_>, loop_id: LoopId, query: &Query<'_>) -> bool {
+    if query.call.api != crate::engine::orm::QueryApi::DjangoRelated {
+        return false;
+    }
+    let source = model.file.text();
+    let lp = model.loop_(loop_id);
+    let chain = crate::engine::orm::Chain::flatten(query.call.node, source);
+    let Some(relation) = chain.segments.first().filter(|segment| !segment.is_call()) else {
+        return false;
+    };
+    let call = format!("prefetch_related_objects({}[", lp.iterable.trim());
+    let lookup = format!("\"{}\"", relation.name);
+    let mut statement = lp.node.prev_named_sibling();
+    while let Some(earlier) = statement {
+        let text = &source[earlier.byte_range()];
+        if text.contains(&call) && text.contains(&lookup) {
+            return true;
+        }
+        statement = earlier.prev_named_sibling();
     }
     false
 }
