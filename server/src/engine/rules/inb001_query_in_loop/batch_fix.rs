@@ -538,8 +538,8 @@ fn plan(
 
     // The key must be computable from the loop target alone, without side effects.
     let key_node = condition.value;
-    let lookup_key = source[key_node.byte_range()].to_string();
-    let key = match leading_assignment(lp, body, key_node, source) {
+    let mut lookup_key = source[key_node.byte_range()].to_string();
+    let mut key = match leading_assignment(lp, body, key_node, source) {
         // `user_id = mention["user"]` first thing in the body: the keys are that expression.
         Some(value) => {
             check_key(value, source, target_names)?;
@@ -775,6 +775,12 @@ fn plan(
                     "cannot tell whether `{name}` is a foreign key; filter on `{name}_id` (or the column itself) to get a fix"
                 ));
             };
+            // `filter(customer=c)` takes a row or its key; the rows are grouped by the key
+            // (`customer_id`), so a row is looked up by its `pk`.
+            if attribute != *name && name != "pk" {
+                key = format!("getattr({key}, \"pk\", {key})");
+                lookup_key = format!("getattr({lookup_key}, \"pk\", {lookup_key})");
+            }
             if segment.name == "get" {
                 django_get(
                     &DjangoGet {
@@ -945,7 +951,8 @@ fn django_get(
     let unique = name == "pk" || models.model(model).is_some_and(|m| m.is_unique(name));
     let method = method_node(get_segment.node).ok_or("no method")?;
     let mut rewrites = without_comments(get.node);
-    if unique && get.others.is_empty() {
+    // in_bulk keys a relation's dictionary by the related row (one query each): columns only.
+    if unique && get.others.is_empty() && get.attribute == name {
         // in_bulk keys its dictionary by the field's value: the lookup reads the same key.
         let field_name = if name == "pk" {
             String::new()
