@@ -95,6 +95,7 @@ pub(super) fn build(
     let source = file.text();
     let lp = model.loop_(loop_id);
     let loop_node = lp.node;
+    let mut enclosing = Vec::new();
     let (anchor, target, iterable, body) = match lp.kind {
         LoopKind::For => match (
             field(loop_node, "left"),
@@ -108,8 +109,13 @@ pub(super) fn build(
             return Err("an `async for` loop's iterable cannot be read twice".to_string())
         }
         LoopKind::While => return Err("a `while` loop has no list of keys to batch".to_string()),
-        _ => comprehension_parts(loop_node)?,
+        _ => comprehension_parts(loop_node, &mut enclosing)?,
     };
+    // In a nested comprehension the keys come from every clause around the loop's own
+    // (`uid for g in groups for uid in g`): those clauses run once more before the statement.
+    if !enclosing.is_empty() {
+        check_enclosing_clauses(&enclosing, iterable, source)?;
+    }
     if model.loop_writes(loop_id).is_some() {
         if let Some(write) = write_seen_by_reads(model, loop_id, queries, models) {
             return Err(format!(
@@ -128,6 +134,11 @@ pub(super) fn build(
     for query in queries {
         refuse_inner_loop_names(model, loop_id, query)?;
         if query.call.api == QueryApi::DjangoRelated {
+            if !enclosing.is_empty() {
+                return Err(
+                    "a related manager inside a nested comprehension is not prefetched".to_string(),
+                );
+            }
             let lookup = prefetch_lookup(&target_names, query, source)?;
             if !prefetches.contains(&lookup) {
                 prefetches.push(lookup);
@@ -143,17 +154,39 @@ pub(super) fn build(
     let mut prelude = String::new();
     let mut edits = Vec::new();
 
-    let iterable_text = &source[iterable.byte_range()];
+    // The iterable the statement reads first: the outermost clause's in a nested comprehension.
+    let outermost = enclosing
+        .first()
+        .and_then(|clause| field(*clause, "right"))
+        .unwrap_or(iterable);
+    let iterable_text = &source[outermost.byte_range()];
     // Prefetching slices the rows: it needs a list, and the very objects the loop then reads.
-    let needs_list = !prefetches.is_empty() && !builds_list(iterable, source);
-    let keys_iterable = if is_reiterable(iterable, file) && !needs_list {
+    let needs_list = !prefetches.is_empty() && !builds_list(outermost, source);
+    let outer_iterable = if is_reiterable(outermost, file) && !needs_list {
         iterable_text.to_string()
     } else {
         // A generator or query result can be read only once: read it into a list first.
         let items = names.fresh("items");
         let _ = writeln!(prelude, "{indent}{items} = list({iterable_text})");
-        edits.push(Edit::replace(iterable.byte_range(), items.clone()));
+        edits.push(Edit::replace(outermost.byte_range(), items.clone()));
         items
+    };
+    // `for g in items for uid in g`: the clauses around the loop, then the loop's own.
+    let (keys_iterable, key_clauses) = if enclosing.is_empty() {
+        (outer_iterable, String::new())
+    } else {
+        let mut clauses = String::new();
+        for clause in &enclosing {
+            let mut text = source[clause.byte_range()].to_string();
+            if field(*clause, "right") == Some(outermost) {
+                let start = outermost.start_byte() - clause.start_byte();
+                let end = outermost.end_byte() - clause.start_byte();
+                text.replace_range(start..end, &outer_iterable);
+            }
+            clauses.push_str(&text);
+            clauses.push(' ');
+        }
+        (source[iterable.byte_range()].to_string(), clauses)
     };
 
     let mut grouped_names = Vec::new();
@@ -179,10 +212,13 @@ pub(super) fn build(
         let chunk = names.fresh("chunk");
         let row = names.fresh("row");
         let target_text = &source[target.byte_range()];
-        let key_source = if plan.key == target_text {
+        let key_source = if plan.key == target_text && key_clauses.is_empty() {
             keys_iterable.clone()
         } else {
-            format!("{} for {target_text} in {keys_iterable}", plan.key)
+            format!(
+                "{} {key_clauses}for {target_text} in {keys_iterable}",
+                plan.key
+            )
         };
         let _ = writeln!(prelude, "{indent}{keys} = list(dict.fromkeys({key_source}))  # each key once, even when repeated");
         let _ = writeln!(
@@ -470,15 +506,64 @@ fn write_seen_by_reads<'a>(
     writes.into_iter().min_by_key(|node| node.start_byte())
 }
 
-/// A comprehension's outermost `for` clause: the prelude goes before the statement holding the
-/// comprehension, whose iterable runs once there too.
-fn comprehension_parts(
-    clause: Node<'_>,
-) -> Result<(Node<'_>, Node<'_>, Node<'_>, Node<'_>), String> {
-    let comprehension = clause.parent().ok_or("no comprehension")?;
-    if named_children(comprehension).find(|c| c.kind() == "for_in_clause") != Some(clause) {
-        return Err("only the outermost `for` of a comprehension is batched".to_string());
+const COMPREHENSIONS: &[&str] = &[
+    "list_comprehension",
+    "set_comprehension",
+    "dictionary_comprehension",
+    "generator_expression",
+];
+
+/// The clauses around a nested comprehension's loop run once more to list the keys: each must
+/// be free of side effects (names, attributes, subscripts, literals), and so must the loop's own
+/// iterable, which the rewritten comprehension still reads where it was.
+fn check_enclosing_clauses(
+    enclosing: &[Node<'_>],
+    iterable: Node<'_>,
+    source: &str,
+) -> Result<(), String> {
+    let mut bound = HashSet::new();
+    for (index, clause) in enclosing.iter().enumerate() {
+        if clause.kind() == "for_in_clause" {
+            // The outermost iterable is read once (into a list when it is one-shot).
+            if index > 0 {
+                let right = field(*clause, "right").ok_or("the comprehension is incomplete")?;
+                check_key(right, source, &bound)?;
+            }
+            let mut names = Vec::new();
+            bound_names(
+                field(*clause, "left").ok_or("the comprehension is incomplete")?,
+                source,
+                &mut names,
+            );
+            bound.extend(names);
+        } else {
+            for condition in named_children(*clause) {
+                check_key(condition, source, &bound)?;
+            }
+        }
     }
+    if enclosing
+        .first()
+        .is_some_and(|c| c.kind() != "for_in_clause")
+    {
+        return Err("the comprehension is incomplete".to_string());
+    }
+    check_key(iterable, source, &bound)
+}
+
+/// A comprehension's `for` clause: the prelude goes before the statement holding the
+/// comprehension, whose iterable runs once there too.
+fn comprehension_parts<'a>(
+    clause: Node<'a>,
+    enclosing: &mut Vec<Node<'a>>,
+) -> Result<(Node<'a>, Node<'a>, Node<'a>, Node<'a>), String> {
+    let comprehension = clause.parent().ok_or("no comprehension")?;
+    // The clauses before the loop's own in its comprehension bind names its iterable may read.
+    let mut own: Vec<Node<'_>> = named_children(comprehension)
+        .filter(|c| matches!(c.kind(), "for_in_clause" | "if_clause"))
+        .take_while(|c| *c != clause)
+        .collect();
+    enclosing.append(&mut own);
     let (Some(target), Some(iterable)) = (field(clause, "left"), field(clause, "right")) else {
         return Err("the comprehension is incomplete".to_string());
     };
@@ -487,6 +572,18 @@ fn comprehension_parts(
         let parent = statement
             .parent()
             .ok_or("the comprehension is not inside a statement")?;
+        if COMPREHENSIONS.contains(&parent.kind()) {
+            // Nested in the element or a later clause of `parent`: the clauses before bind names.
+            let outer: Vec<Node<'_>> = named_children(parent)
+                .filter(|c| matches!(c.kind(), "for_in_clause" | "if_clause"))
+                .take_while(|c| {
+                    !(c.start_byte() <= statement.start_byte()
+                        && statement.end_byte() <= c.end_byte())
+                })
+                .collect();
+            // Inside the first clause's iterable the comprehension runs in the outer scope.
+            enclosing.splice(0..0, outer);
+        }
         match parent.kind() {
             "block" | "module" => break,
             "lambda" | "function_definition" | "class_definition" | "decorated_definition" => {
