@@ -444,12 +444,12 @@ fn conditional(file: &SourceFile, at: usize, unit: &str, parts: &[String]) -> St
 
 /// Django write methods on a manager or queryset that only add or change rows of their own model.
 const OWN_MODEL_WRITES: &[&str] = &[
-    "create",
-    "get_or_create",
-    "update_or_create",
     "bulk_create",
     "bulk_update",
+    "create",
+    "get_or_create",
     "update",
+    "update_or_create",
 ];
 
 /// The first write in the loop that the batched reads could observe: any write but one that
