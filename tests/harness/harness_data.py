@@ -57,7 +57,7 @@ def customers():
 def accounts():
     """Django only: one account per customer id as `number`, inserted in reverse, so that an
     account's primary key is never its number."""
-    return [{"number": c, "holder": f"holder {c}"} for c in range(N_KEYS, 0, -1)]
+    return [{"number": c, "holder": f"holder {c}", "tier": c % 7} for c in range(N_KEYS, 0, -1)]
 
 
 def orders():

@@ -78,6 +78,9 @@ struct Plan {
     fallback: String,
     /// `.first()` on a column that may hold many rows per key: the batch reads them all.
     reads_whole_groups: bool,
+    /// A Django `.first()` without `order_by`: ordered by the model's `Meta.ordering` when it has
+    /// one, else by `pk`, which only the queryset knows at run time (`QuerySet.ordered`).
+    default_first_order: bool,
 }
 
 const MUTATING_METHODS: &[&str] = &[
@@ -241,6 +244,13 @@ pub(super) fn build(
                     let _ = writeln!(prelude, "{indent}{unit}{grouped}.update({batched})");
                 }
                 shape => {
+                    let batched = if plan.default_first_order {
+                        let query = names.fresh("query");
+                        let _ = writeln!(prelude, "{indent}{unit}{query} = {batched}");
+                        format!("({query} if {query}.ordered else {query}.order_by(\"pk\"))")
+                    } else {
+                        batched
+                    };
                     let _ = writeln!(prelude, "{indent}{unit}for {row} in {batched}:");
                     let attribute = &plan.attribute;
                     let _ = match shape {
@@ -677,6 +687,7 @@ fn plan(
     }
 
     let mut imports = Vec::new();
+    let mut default_first_order = false;
     let (shape, batched, attribute) = match call.api {
         QueryApi::LegacyQuery | QueryApi::ModelQuery => {
             let model = model.ok_or("the model of the query is unknown")?;
@@ -922,7 +933,11 @@ fn plan(
                 let base = splice(source, node.byte_range(), rewrites);
                 let ordered = chain.segments.iter().any(|s| s.name == "order_by");
                 let batched = match shape {
-                    Shape::First if !ordered => format!("{base}.order_by(\"pk\")"),
+                    // Ordered at run time as `first()` orders it: see `default_first_order`.
+                    Shape::First if !ordered => {
+                        default_first_order = true;
+                        base
+                    }
                     Shape::Count => {
                         imports.push(("django.db.models", "Count"));
                         format!("{base}.order_by().values_list(\"{name}\").annotate(Count(\"pk\"))")
@@ -993,6 +1008,8 @@ fn plan(
         imports,
         fallback: source[replaced.byte_range()].to_string(),
         reads_whole_groups,
+        // One row per unique key: no order to keep.
+        default_first_order: default_first_order && !unique_key,
     })
 }
 
