@@ -54,6 +54,12 @@ def customers():
     return [{"id": c, "name": f"customer {c}"} for c in range(1, N_KEYS + 1)]
 
 
+def accounts():
+    """Django only: one account per customer id as `number`, inserted in reverse, so that an
+    account's primary key is never its number."""
+    return [{"number": c, "holder": f"holder {c}", "tier": c % 7} for c in range(N_KEYS, 0, -1)]
+
+
 def orders():
     """Order ids are 1.. in this list's order (the databases assign them on insert)."""
     rows = []

@@ -18,14 +18,14 @@ if not settings.configured:
 from django.db import connection  # noqa: E402
 
 import harness_data  # noqa: E402
-from harness_djapp.models import AuditedNote, AuditEntry, Customer, Order, OrderItem, SluggedTag  # noqa: E402
+from harness_djapp.models import Account, AuditedNote, AuditEntry, Customer, Order, OrderItem, SluggedTag  # noqa: E402
 
-__all__ = ["AuditEntry", "AuditedNote", "Customer", "Order", "OrderItem", "SluggedTag", "connection"]
+__all__ = ["Account", "AuditEntry", "AuditedNote", "Customer", "Order", "OrderItem", "SluggedTag", "connection"]
 
 
 def _create_and_seed():
     with connection.schema_editor() as editor:
-        for model in (Customer, Order, OrderItem, AuditedNote, AuditEntry, SluggedTag):
+        for model in (Customer, Order, OrderItem, AuditedNote, AuditEntry, SluggedTag, Account):
             editor.create_model(model)
     Customer.objects.bulk_create([Customer(**row) for row in harness_data.customers()], batch_size=500)
     order_rows = harness_data.orders()
@@ -33,6 +33,7 @@ def _create_and_seed():
     OrderItem.objects.bulk_create(
         [OrderItem(**row) for row in harness_data.order_items(len(order_rows))], batch_size=500
     )
+    Account.objects.bulk_create([Account(**row) for row in harness_data.accounts()], batch_size=500)
 
 
 if "harness_djapp_customer" not in connection.introspection.table_names():

@@ -41,6 +41,9 @@ CASE_DEFAULTS = {
     # statements a rewrite may run per chunk of 1000 keys (default: queries_per_iteration)
     "queries_per_chunk": 0,
     "extra_queries": 0,  # queries outside the loop, the same in the original and in a rewrite
+    # writes per iteration that stay in the rewrite's loop (a write to a model the batched reads
+    # do not read): counted in the original's linear floor and added to the rewrite's bound
+    "writes_per_iteration": 0,
     # keys per chunk in the rewrite's bound (queries_per_chunk·ceil(N/chunk_size) + ...): 500 for
     # SQLAlchemy's selectinload, which sends its IN list in batches of 500 parent keys
     "chunk_size": BATCH_SIZE,
@@ -82,6 +85,7 @@ class Case:
     queries_per_iteration: int | float  # a fraction where lazy loads repeat (identity map)
     queries_per_chunk: int
     extra_queries: int
+    writes_per_iteration: int
     chunk_size: int
     max_queries: int
     max_params: int
@@ -144,13 +148,15 @@ class Case:
         if self.max_queries:
             return self.max_queries
         chunks = math.ceil(distinct_keys / self.chunk_size)
-        return self.per_chunk * chunks + self.extra_queries + 1
+        writes = self.writes_per_iteration * distinct_keys
+        return self.per_chunk * chunks + writes + self.extra_queries + 1
 
     def describe_bound(self, distinct_keys: int) -> str:
         if self.max_queries:
             return f"max_queries = {self.max_queries} at every input size"
         return (
-            f"{self.per_chunk}·ceil({distinct_keys}/{self.chunk_size}) + {self.extra_queries} + 1 = "
+            f"{self.per_chunk}·ceil({distinct_keys}/{self.chunk_size}) + "
+            f"{self.writes_per_iteration}·{distinct_keys} + {self.extra_queries} + 1 = "
             f"{self.max_rewritten_queries(distinct_keys)}"
         )
 
@@ -665,7 +671,7 @@ class Verifier:
         problems = []
         for name, (orig, rew) in self.counts(case, module).items():
             n = harness_data.COUNTED[name]
-            linear = case.queries_per_iteration * n + case.extra_queries
+            linear = (case.queries_per_iteration + case.writes_per_iteration) * n + case.extra_queries
             if orig < linear:
                 problems.append(
                     f"[{case.name} / {name}] the original ran {orig} queries for {n} ids, expected at least "

@@ -20,3 +20,31 @@ def test_a_loader_option_on_a_dynamic_relationship_raises(harness):
     finally:
         session.rollback()
         models.db_session.remove()
+
+
+def test_a_count_batched_before_a_loop_that_creates_rows_misses_them(harness):
+    """django_write_read_model: counting each customer's open orders once before the loop, as a
+    batch fix would, misses the order an earlier iteration created for a repeated id."""
+    from django.db import transaction
+
+    from harness_django import Customer, Order
+
+    def count(cid):
+        return Customer.objects.filter(pk=cid, orders__status="open").count()
+
+    ids = [5, 5]
+    with transaction.atomic():
+        original = []
+        for cid in ids:
+            original.append(count(cid))
+            Order.objects.create(customer_id=cid, status="open", placed=0)
+        transaction.set_rollback(True)
+    with transaction.atomic():
+        before = {cid: count(cid) for cid in ids}
+        naive = []
+        for cid in ids:
+            naive.append(before[cid])
+            Order.objects.create(customer_id=cid, status="open", placed=0)
+        transaction.set_rollback(True)
+    assert original[1] == original[0] + 1
+    assert naive[1] == naive[0]

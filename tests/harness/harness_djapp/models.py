@@ -29,6 +29,22 @@ class OrderItem(models.Model):
         app_label = "harness_djapp"
 
 
+class Account(models.Model):
+    """One per customer id, keyed by a unique `number` that is not its primary key (the rows are
+    inserted in reverse order): the `get(unique_field=key)` → `in_bulk(field_name=...)` shape, and
+    `.first()` per tier under `Meta.ordering`."""
+
+    number = models.IntegerField(unique=True)
+    holder = models.CharField(max_length=100)
+    # number % 7: many accounts per tier, for `.first()` per key under `Meta.ordering`
+    tier = models.IntegerField()
+
+    class Meta:
+        app_label = "harness_djapp"
+        # `first()` follows this ordering (lowest number), not the primary key (the highest).
+        ordering = ["number"]
+
+
 # Models whose rows must be written one by one (INB005 refuses its bulk fixes for them). Only the
 # cases about them use them: a receiver connected for another model would change what every
 # other Django case counts and returns.

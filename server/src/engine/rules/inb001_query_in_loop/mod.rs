@@ -84,8 +84,12 @@ calls whose receiver is not an ORM object (`cache.get(k)`, `requests.get(url)`);
 `check-tests = true`.
 
 ## Fix safety
-The batched rewrite is unsafe: rows of different keys may come back in a different order, `.one()`
-raises differently, and a loop body that writes to the database could observe different data.
+The batched rewrite is unsafe: rows of different keys may come back in a different order, and a
+loop body that writes to the database could observe different data. Lookups that raise keep their
+exceptions: `.one()`, `.scalar_one()` and Django `get()` become a lookup in the batch that runs the
+original query for a key without exactly one row, so `NoResultFound`/`DoesNotExist` (or the
+"multiple rows" error) is raised at the same iteration as before. A `.first()` per key on a column
+that may hold many rows reads every row of the batch's keys; the fix title says so.
 "#;
 
 pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
@@ -112,6 +116,8 @@ pub fn check(context: &Context<'_, '_>, diagnostics: &mut Vec<Diagnostic>) {
             || model.stops_on_rows(query, loop_id)
             || model.walks_own_result(query, loop_id)
             || model.on_error_path(node, loop_id)
+            || is_batch_fallback(node, model.file.text())
+            || prefetched_before(model, loop_id, query)
             || runs_a_list_of_statements(model, query, loop_id)
             || query
                 .call
@@ -212,6 +218,94 @@ fn varies_in_inner_loop(
         .skip_while(|&&outer| outer != id)
         .skip(1)
         .any(|&inner| model.loop_(inner).varying.contains(name))
+}
+
+/// The `else` branch of a batched lookup, `(by_pk[k] if k in by_pk else M.objects.get(pk=k))`
+/// or `(rows[k][0] if len(rows.get(k, ())) == 1 else q.one())`, as the INB001 fix writes it: the
+/// original query runs only for a key the batch did not answer, to raise (or return) what it
+/// did, so it is not one query per iteration.
+fn is_batch_fallback(node: tree_sitter::Node<'_>, source: &str) -> bool {
+    use crate::engine::syntax::named_children;
+    let mut child = node;
+    while let Some(parent) = child.parent() {
+        match parent.kind() {
+            "conditional_expression" => {
+                let parts: Vec<_> = named_children(parent).collect();
+                if let [_, condition, alternative] = parts.as_slice() {
+                    if *alternative == child && is_batch_hit_test(*condition, source) {
+                        return true;
+                    }
+                }
+            }
+            "expression_statement" | "block" | "module" | "function_definition" | "lambda" => {
+                return false
+            }
+            _ => {}
+        }
+        child = parent;
+    }
+    false
+}
+
+/// `row.rel.all()` in a loop over `items` after the INB001 fix's own
+/// `prefetch_related_objects(items[start:start + 1000], "rel")` in a statement before the loop:
+/// the manager reads the prefetch cache.
+fn prefetched_before(model: &SemanticModel<'_>, loop_id: LoopId, query: &Query<'_>) -> bool {
+    if query.call.api != crate::engine::orm::QueryApi::DjangoRelated {
+        return false;
+    }
+    let source = model.file.text();
+    let lp = model.loop_(loop_id);
+    let chain = crate::engine::orm::Chain::flatten(query.call.node, source);
+    let Some(relation) = chain.segments.first().filter(|segment| !segment.is_call()) else {
+        return false;
+    };
+    let call = format!("prefetch_related_objects({}[", lp.iterable.trim());
+    let lookup = format!("\"{}\"", relation.name);
+    let mut statement = lp.node.prev_named_sibling();
+    while let Some(earlier) = statement {
+        let text = &source[earlier.byte_range()];
+        if text.contains(&call) && text.contains(&lookup) {
+            return true;
+        }
+        statement = earlier.prev_named_sibling();
+    }
+    false
+}
+
+/// `k in by_key` or `len(by_key.get(k, ())) == 1`.
+fn is_batch_hit_test(condition: tree_sitter::Node<'_>, source: &str) -> bool {
+    use crate::engine::syntax::{field, named_children};
+    if condition.kind() != "comparison_operator" {
+        return false;
+    }
+    let operands: Vec<_> = named_children(condition).collect();
+    let [left, right] = operands.as_slice() else {
+        return false;
+    };
+    let mut cursor = condition.walk();
+    let operator = condition
+        .children(&mut cursor)
+        .find(|c| !c.is_named())
+        .map(|c| c.kind());
+    match operator {
+        Some("in") => right.kind() == "identifier",
+        Some("==") => {
+            &source[right.byte_range()] == "1"
+                && left.kind() == "call"
+                && field(*left, "function").is_some_and(|f| &source[f.byte_range()] == "len")
+                && field(*left, "arguments")
+                    .and_then(|a| named_children(a).next())
+                    .and_then(|get| field(get, "function"))
+                    .is_some_and(|f| {
+                        f.kind() == "attribute"
+                            && field(f, "object").is_some_and(|o| o.kind() == "identifier")
+                            && field(f, "attribute")
+                                .is_some_and(|a| &source[a.byte_range()] == "get")
+                    })
+        }
+        _ => false,
+    }
 }
 
 /// `for key, values in d.items()`: a loop over groups of a mapping.
