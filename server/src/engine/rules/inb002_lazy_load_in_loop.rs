@@ -184,7 +184,7 @@ fn assigned_before(model: &SemanticModel<'_>, read: &AttributeRead<'_>, loop_id:
         !store.augmented
             && store.loops.contains(&loop_id)
             && store.node.end_byte() <= read.node.start_byte()
-            && &source[store.left.byte_range()] == written
+            && source[store.left.byte_range()] == written
     })
 }
 
