@@ -85,10 +85,7 @@ pub fn check_file_incremental(
     let suppressions = Suppressions::parse(file);
     if suppressions.file_ignored || rules.is_empty() {
         return Incremental {
-            check: FileCheck {
-                diagnostics: Vec::new(),
-                summary: None,
-            },
+            check: FileCheck::nothing(),
             prior: None,
             reused: false,
         };

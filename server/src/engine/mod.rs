@@ -87,6 +87,16 @@ pub struct FileCheck {
     pub summary: Option<FileSummary>,
 }
 
+impl FileCheck {
+    /// The check of a file nothing is checked in (ignored, excluded, no rule selected).
+    pub fn nothing() -> FileCheck {
+        FileCheck {
+            diagnostics: Vec::new(),
+            summary: None,
+        }
+    }
+}
+
 /// Checks one file; with an origin, calls into the project's other files are followed and the
 /// file's own summary is returned, from the same semantic model.
 pub fn check_file(
@@ -110,10 +120,7 @@ pub fn check_file_with(
 ) -> FileCheck {
     let suppressions = Suppressions::parse(file);
     if suppressions.file_ignored || rules.is_empty() {
-        return FileCheck {
-            diagnostics: Vec::new(),
-            summary: None,
-        };
+        return FileCheck::nothing();
     }
     let raw = analyse(file, settings, rules, index, origin, fixes, &[]);
     finish(file, &suppressions, rules, raw)

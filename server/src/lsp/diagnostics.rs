@@ -120,24 +120,26 @@ pub fn analyse_with_summary(
     cancel: &Cancellation,
 ) -> Result<FileCheck, Failure> {
     if path.is_some_and(|path| settings.is_excluded(path)) {
-        return Ok(FileCheck {
-            diagnostics: Vec::new(),
-            summary: None,
-        });
+        return Ok(FileCheck::nothing());
     }
     guarded(cancel, || {
         testing::before_analysis(file.text());
         let rules = settings.rules_for(path);
-        let origin = path.map(|path| FileOrigin {
-            path: Arc::from(path),
-            module: models.module_of(path),
-            calls: &models.calls,
-        });
+        let origin = path.map(|path| origin_of(path, models));
         let mut checked =
             crate::engine::check_file_with(file, settings, rules, models, origin.as_ref(), fixes);
         testing::after_analysis(&mut checked.diagnostics);
         checked
     })
+}
+
+/// Where a document sits in the workspace: its path, its module, the project's call index.
+fn origin_of<'m>(path: &Path, models: &'m ProjectIndex) -> FileOrigin<'m> {
+    FileOrigin {
+        path: Arc::from(path),
+        module: models.module_of(path),
+        calls: &models.calls,
+    }
 }
 
 /// The text an analysis was made of and what it kept, with what it depended on: the next
@@ -169,20 +171,12 @@ pub fn analyse_incremental(
     cancel: &Cancellation,
 ) -> Result<(FileCheck, Option<Arc<AnalysisBase>>), Failure> {
     if path.is_some_and(|path| settings.is_excluded(path)) {
-        let check = FileCheck {
-            diagnostics: Vec::new(),
-            summary: None,
-        };
-        return Ok((check, None));
+        return Ok((FileCheck::nothing(), None));
     }
     guarded(cancel, || {
         testing::before_analysis(file.text());
         let rules = settings.rules_for(path);
-        let origin = path.map(|path| FileOrigin {
-            path: Arc::from(path),
-            module: models.module_of(path),
-            calls: &models.calls,
-        });
+        let origin = path.map(|path| origin_of(path, models));
         let previous = base
             .filter(|base| {
                 Arc::ptr_eq(&base.settings, settings) && Arc::ptr_eq(&base.models, models)
