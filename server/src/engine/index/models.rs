@@ -875,6 +875,10 @@ fn django_field(
 
 fn read_unique_constraints(file: &SourceFile, node: Node<'_>, model: &mut Model) {
     if node.kind() == "call" && callee_name(node, file.text()) == Some("UniqueConstraint") {
+        // A partial constraint (`condition=Q(is_primary=True)`) leaves the other rows free.
+        if keyword_argument(file, node, "condition").is_some() {
+            return;
+        }
         // SQLAlchemy names the columns positionally, Django in `fields=[...]`.
         let mut columns: Vec<String> = positional(node)
             .iter()

@@ -181,10 +181,21 @@ fn assigned_before(model: &SemanticModel<'_>, read: &AttributeRead<'_>, loop_id:
     let source = model.file.text();
     let written = format!("{}.{}", read.object, read.attribute);
     model.stores.iter().any(|store| {
+        // The assignment runs whenever the read does: its block holds the read too (not an
+        // `if` branch the read comes after).
+        let dominates = store
+            .node
+            .parent()
+            .and_then(|statement| statement.parent())
+            .is_some_and(|block| {
+                block.start_byte() <= read.node.start_byte()
+                    && read.node.end_byte() <= block.end_byte()
+            });
         !store.augmented
             && store.loops.contains(&loop_id)
             && store.node.end_byte() <= read.node.start_byte()
             && source[store.left.byte_range()] == written
+            && dominates
     })
 }
 

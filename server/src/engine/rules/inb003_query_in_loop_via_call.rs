@@ -49,8 +49,8 @@ A call it cannot resolve (an unannotated parameter, a name bound to something el
 outside the project) is skipped, never guessed. Also not reported: memoised callees
 (`functools.cache`, `lru_cache`, a query under `if value is None:` after `value = cache.get(key)`
 that stores it with `cache.set`), a relation of `self` read whole that the loop's query already
-prefetches (or on rows that come from elsewhere, a parameter or a helper, whose loaders this
-function cannot see: like INB002, only rows of a query the function runs are judged), a function calling itself for each row it loaded (a tree walk: the next keys come from
+prefetches (or on rows a helper or an attribute hands over, whose loaders this function cannot
+see; rows of a parameter are still checked), a function calling itself for each row it loaded (a tree walk: the next keys come from
 the rows), a query the callee returns unevaluated that the loop only combines into a larger one
 (`qs |= row.interfaces()`), and the methods of a Django migration's historical models
 (`apps.get_model(...)`), which have none of the project's methods.
@@ -260,14 +260,20 @@ fn relation_prefetched(context: &Context<'_, '_>, argument: Node<'_>, reach: &Re
     };
     let model = context.model;
     let source = model.file.text();
-    // Rows from elsewhere (a parameter, a helper) may carry the prefetch from there: as INB002,
-    // only rows of a query the function runs are judged.
-    let Some(origin) = model
-        .scope_of(argument)
-        .origins
-        .get(&source[argument.byte_range()])
-    else {
-        return true;
+    // Rows a helper or an attribute hands over may carry the prefetch from there (as INB001).
+    let scope = model.scope_of(argument);
+    let Some(origin) = scope.origins.get(&source[argument.byte_range()]) else {
+        // Rows a parameter holds are the function's own input, judged as such (as INB001).
+        let name = &source[argument.byte_range()];
+        let of_a_parameter = model.loops.iter().any(|lp| {
+            let root = lp
+                .iterable
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .next()
+                .unwrap_or("");
+            lp.target == name && scope.parameters.contains(root)
+        });
+        return !of_a_parameter;
     };
     let mut path = origin.path.clone();
     path.push(relation.clone());

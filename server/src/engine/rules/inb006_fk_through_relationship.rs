@@ -102,6 +102,7 @@ fn loaded_anyway(model: &SemanticModel<'_>, read: &AttributeRead<'_>) -> bool {
             && other.object == read.object
             && other.attribute == read.attribute
             && !matches!(other.then.as_deref(), Some("id" | "pk"))
+            && other.loops == read.loops
             && model.scope_of(other.node).node == scope
     });
     let selected = read.origin.as_ref().is_some_and(|origin| {

@@ -582,25 +582,53 @@ fn is_limited_query<'a>(
     })
 }
 
-/// A query pinned to one primary key: `Device.objects.filter(pk=device.pk)`,
-/// `session.query(M).filter_by(id=k)`, `.filter(M.id == k)`. At most one row.
+/// A query pinned to one primary key of its own model: `Device.objects.filter(pk=device.pk)`,
+/// `session.query(M).filter_by(id=k)`, `.filter(M.id == k)` with `M` the queried model. At most
+/// one row. A join makes `filter_by` and another model's key say nothing of the rows.
 fn is_one_row_query(node: Node<'_>, source: &str) -> bool {
     if node.kind() != "call" {
         return false;
     }
-    Chain::flatten(node, source).segments.iter().any(|segment| {
+    let chain = Chain::flatten(node, source);
+    if chain
+        .segments
+        .iter()
+        .any(|segment| segment.name.contains("join"))
+    {
+        return false;
+    }
+    // `session.query(M)`, `select(M)`: the queried model; `M.objects` for Django.
+    let queried: Option<&str> = chain.segments.iter().find_map(|segment| {
+        let first = segment
+            .arguments
+            .filter(|_| matches!(segment.name, "query" | "select"))
+            .and_then(|arguments| named_children(arguments).next())?;
+        Some(&source[first.byte_range()])
+    });
+    let is_value = |operand: Node<'_>| {
+        // Another model's column (`Item.order_id`) is a join condition, not a value.
+        !(operand.kind() == "attribute"
+            && field(operand, "object").is_some_and(|object| {
+                let object = &source[object.byte_range()];
+                object.starts_with(|c: char| c.is_ascii_uppercase())
+            }))
+    };
+    chain.segments.iter().any(|segment| {
         matches!(segment.name, "filter" | "filter_by" | "where")
             && segment.arguments.is_some_and(|arguments| {
-                let conditions: Vec<Node<'_>> = named_children(arguments).collect();
-                conditions.iter().any(|condition| match condition.kind() {
-                    "keyword_argument" => field(*condition, "name")
+                named_children(arguments).any(|condition| match condition.kind() {
+                    "keyword_argument" => field(condition, "name")
                         .is_some_and(|name| matches!(&source[name.byte_range()], "pk" | "id")),
                     "comparison_operator" => {
-                        let text = &source[condition.byte_range()];
-                        named_children(*condition).next().is_some_and(|left| {
-                            let left = &source[left.byte_range()];
-                            left.ends_with(".id") || left.ends_with(".pk")
-                        }) && text.contains("==")
+                        let operands: Vec<Node<'_>> = named_children(condition).collect();
+                        let [left, right] = operands.as_slice() else {
+                            return false;
+                        };
+                        let left = &source[left.byte_range()];
+                        let column = left.strip_suffix(".id").or(left.strip_suffix(".pk"));
+                        source[condition.byte_range()].contains("==")
+                            && column.is_some_and(|model| queried == Some(model))
+                            && is_value(*right)
                     }
                     _ => false,
                 })
@@ -610,14 +638,33 @@ fn is_one_row_query(node: Node<'_>, source: &str) -> bool {
 
 /// Iterating the schema: the installed models, a model's fields, a class's subclasses, a table's
 /// constraints, the rows of Django's `ContentType` (one per installed model) and `Permission` (a
-/// few per model). N is the size of the code base, not of the data.
-fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
+/// few per model). N is the size of the code base, not of the data. Judged on the receiver chain
+/// alone (arguments left out), so that a query that only mentions `_meta.fields` in an argument
+/// is not taken for the schema; `django_table(name)` says whether a name is Django's own
+/// `ContentType` or `Permission` (by its import or `apps.get_model(...)`).
+fn iterates_the_schema(node: Node<'_>, source: &str, django_table: &dyn Fn(&str) -> bool) -> bool {
     let text = &source[node.byte_range()];
     // `getattr(instance.__class__, "__role_fields")`: an attribute the class defines.
-    let class_attribute = text.starts_with("getattr(") && text.contains(".__class__,");
-    class_attribute
-        || text.starts_with("ContentType.objects.")
-        || text.starts_with("Permission.objects.")
+    if text.starts_with("getattr(") && text.contains(".__class__,") {
+        return true;
+    }
+    let chain = receiver_text(node, source);
+    let root = chain.split(['.', '(', '[']).next().unwrap_or("");
+    if matches!(root, "ContentType" | "Permission")
+        && chain.starts_with(&format!("{root}.objects."))
+        && django_table(root)
+    {
+        return true;
+    }
+    // `table.constraints`, `Model.__table__.foreign_keys`: only of a table.
+    let of_a_table = |attribute: &str| {
+        chain.strip_suffix(attribute).is_some_and(|object| {
+            object.to_ascii_lowercase().ends_with("table") || object.ends_with("__table__")
+        })
+    };
+    of_a_table(".constraints")
+        || of_a_table(".foreign_keys")
+        || chain.ends_with("registered_models")
         || [
             "get_models(",
             "get_app_configs(",
@@ -628,12 +675,52 @@ fn iterates_the_schema(node: Node<'_>, source: &str) -> bool {
             "_meta.related_objects",
             "metadata.sorted_tables",
             "metadata.tables",
-            ".constraints",
-            ".foreign_keys",
-            "registered_models",
         ]
         .iter()
-        .any(|needle| text.contains(needle))
+        .any(|needle| chain.contains(needle))
+}
+
+/// An expression's receiver chain with every argument list and index emptied:
+/// `Order.objects.filter(user=u).only(*fields)` → `Order.objects.filter().only()`.
+fn receiver_text(node: Node<'_>, source: &str) -> String {
+    match node.kind() {
+        "call" => field(node, "function")
+            .map(|function| format!("{}()", receiver_text(function, source)))
+            .unwrap_or_default(),
+        "attribute" => match (field(node, "object"), field(node, "attribute")) {
+            (Some(object), Some(attribute)) => format!(
+                "{}.{}",
+                receiver_text(object, source),
+                &source[attribute.byte_range()]
+            ),
+            _ => String::new(),
+        },
+        "subscript" => field(node, "value")
+            .map(|value| format!("{}[]", receiver_text(value, source)))
+            .unwrap_or_default(),
+        _ => source[node.byte_range()].to_string(),
+    }
+}
+
+/// Whether the module names Django's own `ContentType` or `Permission` as `name`: imported from
+/// `django.contrib`, or `name = apps.get_model("auth.Permission")` somewhere in the file.
+fn is_django_table(name: &str, source: &str) -> bool {
+    let app_label = match name {
+        "ContentType" => "contenttypes.ContentType",
+        "Permission" => "auth.Permission",
+        _ => return false,
+    };
+    let module = match name {
+        "ContentType" => "django.contrib.contenttypes.models import",
+        _ => "django.contrib.auth.models import",
+    };
+    source.lines().any(|line| {
+        let line = line.trim();
+        (line.starts_with("from ") && line.contains(module) && line.contains(name))
+            || (line.starts_with(&format!("{name} = "))
+                && line.contains("get_model(")
+                && (line.contains(app_label) || line.contains(&app_label.to_ascii_lowercase())))
+    })
 }
 
 /// Module-level functions whose every returned value is fixed by the code: a literal collection
@@ -650,7 +737,17 @@ enum FixedReturn {
 
 fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str, FixedReturn> {
     let mut functions = HashMap::new();
+    let django_table = |name: &str| is_django_table(name, source);
     for statement in named_children(root) {
+        // A later binding of the name replaces what an earlier definition said.
+        if statement.kind() == "expression_statement" {
+            for assignment in named_children(statement).filter(|n| n.kind() == "assignment") {
+                if let Some(left) = field(assignment, "left") {
+                    functions.remove(&source[left.byte_range()]);
+                }
+            }
+            continue;
+        }
         let definition = match statement.kind() {
             "decorated_definition" => field(statement, "definition"),
             _ => Some(statement),
@@ -662,6 +759,11 @@ fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str,
         else {
             continue;
         };
+        let name = &source[name.byte_range()];
+        functions.remove(name);
+        // Parsed data counts only when the function reads a file (`open(...)`), not a request or
+        // a download.
+        let reads_a_file = source[body.byte_range()].contains("open(");
         let mut values = Vec::new();
         returned_values(body, &mut values);
         let kind_of = |value: Node<'_>| match value.kind() {
@@ -669,19 +771,21 @@ fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str,
                 && !named_children(value)
                     .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat")))
             .then_some(FixedReturn::Schema),
-            "call" if iterates_the_schema(value, source) => Some(FixedReturn::Schema),
+            "call" if iterates_the_schema(value, source, &django_table) => {
+                Some(FixedReturn::Schema)
+            }
             "call" => field(value, "function")
                 .is_some_and(|function| {
-                    matches!(
-                        &source[function.byte_range()],
-                        "json.load"
-                            | "json.loads"
-                            | "yaml.load"
-                            | "yaml.safe_load"
-                            | "yaml.full_load"
-                            | "tomllib.load"
-                            | "toml.load"
-                    )
+                    reads_a_file
+                        && matches!(
+                            &source[function.byte_range()],
+                            "json.load"
+                                | "yaml.load"
+                                | "yaml.safe_load"
+                                | "yaml.full_load"
+                                | "tomllib.load"
+                                | "toml.load"
+                        )
                 })
                 .then_some(FixedReturn::ParsedFile),
             _ => None,
@@ -693,7 +797,7 @@ fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str,
             .map(kind_of)
             .collect();
         if let Some(kind) = kinds.and_then(|kinds| kinds.into_iter().max()) {
-            functions.insert(&source[name.byte_range()], kind);
+            functions.insert(name, kind);
         }
     }
     functions
@@ -1569,7 +1673,9 @@ impl<'a> Builder<'a, '_> {
         }
         let value_of = |name: &str| orm::Scope::value_of(self, name);
         if is_limited_query(node, self.source, &value_of, 0)
-            || iterates_the_schema(node, self.source)
+            || iterates_the_schema(node, self.source, &|name| {
+                is_django_table(name, self.source)
+            })
             || is_one_row_query(node, self.source)
         {
             return true;
@@ -1676,10 +1782,20 @@ impl<'a> Builder<'a, '_> {
                             .is_some_and(|value| self.is_bounded(*value, depth)),
                         helper => match self.fixed_data_functions.get(helper) {
                             Some(FixedReturn::Schema) => true,
-                            Some(FixedReturn::ParsedFile) => arguments.iter().all(|a| {
-                                is_literal(*a)
-                                    || (a.kind() == "identifier" && is_constant_name(self.text(*a)))
-                            }),
+                            // `read_seed_file("projects.json")`: a data file named by the code.
+                            Some(FixedReturn::ParsedFile) => {
+                                arguments.iter().all(|a| {
+                                    is_literal(*a)
+                                        || (a.kind() == "identifier"
+                                            && is_constant_name(self.text(*a)))
+                                }) && arguments.iter().any(|a| {
+                                    let name = self.text(*a).trim_matches(['"', '\'']);
+                                    a.kind() == "string"
+                                        && [".json", ".yaml", ".yml", ".toml"]
+                                            .iter()
+                                            .any(|extension| name.ends_with(extension))
+                                })
+                            }
                             None => false,
                         },
                     },

@@ -488,6 +488,23 @@ impl<'a> SemanticModel<'a> {
                 _ => None,
             })
             .collect();
+        // A walk from one start (`stack = [root]`), not a queue of the input's keys
+        // (`queue = list(pending_ids)`), whose size is known up front.
+        let values = &self.scope_of(query.call.node).values;
+        let one_start = |worklist: &&str| {
+            values.get(*worklist).is_some_and(|value| {
+                let value = match value.kind() {
+                    "call" => field(*value, "arguments")
+                        .and_then(|arguments| named_children(arguments).next())
+                        .unwrap_or(*value),
+                    _ => *value,
+                };
+                matches!(value.kind(), "list" | "set" | "tuple")
+                    && named_children(value).count() == 1
+                    && named_children(value).all(|item| item.kind() != "list_splat")
+            })
+        };
+        let worklists: HashSet<&str> = worklists.into_iter().filter(one_start).collect();
         let popped: HashSet<&str> = self.loop_flows[id]
             .iter()
             .filter(|(_, sources)| {
@@ -668,12 +685,30 @@ impl<'a> SemanticModel<'a> {
         }
     }
 
-    /// The node runs only in the iteration whose item equals one value: `if field_name ==
+    /// The node runs only in the iteration whose key equals one value: `if field_name ==
     /// "credentials":` (or `== wanted`, `elif`, `in ("a", "b")`) around it, inside loop `id`,
-    /// where `field_name` is what the loop varies. Over distinct keys that is once per loop.
+    /// where `field_name` is the loop's target over distinct keys. That is once per loop.
     pub fn runs_for_one_key(&self, node: Node<'a>, id: LoopId) -> bool {
         let lp = &self.loops[id];
         if lp.kind.is_comprehension() {
+            return false;
+        }
+        // Only the loop's own key, over keys known to be distinct (`mapping.keys()`, the keys of
+        // `.items()`, a set, a literal, `.distinct()`): a column of the rows (`kind`,
+        // `row.status`) repeats across them.
+        let iterable = lp.iterable.trim();
+        let (key, distinct) = if iterable.ends_with(".items()") {
+            let key = lp.target.split(',').next().unwrap_or("").trim();
+            (key.to_string(), true)
+        } else {
+            let distinct = iterable.ends_with(".keys()")
+                || iterable.starts_with("set(")
+                || iterable.starts_with('{')
+                || iterable.contains(".distinct(")
+                || lp.cardinality == Cardinality::Bounded;
+            (lp.target.trim().to_string(), distinct)
+        };
+        if !distinct || key.is_empty() || !key.chars().all(|c| c.is_alphanumeric() || c == '_') {
             return false;
         }
         let source = self.file.text();
@@ -689,8 +724,9 @@ impl<'a> SemanticModel<'a> {
             // Only the branch the condition guards, not the condition itself or an `else`.
             let guarded = field(parent, "consequence") == Some(current);
             guarded
-                && condition
-                    .is_some_and(|condition| compares_to_invariant(condition, source, &lp.varying))
+                && condition.is_some_and(|condition| {
+                    compares_to_invariant(condition, source, &key, &lp.varying)
+                })
         })
     }
 
@@ -794,9 +830,14 @@ pub(crate) fn header_range(node: Node<'_>) -> TextRange {
     node.start_byte()..end
 }
 
-/// `name == "x"`, `"x" == name`, `name == wanted`, `name is Kind.A`, `name in ("a", "b")`: `name`
-/// is one of `varying` and what it is compared to stays the same through the loop.
-fn compares_to_invariant(condition: Node<'_>, source: &str, varying: &HashSet<String>) -> bool {
+/// `key == "x"`, `"x" == key`, `key == wanted`, `key is Kind.A`, `key in ("a", "b")`: what `key`
+/// is compared to is none of `varying`, so it stays the same through the loop.
+fn compares_to_invariant(
+    condition: Node<'_>,
+    source: &str,
+    key: &str,
+    varying: &HashSet<String>,
+) -> bool {
     if condition.kind() != "comparison_operator" {
         return false;
     }
@@ -808,7 +849,7 @@ fn compares_to_invariant(condition: Node<'_>, source: &str, varying: &HashSet<St
         .child_by_field_name("operators")
         .map(|o| &source[o.byte_range()])
         .unwrap_or("");
-    let varies = |n: &Node<'_>| varying.contains(&source[n.byte_range()]);
+    let varies = |n: &Node<'_>| &source[n.byte_range()] == key;
     let invariant = |n: &Node<'_>| {
         crate::engine::syntax::is_literal(*n)
             || (matches!(n.kind(), "identifier" | "attribute")
