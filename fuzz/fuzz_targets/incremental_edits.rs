@@ -88,11 +88,9 @@ fuzz_target!(|data: &[u8]| {
         }
         let text = document.file().text().to_string();
         assert_eq!(document.rope().to_string(), text);
+        // The raw incremental tree may recover from a syntax error differently from a fresh
+        // parse (the server keeps it, issue #21); the tree the analysis reads must not.
         let fresh = SourceFile::parse(text.clone());
-        assert_eq!(
-            document.file().tree().root_node().to_sexp(),
-            fresh.tree().root_node().to_sexp()
-        );
         assert_eq!(document.file().root().to_sexp(), fresh.root().to_sexp());
         let incremental = inbatch_fuzz::analyse(text.clone());
         let settings = inbatch_fuzz::settings();

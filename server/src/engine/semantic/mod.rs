@@ -337,15 +337,34 @@ impl<'a> SemanticModel<'a> {
         let owner = &source[chain.root.byte_range()];
         let scope = self.scope_of(query.call.node);
         match scope.origins.get(owner) {
-            // Rows a parameter holds: the function's own input, judged as such.
-            None => !query.loops.iter().any(|&id| {
+            // Only rows a helper's call or an attribute hands over may carry a prefetch this
+            // function cannot see; a parameter's rows are its input, rows it builds
+            // (`[Customer(pk=k) for k in ids]`) have none.
+            None => query.loops.iter().any(|&id| {
                 let lp = &self.loops[id];
-                let root = lp
-                    .iterable
-                    .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .next()
-                    .unwrap_or("");
-                lp.target == owner && scope.parameters.contains(root)
+                let Some(mut iterable) = field(lp.node, "right") else {
+                    return false;
+                };
+                if iterable.kind() == "identifier" {
+                    let name = &source[iterable.byte_range()];
+                    if scope.parameters.contains(name) {
+                        return false;
+                    }
+                    match scope.values.get(name) {
+                        Some(value) => iterable = *value,
+                        None => return false,
+                    }
+                }
+                let handed_over = match iterable.kind() {
+                    "attribute" => true,
+                    "call" => field(iterable, "function").is_some_and(|function| {
+                        let callee = &source[function.byte_range()];
+                        let last = callee.rsplit('.').next().unwrap_or(callee);
+                        !last.starts_with(|c: char| c.is_ascii_uppercase())
+                    }),
+                    _ => false,
+                };
+                lp.target == owner && handed_over
             }),
             Some(origin) => {
                 let mut path = origin.path.clone();
