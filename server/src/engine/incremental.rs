@@ -17,7 +17,8 @@
 //!    a model declaration ([`may_declare_models`]), and names no function that is left out, nor
 //!    any name of a module-level statement that names one (the partial model would not resolve
 //!    the call). The functions whose calls bound a loop (a literal list or bundled data
-//!    returned, `semantic::fixed_data_signature`) must be the same before and after.
+//!    returned, `semantic::fixed_returns`) must say the same of the touched functions before and
+//!    after.
 //! 4. The model of the module's own statements plus the touched functions (every other
 //!    top-level function left out, [`crate::engine::semantic::FileContext::skip`]) is built for
 //!    `O` and for `N`, and their summaries compared, with `O`'s positions moved by the edit. A
@@ -38,7 +39,7 @@ use super::diagnostic::Diagnostic;
 use super::index::calls::{self as index_calls, FileSummary, Hop};
 use super::index::{may_declare_models, ProjectIndex};
 use super::rules::{Fixes, RuleSet};
-use super::semantic::fixed_data_signature;
+use super::semantic::fixed_returns;
 use super::settings::Settings;
 use super::source::{SourceFile, TextRange};
 use super::suppression::Suppressions;
@@ -309,9 +310,13 @@ fn reuse(
     if may_declare_models(old_dirty) || may_declare_models(new_dirty) {
         return None;
     }
-    // A helper that returns a literal list or bundled data bounds the loops over its calls.
-    if fixed_data_signature(old.root(), old.text())
-        != fixed_data_signature(file.root(), file.text())
+    // A helper that returns a literal list or bundled data bounds the loops over its calls: only
+    // the touched functions can have changed what they return.
+    let ranges = |statements: &[Statement]| -> Vec<TextRange> {
+        statements.iter().map(|s| s.range.clone()).collect()
+    };
+    if fixed_returns(old.root(), old.text(), &ranges(o.touched))
+        != fixed_returns(file.root(), file.text(), &ranges(n.touched))
     {
         return None;
     }

@@ -6,7 +6,7 @@ use crate::engine::index::calls::{CallValue, FunctionKind};
 use crate::engine::orm::loaders::covers;
 use crate::engine::orm::{Access, RefContext};
 use crate::engine::semantic::calls::{collect_identifiers, Reach};
-use crate::engine::semantic::LoopKind;
+use crate::engine::semantic::{LoopKind, RowsSource};
 use crate::engine::syntax::{callee_name, display_code, field, named_children};
 use tree_sitter::Node;
 
@@ -260,20 +260,11 @@ fn relation_prefetched(context: &Context<'_, '_>, argument: Node<'_>, reach: &Re
     };
     let model = context.model;
     let source = model.file.text();
-    // Rows a helper or an attribute hands over may carry the prefetch from there (as INB001).
-    let scope = model.scope_of(argument);
-    let Some(origin) = scope.origins.get(&source[argument.byte_range()]) else {
-        // Rows a parameter holds are the function's own input, judged as such (as INB001).
-        let name = &source[argument.byte_range()];
-        let of_a_parameter = model.loops.iter().any(|lp| {
-            let root = lp
-                .iterable
-                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                .next()
-                .unwrap_or("");
-            lp.target == name && scope.parameters.contains(root)
-        });
-        return !of_a_parameter;
+    let name = &source[argument.byte_range()];
+    let Some(origin) = model.scope_of(argument).origins.get(name) else {
+        // A parameter's rows are the function's own input, judged as such (as INB001); rows
+        // from anywhere else may carry a prefetch this function cannot see.
+        return model.rows_source(name, argument) != Some(RowsSource::Parameter);
     };
     let mut path = origin.path.clone();
     path.push(relation.clone());

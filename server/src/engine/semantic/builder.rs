@@ -728,7 +728,7 @@ fn is_django_table(name: &str, source: &str) -> bool {
 /// parsed from a file (`return json.load(file)`), which a call with literal arguments reads from
 /// what ships with the code (`read_seed_file("x.json")`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum FixedReturn {
+pub(crate) enum FixedReturn {
     /// A literal or the schema, whatever the arguments.
     Schema,
     /// Data parsed from a file: fixed when the file is named by literals.
@@ -737,7 +737,6 @@ enum FixedReturn {
 
 fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str, FixedReturn> {
     let mut functions = HashMap::new();
-    let django_table = |name: &str| is_django_table(name, source);
     for statement in named_children(root) {
         // A later binding of the name replaces what an earlier definition said.
         if statement.kind() == "expression_statement" {
@@ -748,80 +747,102 @@ fn fixed_data_functions<'a>(root: Node<'a>, source: &'a str) -> HashMap<&'a str,
             }
             continue;
         }
-        let definition = match statement.kind() {
-            "decorated_definition" => field(statement, "definition"),
-            _ => Some(statement),
-        };
-        let Some(definition) = definition.filter(|d| d.kind() == "function_definition") else {
-            continue;
-        };
-        let (Some(name), Some(body)) = (field(definition, "name"), field(definition, "body"))
-        else {
-            continue;
-        };
-        let name = &source[name.byte_range()];
-        functions.remove(name);
-        // Parsed data counts only when the function reads a file (`open(...)`), not a request or
-        // a download.
-        let reads_a_file = source[body.byte_range()].contains("open(");
-        let mut values = Vec::new();
-        returned_values(body, &mut values);
-        let kind_of = |value: Node<'_>| match value.kind() {
-            "list" | "tuple" | "set" | "dictionary" => (named_children(value).next().is_some()
-                && !named_children(value)
-                    .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat")))
-            .then_some(FixedReturn::Schema),
-            "call" if iterates_the_schema(value, source, &django_table) => {
-                Some(FixedReturn::Schema)
-            }
-            "call" => field(value, "function")
-                .is_some_and(|function| {
-                    reads_a_file
-                        && matches!(
-                            &source[function.byte_range()],
-                            "json.load"
-                                | "yaml.load"
-                                | "yaml.safe_load"
-                                | "yaml.full_load"
-                                | "tomllib.load"
-                                | "toml.load"
-                        )
-                })
-                .then_some(FixedReturn::ParsedFile),
-            _ => None,
-        };
-        let kinds: Option<Vec<FixedReturn>> = values
-            .into_iter()
-            .flatten()
-            .filter(|value| value.kind() != "none")
-            .map(kind_of)
-            .collect();
-        if let Some(kind) = kinds.and_then(|kinds| kinds.into_iter().max()) {
-            functions.insert(name, kind);
+        if let Some((name, kind)) = fixed_return_of(statement, source) {
+            match kind {
+                Some(kind) => functions.insert(name, kind),
+                None => functions.remove(name),
+            };
         }
     }
     functions
 }
 
-/// The module-level functions whose calls bound a loop elsewhere in the file, by name: what a
-/// loop in one function knows of another function without going through its summary.
-pub(crate) fn fixed_data_signature(root: Node<'_>, source: &str) -> Vec<String> {
-    let mut signature: Vec<String> = fixed_data_functions(root, source)
+/// For a top-level function definition (decorated or not), its name and what its returns make
+/// of a loop over its calls (see [`fixed_data_functions`]); `None` for any other statement.
+fn fixed_return_of<'a>(
+    statement: Node<'_>,
+    source: &'a str,
+) -> Option<(&'a str, Option<FixedReturn>)> {
+    let definition = match statement.kind() {
+        "decorated_definition" => field(statement, "definition"),
+        _ => Some(statement),
+    }
+    .filter(|d| d.kind() == "function_definition")?;
+    let name = &source[field(definition, "name")?.byte_range()];
+    let body = field(definition, "body")?;
+    let django_table = |name: &str| is_django_table(name, source);
+    // Parsed data counts only when the function reads a file (`open(...)`), not a request or
+    // a download.
+    let reads_a_file = source[body.byte_range()].contains("open(");
+    let mut values = Vec::new();
+    returned_values(body, &mut values);
+    let kind_of = |value: Node<'_>| match value.kind() {
+        "list" | "tuple" | "set" | "dictionary" => (named_children(value).next().is_some()
+            && !named_children(value)
+                .any(|item| matches!(item.kind(), "list_splat" | "dictionary_splat")))
+        .then_some(FixedReturn::Schema),
+        "call" if iterates_the_schema(value, source, &django_table) => Some(FixedReturn::Schema),
+        "call" => field(value, "function")
+            .is_some_and(|function| {
+                reads_a_file
+                    && matches!(
+                        &source[function.byte_range()],
+                        "json.load"
+                            | "yaml.load"
+                            | "yaml.safe_load"
+                            | "yaml.full_load"
+                            | "tomllib.load"
+                            | "toml.load"
+                    )
+            })
+            .then_some(FixedReturn::ParsedFile),
+        _ => None,
+    };
+    let kinds: Option<Vec<FixedReturn>> = values
         .into_iter()
-        .map(|(name, kind)| format!("{name}:{kind:?}"))
+        .flatten()
+        .filter(|value| value.kind() != "none")
+        .map(kind_of)
         .collect();
-    signature.sort();
-    signature
+    Some((name, kinds.and_then(|kinds| kinds.into_iter().max())))
+}
+
+/// What the top-level functions among `statements` (byte ranges of top-level statements) make of
+/// the loops over their calls elsewhere in the file: an edit that changes it changes other
+/// functions' findings.
+pub(crate) fn fixed_returns(
+    root: Node<'_>,
+    source: &str,
+    statements: &[crate::engine::source::TextRange],
+) -> Vec<(String, Option<FixedReturn>)> {
+    named_children(root)
+        .filter(|statement| statements.contains(&statement.byte_range()))
+        .filter_map(|statement| fixed_return_of(statement, source))
+        .map(|(name, kind)| (name.to_string(), kind))
+        .collect()
 }
 
 /// The values of the `return` statements of a function body, `None` for a bare `return`; nested
-/// functions and classes return for themselves.
+/// functions and classes return for themselves. Only statements are walked: a `return` stands
+/// in a block, never inside an expression.
 fn returned_values<'a>(node: Node<'a>, values: &mut Vec<Option<Node<'a>>>) {
     for child in named_children(node) {
         match child.kind() {
             "return_statement" => values.push(named_children(child).next()),
-            "function_definition" | "class_definition" | "lambda" => {}
-            _ => returned_values(child, values),
+            "block"
+            | "if_statement"
+            | "elif_clause"
+            | "else_clause"
+            | "for_statement"
+            | "while_statement"
+            | "try_statement"
+            | "except_clause"
+            | "except_group_clause"
+            | "finally_clause"
+            | "with_statement"
+            | "match_statement"
+            | "case_clause" => returned_values(child, values),
+            _ => {}
         }
     }
 }

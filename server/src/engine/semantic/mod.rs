@@ -6,7 +6,7 @@
 
 mod builder;
 
-pub(crate) use builder::fixed_data_signature;
+pub(crate) use builder::fixed_returns;
 pub mod calls;
 pub mod classes;
 pub mod types;
@@ -90,6 +90,19 @@ pub struct Query<'a> {
     pub returned: bool,
     /// The names the statement holding the query assigns (`node = Node.objects.get(...)`).
     pub assigned_to: Vec<String>,
+}
+
+/// Where rows that no query of the function produced come from (see
+/// [`SemanticModel::rows_source`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowsSource {
+    /// A parameter, or a query refining one (`for c in customers.filter(active=True)`).
+    Parameter,
+    /// A helper's call or an attribute (`form.get_field_options()`, `self.rows`): it may have
+    /// loaded them with a prefetch this function cannot see.
+    HandedOver,
+    /// Built here: a literal, a comprehension, a constructor (`[Customer(pk=k) for k in ids]`).
+    Built,
 }
 
 /// Whether the number of iterations of a loop can grow with data.
@@ -337,41 +350,67 @@ impl<'a> SemanticModel<'a> {
         let owner = &source[chain.root.byte_range()];
         let scope = self.scope_of(query.call.node);
         match scope.origins.get(owner) {
-            // Only rows a helper's call or an attribute hands over may carry a prefetch this
-            // function cannot see; a parameter's rows are its input, rows it builds
-            // (`[Customer(pk=k) for k in ids]`) have none.
-            None => query.loops.iter().any(|&id| {
-                let lp = &self.loops[id];
-                let Some(mut iterable) = field(lp.node, "right") else {
-                    return false;
-                };
-                if iterable.kind() == "identifier" {
-                    let name = &source[iterable.byte_range()];
-                    if scope.parameters.contains(name) {
-                        return false;
-                    }
-                    match scope.values.get(name) {
-                        Some(value) => iterable = *value,
-                        None => return false,
-                    }
-                }
-                let handed_over = match iterable.kind() {
-                    "attribute" => true,
-                    "call" => field(iterable, "function").is_some_and(|function| {
-                        let callee = &source[function.byte_range()];
-                        let last = callee.rsplit('.').next().unwrap_or(callee);
-                        !last.starts_with(|c: char| c.is_ascii_uppercase())
-                    }),
-                    _ => false,
-                };
-                lp.target == owner && handed_over
-            }),
+            // A parameter's rows are the function's input and rows it builds have no prefetch:
+            // only rows a helper's call or an attribute hands over may carry one.
+            None => self.rows_source(owner, query.call.node) == Some(RowsSource::HandedOver),
             Some(origin) => {
                 let mut path = origin.path.clone();
                 path.push(manager.name.to_string());
                 super::orm::loaders::covers(&self.loader_options(origin), &path)
             }
         }
+    }
+
+    /// Where the rows that loop target `name` holds at `at` come from, when no query of the
+    /// function produced them: the loop around `at` binding `name`, its iterable followed
+    /// through one assignment.
+    pub fn rows_source(&self, name: &str, at: Node<'_>) -> Option<RowsSource> {
+        let source = self.file.text();
+        let scope = self.scope_of(at);
+        let id = (0..self.loops.len()).rev().find(|&id| {
+            let extent = self.loop_extent(id);
+            self.loops[id].target == name
+                && extent.start <= at.start_byte()
+                && at.end_byte() <= extent.end
+        })?;
+        let lp = &self.loops[id];
+        let mut iterable = field(lp.node, "right")?;
+        // `customers`, `customers.filter(...)`: the parameter's rows. A method of a parameter
+        // (`form.get_field_options()`) or a query that loads relations itself is something else.
+        let parameter = |node: Node<'_>| {
+            let chain = super::orm::Chain::flatten(node, source);
+            chain.root.kind() == "identifier"
+                && scope.parameters.contains(&source[chain.root.byte_range()])
+                && chain.segments.iter().all(|segment| {
+                    segment.is_call()
+                        && matches!(
+                            segment.name,
+                            "all" | "filter" | "exclude" | "order_by" | "distinct" | "iterator"
+                        )
+                })
+        };
+        if parameter(iterable) {
+            return Some(RowsSource::Parameter);
+        }
+        if iterable.kind() == "identifier" {
+            iterable = *scope.values.get(&source[iterable.byte_range()])?;
+            if parameter(iterable) {
+                return Some(RowsSource::Parameter);
+            }
+        }
+        Some(match iterable.kind() {
+            "attribute" => RowsSource::HandedOver,
+            "call" => {
+                let callee = field(iterable, "function").map_or("", |f| &source[f.byte_range()]);
+                let last = callee.rsplit('.').next().unwrap_or(callee);
+                if last.starts_with(|c: char| c.is_ascii_uppercase()) {
+                    RowsSource::Built
+                } else {
+                    RowsSource::HandedOver
+                }
+            }
+            _ => RowsSource::Built,
+        })
     }
 
     /// The eager-loading options of the query rows came from and of the queries it refines

@@ -109,7 +109,7 @@ fn infer_nested<'a>(node: Node<'a>, env: &TypeEnv<'_, 'a>) -> Option<RowType> {
                         .filter(|t| matches!(t, RowType::Rows(_))),
                     // `specific_iterator(Order.objects.filter(...))`: a function handed the rows
                     // of a query yields those rows (see `Builder::origin_of`).
-                    name if !name.starts_with(|c: char| c.is_ascii_uppercase()) => first
+                    name if !orm::looks_like_class(name) => first
                         .filter(|a| orm::recognize(*a, env.source, env.scope).is_some())
                         .and_then(|a| infer(a, env))
                         .filter(|t| matches!(t, RowType::Rows(_))),
